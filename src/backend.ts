@@ -1,0 +1,92 @@
+/**
+ * The backend seam: the one interface between the client API and whatever runs the jobs. The local
+ * thread pool implements it with no special access, and so can a transport written outside this package:
+ * pass it as `createClient({ backend })`.
+ *
+ * The client owns everything a caller sees (validation, promises, events, timeouts, signals); a backend
+ * owns where jobs wait and run (queueing, priority, coalescing by `unique`, handles, status).
+ */
+import type { GearshiftError } from './errors.js';
+import type { PayloadMode } from './functions/define.js';
+
+/** Job priority, as Gearman's SUBMIT_JOB_HIGH / SUBMIT_JOB / SUBMIT_JOB_LOW. */
+export type Priority = 'high' | 'normal' | 'low';
+
+/** What a backend knows of one function. */
+export interface FunctionInfo {
+  readonly name: string;
+  readonly payload: PayloadMode;
+  /** The function's own timeout in milliseconds, when it declares one. */
+  readonly timeout?: number | undefined;
+}
+
+/** A job as the client hands it to a backend, already validated. */
+export interface SubmitRequest {
+  readonly functionName: string;
+  /** A JSON value checked by the client, a Buffer for a bytes function, or undefined for no input. */
+  readonly input: unknown;
+  readonly payload: PayloadMode;
+  readonly priority: Priority;
+  /** The caller's key: jobs of the same function and unique that are in flight together run once. */
+  readonly unique: string | undefined;
+}
+
+/**
+ * Where a backend reports one caller's job. Calls arrive in this order: `created`, then `started`, then
+ * any number of `status`/`data`/`warning`, then exactly one of `complete` or `fail` (which may also come
+ * first, when the job is refused or lost before it was created or started). The client ignores
+ * anything after the end, so a backend need not guard against late reports.
+ */
+export interface JobListener {
+  /** The job was accepted and has a handle. */
+  created(handle: string): void;
+  /**
+   * The job began running; the client counts `timeout` from here. A backend that cannot tell when a job
+   * starts reports it at `created`; a job may end without it when it never ran.
+   */
+  started(): void;
+  status(numerator: number, denominator: number): void;
+  data(chunk: unknown): void;
+  warning(message: string): void;
+  complete(result: unknown): void;
+  /** The job ended without a result; `error` says why (JobFailedError, WorkerCrashedError, ...). */
+  fail(error: GearshiftError): void;
+}
+
+/** A caller's hold on a submitted job. */
+export interface JobTicket {
+  /**
+   * The caller stops waiting (its timeout elapsed, its signal fired). The backend stops the job when no
+   * other caller waits for it: drops it if queued, aborts it if running. It reports nothing more to
+   * this caller's listener.
+   */
+  detach(reason: GearshiftError): void;
+}
+
+/** Gearman's four status fields, as GET_STATUS answers them. */
+export interface JobStatus {
+  readonly handle: string;
+  /** Whether the backend knows this handle (a finished foreground job is no longer known). */
+  readonly known: boolean;
+  readonly running: boolean;
+  readonly numerator: number;
+  readonly denominator: number;
+}
+
+/** What runs the jobs: a thread pool, a queue file, a Gearman cluster, or a transport of your own. */
+export interface Backend {
+  /**
+   * The functions this backend runs, or undefined when it cannot know (a Gearman server accepts any
+   * name). Called before the first submission; the client caches the answer and refuses unknown names.
+   * A rejection (the functions module failed to load, say) is given to every submission.
+   */
+  manifest(): Promise<readonly FunctionInfo[] | undefined>;
+  /** Starts a foreground job; reports go to `listener`. */
+  submit(request: SubmitRequest, listener: JobListener): JobTicket;
+  /** The status of a job by handle. */
+  status(handle: string): Promise<JobStatus>;
+  /** Lets every submitted job finish, then releases resources. No submission arrives after this. */
+  close(): Promise<void>;
+  /** Stops at once: jobs still in flight are failed with `reason`, resources are released. */
+  destroy(reason: GearshiftError): Promise<void>;
+}

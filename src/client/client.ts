@@ -1,0 +1,289 @@
+/**
+ * The client: one API over every backend. It checks what callers submit (names, inputs, options) before
+ * anything runs, and owns promises, events, timeouts and signals; the backend only queues and runs.
+ */
+import type { Backend, FunctionInfo, JobStatus, Priority } from '../backend.js';
+import {
+  ClientClosedError,
+  FunctionsModuleError,
+  type GearshiftError,
+  InvalidOptionError,
+  JobAbortedError,
+  UnknownFunctionError,
+} from '../errors.js';
+import type { PayloadMode } from '../functions/define.js';
+import type { AnyFunctionSet, FunctionName, InputOf, ResultOf } from '../functions/types.js';
+import { toBuffer } from '../payload/bytes.js';
+import { assertJsonInput } from '../payload/json.js';
+import { type EventRelay, JobCall } from './job-call.js';
+import { JobRun } from './job-run.js';
+import { checkRunAllOptions, checkRunOptions, type RunAllOptions, type RunOptions } from './options.js';
+import { type TaskResult, TaskSet } from './task-set.js';
+
+declare const resultType: unique symbol;
+
+/** A job to run as part of a set, made by `client.task()`. */
+export interface Task<R = unknown> {
+  readonly functionName: string;
+  readonly input: unknown;
+  readonly options: RunOptions<R> | undefined;
+  /** Carries the result type for `runAll`; never present at run time. */
+  readonly [resultType]?: R;
+}
+
+/** The arguments after the function name: the input (optional when the function takes none), then options. */
+export type RunArguments<S extends AnyFunctionSet, K extends FunctionName<S>> =
+  undefined extends InputOf<S, K>
+    ? [input?: InputOf<S, K>, options?: RunOptions<ResultOf<S, K>>]
+    : [input: InputOf<S, K>, options?: RunOptions<ResultOf<S, K>>];
+
+/** The results of a `runAll`, position by position. */
+export type TaskResults<T extends readonly Task[]> = {
+  -readonly [I in keyof T]: TaskResult<T[I] extends Task<infer R> ? R : never>;
+};
+
+type Lifecycle = 'open' | 'closing' | 'closed';
+
+/** What the client keeps of a call in flight. */
+type CallInFlight = Pick<JobCall<unknown>, 'functionName' | 'abandon'>;
+
+/**
+ * Submits jobs and waits for them. Made by {@link createClient}; `S` is the type of the functions module's
+ * default export, which makes names, inputs and results checked at compile time.
+ */
+export class Client<S extends AnyFunctionSet = AnyFunctionSet> {
+  readonly #backend: Backend;
+  /** The backend's functions by name; null when the backend cannot know them; undefined until asked. */
+  #functions: ReadonlyMap<string, FunctionInfo> | null | undefined;
+  #functionsLoading: Promise<void> | undefined;
+  #lifecycle: Lifecycle = 'open';
+  readonly #calls = new Set<CallInFlight>();
+  #openSets = 0;
+  #idleWaiters: (() => void)[] = [];
+  #closing: Promise<void> | undefined;
+
+  /** @param backend what runs the jobs; see {@link createClient} for the usual ways to get one. */
+  constructor(backend: Backend) {
+    this.#backend = backend;
+  }
+
+  /**
+   * Runs one job and waits for its result (Gearman's doNormal). The returned {@link JobRun} is awaitable
+   * and async-iterable (for the job's events).
+   *
+   * @example
+   * ```ts
+   * const { total } = await gs.run('salesTotal', { dbPath }, { timeout: 5000 });
+   * ```
+   */
+  run<K extends FunctionName<S>>(functionName: K, ...args: RunArguments<S, K>): JobRun<ResultOf<S, K>> {
+    const [input, options] = args;
+    return new JobRun(this.#start<ResultOf<S, K>>(functionName, input, options, 'options', undefined, true));
+  }
+
+  /** Describes a job for {@link Client.runAll}, checked like a `run()` call. Nothing runs yet. */
+  task<K extends FunctionName<S>>(functionName: K, ...args: RunArguments<S, K>): Task<ResultOf<S, K>> {
+    const [input, options] = args;
+    return { functionName, input, options };
+  }
+
+  /**
+   * Runs many jobs in parallel and waits for all of them (Gearman's addTask + runTasks). Resolves, never
+   * rejects, with one {@link TaskResult} per task in input order.
+   *
+   * @example
+   * ```ts
+   * const results = await gs.runAll(dbPaths.map((dbPath) => gs.task('salesTotal', { dbPath })));
+   * const total = results.reduce((sum, r) => sum + (r.ok ? r.result.total : 0), 0);
+   * ```
+   */
+  runAll<const T extends readonly Task[]>(tasks: T, options?: RunAllOptions): TaskSet<TaskResults<T>> {
+    if (!Array.isArray(tasks)) throw new InvalidOptionError('tasks', 'an array of client.task(...)', tasks);
+    const setOptions = checkRunAllOptions(options);
+    if (this.#lifecycle !== 'open') throw this.#closedError('runAll');
+    const defaults = { priority: setOptions.priority, timeout: setOptions.timeout };
+    this.#openSets++;
+    return new TaskSet(
+      {
+        functionNames: tasks.map((task: Task) => String(task?.functionName)),
+        concurrency: setOptions.concurrency ?? Number.POSITIVE_INFINITY,
+        signal: setOptions.signal,
+        on: setOptions.on,
+      },
+      (index, relay) => {
+        const task = tasks[index] as Task;
+        const taskOptions = { ...defaults, ...task.options };
+        return this.#start(
+          task.functionName,
+          task.input,
+          taskOptions,
+          `tasks[${index}].options`,
+          relay,
+          false,
+        );
+      },
+      () => {
+        this.#openSets--;
+        this.#checkIdle();
+      },
+    );
+  }
+
+  /** The status of a job by handle (Gearman's jobStatus): known, running, numerator, denominator. */
+  status(handle: string): Promise<JobStatus> {
+    if (typeof handle !== 'string' || handle.length === 0) {
+      return Promise.reject(new InvalidOptionError('handle', 'a non-empty string', handle));
+    }
+    return this.#backend.status(handle);
+  }
+
+  /**
+   * Refuses new jobs, lets every job already submitted finish, then releases the backend (threads,
+   * connections). Safe to call more than once.
+   */
+  close(): Promise<void> {
+    if (this.#closing) return this.#closing;
+    if (this.#lifecycle === 'open') this.#lifecycle = 'closing';
+    this.#closing = (async () => {
+      await this.#functionsLoading?.catch(() => {});
+      if (this.#calls.size > 0 || this.#openSets > 0) {
+        await new Promise<void>((resolve) => this.#idleWaiters.push(resolve));
+      }
+      this.#lifecycle = 'closed';
+      await this.#backend.close();
+    })();
+    return this.#closing;
+  }
+
+  /** Stops now: every job in flight fails with a ClientClosedError, and the backend is torn down. */
+  async destroy(): Promise<void> {
+    this.#lifecycle = 'closed';
+    for (const call of [...this.#calls]) {
+      call.abandon(new ClientClosedError(`${call.functionName} was in flight when the client was destroyed`));
+    }
+    await this.#backend.destroy(new ClientClosedError('The client was destroyed'));
+    this.#checkIdle();
+  }
+
+  #start<R>(
+    functionName: string,
+    input: unknown,
+    rawOptions: RunOptions<R> | undefined,
+    where: string,
+    relay: EventRelay<R> | undefined,
+    publicCall: boolean,
+  ): JobCall<R> {
+    let options: RunOptions<R> = {};
+    let refusal: GearshiftError | undefined;
+    try {
+      if (typeof functionName !== 'string' || functionName.length === 0) {
+        throw new InvalidOptionError('functionName', 'a non-empty string', functionName);
+      }
+      options = checkRunOptions(rawOptions, where);
+    } catch (error) {
+      refusal = error as GearshiftError;
+    }
+    const name = String(functionName);
+    const call = new JobCall<R>(name, { signal: options.signal, on: options.on, relay }, (ended) =>
+      this.#ended(ended),
+    );
+    this.#calls.add(call);
+    if (!refusal && (publicCall ? this.#lifecycle !== 'open' : this.#lifecycle === 'closed')) {
+      refusal = this.#closedError(name);
+    }
+    if (!refusal && options.signal?.aborted)
+      refusal = new JobAbortedError(name, undefined, options.signal.reason);
+    if (refusal) return this.#refuse(call, refusal);
+    if (this.#functions !== undefined) this.#submit(call, input, options);
+    else {
+      this.#loadFunctions().then(
+        () => this.#submit(call, input, options),
+        (error: unknown) => call.fail(error as GearshiftError),
+      );
+    }
+    return call;
+  }
+
+  #submit<R>(call: JobCall<R>, input: unknown, options: RunOptions<R>): void {
+    if (call.ended) return;
+    const { functionName } = call;
+    const info = this.#functions?.get(functionName);
+    let request: { input: unknown; payload: PayloadMode };
+    try {
+      if (this.#functions && !info) throw new UnknownFunctionError(functionName, [...this.#functions.keys()]);
+      request = prepareInput(functionName, info, input);
+    } catch (error) {
+      this.#refuse(call, error as GearshiftError);
+      return;
+    }
+    call.timeout = options.timeout ?? info?.timeout;
+    const priority: Priority = options.priority ?? 'normal';
+    const ticket = this.#backend.submit({ functionName, ...request, priority, unique: options.unique }, call);
+    call.attach(ticket);
+  }
+
+  /** Fails a call on the next microtask, so that callbacks never run inside the caller's own call. */
+  #refuse<R>(call: JobCall<R>, error: GearshiftError): JobCall<R> {
+    queueMicrotask(() => call.fail(error));
+    return call;
+  }
+
+  #loadFunctions(): Promise<void> {
+    this.#functionsLoading ??= this.#backend.manifest().then(
+      (functions) => {
+        this.#functions = functions ? new Map(functions.map((fn) => [fn.name, fn])) : null;
+      },
+      (error: unknown) => {
+        throw error instanceof FunctionsModuleError
+          ? error
+          : new FunctionsModuleError(
+              'of this client',
+              `could not be described by the backend: ${String(error)}`,
+              error,
+            );
+      },
+    );
+    return this.#functionsLoading;
+  }
+
+  #ended(call: CallInFlight): void {
+    this.#calls.delete(call);
+    this.#checkIdle();
+  }
+
+  #checkIdle(): void {
+    if (this.#calls.size > 0 || this.#openSets > 0 || this.#idleWaiters.length === 0) return;
+    const waiters = this.#idleWaiters;
+    this.#idleWaiters = [];
+    for (const resolve of waiters) resolve();
+  }
+
+  #closedError(functionName: string): ClientClosedError {
+    const how = this.#lifecycle === 'closing' ? 'close()' : 'close() or destroy()';
+    return new ClientClosedError(
+      `${functionName} was submitted after ${how}: this client takes no more jobs`,
+    );
+  }
+}
+
+/**
+ * Checks an input against its function's payload mode and takes a private copy, so that a caller who
+ * changes the object after submitting cannot change the job.
+ */
+function prepareInput(
+  functionName: string,
+  info: FunctionInfo | undefined,
+  input: unknown,
+): { input: unknown; payload: PayloadMode } {
+  // When the backend cannot say (a Gearman server), bytes in means bytes on the wire.
+  const bytes = info ? info.payload === 'bytes' : input instanceof Uint8Array;
+  if (bytes) {
+    const buffer = toBuffer(functionName, 'input', input);
+    return { input: typeof input === 'string' ? buffer : Buffer.from(buffer), payload: 'bytes' };
+  }
+  assertJsonInput(functionName, input);
+  return {
+    input: typeof input === 'object' && input !== null ? structuredClone(input) : input,
+    payload: 'json',
+  };
+}

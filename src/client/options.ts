@@ -1,0 +1,137 @@
+/** The options of a job and of a set of jobs, and their checks. */
+import type { Priority } from '../backend.js';
+import { InvalidOptionError } from '../errors.js';
+import type { JobEvent, JobEventHandlers, TaskEvent } from './events.js';
+
+/** Options of one job (`run`, `task`). */
+export interface RunOptions<R = unknown> {
+  /**
+   * Where the job waits in the queue: high before normal before low.
+   * @default 'normal'
+   */
+  readonly priority?: Priority;
+  /**
+   * Coalesces identical jobs: a job submitted while another of the same function and unique is queued or
+   * running joins it instead of running again, and every caller gets the one result (as gearmand does,
+   * the first job's input is the one that runs). At most 64 bytes of UTF-8, as in Gearman.
+   * @example `report:${userId}:${day}`
+   */
+  readonly unique?: string;
+  /**
+   * The longest the job may run, in milliseconds, counted from when it starts (time spent queued does not
+   * count). When it elapses the caller gets a JobTimeoutError and the job's `signal` aborts.
+   * @default the function's own `timeout`, or none
+   */
+  readonly timeout?: number;
+  /** Aborting it drops the job if it is queued, or aborts the job's own `signal` if it runs. */
+  readonly signal?: AbortSignal;
+  /** Callbacks per event type. @example `{ status: (e) => bar.update(e.numerator / e.denominator) }` */
+  readonly on?: JobEventHandlers<JobEvent<R>>;
+}
+
+/** Options of a set of jobs (`runAll`). */
+export interface RunAllOptions {
+  /**
+   * At most this many of the set's jobs in flight at once; the others wait in the client.
+   * @default all at once
+   */
+  readonly concurrency?: number;
+  /** Aborting it aborts every job of the set that has not ended. */
+  readonly signal?: AbortSignal;
+  /** The priority of tasks that do not set their own. */
+  readonly priority?: Priority;
+  /** The timeout of tasks that do not set their own. */
+  readonly timeout?: number;
+  /** Callbacks per event type, for the events of every task; each event carries its task's `index`. */
+  readonly on?: JobEventHandlers<TaskEvent>;
+}
+
+const priorities: readonly Priority[] = ['high', 'normal', 'low'];
+
+/** Gearman's limit on a unique key (GEARMAN_MAX_UNIQUE_SIZE), kept on every backend so none is a trap. */
+export const maxUniqueBytes = 64;
+
+/** Checks the options of one job; `where` names them in errors (`options`, `tasks[3].options`). */
+export function checkRunOptions<R>(options: RunOptions<R> | undefined, where: string): RunOptions<R> {
+  if (options === undefined) return {};
+  checkObject(where, options);
+  const { priority, unique, timeout, signal, on } = options;
+  if (priority !== undefined) checkPriority(`${where}.priority`, priority);
+  if (unique !== undefined) checkUnique(`${where}.unique`, unique);
+  if (timeout !== undefined) checkTimeout(`${where}.timeout`, timeout);
+  if (signal !== undefined) checkSignal(`${where}.signal`, signal);
+  if (on !== undefined) checkHandlers(`${where}.on`, on);
+  return options;
+}
+
+/** Checks the options of a set of jobs. */
+export function checkRunAllOptions(options: RunAllOptions | undefined): RunAllOptions {
+  if (options === undefined) return {};
+  checkObject('options', options);
+  const { concurrency, signal, priority, timeout, on } = options;
+  if (concurrency !== undefined) checkCount('options.concurrency', concurrency, 1);
+  if (signal !== undefined) checkSignal('options.signal', signal);
+  if (priority !== undefined) checkPriority('options.priority', priority);
+  if (timeout !== undefined) checkTimeout('options.timeout', timeout);
+  if (on !== undefined) checkHandlers('options.on', on);
+  return options;
+}
+
+/** Checks a whole number from `min` up. */
+export function checkCount(name: string, value: unknown, min: number): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min) {
+    throw new InvalidOptionError(name, `an integer from ${min} and up`, value);
+  }
+  return value;
+}
+
+/** Checks a duration in milliseconds from `min` up. */
+export function checkMilliseconds(name: string, value: unknown, min: number): number {
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < min) {
+    throw new InvalidOptionError(name, `a number of milliseconds from ${min} and up`, value);
+  }
+  return value;
+}
+
+/** Checks that a value is a non-null object. */
+export function checkObject(name: string, value: unknown): void {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new InvalidOptionError(name, 'an object', value);
+  }
+}
+
+function checkPriority(name: string, value: unknown): void {
+  if (!priorities.includes(value as Priority))
+    throw new InvalidOptionError(name, "'high', 'normal' or 'low'", value);
+}
+
+function checkUnique(name: string, value: unknown): void {
+  if (typeof value !== 'string' || value.length === 0)
+    throw new InvalidOptionError(name, 'a non-empty string', value);
+  if (value.includes('\u0000')) throw new InvalidOptionError(name, 'a string without NUL characters', value);
+  const bytes = Buffer.byteLength(value, 'utf8');
+  if (bytes > maxUniqueBytes) {
+    throw new InvalidOptionError(
+      name,
+      `at most ${maxUniqueBytes} bytes of UTF-8 (Gearman's limit), not ${bytes}`,
+      value,
+    );
+  }
+}
+
+function checkTimeout(name: string, value: unknown): void {
+  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
+    throw new InvalidOptionError(name, 'a positive number of milliseconds', value);
+  }
+}
+
+function checkSignal(name: string, value: unknown): void {
+  if (!(value instanceof AbortSignal)) throw new InvalidOptionError(name, 'an AbortSignal', value);
+}
+
+function checkHandlers(name: string, value: unknown): void {
+  checkObject(name, value);
+  for (const [type, handler] of Object.entries(value as object)) {
+    if (typeof handler !== 'function') throw new InvalidOptionError(`${name}.${type}`, 'a function', handler);
+  }
+}

@@ -1,0 +1,52 @@
+/**
+ * gearshift: the Gearman job model for Node.js. One client/worker API over a worker-thread pool (the
+ * default, no server), and the backend seam that other transports plug into.
+ */
+
+export type {
+  Backend,
+  FunctionInfo,
+  JobListener,
+  JobStatus,
+  JobTicket,
+  Priority,
+  SubmitRequest,
+} from './backend.js';
+export { Client, type RunArguments, type Task, type TaskResults } from './client/client.js';
+export {
+  type ClientOptions,
+  type CustomBackendOptions,
+  createClient,
+  type LocalClientOptions,
+} from './client/create-client.js';
+export type { JobEvent, JobEventHandlers, JobEventType, TaskEvent } from './client/events.js';
+export { JobRun } from './client/job-run.js';
+export type { RunAllOptions, RunOptions } from './client/options.js';
+export { type TaskResult, TaskSet } from './client/task-set.js';
+export {
+  ClientClosedError,
+  FunctionsModuleError,
+  GearshiftError,
+  type GearshiftErrorCode,
+  InvalidOptionError,
+  JobAbortedError,
+  JobFailedError,
+  JobTimeoutError,
+  PayloadError,
+  UnknownFunctionError,
+  WorkerCrashedError,
+} from './errors.js';
+export {
+  type BytesFunctionSpec,
+  type BytesHandler,
+  defineFunctions,
+  type FunctionEntry,
+  type FunctionMap,
+  FunctionSet,
+  type JobContext,
+  type JsonFunctionSpec,
+  type JsonHandler,
+  type PayloadMode,
+} from './functions/define.js';
+export type { AnyFunctionSet, BytesInput, FunctionName, InputOf, ResultOf } from './functions/types.js';
+export type { Jsonified, JsonResult, JsonValue } from './payload/jsonified.js';

@@ -1,0 +1,78 @@
+/**
+ * Inline mode: the same functions, run in the caller's own thread through the same scheduler, so that
+ * breakpoints and stack traces work while the logic is being got right (a handler's error reaches the
+ * caller as the very object it threw). Moving to threads is then one option.
+ *
+ * What inline mode cannot do: stop a handler that ignores its abort (the caller's thread cannot be
+ * terminated), or survive a handler that calls process.exit.
+ */
+import { threadId } from 'node:worker_threads';
+import type { FunctionInfo } from '../backend.js';
+import type { FunctionSet } from '../functions/define.js';
+import { loadFunctionsModule } from '../functions/load-module.js';
+import { BatchRunner } from './batch-runner.js';
+import type { Executor, ExecutorReports } from './executor.js';
+import type { JobMessage } from './messages.js';
+
+/** Options of the inline executor. */
+export interface InlineExecutorOptions {
+  /** The functions, or the module that default-exports them. */
+  readonly functions: FunctionSet | URL;
+  /** Jobs in progress at once (only functions that wait on I/O overlap). */
+  readonly concurrency: number;
+}
+
+/** Runs batches in the caller's thread. */
+export class InlineExecutor implements Executor {
+  readonly slots: number;
+  readonly #functions: FunctionSet | URL;
+  readonly #reports: ExecutorReports;
+  readonly #runner: BatchRunner;
+
+  constructor(options: InlineExecutorOptions, reports: ExecutorReports, handlePrefix: string) {
+    this.slots = options.concurrency;
+    this.#functions = options.functions;
+    this.#reports = reports;
+    // Results and chunks are copied too: a caller must not share objects with a handler's module state.
+    this.#runner = new BatchRunner(handlePrefix, {
+      status: (id, numerator, denominator) => reports.status(id, numerator, denominator),
+      data: (id, chunk) => reports.data(id, structuredClone(chunk)),
+      warning: (id, message) => reports.warning(id, message),
+      skipped: (id) => reports.skipped(id),
+      done: (id, micros, outcome) =>
+        reports.done(id, micros, outcome.ok ? { ok: true, value: structuredClone(outcome.value) } : outcome),
+    });
+  }
+
+  async manifest(): Promise<FunctionInfo[]> {
+    return (await this.#load()).describe();
+  }
+
+  run(batch: number, jobs: readonly JobMessage[]): void {
+    // Inputs are copied as a thread would receive them, so a handler cannot change its caller's objects.
+    const copies = jobs.map((job) => ({ ...job, input: structuredClone(job.input) }));
+    // Started on a later turn, as in a thread: the caller's synchronous code runs first.
+    setImmediate(async () => {
+      this.#reports.begun(batch, threadId);
+      await this.#runner.run(this.#load(), copies);
+      this.#reports.ended(batch, undefined);
+    });
+  }
+
+  abort(id: number, reason: Error): void {
+    this.#runner.abort(id, reason);
+  }
+
+  terminate(): boolean {
+    return false;
+  }
+
+  async close(): Promise<void> {}
+
+  async destroy(): Promise<void> {}
+
+  #load(): Promise<FunctionSet> {
+    const functions = this.#functions;
+    return functions instanceof URL ? loadFunctionsModule(functions) : Promise.resolve(functions);
+  }
+}

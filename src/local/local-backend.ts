@@ -1,0 +1,416 @@
+/**
+ * The local backend: a scheduler in the caller's process that queues jobs by priority, coalesces them by
+ * `unique`, and hands them in batches to an executor (worker threads, or inline). It implements the
+ * public {@link Backend} seam and nothing more, like any transport written outside the package.
+ *
+ * Batching: jobs of a function whose measured run time is tiny travel several to a message (up to about
+ * a millisecond of work per batch), which is what lets many small jobs beat one-task-per-message pools;
+ * jobs of unknown or long-running functions travel one to a message, so they spread over every thread.
+ */
+import type { Backend, FunctionInfo, JobListener, JobStatus, JobTicket, SubmitRequest } from '../backend.js';
+import {
+  FunctionsModuleError,
+  type GearshiftError,
+  JobFailedError,
+  PayloadError,
+  UnknownFunctionError,
+  WorkerCrashedError,
+} from '../errors.js';
+import { toBuffer } from '../payload/bytes.js';
+import { deserializeError, serializeError } from '../payload/remote-error.js';
+import type { Crash, Executor, ExecutorReports } from './executor.js';
+import { JobQueue } from './job-queue.js';
+import type { FailureOrigin, JobMessage } from './messages.js';
+import type { JobOutcome } from './run-job.js';
+
+/** Makes the executor, given where it reports and the prefix of job handles. */
+export type ExecutorFactory = (reports: ExecutorReports, handlePrefix: string) => Executor;
+
+/** Options of the local scheduler. */
+export interface LocalBackendOptions {
+  /** How long a running job may ignore its abort before its thread is terminated, in milliseconds. */
+  readonly abortGrace: number;
+}
+
+/** A batch holds about this much work, by the measured run time of its functions. */
+const batchBudgetMicros = 1000;
+/** ...and never more jobs than this, so one message stays small. */
+const maxBatchJobs = 512;
+
+type ExecutionState = 'queued' | 'dispatched' | 'running' | 'ended';
+
+interface BatchState {
+  readonly id: number;
+  readonly executions: readonly Execution[];
+  /** The position of the job running now, or to run next. */
+  next: number;
+  /** The thread running it, once it has begun. */
+  thread: number | undefined;
+}
+
+/** One run of a job, shared by every caller that submitted it under the same unique. */
+class Execution {
+  readonly id: number;
+  readonly handle: string;
+  readonly request: SubmitRequest;
+  readonly key: string | undefined;
+  state: ExecutionState = 'queued';
+  listeners: JobListener[];
+  numerator = 0;
+  denominator = 0;
+  batch: BatchState | undefined;
+  graceTimer: NodeJS.Timeout | undefined;
+
+  constructor(
+    id: number,
+    handle: string,
+    request: SubmitRequest,
+    key: string | undefined,
+    listener: JobListener,
+  ) {
+    this.id = id;
+    this.handle = handle;
+    this.request = request;
+    this.key = key;
+    this.listeners = [listener];
+  }
+
+  get priority() {
+    return this.request.priority;
+  }
+
+  get queued(): boolean {
+    return this.state === 'queued';
+  }
+}
+
+let backendCount = 0;
+
+/** The scheduler behind the local thread pool and the inline mode. */
+export class LocalBackend implements Backend {
+  readonly #executor: Executor;
+  readonly #abortGrace: number;
+  readonly #handlePrefix: string;
+  readonly #queue = new JobQueue<Execution>();
+  /** Every execution not yet ended, by id. */
+  readonly #executions = new Map<number, Execution>();
+  readonly #byUnique = new Map<string, Execution>();
+  readonly #batches = new Map<number, BatchState>();
+  /** Measured run time per function, in microseconds (an exponential moving average). */
+  readonly #durations = new Map<string, number>();
+  #nextId = 0;
+  #nextBatch = 0;
+  #running = 0;
+  #dispatchScheduled = false;
+  #closed = false;
+  #manifest: Promise<FunctionInfo[]> | undefined;
+  #knownNames: readonly string[] = [];
+  #idleWaiters: (() => void)[] = [];
+
+  constructor(createExecutor: ExecutorFactory, options: LocalBackendOptions) {
+    this.#abortGrace = options.abortGrace;
+    this.#handlePrefix = `H:local.${process.pid}.${++backendCount}:`;
+    this.#executor = createExecutor(this.#reports(), this.#handlePrefix);
+  }
+
+  manifest(): Promise<FunctionInfo[]> {
+    this.#manifest ??= this.#executor.manifest().then((functions) => {
+      this.#knownNames = functions.map((fn) => fn.name);
+      return functions;
+    });
+    return this.#manifest;
+  }
+
+  submit(request: SubmitRequest, listener: JobListener): JobTicket {
+    const key = request.unique === undefined ? undefined : `${request.functionName}\u0000${request.unique}`;
+    const existing = key === undefined ? undefined : this.#byUnique.get(key);
+    const execution = existing ?? this.#enqueue(request, key, listener);
+    if (existing) existing.listeners.push(listener);
+    // Reported on the next microtask, so that a caller always hears of its job after submit returned.
+    queueMicrotask(() => {
+      if (!execution.listeners.includes(listener)) return;
+      listener.created(execution.handle);
+      if (execution.state === 'running') listener.started();
+    });
+    return { detach: (reason) => this.#detach(execution, listener, reason) };
+  }
+
+  async status(handle: string): Promise<JobStatus> {
+    const execution = handle.startsWith(this.#handlePrefix)
+      ? this.#executions.get(Number(handle.slice(this.#handlePrefix.length)))
+      : undefined;
+    if (!execution) return { handle, known: false, running: false, numerator: 0, denominator: 0 };
+    const { state, numerator, denominator } = execution;
+    return { handle, known: true, running: state === 'running', numerator, denominator };
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    if (this.#executions.size > 0) await new Promise<void>((resolve) => this.#idleWaiters.push(resolve));
+    await this.#executor.close();
+  }
+
+  async destroy(reason: GearshiftError): Promise<void> {
+    this.#closed = true;
+    this.#queue.drain();
+    const executions = [...this.#executions.values()];
+    this.#executions.clear();
+    this.#byUnique.clear();
+    for (const execution of executions) this.#end(execution, { ok: false, error: reason });
+    await this.#executor.destroy();
+  }
+
+  #enqueue(request: SubmitRequest, key: string | undefined, listener: JobListener): Execution {
+    if (this.#closed)
+      throw new Error('gearshift: submit() after close() (the client should have refused it)');
+    const id = ++this.#nextId;
+    const execution = new Execution(id, `${this.#handlePrefix}${id}`, request, key, listener);
+    this.#executions.set(id, execution);
+    if (key !== undefined) this.#byUnique.set(key, execution);
+    this.#queue.push(execution);
+    this.#scheduleDispatch();
+    return execution;
+  }
+
+  #scheduleDispatch(): void {
+    if (this.#dispatchScheduled) return;
+    this.#dispatchScheduled = true;
+    // One pass per microtask turn: every job submitted in the same synchronous run shares the batches.
+    queueMicrotask(() => {
+      this.#dispatchScheduled = false;
+      this.#dispatch();
+    });
+  }
+
+  #dispatch(): void {
+    while (this.#running < this.#executor.slots && this.#queue.size > 0) {
+      const executions = this.#takeBatch();
+      const batch: BatchState = { id: ++this.#nextBatch, executions, next: 0, thread: undefined };
+      const jobs: JobMessage[] = [];
+      for (const execution of executions) {
+        execution.state = 'dispatched';
+        execution.batch = batch;
+        const { functionName, input, unique } = execution.request;
+        jobs.push({ id: execution.id, functionName, input, unique });
+      }
+      this.#batches.set(batch.id, batch);
+      this.#running++;
+      this.#executor.run(batch.id, jobs);
+    }
+  }
+
+  #takeBatch(): Execution[] {
+    const first = this.#queue.shift() as Execution;
+    const batch = [first];
+    const estimate = this.#estimate(first);
+    if (estimate === undefined) return batch;
+    // Spread what is queued over the free slots, so that a short burst still uses every thread.
+    const freeSlots = this.#executor.slots - this.#running;
+    const limit = Math.min(maxBatchJobs, Math.ceil((this.#queue.size + 1) / freeSlots));
+    let budget = batchBudgetMicros - estimate;
+    while (batch.length < limit) {
+      const next = this.#queue.peek();
+      const cost = next && this.#estimate(next);
+      if (!next || cost === undefined || cost > budget) break;
+      this.#queue.shift();
+      batch.push(next);
+      budget -= cost;
+    }
+    return batch;
+  }
+
+  /** The expected run time of a job, or undefined while its function has not been measured. */
+  #estimate(execution: Execution): number | undefined {
+    const average = this.#durations.get(execution.request.functionName);
+    return average === undefined ? undefined : Math.max(average, 1);
+  }
+
+  #measure(functionName: string, micros: number): void {
+    const average = this.#durations.get(functionName);
+    this.#durations.set(functionName, average === undefined ? micros : average * 0.8 + micros * 0.2);
+  }
+
+  #detach(execution: Execution, listener: JobListener, reason: GearshiftError): void {
+    const index = execution.listeners.indexOf(listener);
+    if (index === -1) return;
+    execution.listeners.splice(index, 1);
+    if (execution.listeners.length > 0) return;
+    // Nobody waits any more: a later caller with the same unique must start afresh.
+    if (execution.key !== undefined && this.#byUnique.get(execution.key) === execution) {
+      this.#byUnique.delete(execution.key);
+    }
+    if (execution.state === 'queued') {
+      this.#queue.dropped();
+      this.#end(execution, undefined);
+    } else if (execution.state === 'dispatched') {
+      this.#executor.abort(execution.id, reason);
+    } else if (execution.state === 'running') {
+      this.#executor.abort(execution.id, reason);
+      execution.graceTimer = setTimeout(() => this.#terminate(execution), this.#abortGrace);
+    }
+  }
+
+  #terminate(execution: Execution): void {
+    const thread = execution.batch?.thread;
+    if (execution.state !== 'running' || thread === undefined) return;
+    this.#executor.terminate(
+      thread,
+      `its thread was terminated because job ${execution.handle} (${execution.request.functionName}) ` +
+        `ignored its abort for ${this.#abortGrace} ms`,
+    );
+  }
+
+  #reports(): ExecutorReports {
+    return {
+      begun: (batchId, thread) => {
+        const batch = this.#batches.get(batchId);
+        if (!batch) return;
+        batch.thread = thread;
+        this.#startNext(batch);
+      },
+      status: (id, numerator, denominator) => {
+        const execution = this.#executions.get(id);
+        if (!execution) return;
+        execution.numerator = numerator;
+        execution.denominator = denominator;
+        for (const listener of execution.listeners) listener.status(numerator, denominator);
+      },
+      data: (id, chunk) => {
+        const execution = this.#executions.get(id);
+        if (!execution) return;
+        const value = this.#fromPayload(execution, chunk);
+        for (const listener of execution.listeners) listener.data(value);
+      },
+      warning: (id, message) => {
+        const execution = this.#executions.get(id);
+        if (execution) for (const listener of execution.listeners) listener.warning(message);
+      },
+      done: (id, micros, outcome) => {
+        const execution = this.#executions.get(id);
+        if (!execution) return;
+        if (outcome.ok || outcome.origin === 'handler') this.#measure(execution.request.functionName, micros);
+        this.#advance(execution);
+        this.#end(execution, this.#result(execution, outcome));
+      },
+      skipped: (id) => {
+        const execution = this.#executions.get(id);
+        if (!execution) return;
+        this.#advance(execution);
+        this.#end(execution, undefined);
+      },
+      ended: (batchId, crash) => {
+        const batch = this.#batches.get(batchId);
+        if (!batch) return;
+        this.#batches.delete(batchId);
+        this.#running--;
+        if (crash) this.#recover(batch, crash);
+        this.#scheduleDispatch();
+      },
+    };
+  }
+
+  /** Marks the batch's next job as running; it starts when the one before it ends. */
+  #startNext(batch: BatchState): void {
+    const execution = batch.executions[batch.next];
+    if (execution?.state !== 'dispatched') return;
+    execution.state = 'running';
+    for (const listener of execution.listeners) listener.started();
+  }
+
+  #advance(execution: Execution): void {
+    const batch = execution.batch;
+    if (!batch || batch.executions[batch.next] !== execution) return;
+    batch.next++;
+    if (batch.thread !== undefined) this.#startNext(batch);
+  }
+
+  /**
+   * After a crash every report the thread made has arrived (Node delivers a dead thread's messages
+   * before its exit), so the job still running is the one that was cut short and the ones after it
+   * never started: those go back to the front of the queue, in order.
+   */
+  #recover(batch: BatchState, crash: Crash): void {
+    const requeue: Execution[] = [];
+    for (const execution of batch.executions) {
+      if (execution.state === 'running') {
+        const { functionName } = execution.request;
+        this.#end(execution, {
+          ok: false,
+          error: new WorkerCrashedError(functionName, execution.handle, crash.reason, crash.cause),
+        });
+      } else if (execution.state === 'dispatched') {
+        if (execution.listeners.length === 0) this.#end(execution, undefined);
+        else requeue.push(execution);
+      }
+    }
+    for (const execution of requeue.reverse()) {
+      execution.state = 'queued';
+      execution.batch = undefined;
+      this.#queue.unshift(execution);
+    }
+  }
+
+  #result(
+    execution: Execution,
+    outcome: JobOutcome,
+  ): { ok: true; value: unknown } | { ok: false; error: GearshiftError } {
+    if (outcome.ok) return { ok: true, value: this.#fromPayload(execution, outcome.value) };
+    return { ok: false, error: this.#failure(execution, outcome.origin, outcome.thrown) };
+  }
+
+  #fromPayload(execution: Execution, value: unknown): unknown {
+    // A Buffer crosses a thread as a plain Uint8Array; give bytes functions' callers their Buffer back.
+    return execution.request.payload === 'bytes'
+      ? toBuffer(execution.request.functionName, 'result', value)
+      : value;
+  }
+
+  #failure(execution: Execution, origin: FailureOrigin, thrown: unknown): GearshiftError {
+    const { functionName } = execution.request;
+    const error = thrown instanceof Error ? thrown : deserializeError(serializeError(thrown));
+    const detail = (key: string) => {
+      const value = (error as unknown as Record<string, unknown>)[key];
+      return typeof value === 'string' ? value : undefined;
+    };
+    switch (origin) {
+      case 'handler':
+        return new JobFailedError(functionName, execution.handle, error);
+      case 'payload':
+        return new PayloadError(functionName, detail('path') ?? 'result', detail('problem') ?? error.message);
+      case 'module':
+        return new FunctionsModuleError(
+          detail('module') ?? 'of this client',
+          detail('problem') ?? error.message,
+          error,
+        );
+      case 'unknown-function':
+        return new UnknownFunctionError(functionName, this.#knownNames);
+    }
+  }
+
+  /** Ends an execution and tells its callers (unless `result` is undefined: nobody waits). */
+  #end(
+    execution: Execution,
+    result: { ok: true; value: unknown } | { ok: false; error: GearshiftError } | undefined,
+  ): void {
+    execution.state = 'ended';
+    clearTimeout(execution.graceTimer);
+    this.#executions.delete(execution.id);
+    if (execution.key !== undefined && this.#byUnique.get(execution.key) === execution) {
+      this.#byUnique.delete(execution.key);
+    }
+    const listeners = execution.listeners;
+    execution.listeners = [];
+    if (result) {
+      for (const listener of listeners) {
+        if (result.ok) listener.complete(result.value);
+        else listener.fail(result.error);
+      }
+    }
+    if (this.#executions.size === 0 && this.#idleWaiters.length > 0) {
+      const waiters = this.#idleWaiters;
+      this.#idleWaiters = [];
+      for (const resolve of waiters) resolve();
+    }
+  }
+}

@@ -1,0 +1,111 @@
+/**
+ * Runs one job's handler: the part shared by worker threads and the inline mode, so that both give a
+ * handler the same context and turn its result into the same payload.
+ */
+import { InvalidOptionError } from '../errors.js';
+import type { JobContext, ResolvedFunction } from '../functions/define.js';
+import { toBuffer } from '../payload/bytes.js';
+import { toJsonPayload } from '../payload/json.js';
+import type { FailureOrigin } from './messages.js';
+
+/** Where a running job's progress reports go. */
+export interface ProgressSink {
+  status(numerator: number, denominator: number): void;
+  data(chunk: unknown): void;
+  warning(message: string): void;
+}
+
+/** How a job ended: its result as a payload, or what was thrown and where. */
+export type JobOutcome =
+  | { readonly ok: true; readonly value: unknown }
+  | { readonly ok: false; readonly origin: FailureOrigin; readonly thrown: unknown };
+
+/** The {@link JobContext} a handler receives. Reports made after the job ended are ignored. */
+export class RunningJob implements JobContext {
+  readonly handle: string;
+  readonly unique: string | undefined;
+  readonly functionName: string;
+  readonly #function: ResolvedFunction;
+  readonly #sink: ProgressSink;
+  // Most jobs never look at their signal, so the controller is made on first use.
+  #controller: AbortController | undefined;
+  #abortReason: unknown;
+  #aborted = false;
+  #finished = false;
+
+  constructor(fn: ResolvedFunction, handle: string, unique: string | undefined, sink: ProgressSink) {
+    this.#function = fn;
+    this.functionName = fn.name;
+    this.handle = handle;
+    this.unique = unique;
+    this.#sink = sink;
+  }
+
+  get signal(): AbortSignal {
+    if (!this.#controller) {
+      this.#controller = new AbortController();
+      if (this.#aborted) this.#controller.abort(this.#abortReason);
+    }
+    return this.#controller.signal;
+  }
+
+  /** Whether the caller gave up on this job (before or while it ran). */
+  get aborted(): boolean {
+    return this.#aborted;
+  }
+
+  /** Aborts the job's signal with `reason`, once. */
+  abort(reason: unknown): void {
+    if (this.#aborted || this.#finished) return;
+    this.#aborted = true;
+    this.#abortReason = reason;
+    this.#controller?.abort(reason);
+  }
+
+  status(numerator: number, denominator: number): void {
+    if (this.#finished) return;
+    if (!Number.isFinite(numerator))
+      throw new InvalidOptionError('job.status(numerator)', 'a finite number', numerator);
+    if (!Number.isFinite(denominator)) {
+      throw new InvalidOptionError('job.status(_, denominator)', 'a finite number', denominator);
+    }
+    this.#sink.status(numerator, denominator);
+  }
+
+  data(chunk: unknown): void {
+    if (this.#finished) return;
+    this.#sink.data(toPayload(this.#function, 'data chunk', chunk));
+  }
+
+  warning(message: string): void {
+    if (this.#finished) return;
+    this.#sink.warning(String(message));
+  }
+
+  /** Marks the job ended: later reports from code it left running are dropped. */
+  finish(): void {
+    this.#finished = true;
+  }
+}
+
+function toPayload(fn: ResolvedFunction, what: string, value: unknown): unknown {
+  return fn.payload === 'bytes' ? toBuffer(fn.name, what, value) : toJsonPayload(fn.name, what, value);
+}
+
+/** Runs `fn` on `input` with `job` as its context and reports how it ended; never throws. */
+export async function runJob(fn: ResolvedFunction, input: unknown, job: RunningJob): Promise<JobOutcome> {
+  let value: unknown;
+  try {
+    const argument = fn.payload === 'bytes' ? toBuffer(fn.name, 'input', input) : input;
+    value = await fn.handler(argument, job);
+  } catch (thrown) {
+    job.finish();
+    return { ok: false, origin: 'handler', thrown };
+  }
+  job.finish();
+  try {
+    return { ok: true, value: toPayload(fn, 'result', value) };
+  } catch (thrown) {
+    return { ok: false, origin: 'payload', thrown };
+  }
+}

@@ -1,0 +1,191 @@
+/**
+ * Runs batches on a piscina pool of worker threads. Piscina owns the threads (start, crash, replace,
+ * resource limits); this file adds the routes around it: reports from threads on their parentPort, aborts
+ * to threads on a BroadcastChannel, and the reading of why a thread died.
+ */
+import { randomUUID } from 'node:crypto';
+import { createRequire } from 'node:module';
+import { BroadcastChannel, type ResourceLimits } from 'node:worker_threads';
+import { Piscina } from 'piscina';
+import type { FunctionInfo } from '../backend.js';
+import { FunctionsModuleError } from '../errors.js';
+import { deserializeError, serializeError } from '../payload/remote-error.js';
+import type { Crash, Executor, ExecutorReports } from './executor.js';
+import type { JobMessage, ManifestAnswer, TaskMessage, ThreadData, ThreadReport } from './messages.js';
+
+/** Options of the thread pool. */
+export interface ThreadExecutorOptions {
+  /** The functions module, as a file URL. */
+  readonly functionsModule: URL;
+  readonly threads: number;
+  /** Batches one thread runs at once (more than one only helps functions that wait on I/O). */
+  readonly concurrency: number;
+  readonly resourceLimits: ResourceLimits | undefined;
+}
+
+/** Runs batches on worker threads. */
+export class ThreadExecutor implements Executor {
+  readonly slots: number;
+  readonly #options: ThreadExecutorOptions;
+  readonly #reports: ExecutorReports;
+  readonly #handlePrefix: string;
+  readonly #channelName = `gearshift-abort-${randomUUID()}`;
+  /** Made on first use: creating a client starts no threads. */
+  #pool: Piscina | undefined;
+  #channel: BroadcastChannel | undefined;
+  /** Which thread runs which batch, to explain a crash. */
+  readonly #batchThreads = new Map<number, number>();
+  /** Threads this executor terminated, and why. */
+  readonly #terminated = new Map<number, string>();
+
+  constructor(options: ThreadExecutorOptions, reports: ExecutorReports, handlePrefix: string) {
+    this.#options = options;
+    this.#reports = reports;
+    this.#handlePrefix = handlePrefix;
+    this.slots = options.threads * options.concurrency;
+  }
+
+  async manifest(): Promise<FunctionInfo[]> {
+    const answer = (await this.#ensurePool().run({
+      kind: 'manifest',
+    } satisfies TaskMessage)) as ManifestAnswer;
+    if (answer.ok) return [...answer.functions];
+    const cause = deserializeError(answer.error);
+    const problem = (cause as { problem?: unknown }).problem;
+    throw new FunctionsModuleError(
+      this.#options.functionsModule.href,
+      typeof problem === 'string' ? problem : `failed to load: ${cause.message}`,
+      cause,
+    );
+  }
+
+  run(batch: number, jobs: readonly JobMessage[]): void {
+    const task: TaskMessage = { kind: 'batch', batch, jobs };
+    this.#ensurePool()
+      .run(task)
+      .then(
+        () => this.#ended(batch, undefined),
+        (error: unknown) => this.#ended(batch, this.#crash(batch, error)),
+      );
+  }
+
+  abort(id: number, reason: Error): void {
+    this.#channel?.postMessage({ id, reason: serializeError(reason) });
+  }
+
+  terminate(thread: number, reason: string): boolean {
+    const worker = this.#pool?.threads.find((candidate) => candidate.threadId === thread);
+    if (!worker) return false;
+    this.#terminated.set(thread, reason);
+    // Piscina sees the exit, fails the thread's tasks (this.#crash explains them) and starts a new thread.
+    void worker.terminate();
+    return true;
+  }
+
+  async close(): Promise<void> {
+    await this.#pool?.close();
+    this.#channel?.close();
+  }
+
+  async destroy(): Promise<void> {
+    await this.#pool?.destroy();
+    this.#channel?.close();
+  }
+
+  #ensurePool(): Piscina {
+    if (this.#pool) return this.#pool;
+    const { threads, concurrency, resourceLimits, functionsModule } = this.#options;
+    const workerData: ThreadData = {
+      functionsModule: functionsModule.href,
+      abortChannel: this.#channelName,
+      handlePrefix: this.#handlePrefix,
+    };
+    this.#channel = new BroadcastChannel(this.#channelName);
+    this.#channel.unref();
+    const pool = new Piscina({
+      filename: threadEntry.href,
+      minThreads: threads,
+      maxThreads: threads,
+      concurrentTasksPerWorker: concurrency,
+      idleTimeout: Number.POSITIVE_INFINITY,
+      workerData,
+      ...(resourceLimits ? { resourceLimits } : {}),
+      ...(threadExecArgv ? { execArgv: threadExecArgv } : {}),
+    });
+    pool.on('message', (message: ThreadReport) => this.#route(message));
+    // A thread that dies between tasks (a stray timer throwing) has no task to fail; piscina replaces it.
+    pool.on('error', (error: Error) => {
+      process.emitWarning(
+        `a worker thread died while idle: ${error.name}: ${error.message}`,
+        'GearshiftWarning',
+      );
+    });
+    this.#pool = pool;
+    return pool;
+  }
+
+  #route(message: ThreadReport): void {
+    const reports = this.#reports;
+    switch (message.t) {
+      case 'begin':
+        this.#batchThreads.set(message.batch, message.thread);
+        reports.begun(message.batch, message.thread);
+        return;
+      case 'status':
+        reports.status(message.id, message.numerator, message.denominator);
+        return;
+      case 'data':
+        reports.data(message.id, message.chunk);
+        return;
+      case 'warning':
+        reports.warning(message.id, message.message);
+        return;
+      case 'skipped':
+        reports.skipped(message.id);
+        return;
+      case 'done':
+        if (message.ok) reports.done(message.id, message.micros, { ok: true, value: message.value });
+        else {
+          const thrown = deserializeError(message.error);
+          reports.done(message.id, message.micros, { ok: false, origin: message.origin, thrown });
+        }
+    }
+  }
+
+  #ended(batch: number, crash: Crash | undefined): void {
+    this.#batchThreads.delete(batch);
+    this.#reports.ended(batch, crash);
+  }
+
+  #crash(batch: number, error: unknown): Crash {
+    const thread = this.#batchThreads.get(batch);
+    const terminated = thread === undefined ? undefined : this.#terminated.get(thread);
+    if (terminated) return { reason: terminated, cause: error };
+    const { code, message, name } = error as { code?: unknown; message?: unknown; name?: unknown };
+    if (code === 'ERR_WORKER_OUT_OF_MEMORY') {
+      return {
+        reason: 'its thread ran out of memory (raise resourceLimits, or lower what one job holds)',
+        cause: error,
+      };
+    }
+    const exit = typeof message === 'string' ? /worker exited with code: (-?\d+)/.exec(message) : null;
+    if (exit)
+      return {
+        reason: `its thread exited with code ${exit[1]} (process.exit() in a handler?)`,
+        cause: error,
+      };
+    return { reason: `its thread died of an uncaught ${String(name)}: ${String(message)}`, cause: error };
+  }
+}
+
+/**
+ * The file each thread starts with. Run from source (under vitest or tsx) this is the `.ts` file, which a
+ * thread loads through tsx's CommonJS hook (piscina requires its task file); built, it is the `.js`
+ * beside this one.
+ */
+const fromSource = import.meta.url.endsWith('.ts');
+const threadEntry = new URL(fromSource ? './thread-entry.ts' : './thread-entry.js', import.meta.url);
+const threadExecArgv =
+  fromSource && !process.execArgv.some((argument) => argument.includes('tsx'))
+    ? [...process.execArgv, '--require', createRequire(import.meta.url).resolve('tsx/cjs')]
+    : undefined;
