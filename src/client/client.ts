@@ -37,8 +37,11 @@ export type RunArguments<S extends AnyFunctionSet, K extends FunctionName<S>> =
     ? [input?: InputOf<S, K>, options?: RunOptions<ResultOf<S, K>>]
     : [input: InputOf<S, K>, options?: RunOptions<ResultOf<S, K>>];
 
+/** Any task, whatever its result type (the constraint of `runAll`). */
+export type AnyTask = Pick<Task, 'functionName' | 'input'> & { readonly options: object | undefined };
+
 /** The results of a `runAll`, position by position. */
-export type TaskResults<T extends readonly Task[]> = {
+export type TaskResults<T extends readonly AnyTask[]> = {
   -readonly [I in keyof T]: TaskResult<T[I] extends Task<infer R> ? R : never>;
 };
 
@@ -97,7 +100,7 @@ export class Client<S extends AnyFunctionSet = AnyFunctionSet> {
    * const total = results.reduce((sum, r) => sum + (r.ok ? r.result.total : 0), 0);
    * ```
    */
-  runAll<const T extends readonly Task[]>(tasks: T, options?: RunAllOptions): TaskSet<TaskResults<T>> {
+  runAll<const T extends readonly AnyTask[]>(tasks: T, options?: RunAllOptions): TaskSet<TaskResults<T>> {
     if (!Array.isArray(tasks)) throw new InvalidOptionError('tasks', 'an array of client.task(...)', tasks);
     const setOptions = checkRunAllOptions(options);
     if (this.#lifecycle !== 'open') throw this.#closedError('runAll');
@@ -105,7 +108,7 @@ export class Client<S extends AnyFunctionSet = AnyFunctionSet> {
     this.#openSets++;
     return new TaskSet(
       {
-        functionNames: tasks.map((task: Task) => String(task?.functionName)),
+        functionNames: tasks.map((task: AnyTask) => String(task?.functionName)),
         concurrency: setOptions.concurrency ?? Number.POSITIVE_INFINITY,
         signal: setOptions.signal,
         on: setOptions.on,

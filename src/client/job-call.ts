@@ -52,6 +52,13 @@ export class JobCall<R> implements JobListener {
     });
     // A caller who listens for failures has handled them; do not also report an unhandled rejection.
     if (options.on?.fail || options.relay) this.promise.catch(noop);
+    const { signal } = options;
+    if (signal) {
+      // Watched from the start: the job may still wait for the backend (loading its functions, say).
+      this.#abortListener = () =>
+        this.abandon(new JobAbortedError(this.functionName, this.#handle, signal.reason));
+      signal.addEventListener('abort', this.#abortListener, { once: true });
+    }
   }
 
   get handle(): string | undefined {

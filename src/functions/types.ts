@@ -22,23 +22,27 @@ type HandlerOf<E> = E extends (...args: never[]) => unknown
     ? H
     : never;
 
-/** The input a function takes. */
+/** The input a function takes (anything, when the client was not given the functions' type). */
 export type InputOf<S extends FunctionSet, K extends FunctionName<S>> =
-  EntryOf<S, K> extends BytesFunctionSpec
-    ? BytesInput
-    : HandlerOf<EntryOf<S, K>> extends (...args: infer P) => unknown
-      ? P extends []
-        ? undefined
-        : P[0]
-      : never;
+  string extends FunctionName<S>
+    ? unknown
+    : EntryOf<S, K> extends BytesFunctionSpec
+      ? BytesInput
+      : HandlerOf<EntryOf<S, K>> extends (...args: infer P) => unknown
+        ? P extends []
+          ? undefined
+          : P[0]
+        : never;
 
 /** The result a caller receives from a function: its handler's return value through JSON, or a Buffer. */
 export type ResultOf<S extends FunctionSet, K extends FunctionName<S>> =
-  EntryOf<S, K> extends BytesFunctionSpec
-    ? Buffer
-    : HandlerOf<EntryOf<S, K>> extends (...args: never[]) => infer R
-      ? JsonResult<Awaited<R>>
-      : never;
+  string extends FunctionName<S>
+    ? unknown
+    : EntryOf<S, K> extends BytesFunctionSpec
+      ? Buffer
+      : HandlerOf<EntryOf<S, K>> extends (...args: never[]) => infer R
+        ? JsonResult<Awaited<R>>
+        : never;
 
 /** Any function set, used where the functions are not known at compile time. */
 export type AnyFunctionSet = FunctionSet<FunctionMap>;
