@@ -12,23 +12,27 @@ export type JsonValue =
   | readonly JsonValue[]
   | { readonly [key: string]: JsonValue };
 
-type Unrepresentable = undefined | symbol | bigint | ((...args: never[]) => unknown);
+/** Values JSON leaves out of objects and turns into null in arrays. */
+type Dropped = undefined | symbol | ((...args: never[]) => unknown);
 
 /**
  * What `T` becomes through JSON: `toJSON()` is applied (a `Date` becomes a string), properties that are
- * functions, symbols or undefined disappear, and array elements of those kinds become `null`.
+ * functions, symbols or undefined disappear, and array elements of those kinds become `null`. A BigInt
+ * cannot be carried at all (`never`).
  */
 export type Jsonified<T> = T extends { toJSON(...args: never[]): infer J }
   ? Jsonified<J>
   : T extends string | number | boolean | null
     ? T
-    : T extends Unrepresentable
+    : T extends Dropped | bigint
       ? never
       : T extends readonly unknown[]
-        ? { -readonly [K in keyof T]: [Jsonified<T[K]>] extends [never] ? null : Jsonified<T[K]> }
+        ? { -readonly [K in keyof T]: JsonElement<T[K]> }
         : T extends object
           ? { -readonly [K in keyof T as [Jsonified<T[K]>] extends [never] ? never : K]: Jsonified<T[K]> }
           : never;
+
+type JsonElement<E> = E extends Dropped ? null : Jsonified<E>;
 
 /** A handler's result as the caller receives it: JSON semantics, with a result of `undefined` kept. */
 // biome-ignore lint/suspicious/noConfusingVoidType: a handler typed `=> void` returns undefined to its caller.

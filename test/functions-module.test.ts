@@ -1,0 +1,105 @@
+import { execFile } from 'node:child_process';
+import { createRequire } from 'node:module';
+import { promisify } from 'node:util';
+import { afterEach, describe, expect, it } from 'vitest';
+import { createClient as createClientFromDist } from '../dist/index.js';
+import { type Client, createClient, FunctionsModuleError, InvalidOptionError } from '../src/index.js';
+import functions from './fixtures/functions.js';
+
+const run = promisify(execFile);
+const clients: Client[] = [];
+afterEach(async () => {
+  await Promise.all(clients.splice(0).map((client) => client.destroy()));
+});
+
+async function firstUseError(location: URL | string, threads = 1): Promise<unknown> {
+  const client = createClient({ functions: location, threads });
+  clients.push(client);
+  return client.run('anything', {}).catch((thrown: unknown) => thrown);
+}
+
+describe('a functions module that cannot be used', () => {
+  for (const threads of [1, 0]) {
+    const where = threads === 0 ? 'inline' : 'in threads';
+    it(`missing: a clear error at first use, not a hang (${where})`, async () => {
+      const error = await firstUseError('/nonexistent/gearshift/functions.js', threads);
+      expect(error).toBeInstanceOf(FunctionsModuleError);
+      expect((error as Error).message).toMatch(/functions\.js was not found \(no file at \/nonexistent/);
+    });
+
+    it(`throwing while it loads: a clear error naming the throw (${where})`, async () => {
+      const error = await firstUseError(new URL('./fixtures/throws-at-load.js', import.meta.url), threads);
+      expect(error).toBeInstanceOf(FunctionsModuleError);
+      expect((error as Error).message).toMatch(/threw while loading: Error: the config file is missing/);
+    });
+
+    it(`without a defineFunctions default export: says what to add (${where})`, async () => {
+      const error = await firstUseError(new URL('./fixtures/no-default.js', import.meta.url), threads);
+      expect(error).toBeInstanceOf(FunctionsModuleError);
+      expect((error as Error).message).toMatch(/export default defineFunctions/);
+    });
+  }
+
+  it('every job submitted meanwhile gets the same error', async () => {
+    const client = createClient({ functions: '/nonexistent/functions.js', threads: 1 });
+    clients.push(client);
+    const errors = await Promise.all(
+      [1, 2, 3].map(() => client.run('x', 1).catch((thrown: unknown) => thrown)),
+    );
+    for (const error of errors) expect(error).toBeInstanceOf(FunctionsModuleError);
+  });
+});
+
+describe('createClient options', () => {
+  it('refuses a FunctionSet object with threads, since threads load a module themselves', () => {
+    expect(() => createClient({ functions, threads: 2 })).toThrow(InvalidOptionError);
+    expect(() => createClient({ functions, threads: 2 })).toThrow(
+      /functions module's URL or path when threads > 0/,
+    );
+  });
+
+  it('names the option that is wrong and what it got', () => {
+    const url = new URL('./fixtures/functions.js', import.meta.url);
+    expect(() => createClient({ functions: url, threads: -1 })).toThrow(
+      'Expected `threads` to be an integer from 0 and up, got `-1` (number)',
+    );
+    expect(() => createClient({ functions: url, concurrency: 1.5 })).toThrow(
+      /`concurrency` to be an integer from 1/,
+    );
+    expect(() => createClient({ functions: 42 as unknown as string })).toThrow(
+      /`functions` to be a URL or path/,
+    );
+  });
+
+  it('starts no thread and loads nothing until the first job', async () => {
+    const client = createClient({ functions: '/nonexistent/functions.js', threads: 4 });
+    await client.close();
+  });
+});
+
+describe('TypeScript and compiled modules', () => {
+  it('runs a TypeScript functions module in threads of a client loaded from dist/ (a user under vitest)', async () => {
+    const client = createClientFromDist({
+      functions: new URL('./fixtures/functions.js', import.meta.url),
+      threads: 1,
+    });
+    try {
+      expect(await client.run('add', { a: 1, b: 2 })).toBe(3);
+    } finally {
+      await client.destroy();
+    }
+  });
+
+  it('runs a TypeScript app and its TypeScript functions module under tsx', async () => {
+    const tsx = createRequire(import.meta.url).resolve('tsx/cli');
+    const app = new URL('./fixtures/tsx-app.ts', import.meta.url).pathname;
+    const { stdout } = await run(process.execPath, [tsx, app], { timeout: 30_000 });
+    expect(stdout.trim()).toBe('42');
+  });
+
+  it('runs compiled JavaScript from dist/ with plain node and no TypeScript loader', async () => {
+    const app = new URL('./fixtures/dist-app/main.js', import.meta.url).pathname;
+    const { stdout } = await run(process.execPath, [app], { timeout: 30_000 });
+    expect(stdout.trim()).toBe('[1,4,9]');
+  });
+});
