@@ -103,3 +103,11 @@ describe('TypeScript and compiled modules', () => {
     expect(stdout.trim()).toBe('[1,4,9]');
   });
 });
+
+describe('process lifetime', () => {
+  it('keeps the process alive until every result has arrived, then lets it exit', async () => {
+    const app = new URL('./fixtures/dist-app/many-tiny.js', import.meta.url).pathname;
+    const { stdout } = await run(process.execPath, [app], { timeout: 60_000 });
+    expect(stdout.trim()).toBe('30000');
+  });
+});

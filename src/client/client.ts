@@ -2,7 +2,7 @@
  * The client: one API over every backend. It checks what callers submit (names, inputs, options) before
  * anything runs, and owns promises, events, timeouts and signals; the backend only queues and runs.
  */
-import type { Backend, FunctionInfo, JobStatus, Priority } from '../backend.js';
+import type { Backend, FunctionInfo, JobStatus, SubmitRequest } from '../backend.js';
 import {
   ClientClosedError,
   FunctionsModuleError,
@@ -64,6 +64,10 @@ export class Client<S extends AnyFunctionSet = AnyFunctionSet> {
   #openSets = 0;
   #idleWaiters: (() => void)[] = [];
   #closing: Promise<void> | undefined;
+  readonly #callEnded = (call: CallInFlight) => {
+    this.#calls.delete(call);
+    this.#checkIdle();
+  };
 
   /** @param backend what runs the jobs; see {@link createClient} for the usual ways to get one. */
   constructor(backend: Backend) {
@@ -81,7 +85,7 @@ export class Client<S extends AnyFunctionSet = AnyFunctionSet> {
    */
   run<K extends FunctionName<S>>(functionName: K, ...args: RunArguments<S, K>): JobRun<ResultOf<S, K>> {
     const [input, options] = args;
-    return new JobRun(this.#start<ResultOf<S, K>>(functionName, input, options, 'options', undefined, true));
+    return new JobRun(this.#start<ResultOf<S, K>>(functionName, input, options, undefined, undefined, true));
   }
 
   /** Describes a job for {@link Client.runAll}, checked like a `run()` call. Nothing runs yet. */
@@ -104,7 +108,8 @@ export class Client<S extends AnyFunctionSet = AnyFunctionSet> {
     if (!Array.isArray(tasks)) throw new InvalidOptionError('tasks', 'an array of client.task(...)', tasks);
     const setOptions = checkRunAllOptions(options);
     if (this.#lifecycle !== 'open') throw this.#closedError('runAll');
-    const defaults = { priority: setOptions.priority, timeout: setOptions.timeout };
+    const { priority, timeout } = setOptions;
+    const hasDefaults = priority !== undefined || timeout !== undefined;
     this.#openSets++;
     return new TaskSet(
       {
@@ -115,15 +120,8 @@ export class Client<S extends AnyFunctionSet = AnyFunctionSet> {
       },
       (index, relay) => {
         const task = tasks[index] as Task;
-        const taskOptions = { ...defaults, ...task.options };
-        return this.#start(
-          task.functionName,
-          task.input,
-          taskOptions,
-          `tasks[${index}].options`,
-          relay,
-          false,
-        );
+        const taskOptions = hasDefaults ? { priority, timeout, ...task.options } : task.options;
+        return this.#start(task.functionName, task.input, taskOptions, index, relay, false);
       },
       () => {
         this.#openSets--;
@@ -168,28 +166,31 @@ export class Client<S extends AnyFunctionSet = AnyFunctionSet> {
     this.#checkIdle();
   }
 
+  /**
+   * Starts one job: checks what can be checked now, then submits it (at once, or when the backend has
+   * described its functions). `task` is the job's index in a runAll set, for error messages.
+   */
   #start<R>(
     functionName: string,
     input: unknown,
     rawOptions: RunOptions<R> | undefined,
-    where: string,
+    task: number | undefined,
     relay: EventRelay<R> | undefined,
     publicCall: boolean,
   ): JobCall<R> {
-    let options: RunOptions<R> = {};
+    let options = noOptions as RunOptions<R>;
     let refusal: GearshiftError | undefined;
     try {
       if (typeof functionName !== 'string' || functionName.length === 0) {
         throw new InvalidOptionError('functionName', 'a non-empty string', functionName);
       }
-      options = checkRunOptions(rawOptions, where);
+      if (rawOptions !== undefined)
+        options = checkRunOptions(rawOptions, task === undefined ? 'options' : `tasks[${task}].options`);
     } catch (error) {
       refusal = error as GearshiftError;
     }
     const name = String(functionName);
-    const call = new JobCall<R>(name, { signal: options.signal, on: options.on, relay }, (ended) =>
-      this.#ended(ended),
-    );
+    const call = new JobCall<R>(name, options.signal, options.on, relay, this.#callEnded);
     this.#calls.add(call);
     if (!refusal && (publicCall ? this.#lifecycle !== 'open' : this.#lifecycle === 'closed')) {
       refusal = this.#closedError(name);
@@ -211,18 +212,25 @@ export class Client<S extends AnyFunctionSet = AnyFunctionSet> {
     if (call.ended) return;
     const { functionName } = call;
     const info = this.#functions?.get(functionName);
-    let request: { input: unknown; payload: PayloadMode };
+    // When the backend cannot say (a Gearman server), bytes in means bytes on the wire.
+    const payload: PayloadMode = info ? info.payload : input instanceof Uint8Array ? 'bytes' : 'json';
+    let copy: unknown;
     try {
       if (this.#functions && !info) throw new UnknownFunctionError(functionName, [...this.#functions.keys()]);
-      request = prepareInput(functionName, info, input);
+      copy = privateCopy(functionName, payload, input);
     } catch (error) {
       this.#refuse(call, error as GearshiftError);
       return;
     }
     call.timeout = options.timeout ?? info?.timeout;
-    const priority: Priority = options.priority ?? 'normal';
-    const ticket = this.#backend.submit({ functionName, ...request, priority, unique: options.unique }, call);
-    call.attach(ticket);
+    const request: SubmitRequest = {
+      functionName,
+      input: copy,
+      payload,
+      priority: options.priority ?? 'normal',
+      unique: options.unique,
+    };
+    call.attach(this.#backend.submit(request, call));
   }
 
   /** Fails a call on the next microtask, so that callbacks never run inside the caller's own call. */
@@ -249,11 +257,6 @@ export class Client<S extends AnyFunctionSet = AnyFunctionSet> {
     return this.#functionsLoading;
   }
 
-  #ended(call: CallInFlight): void {
-    this.#calls.delete(call);
-    this.#checkIdle();
-  }
-
   #checkIdle(): void {
     if (this.#calls.size > 0 || this.#openSets > 0 || this.#idleWaiters.length === 0) return;
     const waiters = this.#idleWaiters;
@@ -269,24 +272,18 @@ export class Client<S extends AnyFunctionSet = AnyFunctionSet> {
   }
 }
 
+/** The options of a call that gave none. */
+const noOptions: RunOptions = Object.freeze({});
+
 /**
  * Checks an input against its function's payload mode and takes a private copy, so that a caller who
  * changes the object after submitting cannot change the job.
  */
-function prepareInput(
-  functionName: string,
-  info: FunctionInfo | undefined,
-  input: unknown,
-): { input: unknown; payload: PayloadMode } {
-  // When the backend cannot say (a Gearman server), bytes in means bytes on the wire.
-  const bytes = info ? info.payload === 'bytes' : input instanceof Uint8Array;
-  if (bytes) {
+function privateCopy(functionName: string, payload: PayloadMode, input: unknown): unknown {
+  if (payload === 'bytes') {
     const buffer = toBuffer(functionName, 'input', input);
-    return { input: typeof input === 'string' ? buffer : Buffer.from(buffer), payload: 'bytes' };
+    return typeof input === 'string' ? buffer : Buffer.from(buffer);
   }
   assertJsonInput(functionName, input);
-  return {
-    input: typeof input === 'object' && input !== null ? structuredClone(input) : input,
-    payload: 'json',
-  };
+  return typeof input === 'object' && input !== null ? structuredClone(input) : input;
 }

@@ -7,13 +7,10 @@ import type { JobListener, JobTicket } from '../backend.js';
 import { type GearshiftError, JobAbortedError, JobFailedError, JobTimeoutError } from '../errors.js';
 import { dispatchEvent, EventChannel, type JobEvent, type JobEventHandlers } from './events.js';
 
-/** What a caller may ask of one job's wait. */
-export interface CallOptions<R> {
-  readonly signal: AbortSignal | undefined;
-  readonly on: JobEventHandlers<JobEvent<R>> | undefined;
-  /** Also receives every event while it listens (a runAll set, for its tasks). */
-  readonly relay: EventRelay<R> | undefined;
-}
+/** How a call ended. */
+type CallOutcome<R> =
+  | { readonly ok: true; readonly result: R }
+  | { readonly ok: false; readonly error: GearshiftError };
 
 /** A second audience for a job's events. */
 export interface EventRelay<R> {
@@ -33,26 +30,41 @@ export class JobCall<R> implements JobListener {
   #handle: string | undefined;
   #resolve!: (value: R) => void;
   #reject!: (error: GearshiftError) => void;
-  readonly #options: CallOptions<R>;
+  readonly #signal: AbortSignal | undefined;
+  readonly #on: JobEventHandlers<JobEvent<R>> | undefined;
+  readonly #relay: EventRelay<R> | undefined;
   readonly #onEnd: (call: JobCall<R>) => void;
   #ticket: JobTicket | undefined;
   #timer: NodeJS.Timeout | undefined;
   #abortListener: (() => void) | undefined;
   #channels: Set<EventChannel<JobEvent<R>>> | undefined;
-  /** The last event, once the job has ended. */
-  #final: JobEvent<R> | undefined;
+  #ended = false;
+  /** The result, or why there is none, once ended. */
+  #outcome: CallOutcome<R> | undefined;
 
-  constructor(functionName: string, options: CallOptions<R>, onEnd: (call: JobCall<R>) => void) {
+  /**
+   * @param on the caller's callbacks per event type
+   * @param relay a second audience for every event (a runAll set)
+   * @param onEnd told once, when the job has ended
+   */
+  constructor(
+    functionName: string,
+    signal: AbortSignal | undefined,
+    on: JobEventHandlers<JobEvent<R>> | undefined,
+    relay: EventRelay<R> | undefined,
+    onEnd: (call: JobCall<R>) => void,
+  ) {
     this.functionName = functionName;
-    this.#options = options;
+    this.#signal = signal;
+    this.#on = on;
+    this.#relay = relay;
     this.#onEnd = onEnd;
     this.promise = new Promise<R>((resolve, reject) => {
       this.#resolve = resolve;
       this.#reject = reject;
     });
     // A caller who listens for failures has handled them; do not also report an unhandled rejection.
-    if (options.on?.fail || options.relay) this.promise.catch(noop);
-    const { signal } = options;
+    if (on?.fail || relay) this.promise.catch(noop);
     if (signal) {
       // Watched from the start: the job may still wait for the backend (loading its functions, say).
       this.#abortListener = () =>
@@ -66,23 +78,17 @@ export class JobCall<R> implements JobListener {
   }
 
   get ended(): boolean {
-    return this.#final !== undefined;
+    return this.#ended;
   }
 
-  /** Binds the backend's ticket and starts watching the caller's signal. */
+  /** Binds the backend's ticket, through which the job is stopped if the caller stops waiting. */
   attach(ticket: JobTicket): void {
     this.#ticket = ticket;
-    const { signal } = this.#options;
-    if (signal && !this.ended) {
-      this.#abortListener = () =>
-        this.abandon(new JobAbortedError(this.functionName, this.#handle, signal.reason));
-      signal.addEventListener('abort', this.#abortListener, { once: true });
-    }
   }
 
   /** Stops waiting: the backend is told to drop or abort the job, and the caller gets `error`. */
   abandon(error: GearshiftError): void {
-    if (this.ended) return;
+    if (this.#ended) return;
     this.#ticket?.detach(error);
     this.fail(error);
   }
@@ -94,8 +100,8 @@ export class JobCall<R> implements JobListener {
     if (this.#handle !== undefined) {
       channel.push({ type: 'created', handle: this.#handle, functionName: this.functionName });
     }
-    if (this.#final) {
-      channel.push(this.#final);
+    if (this.#ended) {
+      channel.push(this.#finalEvent());
       channel.end();
     } else {
       this.#channels ??= new Set();
@@ -105,14 +111,14 @@ export class JobCall<R> implements JobListener {
   }
 
   created(handle: string): void {
-    if (this.ended) return;
+    if (this.#ended) return;
     this.#handle = handle;
     if (this.#listened()) this.#emit({ type: 'created', handle, functionName: this.functionName });
   }
 
   started(): void {
     const { timeout } = this;
-    if (this.ended || timeout === undefined || this.#timer) return;
+    if (this.#ended || timeout === undefined || this.#timer) return;
     this.#timer = setTimeout(
       () => this.abandon(new JobTimeoutError(this.functionName, this.#handle, timeout)),
       timeout,
@@ -120,7 +126,7 @@ export class JobCall<R> implements JobListener {
   }
 
   status(numerator: number, denominator: number): void {
-    if (this.ended || !this.#listened()) return;
+    if (this.#ended || !this.#listened()) return;
     this.#emit({
       type: 'status',
       handle: this.#handle,
@@ -131,55 +137,61 @@ export class JobCall<R> implements JobListener {
   }
 
   data(data: unknown): void {
-    if (this.ended || !this.#listened()) return;
+    if (this.#ended || !this.#listened()) return;
     this.#emit({ type: 'data', handle: this.#handle, functionName: this.functionName, data });
   }
 
   warning(message: string): void {
-    if (this.ended || !this.#listened()) return;
+    if (this.#ended || !this.#listened()) return;
     this.#emit({ type: 'warning', handle: this.#handle, functionName: this.functionName, message });
   }
 
   complete(result: unknown): void {
-    if (this.ended) return;
-    this.#end({
-      type: 'complete',
-      handle: this.#handle,
-      functionName: this.functionName,
-      result: result as R,
-    });
+    if (this.#ended) return;
+    this.#end({ ok: true, result: result as R });
     this.#resolve(result as R);
   }
 
   fail(error: GearshiftError): void {
-    if (this.ended) return;
-    const { functionName } = this;
+    if (this.#ended) return;
     if (error instanceof JobFailedError && error.cause instanceof Error && this.#listened()) {
-      this.#emit({ type: 'exception', handle: this.#handle, functionName, error: error.cause });
+      this.#emit({
+        type: 'exception',
+        handle: this.#handle,
+        functionName: this.functionName,
+        error: error.cause,
+      });
     }
-    this.#end({ type: 'fail', handle: this.#handle, functionName, error });
+    this.#end({ ok: false, error });
     this.#reject(error);
   }
 
   #listened(): boolean {
-    return (
-      this.#options.on !== undefined ||
-      this.#channels !== undefined ||
-      this.#options.relay?.isListening() === true
-    );
+    return this.#on !== undefined || this.#channels !== undefined || this.#relay?.isListening() === true;
   }
 
   #emit(event: JobEvent<R>): void {
-    dispatchEvent(this.#options.on, event);
-    if (this.#options.relay?.isListening()) this.#options.relay.push(event);
+    dispatchEvent(this.#on, event);
+    if (this.#relay?.isListening()) this.#relay.push(event);
     if (this.#channels) for (const channel of this.#channels) channel.push(event);
   }
 
-  #end(event: JobEvent<R>): void {
-    this.#final = event;
+  /** The last event: `complete` or `fail`. Built only for someone who listens. */
+  #finalEvent(): JobEvent<R> {
+    const outcome = this.#outcome as CallOutcome<R>;
+    const { functionName } = this;
+    const handle = this.#handle;
+    return outcome.ok
+      ? { type: 'complete', handle, functionName, result: outcome.result }
+      : { type: 'fail', handle, functionName, error: outcome.error };
+  }
+
+  #end(outcome: CallOutcome<R>): void {
+    this.#ended = true;
+    this.#outcome = outcome;
     clearTimeout(this.#timer);
-    if (this.#abortListener) this.#options.signal?.removeEventListener('abort', this.#abortListener);
-    this.#emit(event);
+    if (this.#abortListener) this.#signal?.removeEventListener('abort', this.#abortListener);
+    if (this.#listened()) this.#emit(this.#finalEvent());
     if (this.#channels) for (const channel of this.#channels) channel.end();
     this.#channels = undefined;
     this.#onEnd(this);

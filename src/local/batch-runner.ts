@@ -6,13 +6,10 @@
 import { UnknownFunctionError } from '../errors.js';
 import type { FunctionSet } from '../functions/define.js';
 import type { JobMessage } from './messages.js';
-import { type JobOutcome, RunningJob, runJob } from './run-job.js';
+import { type JobOutcome, type ProgressReports, RunningJob, runJob } from './run-job.js';
 
 /** Where a batch runner reports, job by job. */
-export interface BatchReports {
-  status(id: number, numerator: number, denominator: number): void;
-  data(id: number, chunk: unknown): void;
-  warning(id: number, message: string): void;
+export interface BatchReports extends ProgressReports {
   /** The job ran (or could not) and ended; `micros` is how long its handler took. */
   done(id: number, micros: number, outcome: JobOutcome): void;
   /** The job was aborted before its turn and did not run. */
@@ -38,52 +35,71 @@ export class BatchRunner {
 
   /**
    * Runs `jobs` in order once the functions module has loaded; if it will not load, every job fails
-   * with that reason. Reports every job exactly once, as done or skipped, and never throws.
+   * with that reason. Reports every job exactly once, as done or skipped, and never throws. Returns
+   * nothing when every job finished synchronously.
    */
-  async run(loading: Promise<FunctionSet>, jobs: readonly JobMessage[]): Promise<void> {
-    let functions: FunctionSet;
-    try {
-      functions = await loading;
-    } catch (thrown) {
-      for (const job of jobs) this.#reports.done(job.id, 0, { ok: false, origin: 'module', thrown });
-      return;
+  run(functions: FunctionSet | Promise<FunctionSet>, jobs: readonly JobMessage[]): Promise<void> | undefined {
+    if (functions instanceof Promise) {
+      return functions.then(
+        (loaded) => this.#runFrom(loaded, jobs, this.#prepareAll(loaded, jobs), 0),
+        (thrown: unknown) => {
+          for (const job of jobs) this.#reports.done(job.id, 0, { ok: false, origin: 'module', thrown });
+        },
+      );
     }
-    const contexts = jobs.map((message) => this.#prepare(functions, message));
-    for (let index = 0; index < jobs.length; index++) {
-      await this.#runOne(functions, jobs[index] as JobMessage, contexts[index]);
-    }
+    return this.#runFrom(functions, jobs, this.#prepareAll(functions, jobs), 0);
   }
 
-  #prepare(functions: FunctionSet, message: JobMessage): RunningJob | undefined {
-    const fn = functions.get(message.functionName);
-    if (!fn) return undefined;
-    const { id } = message;
-    const reports = this.#reports;
-    const context = new RunningJob(fn, `${this.#handlePrefix}${id}`, message.unique, {
-      status: (numerator, denominator) => reports.status(id, numerator, denominator),
-      data: (chunk) => reports.data(id, chunk),
-      warning: (text) => reports.warning(id, text),
+  #prepareAll(functions: FunctionSet, jobs: readonly JobMessage[]): (RunningJob | undefined)[] {
+    return jobs.map((message) => {
+      const fn = functions.get(message.functionName);
+      if (!fn) return undefined;
+      const context = new RunningJob(fn, message.id, this.#handlePrefix, message.unique, this.#reports);
+      this.#pending.set(message.id, context);
+      return context;
     });
-    this.#pending.set(id, context);
-    return context;
   }
 
-  async #runOne(functions: FunctionSet, message: JobMessage, context: RunningJob | undefined): Promise<void> {
+  /** Runs the jobs from `first` on, synchronously for as long as their handlers are. */
+  #runFrom(
+    functions: FunctionSet,
+    jobs: readonly JobMessage[],
+    contexts: readonly (RunningJob | undefined)[],
+    first: number,
+  ): Promise<void> | undefined {
+    for (let index = first; index < jobs.length; index++) {
+      const waiting = this.#runOne(functions, jobs[index] as JobMessage, contexts[index]);
+      if (waiting) return waiting.then(() => this.#runFrom(functions, jobs, contexts, index + 1));
+    }
+    return undefined;
+  }
+
+  #runOne(
+    functions: FunctionSet,
+    message: JobMessage,
+    context: RunningJob | undefined,
+  ): Promise<void> | undefined {
     const { id, functionName, input } = message;
     const fn = functions.get(functionName);
     if (!fn || !context) {
       // The client checks names against this same module, so this means two copies of it disagree.
       const thrown = new UnknownFunctionError(functionName, functions.names);
       this.#reports.done(id, 0, { ok: false, origin: 'unknown-function', thrown });
-      return;
+      return undefined;
     }
     if (context.aborted) {
       this.#pending.delete(id);
       this.#reports.skipped(id);
-      return;
+      return undefined;
     }
     const started = performance.now();
-    const outcome = await runJob(fn, input, context);
+    const outcome = runJob(fn, input, context);
+    if (outcome instanceof Promise) return outcome.then((ended) => this.#ended(id, started, ended));
+    this.#ended(id, started, outcome);
+    return undefined;
+  }
+
+  #ended(id: number, started: number, outcome: JobOutcome): void {
     this.#pending.delete(id);
     this.#reports.done(id, (performance.now() - started) * 1000, outcome);
   }

@@ -18,11 +18,12 @@ export interface Crash {
  * {@link BatchReports}) its events then `done` or `skipped`.
  */
 export interface ExecutorReports extends BatchReports {
-  /** The batch's first job is starting, on the given thread. */
+  /** The batch's first job is starting, on the given thread (may be reported from within `run`). */
   begun(batch: number, thread: number): void;
   /**
-   * The batch is over. Without a crash, reports of its jobs may still be on their way; with one, every
-   * report the thread made has arrived and jobs without an outcome were cut short or never started.
+   * The batch is over. Without a crash, reports of its jobs may still be on their way (and may come in
+   * any order across jobs, never within one); with a crash, every report the thread made has arrived and
+   * jobs without an outcome were cut short or never started.
    */
   ended(batch: number, crash: Crash | undefined): void;
 }
@@ -34,6 +35,12 @@ export interface Executor {
   /** Loads the functions module and describes it. */
   manifest(): Promise<FunctionInfo[]>;
   run(batch: number, jobs: readonly JobMessage[]): void;
+  /**
+   * Holds the process open while `busy`. A thread's reports travel apart from the end of its batch, and
+   * the pool lets go of an idle thread as soon as the batch ends, so without this Node could exit with
+   * a result still on its way.
+   */
+  keepAlive(busy: boolean): void;
   /** Asks a job to stop: skipped if it has not started, its signal aborted if it runs. */
   abort(id: number, reason: Error): void;
   /**

@@ -59,6 +59,10 @@ export class InlineExecutor implements Executor {
     });
   }
 
+  keepAlive(): void {
+    // Inline batches are timers and promises of this thread: they keep the process alive themselves.
+  }
+
   abort(id: number, reason: Error): void {
     this.#runner.abort(id, reason);
   }

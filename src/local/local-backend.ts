@@ -59,6 +59,8 @@ class Execution {
   numerator = 0;
   denominator = 0;
   batch: BatchState | undefined;
+  /** Its position in its batch. */
+  batchIndex = 0;
   graceTimer: NodeJS.Timeout | undefined;
 
   constructor(
@@ -106,6 +108,8 @@ export class LocalBackend implements Backend {
   #manifest: Promise<FunctionInfo[]> | undefined;
   #knownNames: readonly string[] = [];
   #idleWaiters: (() => void)[] = [];
+  /** Submissions whose listener has not yet heard `created`. */
+  #unannounced: { execution: Execution; listener: JobListener }[] = [];
 
   constructor(createExecutor: ExecutorFactory, options: LocalBackendOptions) {
     this.#abortGrace = options.abortGrace;
@@ -126,12 +130,9 @@ export class LocalBackend implements Backend {
     const existing = key === undefined ? undefined : this.#byUnique.get(key);
     const execution = existing ?? this.#enqueue(request, key, listener);
     if (existing) existing.listeners.push(listener);
-    // Reported on the next microtask, so that a caller always hears of its job after submit returned.
-    queueMicrotask(() => {
-      if (!execution.listeners.includes(listener)) return;
-      listener.created(execution.handle);
-      if (execution.state === 'running') listener.started();
-    });
+    // Reported by the next dispatch pass, so that a caller always hears of its job after submit returned.
+    this.#unannounced.push({ execution, listener });
+    this.#scheduleDispatch();
     return { detach: (reason) => this.#detach(execution, listener, reason) };
   }
 
@@ -166,9 +167,9 @@ export class LocalBackend implements Backend {
     const id = ++this.#nextId;
     const execution = new Execution(id, `${this.#handlePrefix}${id}`, request, key, listener);
     this.#executions.set(id, execution);
+    if (this.#executions.size === 1) this.#executor.keepAlive(true);
     if (key !== undefined) this.#byUnique.set(key, execution);
     this.#queue.push(execution);
-    this.#scheduleDispatch();
     return execution;
   }
 
@@ -178,8 +179,20 @@ export class LocalBackend implements Backend {
     // One pass per microtask turn: every job submitted in the same synchronous run shares the batches.
     queueMicrotask(() => {
       this.#dispatchScheduled = false;
+      this.#announce();
       this.#dispatch();
     });
+  }
+
+  #announce(): void {
+    const unannounced = this.#unannounced;
+    this.#unannounced = [];
+    for (const { execution, listener } of unannounced) {
+      // A caller who already left (or a job already ended) hears nothing more.
+      if (!execution.listeners.includes(listener)) continue;
+      listener.created(execution.handle);
+      if (execution.state === 'running') listener.started();
+    }
   }
 
   #dispatch(): void {
@@ -187,9 +200,10 @@ export class LocalBackend implements Backend {
       const executions = this.#takeBatch();
       const batch: BatchState = { id: ++this.#nextBatch, executions, next: 0, thread: undefined };
       const jobs: JobMessage[] = [];
-      for (const execution of executions) {
+      for (const [index, execution] of executions.entries()) {
         execution.state = 'dispatched';
         execution.batch = batch;
+        execution.batchIndex = index;
         const { functionName, input, unique } = execution.request;
         jobs.push({ id: execution.id, functionName, input, unique });
       }
@@ -317,10 +331,11 @@ export class LocalBackend implements Backend {
     for (const listener of execution.listeners) listener.started();
   }
 
+  /** Moves the batch past a job that ended (the last one's result can overtake the others'). */
   #advance(execution: Execution): void {
     const batch = execution.batch;
-    if (!batch || batch.executions[batch.next] !== execution) return;
-    batch.next++;
+    if (!batch || execution.batchIndex < batch.next) return;
+    batch.next = execution.batchIndex + 1;
     if (batch.thread !== undefined) this.#startNext(batch);
   }
 
@@ -407,7 +422,9 @@ export class LocalBackend implements Backend {
         else listener.fail(result.error);
       }
     }
-    if (this.#executions.size === 0 && this.#idleWaiters.length > 0) {
+    if (this.#executions.size > 0) return;
+    this.#executor.keepAlive(false);
+    if (this.#idleWaiters.length > 0) {
       const waiters = this.#idleWaiters;
       this.#idleWaiters = [];
       for (const resolve of waiters) resolve();

@@ -1,8 +1,9 @@
 /**
  * The messages between the main thread and a worker thread of the local pool. Jobs travel in batches,
- * one piscina task per batch; what a batch reports comes back on the worker's parentPort, in order, so a
- * job's events can never overtake its result.
+ * one piscina task per batch; what a batch reports comes back on the thread's report port, in order, so
+ * a job's events can never overtake its result.
  */
+import type { MessagePort } from 'node:worker_threads';
 import type { FunctionInfo } from '../backend.js';
 import type { SerializedError } from '../payload/remote-error.js';
 
@@ -21,13 +22,42 @@ export interface JobMessage {
   readonly id: number;
   readonly functionName: string;
   readonly input: unknown;
-  readonly unique: string | undefined;
+  readonly unique?: string;
 }
 
-/** A piscina task: run these jobs one after another, or describe the functions. */
-export type TaskMessage =
-  | { readonly kind: 'batch'; readonly batch: number; readonly jobs: readonly JobMessage[] }
-  | { readonly kind: 'manifest' };
+/**
+ * A piscina task: describe the functions (`'manifest'`), or run a batch of jobs one after another. A batch
+ * travels flat, `[batch, id, functionName, input, unique, id, ...]`, because every object on the way is a
+ * cost of structured cloning, paid once per message and felt most when jobs go one at a time.
+ */
+export type TaskMessage = 'manifest' | BatchTask;
+
+/** A batch of jobs, flat: see {@link TaskMessage}. */
+export type BatchTask = readonly [batch: number, ...fields: unknown[]];
+
+const fieldsPerJob = 4;
+
+/** Flattens a batch for the trip to a thread. */
+export function encodeBatch(batch: number, jobs: readonly JobMessage[]): BatchTask {
+  const task: [number, ...unknown[]] = [batch];
+  for (const job of jobs) task.push(job.id, job.functionName, job.input, job.unique);
+  return task;
+}
+
+/** Reads a flattened batch back into its jobs. */
+export function decodeBatch(task: BatchTask): JobMessage[] {
+  const jobs: JobMessage[] = [];
+  for (let field = 1; field < task.length; field += fieldsPerJob) {
+    const unique = task[field + 3] as string | undefined;
+    const job = {
+      id: task[field] as number,
+      functionName: task[field + 1] as string,
+      input: task[field + 2],
+    };
+    jobs.push(unique === undefined ? job : { ...job, unique });
+  }
+  return jobs;
+}
 
 /** What a manifest task answers: the functions, or why the module would not load. */
 export type ManifestAnswer =
@@ -37,9 +67,16 @@ export type ManifestAnswer =
 /** Why a job ended without a result. */
 export type FailureOrigin = 'handler' | 'payload' | 'module' | 'unknown-function';
 
-/** Reports from a worker thread, posted on its parentPort. */
+/**
+ * A thread's first message, on parentPort: the port it reports on from then on. A port of its own, not
+ * parentPort, because piscina re-emits parentPort messages through an async resource, a cost per message.
+ */
+export interface ReportPortHandshake {
+  readonly reportPort: MessagePort;
+}
+
+/** Reports from a worker thread, posted on its report port, in the order they happen. */
 export type ThreadReport =
-  | { readonly t: 'begin'; readonly batch: number; readonly thread: number }
   | { readonly t: 'status'; readonly id: number; readonly numerator: number; readonly denominator: number }
   | { readonly t: 'data'; readonly id: number; readonly chunk: unknown }
   | { readonly t: 'warning'; readonly id: number; readonly message: string }
@@ -60,6 +97,12 @@ export type ThreadReport =
     }
   /** The job was aborted before it started and did not run. */
   | { readonly t: 'skipped'; readonly id: number };
+
+/**
+ * The answer of a batch task: the last job's successful result, when it sent no event before it (so
+ * nothing on parentPort must come first): [job id, micros, value].
+ */
+export type TailAnswer = readonly [id: number, micros: number, value: unknown];
 
 /** Sent by the main thread on the abort channel: stop this job. */
 export interface AbortMessage {

@@ -8,11 +8,11 @@ import { toBuffer } from '../payload/bytes.js';
 import { toJsonPayload } from '../payload/json.js';
 import type { FailureOrigin } from './messages.js';
 
-/** Where a running job's progress reports go. */
-export interface ProgressSink {
-  status(numerator: number, denominator: number): void;
-  data(chunk: unknown): void;
-  warning(message: string): void;
+/** Where a running job's progress reports go, by job id. */
+export interface ProgressReports {
+  status(id: number, numerator: number, denominator: number): void;
+  data(id: number, chunk: unknown): void;
+  warning(id: number, message: string): void;
 }
 
 /** How a job ended: its result as a payload, or what was thrown and where. */
@@ -22,23 +22,37 @@ export type JobOutcome =
 
 /** The {@link JobContext} a handler receives. Reports made after the job ended are ignored. */
 export class RunningJob implements JobContext {
-  readonly handle: string;
   readonly unique: string | undefined;
-  readonly functionName: string;
   readonly #function: ResolvedFunction;
-  readonly #sink: ProgressSink;
+  readonly #id: number;
+  readonly #handlePrefix: string;
+  readonly #reports: ProgressReports;
   // Most jobs never look at their signal, so the controller is made on first use.
   #controller: AbortController | undefined;
   #abortReason: unknown;
   #aborted = false;
   #finished = false;
 
-  constructor(fn: ResolvedFunction, handle: string, unique: string | undefined, sink: ProgressSink) {
+  constructor(
+    fn: ResolvedFunction,
+    id: number,
+    handlePrefix: string,
+    unique: string | undefined,
+    reports: ProgressReports,
+  ) {
     this.#function = fn;
-    this.functionName = fn.name;
-    this.handle = handle;
+    this.#id = id;
+    this.#handlePrefix = handlePrefix;
     this.unique = unique;
-    this.#sink = sink;
+    this.#reports = reports;
+  }
+
+  get handle(): string {
+    return `${this.#handlePrefix}${this.#id}`;
+  }
+
+  get functionName(): string {
+    return this.#function.name;
   }
 
   get signal(): AbortSignal {
@@ -69,17 +83,17 @@ export class RunningJob implements JobContext {
     if (!Number.isFinite(denominator)) {
       throw new InvalidOptionError('job.status(_, denominator)', 'a finite number', denominator);
     }
-    this.#sink.status(numerator, denominator);
+    this.#reports.status(this.#id, numerator, denominator);
   }
 
   data(chunk: unknown): void {
     if (this.#finished) return;
-    this.#sink.data(toPayload(this.#function, 'data chunk', chunk));
+    this.#reports.data(this.#id, toPayload(this.#function, 'data chunk', chunk));
   }
 
   warning(message: string): void {
     if (this.#finished) return;
-    this.#sink.warning(String(message));
+    this.#reports.warning(this.#id, String(message));
   }
 
   /** Marks the job ended: later reports from code it left running are dropped. */
@@ -92,20 +106,40 @@ function toPayload(fn: ResolvedFunction, what: string, value: unknown): unknown 
   return fn.payload === 'bytes' ? toBuffer(fn.name, what, value) : toJsonPayload(fn.name, what, value);
 }
 
-/** Runs `fn` on `input` with `job` as its context and reports how it ended; never throws. */
-export async function runJob(fn: ResolvedFunction, input: unknown, job: RunningJob): Promise<JobOutcome> {
+/**
+ * Runs `fn` on `input` with `job` as its context and reports how it ended; never throws. A handler that
+ * returns a plain value is finished synchronously, without a turn of the microtask queue.
+ */
+export function runJob(
+  fn: ResolvedFunction,
+  input: unknown,
+  job: RunningJob,
+): JobOutcome | Promise<JobOutcome> {
   let value: unknown;
   try {
-    const argument = fn.payload === 'bytes' ? toBuffer(fn.name, 'input', input) : input;
-    value = await fn.handler(argument, job);
+    value = fn.handler(fn.payload === 'bytes' ? toBuffer(fn.name, 'input', input) : input, job);
   } catch (thrown) {
-    job.finish();
-    return { ok: false, origin: 'handler', thrown };
+    return failed(job, thrown);
   }
+  if (typeof (value as PromiseLike<unknown> | null)?.then === 'function') {
+    return Promise.resolve(value).then(
+      (settled) => finished(fn, job, settled),
+      (thrown: unknown) => failed(job, thrown),
+    );
+  }
+  return finished(fn, job, value);
+}
+
+function finished(fn: ResolvedFunction, job: RunningJob, value: unknown): JobOutcome {
   job.finish();
   try {
     return { ok: true, value: toPayload(fn, 'result', value) };
   } catch (thrown) {
     return { ok: false, origin: 'payload', thrown };
   }
+}
+
+function failed(job: RunningJob, thrown: unknown): JobOutcome {
+  job.finish();
+  return { ok: false, origin: 'handler', thrown };
 }

@@ -1,29 +1,57 @@
 /**
  * What runs inside each worker thread of the local pool: piscina calls the default export once per task.
- * Reports go out on parentPort in the order they happen, which is also the order the main thread sees
- * them: a job's events never overtake its result, and Node delivers what a thread posted before it dies.
+ * Reports go out on the thread's report port in the order they happen, which is also the order the main
+ * thread reads them: a job's events never overtake its result, and what a thread posted before it died
+ * is already in the port's queue, where the main thread drains it before it deals with the death.
  */
-import { BroadcastChannel, parentPort, threadId, workerData } from 'node:worker_threads';
+import { BroadcastChannel, MessageChannel, parentPort, workerData } from 'node:worker_threads';
+import type { FunctionSet } from '../functions/define.js';
 import { loadFunctionsModule } from '../functions/load-module.js';
 import { deserializeError, serializeError } from '../payload/remote-error.js';
 import { BatchRunner } from './batch-runner.js';
-import type { AbortMessage, ManifestAnswer, TaskMessage, ThreadData, ThreadReport } from './messages.js';
+import {
+  type AbortMessage,
+  decodeBatch,
+  type JobMessage,
+  type ManifestAnswer,
+  type ReportPortHandshake,
+  type TailAnswer,
+  type TaskMessage,
+  type ThreadData,
+  type ThreadReport,
+} from './messages.js';
 
 const data = workerData as ThreadData;
-const port = parentPort;
-if (!port) throw new Error('gearshift: thread-entry must run in a worker thread');
+if (!parentPort) throw new Error('gearshift: thread-entry must run in a worker thread');
+const { port1: reportPort, port2 } = new MessageChannel();
+parentPort.postMessage({ reportPort: port2 } satisfies ReportPortHandshake, [port2]);
 
 function report(message: ThreadReport): void {
-  port?.postMessage(message);
+  reportPort.postMessage(message);
+}
+
+/**
+ * The last job of each batch in progress here, and whether it has sent any event. Its successful result
+ * rides back in the task's own answer when it has not, which saves a message per job when jobs go one
+ * per batch; once it has, the result must follow its events on parentPort, where order is kept.
+ */
+const tails = new Map<number, { spoke: boolean; answer: TailAnswer | undefined }>();
+
+function reportEvent(message: ThreadReport & { id: number }): void {
+  const tail = tails.get(message.id);
+  if (tail) tail.spoke = true;
+  report(message);
 }
 
 const runner = new BatchRunner(data.handlePrefix, {
-  status: (id, numerator, denominator) => report({ t: 'status', id, numerator, denominator }),
-  data: (id, chunk) => report({ t: 'data', id, chunk }),
-  warning: (id, message) => report({ t: 'warning', id, message }),
+  status: (id, numerator, denominator) => reportEvent({ t: 'status', id, numerator, denominator }),
+  data: (id, chunk) => reportEvent({ t: 'data', id, chunk }),
+  warning: (id, message) => reportEvent({ t: 'warning', id, message }),
   skipped: (id) => report({ t: 'skipped', id }),
   done(id, micros, outcome) {
-    if (outcome.ok) report({ t: 'done', id, micros, ok: true, value: outcome.value });
+    const tail = tails.get(id);
+    if (outcome.ok && tail && !tail.spoke) tail.answer = [id, micros, outcome.value];
+    else if (outcome.ok) report({ t: 'done', id, micros, ok: true, value: outcome.value });
     else
       report({
         t: 'done',
@@ -36,6 +64,16 @@ const runner = new BatchRunner(data.handlePrefix, {
   },
 });
 
+/** The functions, once loaded: later batches start without waiting a turn. */
+let functions: FunctionSet | Promise<FunctionSet> = loadFunctionsModule(data.functionsModule).then(
+  (loaded) => {
+    functions = loaded;
+    return loaded;
+  },
+);
+// A module that will not load is reported per batch (and per manifest); this copy must not go unhandled.
+functions.catch(() => {});
+
 const aborts = new BroadcastChannel(data.abortChannel);
 // The channel must not keep an idle thread alive: piscina decides when threads end.
 aborts.unref();
@@ -44,16 +82,23 @@ aborts.onmessage = (event) => {
   runner.abort(message.id, deserializeError(message.reason));
 };
 
-/** Runs one piscina task: a batch of jobs, or a description of the functions module. */
-export default async function handleTask(task: TaskMessage): Promise<ManifestAnswer | undefined> {
-  if (task.kind === 'manifest') {
+/** Runs one piscina task: a batch of jobs (answering with its last result, if held back), or a manifest. */
+export default async function handleTask(
+  task: TaskMessage,
+): Promise<ManifestAnswer | TailAnswer | undefined> {
+  if (task === 'manifest') {
     try {
-      return { ok: true, functions: (await loadFunctionsModule(data.functionsModule)).describe() };
+      return { ok: true, functions: (await functions).describe() };
     } catch (thrown) {
       return { ok: false, error: serializeError(thrown) };
     }
   }
-  report({ t: 'begin', batch: task.batch, thread: threadId });
-  await runner.run(loadFunctionsModule(data.functionsModule), task.jobs);
-  return undefined;
+  const jobs = decodeBatch(task);
+  const last = jobs[jobs.length - 1] as JobMessage;
+  const tail = { spoke: false, answer: undefined };
+  tails.set(last.id, tail);
+  const running = runner.run(functions, jobs);
+  if (running) await running;
+  tails.delete(last.id);
+  return tail.answer;
 }

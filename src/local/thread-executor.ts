@@ -1,17 +1,36 @@
 /**
  * Runs batches on a piscina pool of worker threads. Piscina owns the threads (start, crash, replace,
- * resource limits); this file adds the routes around it: reports from threads on their parentPort, aborts
- * to threads on a BroadcastChannel, and the reading of why a thread died.
+ * resource limits); this file adds the routes around it: reports from each thread on a port of its own,
+ * aborts to threads on a BroadcastChannel, and the reading of why a thread died.
  */
 import { randomUUID } from 'node:crypto';
 import { createRequire } from 'node:module';
-import { BroadcastChannel, type ResourceLimits } from 'node:worker_threads';
-import { Piscina } from 'piscina';
+import {
+  BroadcastChannel,
+  type MessagePort,
+  type ResourceLimits,
+  receiveMessageOnPort,
+} from 'node:worker_threads';
+import { Piscina, type PiscinaTask } from 'piscina';
 import type { FunctionInfo } from '../backend.js';
 import { FunctionsModuleError } from '../errors.js';
 import { deserializeError, serializeError } from '../payload/remote-error.js';
 import type { Crash, Executor, ExecutorReports } from './executor.js';
-import type { JobMessage, ManifestAnswer, TaskMessage, ThreadData, ThreadReport } from './messages.js';
+import {
+  encodeBatch,
+  type JobMessage,
+  type ManifestAnswer,
+  type ReportPortHandshake,
+  type TailAnswer,
+  type TaskMessage,
+  type ThreadData,
+  type ThreadReport,
+} from './messages.js';
+
+/** A thread as piscina's load balancer sees it. */
+type PiscinaWorker = Parameters<
+  NonNullable<NonNullable<ConstructorParameters<typeof Piscina>[0]>['loadBalancer']>
+>[1][number];
 
 /** Options of the thread pool. */
 export interface ThreadExecutorOptions {
@@ -33,10 +52,14 @@ export class ThreadExecutor implements Executor {
   /** Made on first use: creating a client starts no threads. */
   #pool: Piscina | undefined;
   #channel: BroadcastChannel | undefined;
-  /** Which thread runs which batch, to explain a crash. */
+  /** Which thread runs which batch, to explain a crash (set by the load balancer). */
   readonly #batchThreads = new Map<number, number>();
+  /** Each live thread's report port. */
+  readonly #reportPorts = new Set<MessagePort>();
+  readonly #routeReport = (message: ThreadReport) => this.#route(message);
   /** Threads this executor terminated, and why. */
   readonly #terminated = new Map<number, string>();
+  #busy = false;
 
   constructor(options: ThreadExecutorOptions, reports: ExecutorReports, handlePrefix: string) {
     this.#options = options;
@@ -46,9 +69,7 @@ export class ThreadExecutor implements Executor {
   }
 
   async manifest(): Promise<FunctionInfo[]> {
-    const answer = (await this.#ensurePool().run({
-      kind: 'manifest',
-    } satisfies TaskMessage)) as ManifestAnswer;
+    const answer = (await this.#ensurePool().run('manifest' satisfies TaskMessage)) as ManifestAnswer;
     if (answer.ok) return [...answer.functions];
     const cause = deserializeError(answer.error);
     const problem = (cause as { problem?: unknown }).problem;
@@ -60,13 +81,28 @@ export class ThreadExecutor implements Executor {
   }
 
   run(batch: number, jobs: readonly JobMessage[]): void {
-    const task: TaskMessage = { kind: 'batch', batch, jobs };
+    // The batch number rides under piscina's queue-options symbol, which structured cloning leaves
+    // behind: it is for the load balancer below, which learns from it which thread took which batch.
+    const task = Object.assign(encodeBatch(batch, jobs), { [Piscina.queueOptionsSymbol]: batch });
     this.#ensurePool()
       .run(task)
       .then(
-        () => this.#ended(batch, undefined),
-        (error: unknown) => this.#ended(batch, this.#crash(batch, error)),
+        (tail: TailAnswer | undefined) => {
+          if (tail) this.#reports.done(tail[0], tail[1], { ok: true, value: tail[2] });
+          this.#ended(batch, undefined);
+        },
+        (error: unknown) => {
+          this.#drainReports();
+          this.#ended(batch, this.#crash(batch, error));
+        },
       );
+  }
+
+  keepAlive(busy: boolean): void {
+    this.#busy = busy;
+    // The abort channel is the handle at hand: referenced, it keeps the event loop alive.
+    if (busy) this.#channel?.ref();
+    else this.#channel?.unref();
   }
 
   abort(id: number, reason: Error): void {
@@ -101,18 +137,19 @@ export class ThreadExecutor implements Executor {
       handlePrefix: this.#handlePrefix,
     };
     this.#channel = new BroadcastChannel(this.#channelName);
-    this.#channel.unref();
+    if (!this.#busy) this.#channel.unref();
     const pool = new Piscina({
       filename: threadEntry.href,
       minThreads: threads,
       maxThreads: threads,
       concurrentTasksPerWorker: concurrency,
+      loadBalancer: (task, workers) => this.#balance(task, workers, concurrency),
       idleTimeout: Number.POSITIVE_INFINITY,
       workerData,
       ...(resourceLimits ? { resourceLimits } : {}),
       ...(threadExecArgv ? { execArgv: threadExecArgv } : {}),
     });
-    pool.on('message', (message: ThreadReport) => this.#route(message));
+    pool.on('message', (message: ReportPortHandshake) => this.#attach(message.reportPort));
     // A thread that dies between tasks (a stray timer throwing) has no task to fail; piscina replaces it.
     pool.on('error', (error: Error) => {
       process.emitWarning(
@@ -124,13 +161,49 @@ export class ThreadExecutor implements Executor {
     return pool;
   }
 
+  /**
+   * Piscina's least-busy choice, made here so that the thread a batch goes to is known the moment it
+   * goes (the batch starts there and then: this executor never sends more batches than there are free
+   * slots). Knowing it without a message from the thread saves one per batch.
+   */
+  #balance(task: PiscinaTask, workers: PiscinaWorker[], concurrency: number): PiscinaWorker | null {
+    let chosen: PiscinaWorker | null = null;
+    for (const worker of workers) {
+      if (worker.currentUsage >= concurrency) continue;
+      if (!chosen || worker.currentUsage < chosen.currentUsage) chosen = worker;
+      if (chosen.currentUsage === 0) break;
+    }
+    const batch = (task as PiscinaTask & { readonly [key: symbol]: unknown })[Piscina.queueOptionsSymbol];
+    if (chosen && typeof batch === 'number') {
+      this.#batchThreads.set(batch, chosen.id);
+      this.#reports.begun(batch, chosen.id);
+    }
+    return chosen;
+  }
+
+  #attach(port: MessagePort): void {
+    this.#reportPorts.add(port);
+    port.on('message', this.#routeReport);
+    port.on('close', () => this.#reportPorts.delete(port));
+    // Idle threads must not hold the process open; keepAlive() does that while jobs are in flight.
+    port.unref();
+  }
+
+  /**
+   * Routes every report already queued, at once. Called before a crash is dealt with: what the dead
+   * thread posted is in its port's queue, and must be counted before its unfinished jobs are judged.
+   */
+  #drainReports(): void {
+    for (const port of this.#reportPorts) {
+      for (let entry = receiveMessageOnPort(port); entry; entry = receiveMessageOnPort(port)) {
+        this.#route(entry.message as ThreadReport);
+      }
+    }
+  }
+
   #route(message: ThreadReport): void {
     const reports = this.#reports;
     switch (message.t) {
-      case 'begin':
-        this.#batchThreads.set(message.batch, message.thread);
-        reports.begun(message.batch, message.thread);
-        return;
       case 'status':
         reports.status(message.id, message.numerator, message.denominator);
         return;
