@@ -12,7 +12,14 @@ export type {
   Priority,
   SubmitRequest,
 } from './backend.js';
-export { Client, type RunArguments, type Task, type TaskResults } from './client/client.js';
+export {
+  type AnyTask,
+  Client,
+  type RunArguments,
+  type Task,
+  type TaskResults,
+  type TaskResultType,
+} from './client/client.js';
 export {
   type ClientOptions,
   type CustomBackendOptions,

@@ -10,6 +10,7 @@ import {
   type JobContext,
   type JobEvent,
   type JobRun,
+  type TaskEvent,
   type TaskResult,
 } from '../src/index.js';
 import type functions from './fixtures/functions.js';
@@ -65,6 +66,13 @@ describe('types inferred from typeof functions', () => {
     expectTypeOf(results[1]).toEqualTypeOf<TaskResult<Buffer>>();
     const many = await gs.runAll([1, 2].map((a) => gs.task('add', { a, b: 1 })));
     expectTypeOf(many).toEqualTypeOf<TaskResult<number>[]>();
+  });
+
+  it("types runAll events by the union of the tasks' results", () => {
+    const set = gs.runAll([gs.task('add', { a: 1, b: 2 }), gs.task('noInput')], {
+      on: { complete: (event) => expectTypeOf(event.result).toEqualTypeOf<number | string>() },
+    });
+    expectTypeOf(set).toMatchTypeOf<AsyncIterable<TaskEvent<number | string>>>();
   });
 
   it('infers the functions from a FunctionSet given inline', () => {

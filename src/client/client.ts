@@ -40,9 +40,12 @@ export type RunArguments<S extends AnyFunctionSet, K extends FunctionName<S>> =
 /** Any task, whatever its result type (the constraint of `runAll`). */
 export type AnyTask = Pick<Task, 'functionName' | 'input'> & { readonly options: object | undefined };
 
+/** The result type of a task (a union of them, for a union of tasks). */
+export type TaskResultType<T> = T extends Task<infer R> ? R : never;
+
 /** The results of a `runAll`, position by position. */
 export type TaskResults<T extends readonly AnyTask[]> = {
-  -readonly [I in keyof T]: TaskResult<T[I] extends Task<infer R> ? R : never>;
+  -readonly [I in keyof T]: TaskResult<TaskResultType<T[I]>>;
 };
 
 type Lifecycle = 'open' | 'closing' | 'closed';
@@ -104,7 +107,10 @@ export class Client<S extends AnyFunctionSet = AnyFunctionSet> {
    * const total = results.reduce((sum, r) => sum + (r.ok ? r.result.total : 0), 0);
    * ```
    */
-  runAll<const T extends readonly AnyTask[]>(tasks: T, options?: RunAllOptions): TaskSet<TaskResults<T>> {
+  runAll<const T extends readonly AnyTask[]>(
+    tasks: T,
+    options?: RunAllOptions<TaskResultType<T[number]>>,
+  ): TaskSet<TaskResults<T>, TaskResultType<T[number]>> {
     if (!Array.isArray(tasks)) throw new InvalidOptionError('tasks', 'an array of client.task(...)', tasks);
     const setOptions = checkRunAllOptions(options);
     if (this.#lifecycle !== 'open') throw this.#closedError('runAll');

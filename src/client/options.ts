@@ -29,8 +29,8 @@ export interface RunOptions<R = unknown> {
   readonly on?: JobEventHandlers<JobEvent<R>>;
 }
 
-/** Options of a set of jobs (`runAll`). */
-export interface RunAllOptions {
+/** Options of a set of jobs (`runAll`); `R` is the union of its tasks' result types. */
+export interface RunAllOptions<R = unknown> {
   /**
    * At most this many of the set's jobs in flight at once; the others wait in the client.
    * @default all at once
@@ -43,7 +43,7 @@ export interface RunAllOptions {
   /** The timeout of tasks that do not set their own. */
   readonly timeout?: number;
   /** Callbacks per event type, for the events of every task; each event carries its task's `index`. */
-  readonly on?: JobEventHandlers<TaskEvent>;
+  readonly on?: JobEventHandlers<TaskEvent<R>>;
 }
 
 const priorities: readonly Priority[] = ['high', 'normal', 'low'];
@@ -65,7 +65,7 @@ export function checkRunOptions<R>(options: RunOptions<R> | undefined, where: st
 }
 
 /** Checks the options of a set of jobs. */
-export function checkRunAllOptions(options: RunAllOptions | undefined): RunAllOptions {
+export function checkRunAllOptions<R>(options: RunAllOptions<R> | undefined): RunAllOptions<R> {
   if (options === undefined) return {};
   checkObject('options', options);
   const { concurrency, signal, priority, timeout, on } = options;

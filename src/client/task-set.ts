@@ -22,32 +22,35 @@ export type TaskResult<R = unknown> =
 export type TaskStarter = (index: number, relay: EventRelay<unknown>) => JobCall<unknown>;
 
 /** What a set needs besides its tasks. */
-export interface TaskSetOptions {
+export interface TaskSetOptions<R> {
   readonly functionNames: readonly string[];
   /** At most this many tasks in flight at once. */
   readonly concurrency: number;
   readonly signal: AbortSignal | undefined;
-  readonly on: JobEventHandlers<TaskEvent> | undefined;
+  readonly on: JobEventHandlers<TaskEvent<R>> | undefined;
 }
 
 /**
  * A running set of tasks. Await it for every task's {@link TaskResult}, in input order; iterate it for the
- * events of all its tasks as they happen, each carrying its task's `index`.
+ * events of all its tasks as they happen, each carrying its task's `index`. `R` is the union of the
+ * tasks' result types.
  */
-export class TaskSet<T extends readonly TaskResult[]> implements PromiseLike<T>, AsyncIterable<TaskEvent> {
+export class TaskSet<T extends readonly TaskResult[], R = unknown>
+  implements PromiseLike<T>, AsyncIterable<TaskEvent<R>>
+{
   readonly #promise: Promise<T>;
   #resolve!: (results: T) => void;
-  readonly #options: TaskSetOptions;
+  readonly #options: TaskSetOptions<R>;
   readonly #start: TaskStarter;
   readonly #onEnd: () => void;
   readonly #results: (TaskResult | undefined)[];
   readonly #active = new Map<number, JobCall<unknown>>();
   #next = 0;
   #remaining: number;
-  #channels: Set<EventChannel<TaskEvent>> | undefined;
+  #channels: Set<EventChannel<TaskEvent<R>>> | undefined;
 
   /** @internal made by the client */
-  constructor(options: TaskSetOptions, start: TaskStarter, onEnd: () => void) {
+  constructor(options: TaskSetOptions<R>, start: TaskStarter, onEnd: () => void) {
     this.#options = options;
     this.#start = start;
     this.#onEnd = onEnd;
@@ -77,8 +80,8 @@ export class TaskSet<T extends readonly TaskResult[]> implements PromiseLike<T>,
   }
 
   /** The events of every task; the same as iterating the set itself. Tasks already ended show their end. */
-  events(): AsyncIterableIterator<TaskEvent> {
-    const channel: EventChannel<TaskEvent> = new EventChannel(() => this.#channels?.delete(channel));
+  events(): AsyncIterableIterator<TaskEvent<R>> {
+    const channel: EventChannel<TaskEvent<R>> = new EventChannel(() => this.#channels?.delete(channel));
     this.#results.forEach((result, index) => {
       if (result) channel.push(this.#finalEvent(index, result));
     });
@@ -90,14 +93,14 @@ export class TaskSet<T extends readonly TaskResult[]> implements PromiseLike<T>,
     return channel;
   }
 
-  [Symbol.asyncIterator](): AsyncIterableIterator<TaskEvent> {
+  [Symbol.asyncIterator](): AsyncIterableIterator<TaskEvent<R>> {
     return this.events();
   }
 
   #relay(index: number): EventRelay<unknown> {
     return {
       isListening: () => this.#options.on !== undefined || this.#channels !== undefined,
-      push: (event: JobEvent) => this.#emit({ ...event, index }),
+      push: (event: JobEvent) => this.#emit({ ...(event as JobEvent<R>), index }),
     };
   }
 
@@ -137,15 +140,15 @@ export class TaskSet<T extends readonly TaskResult[]> implements PromiseLike<T>,
     if (this.#remaining === 0) this.#finish();
   }
 
-  #finalEvent(index: number, result: TaskResult): TaskEvent {
+  #finalEvent(index: number, result: TaskResult): TaskEvent<R> {
     const functionName = this.#options.functionNames[index] as string;
     const { handle } = result;
     return result.ok
-      ? { type: 'complete', handle, functionName, result: result.result, index }
+      ? { type: 'complete', handle, functionName, result: result.result as R, index }
       : { type: 'fail', handle, functionName, error: result.error, index };
   }
 
-  #emit(event: TaskEvent): void {
+  #emit(event: TaskEvent<R>): void {
     dispatchEvent(this.#options.on, event);
     if (this.#channels) for (const channel of this.#channels) channel.push(event);
   }

@@ -1,0 +1,155 @@
+/**
+ * npm run demo: the seed's parallel report. Ten shops, each with its own SQLite database of sales; a
+ * report that needs all ten. Done the prototype way (one database after another, inline, in this
+ * thread), then fanned out (one job per database over worker threads), with the figures and the speed-up.
+ *
+ * Options: --databases N (10), --rows N (300000 per database), --data-dir DIR (./.data beside this file),
+ * --threads N (every core).
+ */
+import { availableParallelism } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { createClient } from '../../src/index.js';
+import functions, { type SalesReport } from './functions.js';
+
+const { values } = parseArgs({
+  options: {
+    databases: { type: 'string', default: '10' },
+    rows: { type: 'string', default: '300000' },
+    'data-dir': { type: 'string', default: fileURLToPath(new URL('./.data', import.meta.url)) },
+    threads: { type: 'string', default: String(availableParallelism()) },
+  },
+});
+const databases = wholeNumber('--databases', values.databases);
+const rows = wholeNumber('--rows', values.rows);
+const threads = wholeNumber('--threads', values.threads);
+const dataDir = values['data-dir'];
+
+const gs = createClient<typeof functions>({ functions: new URL('./functions.js', import.meta.url), threads });
+const inline = createClient({ functions, threads: 0 });
+const shops = Array.from({ length: databases }, (_, index) => {
+  const name = `shop-${String(index + 1).padStart(2, '0')}.db`;
+  return { name, dbPath: join(dataDir, name) };
+});
+
+console.log(`gearshift demo: the parallel report (${databases} databases x ${fmt(rows)} sales rows)\n`);
+
+// The data: built once, in parallel, then reused by every later run.
+const made = await gs.runAll(
+  shops.map((shop, index) => gs.task('generateSales', { dbPath: shop.dbPath, rows, seed: index + 1 })),
+);
+const failedToMake = made.find((result) => !result.ok);
+if (failedToMake && !failedToMake.ok) throw failedToMake.error;
+const created = made.filter((result) => result.ok && result.result.created).length;
+console.log(`data: ${dataDir} (${created} databases created, ${databases - created} reused)\n`);
+
+// 1. Fanned out: one job per database, progress shown as each one completes.
+console.log(`fanned out over ${threads} worker threads:`);
+const started = performance.now();
+let completed = 0;
+const results = await gs.runAll(
+  shops.map((shop) => gs.task('salesReport', { dbPath: shop.dbPath })),
+  {
+    on: {
+      complete: (event) => {
+        completed++;
+        const elapsed = fmt(performance.now() - started).padStart(6);
+        const revenue = money(event.result.revenueCents).padStart(16);
+        console.log(
+          `  [${String(completed).padStart(2)}/${databases}] ${shops[event.index]?.name}  ${revenue}  at ${elapsed} ms`,
+        );
+      },
+      fail: (event) => console.log(`  ${shops[event.index]?.name} failed: ${event.error.message}`),
+    },
+  },
+);
+const firstFanOutMs = performance.now() - started;
+const reports = results.map((result) => {
+  if (!result.ok) throw result.error;
+  return result.result;
+});
+
+// 2. The prototype way: one database after another, inline in this thread. Each way is timed twice
+// and the better time kept, so that one unlucky moment on a shared machine does not decide the ratio.
+const sequentialMs = Math.min(await timeSequential(), await timeSequential());
+const fannedOutMs = Math.min(firstFanOutMs, await timeFanOut());
+console.log(`\nthe same report one database after another, inline: the same figures\n`);
+
+// The report: per database, then the totals the request adds up.
+const total = reports.reduce(add);
+const header = `  ${'database'.padEnd(12)} ${'orders'.padStart(10)} ${'units'.padStart(11)} ${'revenue'.padStart(17)}  best product   best region`;
+console.log(header);
+for (const [index, report] of reports.entries()) console.log(row(shops[index]?.name ?? '', report));
+console.log(`  ${'-'.repeat(header.length - 2)}`);
+console.log(row('total', total));
+const [bestMonth] = best(total.byMonth);
+console.log(`\n  best month overall: ${bestMonth} (${money(total.byMonth[bestMonth] ?? 0)})`);
+
+console.log('\ntiming (the better of two runs each)');
+console.log(`  one after another, inline       ${fmt(sequentialMs).padStart(7)} ms`);
+console.log(`  fanned out, ${String(threads).padEnd(2)} threads        ${fmt(fannedOutMs).padStart(7)} ms`);
+console.log(
+  `  speed-up                        ${(sequentialMs / fannedOutMs).toFixed(2).padStart(7)}x  (${availableParallelism()} cores)`,
+);
+
+await Promise.all([gs.close(), inline.close()]);
+
+/** Runs the report inline, one database after another, and checks it agrees with the fanned-out one. */
+async function timeSequential(): Promise<number> {
+  const begin = performance.now();
+  const sequential: SalesReport[] = [];
+  for (const shop of shops) sequential.push(await inline.run('salesReport', { dbPath: shop.dbPath }));
+  const elapsed = performance.now() - begin;
+  if (JSON.stringify(sequential) !== JSON.stringify(reports)) throw new Error('the two ways disagree');
+  return elapsed;
+}
+
+async function timeFanOut(): Promise<number> {
+  const begin = performance.now();
+  await gs.runAll(shops.map((shop) => gs.task('salesReport', { dbPath: shop.dbPath })));
+  return performance.now() - begin;
+}
+
+function row(name: string, report: SalesReport): string {
+  const [product] = best(report.byProduct);
+  const [region] = best(report.byRegion);
+  return `  ${name.padEnd(12)} ${fmt(report.orders).padStart(10)} ${fmt(report.units).padStart(11)} ${money(report.revenueCents).padStart(17)}  ${product.padEnd(14)} ${region}`;
+}
+
+function add(a: SalesReport, b: SalesReport): SalesReport {
+  const merge = (x: Record<string, number>, y: Record<string, number>) => {
+    const sum = { ...x };
+    for (const [key, value] of Object.entries(y)) sum[key] = (sum[key] ?? 0) + value;
+    return sum;
+  };
+  return {
+    orders: a.orders + b.orders,
+    units: a.units + b.units,
+    revenueCents: a.revenueCents + b.revenueCents,
+    byProduct: merge(a.byProduct, b.byProduct),
+    byRegion: merge(a.byRegion, b.byRegion),
+    byMonth: merge(a.byMonth, b.byMonth),
+  };
+}
+
+function best(revenue: Record<string, number>): [string, number] {
+  return Object.entries(revenue).reduce((top, entry) => (entry[1] > top[1] ? entry : top), ['-', -1]);
+}
+
+function money(cents: number): string {
+  return `$${(cents / 100).toLocaleString('en-US', { minimumFractionDigits: 2, maximumFractionDigits: 2 })}`;
+}
+
+function fmt(value: number): string {
+  return Math.round(value).toLocaleString('en-US');
+}
+
+function wholeNumber(flag: string, text: string): number {
+  const value = Number(text);
+  if (!Number.isInteger(value) || value < 1) {
+    console.error(`${flag} must be a whole number from 1 up, got ${JSON.stringify(text)}`);
+    process.exit(2);
+  }
+  return value;
+}

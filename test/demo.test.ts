@@ -1,0 +1,36 @@
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, describe, expect, it } from 'vitest';
+
+const run = promisify(execFile);
+const tsx = createRequire(import.meta.url).resolve('tsx/cli');
+const demo = new URL('../examples/parallel-report/main.ts', import.meta.url).pathname;
+const dataDir = mkdtempSync(join(tmpdir(), 'gearshift-demo-'));
+afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
+
+describe('the parallel-report demo', () => {
+  it('builds its databases once, reports on each and in total, and times both ways', async () => {
+    const args = [tsx, demo, '--databases', '3', '--rows', '3000', '--data-dir', dataDir, '--threads', '2'];
+    const first = await run(process.execPath, args, { timeout: 60_000 });
+    expect(first.stdout).toContain('3 databases created, 0 reused');
+    expect(first.stdout).toMatch(/\[ 3\/3\] shop-0\d\.db/);
+    expect(first.stdout).toMatch(/total\s+9,000\s/);
+    expect(first.stdout).toMatch(/speed-up\s+\d+\.\d\dx/);
+    expect(readdirSync(dataDir).sort()).toEqual(['shop-01.db', 'shop-02.db', 'shop-03.db']);
+
+    const second = await run(process.execPath, args, { timeout: 60_000 });
+    expect(second.stdout).toContain('0 databases created, 3 reused');
+  });
+
+  it('refuses a bad option with a message naming it', async () => {
+    const error = await run(process.execPath, [tsx, demo, '--rows', 'many'], { timeout: 30_000 }).catch(
+      (thrown: { code: number; stderr: string }) => thrown,
+    );
+    expect(error).toMatchObject({ code: 2 });
+    expect((error as { stderr: string }).stderr).toContain('--rows must be a whole number from 1 up, got "many"');
+  });
+});
