@@ -31,6 +31,8 @@ describe('the parallel-report demo', () => {
       (thrown: { code: number; stderr: string }) => thrown,
     );
     expect(error).toMatchObject({ code: 2 });
-    expect((error as { stderr: string }).stderr).toContain('--rows must be a whole number from 1 up, got "many"');
+    expect((error as { stderr: string }).stderr).toContain(
+      '--rows must be a whole number from 1 up, got "many"',
+    );
   });
 });
