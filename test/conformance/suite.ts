@@ -387,6 +387,28 @@ export function conformanceSuite(name: string, target: ConformanceTarget): void 
       });
     });
 
+    describe('status', () => {
+      it("tells a running job's progress by handle, and that a finished job is no longer known", async () => {
+        const client = open();
+        let resolveHandle: (handle: string) => void = () => {};
+        const statusSeen = new Promise<string>((resolve) => {
+          resolveHandle = resolve;
+        });
+        const job = client.run(
+          'progress',
+          { steps: 40 },
+          { on: { status: (event) => event.numerator === 2 && resolveHandle(event.handle as string) } },
+        );
+        const handle = await statusSeen;
+        const running = await client.status(handle);
+        expect(running).toMatchObject({ handle, known: true, running: true, denominator: 40 });
+        expect(running.numerator).toBeGreaterThanOrEqual(2);
+        await job;
+        expect(await client.status(handle)).toMatchObject({ known: false, running: false });
+        expect(await client.status('H:nowhere:1')).toMatchObject({ known: false });
+      });
+    });
+
     describe('close and destroy', () => {
       it('close() finishes queued and running jobs, then refuses new ones', async () => {
         const client = open(1);

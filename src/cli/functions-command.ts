@@ -1,0 +1,17 @@
+/** `gearshift functions <module>`: what a functions module defines. */
+import { loadFunctionsModule } from '../functions/load-module.js';
+import { UsageError } from './usage-error.js';
+
+export async function listFunctions(args: readonly string[]): Promise<number> {
+  const [module, ...extra] = args;
+  if (!module || extra.length > 0) throw new UsageError('functions takes exactly one argument: the module');
+  const functions = await loadFunctionsModule(module);
+  for (const { name, payload, timeout } of functions.describe()) {
+    const details = [
+      payload === 'bytes' ? 'bytes' : 'json',
+      timeout === undefined ? '' : `timeout ${timeout} ms`,
+    ];
+    process.stdout.write(`${name}\t${details.filter(Boolean).join(', ')}\n`);
+  }
+  return 0;
+}

@@ -1,0 +1,65 @@
+#!/usr/bin/env node
+/**
+ * The `gearshift` command. Each command lives in a file of its own; this one parses the command line,
+ * dispatches, and turns errors into messages and exit codes (0 done, 1 the job failed, 2 bad usage).
+ */
+import { readFileSync } from 'node:fs';
+import { GearshiftError, InvalidOptionError } from '../errors.js';
+import { listFunctions } from './functions-command.js';
+import { submit } from './submit-command.js';
+import { UsageError } from './usage-error.js';
+
+const usage = `gearshift: the Gearman job model for Node.js
+
+Usage:
+  gearshift submit <function> [<json>] --functions <module> [--threads N] [--raw]
+      Runs one job on a local thread pool; prints its progress on stderr and its result on stdout
+      (JSON, or the raw bytes of a bytes function). --raw sends the input's text as it is.
+  gearshift functions <module>
+      Lists the functions a module defines, with their payloads and timeouts.
+  gearshift --help | --version
+`;
+
+async function main(argv: readonly string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  switch (command) {
+    case 'submit':
+      return submit(rest);
+    case 'functions':
+      return listFunctions(rest);
+    case '--version':
+    case '-v': {
+      const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8'));
+      process.stdout.write(`${version}\n`);
+      return 0;
+    }
+    case undefined:
+    case '--help':
+    case '-h':
+    case 'help':
+      process.stdout.write(usage);
+      return command === undefined ? 2 : 0;
+    default:
+      throw new UsageError(`unknown command '${command}' (the commands are submit and functions)`);
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (error: unknown) => {
+    if (error instanceof UsageError || error instanceof InvalidOptionError) {
+      process.stderr.write(`gearshift: ${error.message}\n\n${usage}`);
+      process.exitCode = 2;
+    } else if (error instanceof GearshiftError) {
+      process.stderr.write(`gearshift: ${error.message}\n`);
+      process.exitCode = 1;
+    } else {
+      process.stderr.write(
+        `gearshift: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+      );
+      process.exitCode = 1;
+    }
+  },
+);
