@@ -2,12 +2,18 @@
  * npm run bench:pool: the local thread pool against raw piscina, in one process, same thread count.
  * Prints rates and ratios; the README quotes them with the date.
  */
+import { execFile } from 'node:child_process';
+import { createRequire } from 'node:module';
 import { availableParallelism, cpus } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { Piscina } from 'piscina';
 import { createClient } from '../src/index.js';
 import type functions from './functions.js';
 import { startSlowServer } from './slow-server.js';
 
+const exec = promisify(execFile);
+const tsx = createRequire(import.meta.url).resolve('tsx/cli');
 const threads = 2;
 const tinyJobs = 100_000;
 const serialJobs = 20_000;
@@ -65,23 +71,28 @@ console.log(
   `  gearshift runAll    ${fmt(runAllRate).padStart(10)} jobs/s   ${(runAllRate / piscinaRate).toFixed(2)}x  (target 1.0x)\n`,
 );
 
-// 2. Serial round trips: submit, await, repeat.
+// 2. Serial round trips: submit, await, repeat. Short rounds, alternated, so that both sides see the
+// same moments of a shared machine.
+const serialRounds = 15;
+const serialPerRound = serialJobs / 5;
 const serial = { piscina: [] as number[], run: [] as number[] };
-for (let round = 0; round < rounds; round++) {
+for (let round = 0; round < serialRounds; round++) {
   serial.piscina.push(
     await timed(async () => {
-      for (let n = 0; n < serialJobs; n++) await pool.run(n);
+      for (let n = 0; n < serialPerRound; n++) await pool.run(n);
     }),
   );
   serial.run.push(
     await timed(async () => {
-      for (let n = 0; n < serialJobs; n++) await gs.run('inc', n);
+      for (let n = 0; n < serialPerRound; n++) await gs.run('inc', n);
     }),
   );
 }
-const piscinaMicros = (median(serial.piscina) * 1000) / serialJobs;
-const runMicros = (median(serial.run) * 1000) / serialJobs;
-console.log(`serial round trip, ${fmt(serialJobs)} in a row (median of ${rounds})`);
+const piscinaMicros = (median(serial.piscina) * 1000) / serialPerRound;
+const runMicros = (median(serial.run) * 1000) / serialPerRound;
+console.log(
+  `serial round trip, ${fmt(serialPerRound)} in a row (median of ${serialRounds} alternated rounds)`,
+);
 console.log(`  raw piscina run     ${piscinaMicros.toFixed(1).padStart(10)} us`);
 console.log(
   `  gearshift run       ${runMicros.toFixed(1).padStart(10)} us       ${(piscinaMicros / runMicros).toFixed(2)}x  (target 0.9x)\n`,
@@ -117,26 +128,20 @@ console.log(`  gearshift runAll    ${fanOut.toFixed(0).padStart(10)} ms   (targe
 await io.close();
 await server.close();
 
-// 5. Peak memory with 100,000 tiny jobs queued at once (the whole process: main thread and workers).
-async function peakRss(submit: () => PromiseLike<unknown>[]): Promise<number> {
-  global.gc?.();
-  const before = process.memoryUsage.rss();
-  let peak = before;
-  const sampler = setInterval(() => {
-    peak = Math.max(peak, process.memoryUsage.rss());
-  }, 5);
-  const jobs = submit();
-  peak = Math.max(peak, process.memoryUsage.rss());
-  await Promise.all(jobs);
-  clearInterval(sampler);
-  return Math.max(peak, process.memoryUsage.rss()) - before;
+// 5. Peak memory with 100,000 tiny jobs queued at once: each pool in a fresh process (main thread and
+// workers), so that what earlier rounds left on the heap does not hide the growth.
+async function peakRss(pool: 'piscina' | 'gearshift'): Promise<{ before: number; after: number }> {
+  const probe = fileURLToPath(new URL('./rss-probe.ts', import.meta.url));
+  const { stdout } = await exec(process.execPath, [tsx, probe, pool], { timeout: 120_000 });
+  return JSON.parse(stdout) as { before: number; after: number };
 }
-const mb = (bytes: number) => (bytes / 1024 / 1024).toFixed(1);
-const rssPiscina = await peakRss(() => range(tinyJobs).map((n) => pool.run(n)));
-const rssGearshift = await peakRss(() => range(tinyJobs).map((n) => gs.run('inc', n)));
-console.log(`peak RSS growth with ${fmt(tinyJobs)} tiny jobs queued at once (whole process)`);
-console.log(`  raw piscina run     ${mb(rssPiscina).padStart(10)} MB`);
-console.log(`  gearshift run       ${mb(rssGearshift).padStart(10)} MB`);
+const rssPiscina = await peakRss('piscina');
+const rssGearshift = await peakRss('gearshift');
+const mb = ({ before, after }: { before: number; after: number }) =>
+  `${after.toFixed(0).padStart(6)} MB peak, ${(after - before).toFixed(0).padStart(4)} MB more than before`;
+console.log(`peak RSS with ${fmt(tinyJobs)} tiny jobs queued at once (whole process, fresh for each)`);
+console.log(`  raw piscina run     ${mb(rssPiscina)}`);
+console.log(`  gearshift run       ${mb(rssGearshift)}`);
 
 await gs.close();
 await pool.close();

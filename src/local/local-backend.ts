@@ -87,6 +87,7 @@ class Execution {
 }
 
 let backendCount = 0;
+const settled = Promise.resolve();
 
 /** The scheduler behind the local thread pool and the inline mode. */
 export class LocalBackend implements Backend {
@@ -177,12 +178,15 @@ export class LocalBackend implements Backend {
     if (this.#dispatchScheduled) return;
     this.#dispatchScheduled = true;
     // One pass per microtask turn: every job submitted in the same synchronous run shares the batches.
-    queueMicrotask(() => {
-      this.#dispatchScheduled = false;
-      this.#announce();
-      this.#dispatch();
-    });
+    // A resolved promise, not queueMicrotask(), which makes an AsyncResource per call in Node.
+    settled.then(this.#dispatchPass);
   }
+
+  readonly #dispatchPass = () => {
+    this.#dispatchScheduled = false;
+    this.#announce();
+    this.#dispatch();
+  };
 
   #announce(): void {
     const unannounced = this.#unannounced;
@@ -318,7 +322,7 @@ export class LocalBackend implements Backend {
         this.#batches.delete(batchId);
         this.#running--;
         if (crash) this.#recover(batch, crash);
-        this.#scheduleDispatch();
+        if (this.#queue.size > 0) this.#scheduleDispatch();
       },
     };
   }

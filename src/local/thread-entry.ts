@@ -35,7 +35,11 @@ function report(message: ThreadReport): void {
  * rides back in the task's own answer when it has not, which saves a message per job when jobs go one
  * per batch; once it has, the result must follow its events on parentPort, where order is kept.
  */
-const tails = new Map<number, { spoke: boolean; answer: TailAnswer | undefined }>();
+interface Tail {
+  spoke: boolean;
+  answer: TailAnswer | undefined;
+}
+const tails = new Map<number, Tail>();
 
 function reportEvent(message: ThreadReport & { id: number }): void {
   const tail = tails.get(message.id);
@@ -82,23 +86,32 @@ aborts.onmessage = (event) => {
   runner.abort(message.id, deserializeError(message.reason));
 };
 
-/** Runs one piscina task: a batch of jobs (answering with its last result, if held back), or a manifest. */
-export default async function handleTask(
+/**
+ * Runs one piscina task: a batch of jobs (answering with its last result, if held back), or a manifest.
+ * Not an async function: a batch whose handlers all return plain values answers without a promise.
+ */
+export default function handleTask(
   task: TaskMessage,
-): Promise<ManifestAnswer | TailAnswer | undefined> {
-  if (task === 'manifest') {
-    try {
-      return { ok: true, functions: (await functions).describe() };
-    } catch (thrown) {
-      return { ok: false, error: serializeError(thrown) };
-    }
-  }
+): ManifestAnswer | TailAnswer | undefined | Promise<ManifestAnswer | TailAnswer | undefined> {
+  if (task === 'manifest') return describeFunctions();
   const jobs = decodeBatch(task);
   const last = jobs[jobs.length - 1] as JobMessage;
-  const tail = { spoke: false, answer: undefined };
+  const tail: Tail = { spoke: false, answer: undefined };
   tails.set(last.id, tail);
   const running = runner.run(functions, jobs);
-  if (running) await running;
-  tails.delete(last.id);
+  if (!running) return answer(last.id, tail);
+  return running.then(() => answer(last.id, tail));
+}
+
+function answer(lastId: number, tail: Tail): TailAnswer | undefined {
+  tails.delete(lastId);
   return tail.answer;
+}
+
+async function describeFunctions(): Promise<ManifestAnswer> {
+  try {
+    return { ok: true, functions: (await functions).describe() };
+  } catch (thrown) {
+    return { ok: false, error: serializeError(thrown) };
+  }
 }

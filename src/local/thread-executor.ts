@@ -17,6 +17,7 @@ import { FunctionsModuleError } from '../errors.js';
 import { deserializeError, serializeError } from '../payload/remote-error.js';
 import type { Crash, Executor, ExecutorReports } from './executor.js';
 import {
+  type BatchTask,
   encodeBatch,
   type JobMessage,
   type ManifestAnswer,
@@ -83,7 +84,8 @@ export class ThreadExecutor implements Executor {
   run(batch: number, jobs: readonly JobMessage[]): void {
     // The batch number rides under piscina's queue-options symbol, which structured cloning leaves
     // behind: it is for the load balancer below, which learns from it which thread took which batch.
-    const task = Object.assign(encodeBatch(batch, jobs), { [Piscina.queueOptionsSymbol]: batch });
+    const task = encodeBatch(batch, jobs) as BatchTask & { [key: symbol]: number };
+    task[Piscina.queueOptionsSymbol] = batch;
     this.#ensurePool()
       .run(task)
       .then(

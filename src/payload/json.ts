@@ -25,8 +25,13 @@ const maxDepth = 1000;
  * are fine (both drop or ignore them).
  */
 export function findJsonProblem(value: unknown, path: string): JsonProblem | undefined {
+  // Most payloads of tiny jobs are primitives: no walk, no set of ancestors.
+  if (typeof value !== 'object' || value === null) return walk(value, path, noAncestors, 0);
   return walk(value, path, new Set(), 0);
 }
+
+/** The ancestors of a primitive: it has none, and walk() adds to the set only for objects. */
+const noAncestors: Set<object> = new Set();
 
 function walk(value: unknown, path: string, ancestors: Set<object>, depth: number): JsonProblem | undefined {
   switch (typeof value) {
