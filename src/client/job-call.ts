@@ -7,11 +7,6 @@ import type { JobListener, JobTicket } from '../backend.js';
 import { type GearshiftError, JobAbortedError, JobFailedError, JobTimeoutError } from '../errors.js';
 import { dispatchEvent, EventChannel, type JobEvent, type JobEventHandlers } from './events.js';
 
-/** How a call ended. */
-type CallOutcome<R> =
-  | { readonly ok: true; readonly result: R }
-  | { readonly ok: false; readonly error: GearshiftError };
-
 /** A second audience for a job's events. */
 export interface EventRelay<R> {
   /** Whether events are wanted now; while not, they are not even built. */
@@ -39,8 +34,9 @@ export class JobCall<R> implements JobListener {
   #abortListener: (() => void) | undefined;
   #channels: Set<EventChannel<JobEvent<R>>> | undefined;
   #ended = false;
-  /** The result, or why there is none, once ended. */
-  #outcome: CallOutcome<R> | undefined;
+  /** Once ended: the result, or why there is none. */
+  #result: R | undefined;
+  #error: GearshiftError | undefined;
 
   /**
    * @param on the caller's callbacks per event type
@@ -148,7 +144,8 @@ export class JobCall<R> implements JobListener {
 
   complete(result: unknown): void {
     if (this.#ended) return;
-    this.#end({ ok: true, result: result as R });
+    this.#result = result as R;
+    this.#end();
     this.#resolve(result as R);
   }
 
@@ -162,7 +159,8 @@ export class JobCall<R> implements JobListener {
         error: error.cause,
       });
     }
-    this.#end({ ok: false, error });
+    this.#error = error;
+    this.#end();
     this.#reject(error);
   }
 
@@ -178,17 +176,15 @@ export class JobCall<R> implements JobListener {
 
   /** The last event: `complete` or `fail`. Built only for someone who listens. */
   #finalEvent(): JobEvent<R> {
-    const outcome = this.#outcome as CallOutcome<R>;
     const { functionName } = this;
     const handle = this.#handle;
-    return outcome.ok
-      ? { type: 'complete', handle, functionName, result: outcome.result }
-      : { type: 'fail', handle, functionName, error: outcome.error };
+    return this.#error
+      ? { type: 'fail', handle, functionName, error: this.#error }
+      : { type: 'complete', handle, functionName, result: this.#result as R };
   }
 
-  #end(outcome: CallOutcome<R>): void {
+  #end(): void {
     this.#ended = true;
-    this.#outcome = outcome;
     clearTimeout(this.#timer);
     if (this.#abortListener) this.#signal?.removeEventListener('abort', this.#abortListener);
     if (this.#listened()) this.#emit(this.#finalEvent());

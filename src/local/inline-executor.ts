@@ -49,12 +49,11 @@ export class InlineExecutor implements Executor {
   }
 
   run(batch: number, jobs: readonly JobMessage[]): void {
-    // Inputs are copied as a thread would receive them, so a handler cannot change its caller's objects.
-    const copies = jobs.map((job) => ({ ...job, input: structuredClone(job.input) }));
-    // Started on a later turn, as in a thread: the caller's synchronous code runs first.
+    // Started on a later turn, as in a thread: the caller's synchronous code runs first. The inputs are
+    // already private copies (the client takes one at submit), as a thread's would be.
     setImmediate(async () => {
       this.#reports.begun(batch, threadId);
-      await this.#runner.run(this.#load(), copies);
+      await this.#runner.run(this.#load(), jobs);
       this.#reports.ended(batch, undefined);
     });
   }

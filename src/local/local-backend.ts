@@ -7,7 +7,15 @@
  * a millisecond of work per batch), which is what lets many small jobs beat one-task-per-message pools;
  * jobs of unknown or long-running functions travel one to a message, so they spread over every thread.
  */
-import type { Backend, FunctionInfo, JobListener, JobStatus, JobTicket, SubmitRequest } from '../backend.js';
+import type {
+  Backend,
+  FunctionInfo,
+  JobListener,
+  JobStatus,
+  JobTicket,
+  Priority,
+  SubmitRequest,
+} from '../backend.js';
 import {
   FunctionsModuleError,
   type GearshiftError,
@@ -16,12 +24,12 @@ import {
   UnknownFunctionError,
   WorkerCrashedError,
 } from '../errors.js';
+import type { PayloadMode } from '../functions/define.js';
 import { toBuffer } from '../payload/bytes.js';
 import { deserializeError, serializeError } from '../payload/remote-error.js';
 import type { Crash, Executor, ExecutorReports } from './executor.js';
 import { JobQueue } from './job-queue.js';
 import type { FailureOrigin, JobMessage } from './messages.js';
-import type { JobOutcome } from './run-job.js';
 
 /** Makes the executor, given where it reports and the prefix of job handles. */
 export type ExecutorFactory = (reports: ExecutorReports, handlePrefix: string) => Executor;
@@ -48,11 +56,19 @@ interface BatchState {
   thread: number | undefined;
 }
 
-/** One run of a job, shared by every caller that submitted it under the same unique. */
-class Execution {
+/**
+ * One run of a job, shared by every caller that submitted it under the same unique. It is also the job's
+ * message to the executor (id, function, input, unique), so dispatching allocates nothing per job.
+ */
+class Execution implements JobMessage {
   readonly id: number;
+  readonly functionName: string;
+  readonly input: unknown;
+  readonly unique: string | undefined;
+  readonly priority: Priority;
+  readonly payload: PayloadMode;
   readonly handle: string;
-  readonly request: SubmitRequest;
+  /** The key of `unique` coalescing: function and unique. */
   readonly key: string | undefined;
   state: ExecutionState = 'queued';
   listeners: JobListener[];
@@ -71,18 +87,35 @@ class Execution {
     listener: JobListener,
   ) {
     this.id = id;
+    this.functionName = request.functionName;
+    this.input = request.input;
+    this.unique = request.unique;
+    this.priority = request.priority;
+    this.payload = request.payload;
     this.handle = handle;
-    this.request = request;
     this.key = key;
     this.listeners = [listener];
   }
 
-  get priority() {
-    return this.request.priority;
-  }
-
   get queued(): boolean {
     return this.state === 'queued';
+  }
+}
+
+/** One caller's hold on an execution. */
+class Subscription implements JobTicket {
+  constructor(
+    private readonly detachFrom: (
+      execution: Execution,
+      listener: JobListener,
+      reason: GearshiftError,
+    ) => void,
+    private readonly execution: Execution,
+    private readonly listener: JobListener,
+  ) {}
+
+  detach(reason: GearshiftError): void {
+    this.detachFrom(this.execution, this.listener, reason);
   }
 }
 
@@ -109,8 +142,11 @@ export class LocalBackend implements Backend {
   #manifest: Promise<FunctionInfo[]> | undefined;
   #knownNames: readonly string[] = [];
   #idleWaiters: (() => void)[] = [];
-  /** Submissions whose listener has not yet heard `created`. */
-  #unannounced: { execution: Execution; listener: JobListener }[] = [];
+  /** Submissions whose listener has not yet heard `created`: executions and listeners, pairwise. */
+  readonly #unannouncedExecutions: Execution[] = [];
+  readonly #unannouncedListeners: JobListener[] = [];
+  readonly #detach = (execution: Execution, listener: JobListener, reason: GearshiftError) =>
+    this.#detachListener(execution, listener, reason);
 
   constructor(createExecutor: ExecutorFactory, options: LocalBackendOptions) {
     this.#abortGrace = options.abortGrace;
@@ -132,9 +168,10 @@ export class LocalBackend implements Backend {
     const execution = existing ?? this.#enqueue(request, key, listener);
     if (existing) existing.listeners.push(listener);
     // Reported by the next dispatch pass, so that a caller always hears of its job after submit returned.
-    this.#unannounced.push({ execution, listener });
+    this.#unannouncedExecutions.push(execution);
+    this.#unannouncedListeners.push(listener);
     this.#scheduleDispatch();
-    return { detach: (reason) => this.#detach(execution, listener, reason) };
+    return new Subscription(this.#detach, execution, listener);
   }
 
   async status(handle: string): Promise<JobStatus> {
@@ -158,7 +195,7 @@ export class LocalBackend implements Backend {
     const executions = [...this.#executions.values()];
     this.#executions.clear();
     this.#byUnique.clear();
-    for (const execution of executions) this.#end(execution, { ok: false, error: reason });
+    for (const execution of executions) this.#fail(execution, reason);
     await this.#executor.destroy();
   }
 
@@ -189,31 +226,35 @@ export class LocalBackend implements Backend {
   };
 
   #announce(): void {
-    const unannounced = this.#unannounced;
-    this.#unannounced = [];
-    for (const { execution, listener } of unannounced) {
+    const executions = this.#unannouncedExecutions;
+    const listeners = this.#unannouncedListeners;
+    // Only those here now: a listener's callback may submit more, which the next pass announces.
+    const count = executions.length;
+    for (let index = 0; index < count; index++) {
+      const execution = executions[index] as Execution;
+      const listener = listeners[index] as JobListener;
       // A caller who already left (or a job already ended) hears nothing more.
       if (!execution.listeners.includes(listener)) continue;
       listener.created(execution.handle);
       if (execution.state === 'running') listener.started();
     }
+    executions.splice(0, count);
+    listeners.splice(0, count);
   }
 
   #dispatch(): void {
     while (this.#running < this.#executor.slots && this.#queue.size > 0) {
       const executions = this.#takeBatch();
       const batch: BatchState = { id: ++this.#nextBatch, executions, next: 0, thread: undefined };
-      const jobs: JobMessage[] = [];
-      for (const [index, execution] of executions.entries()) {
+      for (let index = 0; index < executions.length; index++) {
+        const execution = executions[index] as Execution;
         execution.state = 'dispatched';
         execution.batch = batch;
         execution.batchIndex = index;
-        const { functionName, input, unique } = execution.request;
-        jobs.push({ id: execution.id, functionName, input, unique });
       }
       this.#batches.set(batch.id, batch);
       this.#running++;
-      this.#executor.run(batch.id, jobs);
+      this.#executor.run(batch.id, executions);
     }
   }
 
@@ -239,7 +280,7 @@ export class LocalBackend implements Backend {
 
   /** The expected run time of a job, or undefined while its function has not been measured. */
   #estimate(execution: Execution): number | undefined {
-    const average = this.#durations.get(execution.request.functionName);
+    const average = this.#durations.get(execution.functionName);
     return average === undefined ? undefined : Math.max(average, 1);
   }
 
@@ -248,7 +289,7 @@ export class LocalBackend implements Backend {
     this.#durations.set(functionName, average === undefined ? micros : average * 0.8 + micros * 0.2);
   }
 
-  #detach(execution: Execution, listener: JobListener, reason: GearshiftError): void {
+  #detachListener(execution: Execution, listener: JobListener, reason: GearshiftError): void {
     const index = execution.listeners.indexOf(listener);
     if (index === -1) return;
     execution.listeners.splice(index, 1);
@@ -259,7 +300,7 @@ export class LocalBackend implements Backend {
     }
     if (execution.state === 'queued') {
       this.#queue.dropped();
-      this.#end(execution, undefined);
+      this.#drop(execution);
     } else if (execution.state === 'dispatched') {
       this.#executor.abort(execution.id, reason);
     } else if (execution.state === 'running') {
@@ -273,7 +314,7 @@ export class LocalBackend implements Backend {
     if (execution.state !== 'running' || thread === undefined) return;
     this.#executor.terminate(
       thread,
-      `its thread was terminated because job ${execution.handle} (${execution.request.functionName}) ` +
+      `its thread was terminated because job ${execution.handle} (${execution.functionName}) ` +
         `ignored its abort for ${this.#abortGrace} ms`,
     );
   }
@@ -306,15 +347,16 @@ export class LocalBackend implements Backend {
       done: (id, micros, outcome) => {
         const execution = this.#executions.get(id);
         if (!execution) return;
-        if (outcome.ok || outcome.origin === 'handler') this.#measure(execution.request.functionName, micros);
+        if (outcome.ok || outcome.origin === 'handler') this.#measure(execution.functionName, micros);
         this.#advance(execution);
-        this.#end(execution, this.#result(execution, outcome));
+        if (outcome.ok) this.#complete(execution, this.#fromPayload(execution, outcome.value));
+        else this.#fail(execution, this.#failure(execution, outcome.origin, outcome.thrown));
       },
       skipped: (id) => {
         const execution = this.#executions.get(id);
         if (!execution) return;
         this.#advance(execution);
-        this.#end(execution, undefined);
+        this.#drop(execution);
       },
       ended: (batchId, crash) => {
         const batch = this.#batches.get(batchId);
@@ -352,13 +394,10 @@ export class LocalBackend implements Backend {
     const requeue: Execution[] = [];
     for (const execution of batch.executions) {
       if (execution.state === 'running') {
-        const { functionName } = execution.request;
-        this.#end(execution, {
-          ok: false,
-          error: new WorkerCrashedError(functionName, execution.handle, crash.reason, crash.cause),
-        });
+        const { functionName, handle } = execution;
+        this.#fail(execution, new WorkerCrashedError(functionName, handle, crash.reason, crash.cause));
       } else if (execution.state === 'dispatched') {
-        if (execution.listeners.length === 0) this.#end(execution, undefined);
+        if (execution.listeners.length === 0) this.#drop(execution);
         else requeue.push(execution);
       }
     }
@@ -369,23 +408,13 @@ export class LocalBackend implements Backend {
     }
   }
 
-  #result(
-    execution: Execution,
-    outcome: JobOutcome,
-  ): { ok: true; value: unknown } | { ok: false; error: GearshiftError } {
-    if (outcome.ok) return { ok: true, value: this.#fromPayload(execution, outcome.value) };
-    return { ok: false, error: this.#failure(execution, outcome.origin, outcome.thrown) };
-  }
-
   #fromPayload(execution: Execution, value: unknown): unknown {
     // A Buffer crosses a thread as a plain Uint8Array; give bytes functions' callers their Buffer back.
-    return execution.request.payload === 'bytes'
-      ? toBuffer(execution.request.functionName, 'result', value)
-      : value;
+    return execution.payload === 'bytes' ? toBuffer(execution.functionName, 'result', value) : value;
   }
 
   #failure(execution: Execution, origin: FailureOrigin, thrown: unknown): GearshiftError {
-    const { functionName } = execution.request;
+    const { functionName } = execution;
     const error = thrown instanceof Error ? thrown : deserializeError(serializeError(thrown));
     const detail = (key: string) => {
       const value = (error as unknown as Record<string, unknown>)[key];
@@ -407,11 +436,23 @@ export class LocalBackend implements Backend {
     }
   }
 
-  /** Ends an execution and tells its callers (unless `result` is undefined: nobody waits). */
-  #end(
-    execution: Execution,
-    result: { ok: true; value: unknown } | { ok: false; error: GearshiftError } | undefined,
-  ): void {
+  /** Ends an execution with its result and tells its callers. */
+  #complete(execution: Execution, value: unknown): void {
+    for (const listener of this.#finish(execution)) listener.complete(value);
+  }
+
+  /** Ends an execution without a result and tells its callers why. */
+  #fail(execution: Execution, error: GearshiftError): void {
+    for (const listener of this.#finish(execution)) listener.fail(error);
+  }
+
+  /** Ends an execution that nobody waits for any more. */
+  #drop(execution: Execution): void {
+    this.#finish(execution);
+  }
+
+  /** The bookkeeping of an ending: returns the listeners still waiting, who are told by the caller. */
+  #finish(execution: Execution): readonly JobListener[] {
     execution.state = 'ended';
     clearTimeout(execution.graceTimer);
     this.#executions.delete(execution.id);
@@ -420,18 +461,11 @@ export class LocalBackend implements Backend {
     }
     const listeners = execution.listeners;
     execution.listeners = [];
-    if (result) {
-      for (const listener of listeners) {
-        if (result.ok) listener.complete(result.value);
-        else listener.fail(result.error);
-      }
-    }
-    if (this.#executions.size > 0) return;
-    this.#executor.keepAlive(false);
-    if (this.#idleWaiters.length > 0) {
-      const waiters = this.#idleWaiters;
-      this.#idleWaiters = [];
+    if (this.#executions.size === 0) {
+      this.#executor.keepAlive(false);
+      const waiters = this.#idleWaiters.splice(0);
       for (const resolve of waiters) resolve();
     }
+    return listeners;
   }
 }
