@@ -87,10 +87,12 @@ const [bestMonth] = best(total.byMonth);
 console.log(`\n  best month overall: ${bestMonth} (${money(total.byMonth[bestMonth] ?? 0)})`);
 
 console.log('\ntiming (the better of two runs each)');
-console.log(`  one after another, inline       ${fmt(sequentialMs).padStart(7)} ms`);
-console.log(`  fanned out, ${String(threads).padEnd(2)} threads        ${fmt(fannedOutMs).padStart(7)} ms`);
-console.log(
-  `  speed-up                        ${(sequentialMs / fannedOutMs).toFixed(2).padStart(7)}x  (${availableParallelism()} cores)`,
+const line = (label: string, figure: string) => console.log(`  ${label.padEnd(30)} ${figure}`);
+line('one after another, inline', `${fmt(sequentialMs).padStart(7)} ms`);
+line(`fanned out, ${threads} threads`, `${fmt(fannedOutMs).padStart(7)} ms`);
+line(
+  'speed-up',
+  `${(sequentialMs / fannedOutMs).toFixed(2).padStart(7)}x  (${availableParallelism()} cores)`,
 );
 
 await Promise.all([gs.close(), inline.close()]);
