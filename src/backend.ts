@@ -29,6 +29,11 @@ export interface SubmitRequest {
   readonly priority: Priority;
   /** The caller's key: jobs of the same function and unique that are in flight together run once. */
   readonly unique: string | undefined;
+  /**
+   * A handle the job already has (a queue's, when a runner hands it on), for the backend to use instead
+   * of making one; the handler sees it as `job.handle`.
+   */
+  readonly handle?: string | undefined;
 }
 
 /**

@@ -14,7 +14,9 @@ export type GearshiftErrorCode =
   | 'ERR_JOB_TIMEOUT'
   | 'ERR_JOB_ABORTED'
   | 'ERR_FUNCTIONS_MODULE'
-  | 'ERR_CLIENT_CLOSED';
+  | 'ERR_CLIENT_CLOSED'
+  | 'ERR_QUEUE_FILE'
+  | 'ERR_UNSUPPORTED';
 
 /** The base class of every error gearshift raises. */
 export class GearshiftError extends Error {
@@ -89,6 +91,8 @@ export class JobFailedError extends GearshiftError {
 export class WorkerCrashedError extends GearshiftError {
   readonly functionName: string;
   readonly handle: string | undefined;
+  /** How the worker was lost: "its thread exited with code 3", say. */
+  readonly reason: string;
 
   constructor(functionName: string, handle: string | undefined, reason: string, cause?: unknown) {
     super('ERR_WORKER_CRASHED', `${functionName}${handleSuffix(handle)} lost its worker: ${reason}`, {
@@ -96,6 +100,7 @@ export class WorkerCrashedError extends GearshiftError {
     });
     this.functionName = functionName;
     this.handle = handle;
+    this.reason = reason;
   }
 }
 
@@ -120,6 +125,8 @@ export class JobTimeoutError extends GearshiftError {
 export class JobAbortedError extends GearshiftError {
   readonly functionName: string;
   readonly handle: string | undefined;
+  /** Why, as text. */
+  readonly reason: string;
 
   constructor(functionName: string, handle: string | undefined, reason: unknown) {
     super(
@@ -131,6 +138,7 @@ export class JobAbortedError extends GearshiftError {
     );
     this.functionName = functionName;
     this.handle = handle;
+    this.reason = describeReason(reason);
   }
 }
 
@@ -152,6 +160,24 @@ export class FunctionsModuleError extends GearshiftError {
 export class ClientClosedError extends GearshiftError {
   constructor(message: string) {
     super('ERR_CLIENT_CLOSED', message);
+  }
+}
+
+/** A queue file cannot be used: not a SQLite database, another application's, unwritable, too new. */
+export class QueueFileError extends GearshiftError {
+  /** The file's absolute path. */
+  readonly file: string;
+
+  constructor(file: string, problem: string, cause?: unknown) {
+    super('ERR_QUEUE_FILE', `Queue file ${file} ${problem}`, { cause });
+    this.file = file;
+  }
+}
+
+/** The backend cannot do what was asked (background jobs without a queue, say). */
+export class UnsupportedError extends GearshiftError {
+  constructor(message: string) {
+    super('ERR_UNSUPPORTED', message);
   }
 }
 

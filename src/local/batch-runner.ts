@@ -54,7 +54,8 @@ export class BatchRunner {
     return jobs.map((message) => {
       const fn = functions.get(message.functionName);
       if (!fn) return undefined;
-      const context = new RunningJob(fn, message.id, this.#handlePrefix, message.unique, this.#reports);
+      const handle = message.givenHandle ?? `${this.#handlePrefix}${message.id}`;
+      const context = new RunningJob(fn, message.id, handle, message.unique, this.#reports);
       this.#pending.set(message.id, context);
       return context;
     });

@@ -67,7 +67,9 @@ class Execution implements JobMessage {
   readonly unique: string | undefined;
   readonly priority: Priority;
   readonly payload: PayloadMode;
+  /** The job's handle: the one it came with (a queue's), or the pool's own. */
   readonly handle: string;
+  readonly givenHandle: string | undefined;
   /** The key of `unique` coalescing: function and unique. */
   readonly key: string | undefined;
   state: ExecutionState = 'queued';
@@ -93,6 +95,7 @@ class Execution implements JobMessage {
     this.priority = request.priority;
     this.payload = request.payload;
     this.handle = handle;
+    this.givenHandle = request.handle;
     this.key = key;
     this.listeners = [listener];
   }
@@ -203,7 +206,13 @@ export class LocalBackend implements Backend {
     if (this.#closed)
       throw new Error('gearshift: submit() after close() (the client should have refused it)');
     const id = ++this.#nextId;
-    const execution = new Execution(id, `${this.#handlePrefix}${id}`, request, key, listener);
+    const execution = new Execution(
+      id,
+      request.handle ?? `${this.#handlePrefix}${id}`,
+      request,
+      key,
+      listener,
+    );
     this.#executions.set(id, execution);
     if (this.#executions.size === 1) this.#executor.keepAlive(true);
     if (key !== undefined) this.#byUnique.set(key, execution);

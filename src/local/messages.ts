@@ -22,25 +22,27 @@ export interface JobMessage {
   readonly id: number;
   readonly functionName: string;
   readonly input: unknown;
-  readonly unique?: string;
+  readonly unique?: string | undefined;
+  /** The handle the job came with (a queue's), which the handler sees instead of the pool's own. */
+  readonly givenHandle?: string | undefined;
 }
 
 /**
  * A piscina task: describe the functions (`'manifest'`), or run a batch of jobs one after another. A batch
- * travels flat, `[batch, id, functionName, input, unique, id, ...]`, because every object on the way is a
- * cost of structured cloning, paid once per message and felt most when jobs go one at a time.
+ * travels flat, `[batch, id, functionName, input, unique, givenHandle, id, ...]`, because every object on the way is
+ * a cost of structured cloning, paid once per message and felt most when jobs go one at a time.
  */
 export type TaskMessage = 'manifest' | BatchTask;
 
 /** A batch of jobs, flat: see {@link TaskMessage}. */
 export type BatchTask = readonly [batch: number, ...fields: unknown[]];
 
-const fieldsPerJob = 4;
+const fieldsPerJob = 5;
 
 /** Flattens a batch for the trip to a thread. */
 export function encodeBatch(batch: number, jobs: readonly JobMessage[]): BatchTask {
   const task: [number, ...unknown[]] = [batch];
-  for (const job of jobs) task.push(job.id, job.functionName, job.input, job.unique);
+  for (const job of jobs) task.push(job.id, job.functionName, job.input, job.unique, job.givenHandle);
   return task;
 }
 
@@ -48,13 +50,13 @@ export function encodeBatch(batch: number, jobs: readonly JobMessage[]): BatchTa
 export function decodeBatch(task: BatchTask): JobMessage[] {
   const jobs: JobMessage[] = [];
   for (let field = 1; field < task.length; field += fieldsPerJob) {
-    const unique = task[field + 3] as string | undefined;
-    const job = {
+    jobs.push({
       id: task[field] as number,
       functionName: task[field + 1] as string,
       input: task[field + 2],
-    };
-    jobs.push(unique === undefined ? job : { ...job, unique });
+      unique: task[field + 3] as string | undefined,
+      givenHandle: task[field + 4] as string | undefined,
+    });
   }
   return jobs;
 }

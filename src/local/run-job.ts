@@ -25,7 +25,7 @@ export class RunningJob implements JobContext {
   readonly unique: string | undefined;
   readonly #function: ResolvedFunction;
   readonly #id: number;
-  readonly #handlePrefix: string;
+  readonly handle: string;
   readonly #reports: ProgressReports;
   // Most jobs never look at their signal, so the controller is made on first use.
   #controller: AbortController | undefined;
@@ -36,19 +36,15 @@ export class RunningJob implements JobContext {
   constructor(
     fn: ResolvedFunction,
     id: number,
-    handlePrefix: string,
+    handle: string,
     unique: string | undefined,
     reports: ProgressReports,
   ) {
     this.#function = fn;
     this.#id = id;
-    this.#handlePrefix = handlePrefix;
+    this.handle = handle;
     this.unique = unique;
     this.#reports = reports;
-  }
-
-  get handle(): string {
-    return `${this.#handlePrefix}${this.#id}`;
   }
 
   get functionName(): string {

@@ -1,0 +1,80 @@
+/**
+ * A job's failure as data, and back: for failures that cross a process (a queue file, a Gearman
+ * WORK_EXCEPTION) and must reach the caller as the same typed error a local job would have given.
+ */
+import {
+  FunctionsModuleError,
+  GearshiftError,
+  JobAbortedError,
+  JobFailedError,
+  JobTimeoutError,
+  PayloadError,
+  WorkerCrashedError,
+} from '../errors.js';
+import { deserializeError, isSerializedError, type SerializedError, serializeError } from './remote-error.js';
+
+/** A job's failure as it is stored or sent. */
+export interface JobErrorData {
+  readonly code: string;
+  readonly message: string;
+  /** The handler's own error, for ERR_JOB_FAILED. */
+  readonly cause?: SerializedError;
+  /** What the condition's class needs to be rebuilt (reason, timeout, path, problem, module). */
+  readonly details?: Readonly<Record<string, string | number>>;
+}
+
+/** Captures a failure: a GearshiftError with what its class needs, anything else as a handler error. */
+export function jobErrorToData(error: unknown): JobErrorData {
+  if (!(error instanceof GearshiftError)) {
+    return {
+      code: 'ERR_JOB_FAILED',
+      message: String((error as Error)?.message ?? error),
+      cause: serializeError(error),
+    };
+  }
+  const details: Record<string, string | number> = {};
+  for (const key of ['reason', 'timeout', 'path', 'problem', 'module'] as const) {
+    const value = (error as unknown as Record<string, unknown>)[key];
+    if (typeof value === 'string' || typeof value === 'number') details[key] = value;
+  }
+  const cause =
+    error instanceof JobFailedError && error.cause !== undefined ? serializeError(error.cause) : undefined;
+  return { code: error.code, message: error.message, ...(cause ? { cause } : {}), details };
+}
+
+/** Rebuilds the typed error of a job's failure for its caller. */
+export function jobErrorFromData(data: JobErrorData, functionName: string, handle: string): GearshiftError {
+  const detail = (key: string): string | undefined => {
+    const value = data.details?.[key];
+    return value === undefined ? undefined : String(value);
+  };
+  switch (data.code) {
+    case 'ERR_WORKER_CRASHED':
+      return new WorkerCrashedError(functionName, handle, detail('reason') ?? data.message);
+    case 'ERR_JOB_TIMEOUT':
+      return new JobTimeoutError(functionName, handle, Number(data.details?.timeout ?? 0));
+    case 'ERR_JOB_ABORTED':
+      return new JobAbortedError(functionName, handle, detail('reason') ?? data.message);
+    case 'ERR_PAYLOAD':
+      return new PayloadError(functionName, detail('path') ?? 'result', detail('problem') ?? data.message);
+    case 'ERR_FUNCTIONS_MODULE':
+      return new FunctionsModuleError(
+        detail('module') ?? '(of the runner)',
+        detail('problem') ?? data.message,
+      );
+    default: {
+      const cause =
+        data.cause && isSerializedError(data.cause) ? deserializeError(data.cause) : new Error(data.message);
+      return new JobFailedError(functionName, handle, cause);
+    }
+  }
+}
+
+/** Reads a stored failure, tolerating text that is not one (it becomes a handler error with that text). */
+export function parseJobErrorData(text: string): JobErrorData {
+  try {
+    const parsed = JSON.parse(text) as Partial<JobErrorData>;
+    if (typeof parsed.code === 'string' && typeof parsed.message === 'string') return parsed as JobErrorData;
+  } catch {}
+  return { code: 'ERR_JOB_FAILED', message: text, cause: { name: 'Error', message: text } };
+}

@@ -1,0 +1,64 @@
+/**
+ * Tells whoever waits on a queue file that it may have changed: at once for commits made in this
+ * process, within about a millisecond for commits of other processes (a watch on the file's directory
+ * sees the WAL being written), and on a timer as a safety net for a watch that missed something.
+ */
+import { type FSWatcher, watch } from 'node:fs';
+import { basename, dirname } from 'node:path';
+
+/** Calls its listeners when the queue file may have changed. */
+export class ChangeSignal {
+  readonly #file: string;
+  readonly #pollMs: number;
+  readonly #listeners = new Set<() => void>();
+  #watcher: FSWatcher | undefined;
+  #poll: NodeJS.Timeout | undefined;
+  #firing = false;
+
+  constructor(file: string, pollMs: number) {
+    this.#file = file;
+    this.#pollMs = pollMs;
+  }
+
+  /** Adds a listener; the watch and the timer run while there is one. Neither holds the process open. */
+  subscribe(listener: () => void): () => void {
+    this.#listeners.add(listener);
+    if (this.#listeners.size === 1) this.#start();
+    return () => {
+      this.#listeners.delete(listener);
+      if (this.#listeners.size === 0) this.#stop();
+    };
+  }
+
+  /** Something changed: listeners are called once, on the next microtask, however often this is called. */
+  notify(): void {
+    if (this.#firing) return;
+    this.#firing = true;
+    Promise.resolve().then(() => {
+      this.#firing = false;
+      for (const listener of [...this.#listeners]) listener();
+    });
+  }
+
+  #start(): void {
+    const name = basename(this.#file);
+    try {
+      this.#watcher = watch(dirname(this.#file), { persistent: false }, (_event, changed) => {
+        if (changed === null || changed.startsWith(name)) this.notify();
+      });
+      // A directory that cannot be watched (too many watches, say) leaves the timer alone to do the job.
+      this.#watcher.on('error', () => this.#watcher?.close());
+    } catch {
+      this.#watcher = undefined;
+    }
+    this.#poll = setInterval(() => this.notify(), this.#pollMs);
+    this.#poll.unref();
+  }
+
+  #stop(): void {
+    this.#watcher?.close();
+    this.#watcher = undefined;
+    clearInterval(this.#poll);
+    this.#poll = undefined;
+  }
+}

@@ -1,0 +1,113 @@
+/**
+ * Opening a queue file: checks that it is a gearshift queue (or creates one), with the settings every
+ * connection needs. A file that is not ours is left exactly as it was found.
+ */
+import { closeSync, constants, mkdirSync, openSync, readSync, statSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import Database from 'better-sqlite3';
+import { QueueFileError } from '../errors.js';
+import { migrate, queueApplicationId } from './schema.js';
+
+/** How durable a committed job is. */
+export type Durability = 'process' | 'power';
+
+/** Where the queue lives when no path is given: `.gearshift/queue.db` under the working directory. */
+export function defaultQueuePath(): string {
+  return resolve(process.env.GEARSHIFT_QUEUE ?? '.gearshift/queue.db');
+}
+
+const sqliteHeader = Buffer.from('SQLite format 3\u0000', 'latin1');
+
+/**
+ * Opens (creating if need be) a queue file and returns its connection, in WAL mode with a busy timeout.
+ *
+ * Durability: `'process'` (the default) keeps every committed job through the death of any process
+ * (`kill -9` included): WAL with `synchronous = NORMAL` writes each commit to the WAL before returning,
+ * and only a power loss can take the last commits. `'power'` (`synchronous = FULL`) syncs the WAL to
+ * disk at each commit, which keeps them through a power loss too, at the price of one flush per commit
+ * (group commit shares that flush among all the jobs of a commit).
+ */
+export function openQueueFile(path: string, durability: Durability): Database.Database {
+  const file = resolve(path);
+  prepareFile(file);
+  let db: Database.Database;
+  try {
+    db = new Database(file, { fileMustExist: true });
+  } catch (error) {
+    throw new QueueFileError(file, `cannot be opened: ${(error as Error).message}`, error);
+  }
+  try {
+    // Read-only checks first, so that a foreign database is not even switched to WAL.
+    const applicationId = db.pragma('application_id', { simple: true }) as number;
+    if (applicationId !== queueApplicationId) {
+      const tables = db
+        .prepare("SELECT name FROM sqlite_schema WHERE type = 'table' ORDER BY name")
+        .pluck()
+        .all();
+      if (applicationId !== 0 || tables.length > 0) {
+        const what =
+          tables.length > 0
+            ? `its tables: ${tables.slice(0, 5).join(', ')}`
+            : `application_id ${applicationId}`;
+        throw new QueueFileError(
+          file,
+          `is a SQLite database of something else (${what}); it was not changed`,
+        );
+      }
+    }
+    db.pragma('busy_timeout = 5000');
+    db.pragma('journal_mode = WAL');
+    db.pragma(`synchronous = ${durability === 'power' ? 'FULL' : 'NORMAL'}`);
+    migrate(db, file);
+    return db;
+  } catch (error) {
+    db.close();
+    if (error instanceof QueueFileError) throw error;
+    throw new QueueFileError(file, `cannot be used: ${(error as Error).message}`, error);
+  }
+}
+
+/**
+ * Makes sure the file exists with mode 0600 (SQLite gives its WAL and shared-memory files the mode of
+ * the database), in a directory made with mode 0700, and that an existing file is a SQLite database.
+ */
+function prepareFile(file: string): void {
+  const directory = dirname(file);
+  try {
+    mkdirSync(directory, { recursive: true, mode: 0o700 });
+  } catch (error) {
+    throw new QueueFileError(
+      file,
+      `cannot be created: its directory ${directory} cannot be made (${code(error)})`,
+      error,
+    );
+  }
+  let descriptor: number;
+  try {
+    descriptor = openSync(file, constants.O_RDWR | constants.O_CREAT, 0o600);
+  } catch (error) {
+    throw new QueueFileError(
+      file,
+      `cannot be opened for writing (${code(error)}): check the permissions of ${directory}`,
+      error,
+    );
+  }
+  try {
+    const header = Buffer.alloc(sqliteHeader.length);
+    const read = readSync(descriptor, header, 0, header.length, 0);
+    if (read > 0 && !(read === header.length && header.equals(sqliteHeader))) {
+      const size = statSync(file).size;
+      throw new QueueFileError(
+        file,
+        `is not a SQLite database (${size} bytes of something else); it was not changed`,
+      );
+    }
+  } finally {
+    closeSync(descriptor);
+  }
+}
+
+function code(error: unknown): string {
+  const { code: errorCode, message } = error as { code?: string; message?: string };
+  return errorCode ?? message ?? String(error);
+}

@@ -1,0 +1,95 @@
+/**
+ * One process's connection to a queue file: the prepared operations, the group-commit batcher for
+ * writes, and the signal that the file changed. Reads run directly (WAL readers never wait for writers).
+ */
+import type Database from 'better-sqlite3';
+import { ChangeSignal } from './change-signal.js';
+import { type Durability, openQueueFile } from './queue-file.js';
+import { prepareCancelJob } from './sql/cancel-job.js';
+import { prepareClaimJobs } from './sql/claim-jobs.js';
+import { prepareFunctionStats } from './sql/function-stats.js';
+import { prepareInsertJobs } from './sql/insert-jobs.js';
+import { prepareJobEvents } from './sql/job-events.js';
+import { prepareLeases } from './sql/leases.js';
+import { prepareReadJobs } from './sql/read-jobs.js';
+import { prepareRequeue } from './sql/requeue.js';
+import { prepareRetention } from './sql/retention.js';
+import { prepareRunners } from './sql/runners.js';
+import { prepareSettleJobs } from './sql/settle-jobs.js';
+import { WriteBatcher } from './write-batcher.js';
+
+/** How to open a store. */
+export interface StoreOptions {
+  readonly durability: Durability;
+  /** The safety-net interval at which waiters look at the file even without a sign of change. */
+  readonly pollMs: number;
+}
+
+/** A connection to a queue file with everything the backend and the runner do with it. */
+export class QueueStore {
+  readonly file: string;
+  readonly db: Database.Database;
+  /** The file's own id, part of every handle, so that a handle of another file is not mistaken. */
+  readonly queueId: string;
+  readonly writes: WriteBatcher;
+  readonly changes: ChangeSignal;
+  readonly insertJobs: ReturnType<typeof prepareInsertJobs>;
+  readonly claimJobs: ReturnType<typeof prepareClaimJobs>;
+  readonly settle: ReturnType<typeof prepareSettleJobs>;
+  readonly leases: ReturnType<typeof prepareLeases>;
+  readonly events: ReturnType<typeof prepareJobEvents>;
+  readonly readJobs: ReturnType<typeof prepareReadJobs>;
+  readonly cancelJob: ReturnType<typeof prepareCancelJob>;
+  readonly runners: ReturnType<typeof prepareRunners>;
+  readonly functionStats: ReturnType<typeof prepareFunctionStats>;
+  readonly prune: ReturnType<typeof prepareRetention>;
+  readonly requeue: ReturnType<typeof prepareRequeue>;
+  #closed = false;
+
+  constructor(file: string, options: StoreOptions) {
+    this.db = openQueueFile(file, options.durability);
+    this.file = this.db.name;
+    this.queueId = this.db
+      .prepare("SELECT value FROM queue_info WHERE key = 'queue_id'")
+      .pluck()
+      .get() as string;
+    this.changes = new ChangeSignal(this.file, options.pollMs);
+    this.writes = new WriteBatcher(this.db, () => this.changes.notify());
+    this.insertJobs = prepareInsertJobs(this.db);
+    this.claimJobs = prepareClaimJobs(this.db);
+    this.settle = prepareSettleJobs(this.db);
+    this.leases = prepareLeases(this.db);
+    this.events = prepareJobEvents(this.db);
+    this.readJobs = prepareReadJobs(this.db);
+    this.cancelJob = prepareCancelJob(this.db);
+    this.runners = prepareRunners(this.db);
+    this.functionStats = prepareFunctionStats(this.db);
+    this.prune = prepareRetention(this.db);
+    this.requeue = prepareRequeue(this.db);
+  }
+
+  /** A job's handle: `Q:<queue id>:<job id>`. */
+  handle(id: number): string {
+    return `Q:${this.queueId}:${id}`;
+  }
+
+  /** The job id of a handle of this file, or undefined for any other handle. */
+  idOf(handle: string): number | undefined {
+    const prefix = `Q:${this.queueId}:`;
+    if (!handle.startsWith(prefix)) return undefined;
+    const id = Number(handle.slice(prefix.length));
+    return Number.isSafeInteger(id) && id > 0 ? id : undefined;
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** Commits what is pending, then closes the connection. */
+  close(): void {
+    if (this.#closed) return;
+    this.writes.flush();
+    this.#closed = true;
+    this.db.close();
+  }
+}

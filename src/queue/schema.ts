@@ -1,0 +1,101 @@
+/**
+ * The queue file's schema and its migrations. The file says what it is with `PRAGMA application_id` and
+ * which schema it has with `PRAGMA user_version`; a migration runs once, in a write transaction, by
+ * whichever process opens the file first.
+ */
+import type Database from 'better-sqlite3';
+import { QueueFileError } from '../errors.js';
+
+/** 'gsft': marks a SQLite file as a gearshift queue. */
+export const queueApplicationId = 0x67736674;
+
+/** Job states as stored (small integers keep the indexes small). */
+export const State = { queued: 0, running: 1, completed: 2, failed: 3, dead: 4 } as const;
+
+/** The state names of the API, by stored number. */
+export const stateNames = ['queued', 'running', 'completed', 'failed', 'dead'] as const;
+
+/** Priorities as stored: they sort high first. */
+export const priorityRank = { high: 0, normal: 1, low: 2 } as const;
+
+/** Kinds of event row, kept for callers who wait on a job. */
+export const EventKind = { status: 0, data: 1, warning: 2 } as const;
+
+const migrations: readonly string[] = [
+  // 1: jobs, the events of foreground jobs, and the runners working on the file.
+  `CREATE TABLE queue_info (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+   INSERT INTO queue_info (key, value) VALUES ('queue_id', lower(hex(randomblob(4))));
+
+   CREATE TABLE jobs (
+     id INTEGER PRIMARY KEY AUTOINCREMENT,
+     function TEXT NOT NULL,
+     -- JSON as TEXT, bytes as BLOB, no input as NULL: BLOB affinity stores each as it is.
+     input BLOB,
+     unique_key TEXT,
+     priority INTEGER NOT NULL,
+     state INTEGER NOT NULL,
+     foreground INTEGER NOT NULL,
+     run_at INTEGER NOT NULL,
+     attempts INTEGER NOT NULL DEFAULT 0,
+     max_attempts INTEGER NOT NULL,
+     backoff INTEGER NOT NULL,
+     lease_owner TEXT,
+     lease_token INTEGER,
+     lease_until INTEGER,
+     cancel_requested INTEGER NOT NULL DEFAULT 0,
+     numerator REAL NOT NULL DEFAULT 0,
+     denominator REAL NOT NULL DEFAULT 0,
+     result BLOB,
+     error TEXT,
+     created_at INTEGER NOT NULL,
+     started_at INTEGER,
+     finished_at INTEGER
+   );
+   CREATE INDEX jobs_ready ON jobs (priority, run_at, id) WHERE state = 0;
+   CREATE UNIQUE INDEX jobs_unique ON jobs (function, unique_key) WHERE unique_key IS NOT NULL AND state IN (0, 1);
+   CREATE INDEX jobs_leased ON jobs (lease_owner) WHERE state = 1;
+   CREATE INDEX jobs_lease_expiry ON jobs (lease_until) WHERE state = 1;
+   CREATE INDEX jobs_finished ON jobs (state, finished_at) WHERE state >= 2;
+
+   CREATE TABLE job_events (
+     job_id INTEGER NOT NULL,
+     seq INTEGER NOT NULL,
+     kind INTEGER NOT NULL,
+     body BLOB,
+     PRIMARY KEY (job_id, seq)
+   ) WITHOUT ROWID;
+
+   CREATE TABLE runners (
+     id TEXT PRIMARY KEY,
+     pid INTEGER NOT NULL,
+     host TEXT NOT NULL,
+     functions TEXT NOT NULL,
+     threads INTEGER NOT NULL,
+     started_at INTEGER NOT NULL,
+     heartbeat_at INTEGER NOT NULL
+   ) WITHOUT ROWID;`,
+];
+
+/** The schema version this gearshift writes. */
+export const schemaVersion = migrations.length;
+
+/** Brings the file's schema up to date, or refuses a file from a newer gearshift. */
+export function migrate(db: Database.Database, file: string): void {
+  const current = () => db.pragma('user_version', { simple: true }) as number;
+  const tooNew = (version: number) =>
+    new QueueFileError(
+      file,
+      `has schema ${version}, newer than this gearshift knows (${schemaVersion}); it was not changed`,
+    );
+  const found = current();
+  if (found > schemaVersion) throw tooNew(found);
+  if (found === schemaVersion) return;
+  db.transaction(() => {
+    // Read again inside the write lock: another process may have migrated meanwhile.
+    const version = current();
+    if (version > schemaVersion) throw tooNew(version);
+    for (let step = version; step < schemaVersion; step++) db.exec(migrations[step] as string);
+    db.pragma(`application_id = ${queueApplicationId}`);
+    db.pragma(`user_version = ${schemaVersion}`);
+  }).immediate();
+}

@@ -1,0 +1,83 @@
+/**
+ * Claiming: jobs whose lease expired go back to the queue (or to their end, after their last attempt),
+ * then the best ready jobs of the functions a runner knows are leased to it. Priority first, across
+ * functions; then the time they became ready; then the order they came in.
+ */
+import type Database from 'better-sqlite3';
+
+/** A job leased to a runner. */
+export interface ClaimedJob {
+  readonly id: number;
+  readonly functionName: string;
+  readonly input: string | Buffer | null;
+  readonly unique: string | null;
+  readonly priority: number;
+  readonly foreground: boolean;
+  readonly runAt: number;
+  /** Counted at claim: this attempt included. */
+  readonly attempts: number;
+  readonly maxAttempts: number;
+  readonly backoff: number;
+}
+
+/** What a job that lost its runner is failed with, as stored. */
+const lostRunner = JSON.stringify({
+  name: 'WorkerCrashedError',
+  message: 'its runner stopped renewing its lease (the runner process died or hung)',
+  code: 'ERR_WORKER_CRASHED',
+});
+
+export function prepareClaimJobs(db: Database.Database) {
+  // A job whose runner vanished is retried after its backoff, like any failure, or ends after its last attempt.
+  const reap = db.prepare(
+    `UPDATE jobs SET
+       state = CASE WHEN attempts < max_attempts THEN 0 WHEN foreground THEN 3 ELSE 4 END,
+       run_at = CASE WHEN attempts < max_attempts THEN :now + backoff * (1 << min(attempts - 1, 20)) ELSE run_at END,
+       finished_at = CASE WHEN attempts < max_attempts THEN NULL ELSE :now END,
+       error = :error, started_at = NULL, lease_owner = NULL, lease_token = NULL, lease_until = NULL
+     WHERE state = 1 AND lease_until < :now`,
+  );
+  const claim = db.prepare(
+    `UPDATE jobs SET state = 1, attempts = attempts + 1, lease_owner = :owner, lease_token = :token,
+       lease_until = :until, numerator = 0, denominator = 0
+     WHERE id IN (
+       SELECT id FROM jobs
+       WHERE state = 0 AND run_at <= :now AND function IN (SELECT value FROM json_each(:functions))
+       ORDER BY priority, run_at, id LIMIT :limit)
+     RETURNING id, function AS functionName, input, unique_key AS "unique", priority, foreground, run_at AS runAt,
+       attempts, max_attempts AS maxAttempts, backoff`,
+  );
+  const nextReady = db
+    .prepare(
+      `SELECT min(run_at) FROM jobs
+       WHERE state = 0 AND run_at > :now AND function IN (SELECT value FROM json_each(:functions))`,
+    )
+    .pluck();
+
+  return {
+    /** Returns expired leases to the queue; how many. */
+    reapExpired: (now: number): number => reap.run({ now, error: lostRunner }).changes,
+    /** Leases up to `limit` ready jobs to `owner` under `token`, in the order they should run. */
+    claim(
+      owner: string,
+      token: number,
+      functions: string,
+      now: number,
+      leaseMs: number,
+      limit: number,
+    ): ClaimedJob[] {
+      const rows = claim.all({ owner, token, functions, now, until: now + leaseMs, limit }) as (Omit<
+        ClaimedJob,
+        'foreground'
+      > & {
+        foreground: number;
+      })[];
+      // RETURNING gives rows in no particular order; the order they run in is the queue's.
+      rows.sort((a, b) => a.priority - b.priority || a.runAt - b.runAt || a.id - b.id);
+      return rows.map((row) => ({ ...row, foreground: row.foreground === 1 }));
+    },
+    /** When the next scheduled job of these functions becomes ready, if any. */
+    nextReadyAt: (functions: string, now: number): number | null =>
+      nextReady.get({ functions, now }) as number | null,
+  };
+}

@@ -1,0 +1,45 @@
+/** Adding jobs, with gearmand's rule for `unique`: a job already queued or running is returned instead. */
+import type Database from 'better-sqlite3';
+
+/** A job as it is written. */
+export interface NewJob {
+  readonly functionName: string;
+  /** JSON text, bytes, or null for no input. */
+  readonly input: string | Buffer | null;
+  readonly unique: string | null;
+  readonly priority: number;
+  readonly foreground: boolean;
+  readonly runAt: number;
+  readonly maxAttempts: number;
+  readonly backoff: number;
+}
+
+export function prepareInsertJobs(db: Database.Database) {
+  const findUnique = db
+    .prepare('SELECT id FROM jobs WHERE function = ? AND unique_key = ? AND state IN (0, 1)')
+    .pluck();
+  const insert = db.prepare(
+    `INSERT INTO jobs (function, input, unique_key, priority, state, foreground, run_at, max_attempts, backoff, created_at)
+     VALUES (?, ?, ?, ?, 0, ?, ?, ?, ?, ?)`,
+  );
+  /** Adds the jobs (inside the caller's transaction); returns each one's id, an existing one's for a unique match. */
+  return (jobs: readonly NewJob[], now: number): number[] =>
+    jobs.map((job) => {
+      if (job.unique !== null) {
+        const existing = findUnique.get(job.functionName, job.unique) as number | undefined;
+        if (existing !== undefined) return existing;
+      }
+      const { lastInsertRowid } = insert.run(
+        job.functionName,
+        job.input,
+        job.unique,
+        job.priority,
+        job.foreground ? 1 : 0,
+        job.runAt,
+        job.maxAttempts,
+        job.backoff,
+        now,
+      );
+      return Number(lastInsertRowid);
+    });
+}

@@ -1,0 +1,33 @@
+/**
+ * The events of foreground jobs (status, data, warning), kept in order until their caller has read
+ * them, so that a caller in one process sees what a runner in another reports. Background jobs keep
+ * only their latest progress, in the job row.
+ */
+import type Database from 'better-sqlite3';
+
+/** One stored event. */
+export interface StoredEvent {
+  readonly seq: number;
+  readonly kind: number;
+  readonly body: string | Buffer | null;
+}
+
+export function prepareJobEvents(db: Database.Database) {
+  const append = db.prepare(
+    `INSERT INTO job_events (job_id, seq, kind, body)
+     VALUES (:id, (SELECT coalesce(max(seq), 0) + 1 FROM job_events WHERE job_id = :id), :kind, :body)`,
+  );
+  const after = db.prepare(
+    'SELECT seq, kind, body FROM job_events WHERE job_id = ? AND seq > ? ORDER BY seq',
+  );
+  const remove = db.prepare('DELETE FROM job_events WHERE job_id = ?');
+  return {
+    append: (id: number, kind: number, body: string | Buffer | null): void => {
+      append.run({ id, kind, body });
+    },
+    after: (id: number, seq: number): StoredEvent[] => after.all(id, seq) as StoredEvent[],
+    remove: (id: number): void => {
+      remove.run(id);
+    },
+  };
+}

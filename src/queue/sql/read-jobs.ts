@@ -1,0 +1,35 @@
+/** Reading jobs: one by id, for status and for the callers waiting on them. */
+import type Database from 'better-sqlite3';
+
+/** A job row, as status() and waiting callers read it. */
+export interface JobRow {
+  readonly id: number;
+  readonly functionName: string;
+  readonly unique: string | null;
+  readonly priority: number;
+  readonly state: number;
+  readonly foreground: number;
+  readonly runAt: number;
+  readonly attempts: number;
+  readonly maxAttempts: number;
+  readonly numerator: number;
+  readonly denominator: number;
+  readonly result: string | Buffer | null;
+  readonly error: string | null;
+  readonly createdAt: number;
+  readonly startedAt: number | null;
+  readonly finishedAt: number | null;
+}
+
+export function prepareReadJobs(db: Database.Database) {
+  const columns = `id, function AS functionName, unique_key AS "unique", priority, state, foreground, run_at AS runAt,
+    attempts, max_attempts AS maxAttempts, numerator, denominator, result, error, created_at AS createdAt,
+    started_at AS startedAt, finished_at AS finishedAt`;
+  const byId = db.prepare(`SELECT ${columns} FROM jobs WHERE id = ?`);
+  const byState = db.prepare(`SELECT ${columns} FROM jobs WHERE state = ? ORDER BY id DESC LIMIT ?`);
+  return {
+    byId: (id: number): JobRow | undefined => byId.get(id) as JobRow | undefined,
+    /** The most recent jobs in a state, newest first. */
+    byState: (state: number, limit: number): JobRow[] => byState.all(state, limit) as JobRow[],
+  };
+}

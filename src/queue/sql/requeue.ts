@@ -1,0 +1,12 @@
+/** The dead-letter state: a failed or dead job goes back to the queue for a fresh set of attempts. */
+import type Database from 'better-sqlite3';
+
+export function prepareRequeue(db: Database.Database) {
+  const requeue = db.prepare(
+    `UPDATE jobs SET state = 0, attempts = 0, run_at = :at, finished_at = NULL, started_at = NULL,
+       cancel_requested = 0, numerator = 0, denominator = 0
+     WHERE id = :id AND state IN (3, 4)`,
+  );
+  /** Returns whether the job was failed or dead (and is now queued). */
+  return (id: number, at: number): boolean => requeue.run({ id, at }).changes === 1;
+}

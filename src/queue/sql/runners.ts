@@ -1,0 +1,42 @@
+/** The runners working on a file: what they run, and whether they are alive (a heartbeat). */
+import type Database from 'better-sqlite3';
+
+/** A runner as registered. */
+export interface RunnerRow {
+  readonly id: string;
+  readonly pid: number;
+  readonly host: string;
+  /** The functions it runs, as a JSON array. */
+  readonly functions: string;
+  readonly threads: number;
+  readonly startedAt: number;
+  readonly heartbeatAt: number;
+}
+
+export function prepareRunners(db: Database.Database) {
+  const register = db.prepare(
+    `INSERT OR REPLACE INTO runners (id, pid, host, functions, threads, started_at, heartbeat_at)
+     VALUES (:id, :pid, :host, :functions, :threads, :startedAt, :heartbeatAt)`,
+  );
+  const heartbeat = db.prepare('UPDATE runners SET heartbeat_at = ? WHERE id = ?');
+  const remove = db.prepare('DELETE FROM runners WHERE id = ?');
+  const prune = db.prepare('DELETE FROM runners WHERE heartbeat_at < ?');
+  const alive = db.prepare(
+    `SELECT id, pid, host, functions, threads, started_at AS startedAt, heartbeat_at AS heartbeatAt
+     FROM runners WHERE heartbeat_at >= ?`,
+  );
+  return {
+    register: (runner: RunnerRow): void => {
+      register.run(runner);
+    },
+    heartbeat: (id: string, at: number): void => {
+      heartbeat.run(at, id);
+    },
+    remove: (id: string): void => {
+      remove.run(id);
+    },
+    /** Forgets runners silent since `before` (their jobs come back when their leases expire). */
+    prune: (before: number): number => prune.run(before).changes,
+    alive: (since: number): RunnerRow[] => alive.all(since) as RunnerRow[],
+  };
+}

@@ -1,0 +1,40 @@
+/**
+ * What a runner writes about the jobs it holds: started, progress, and the end (completed, failed for
+ * good, back to the queue for another attempt, or released unrun). Every write is fenced by the lease
+ * token: a runner that lost its lease changes nothing any more.
+ */
+import type Database from 'better-sqlite3';
+
+export function prepareSettleJobs(db: Database.Database) {
+  const fence = 'WHERE id = :id AND lease_token = :token AND state = 1';
+  const started = db.prepare(`UPDATE jobs SET started_at = :at ${fence}`);
+  const progress = db.prepare(`UPDATE jobs SET numerator = :numerator, denominator = :denominator ${fence}`);
+  const complete = db.prepare(
+    `UPDATE jobs SET state = 2, result = :result, started_at = coalesce(started_at, :at), finished_at = :at,
+       lease_owner = NULL, lease_token = NULL, lease_until = NULL ${fence}`,
+  );
+  const fail = db.prepare(
+    `UPDATE jobs SET state = :state, run_at = :runAt, error = :error,
+       finished_at = CASE WHEN :state = 0 THEN NULL ELSE :at END,
+       started_at = CASE WHEN :state = 0 THEN NULL ELSE coalesce(started_at, :at) END,
+       lease_owner = NULL, lease_token = NULL, lease_until = NULL ${fence}`,
+  );
+  const release = db.prepare(
+    `UPDATE jobs SET state = 0, attempts = attempts - 1, started_at = NULL, run_at = :at,
+       lease_owner = NULL, lease_token = NULL, lease_until = NULL ${fence}`,
+  );
+
+  /** Each returns whether the runner still held the job (false: its lease was lost, nothing changed). */
+  return {
+    started: (id: number, token: number, at: number): boolean => started.run({ id, token, at }).changes === 1,
+    progress: (id: number, token: number, numerator: number, denominator: number): boolean =>
+      progress.run({ id, token, numerator, denominator }).changes === 1,
+    complete: (id: number, token: number, result: string | Buffer | null, at: number): boolean =>
+      complete.run({ id, token, result, at }).changes === 1,
+    /** Fails an attempt: `state` 0 queues it again at `runAt`; 3 (failed) or 4 (dead) ends it. */
+    fail: (id: number, token: number, state: number, runAt: number, error: string, at: number): boolean =>
+      fail.run({ id, token, state, runAt, error, at }).changes === 1,
+    /** Gives an unfinished job back (a runner shutting down); the attempt does not count. */
+    release: (id: number, token: number, at: number): boolean => release.run({ id, token, at }).changes === 1,
+  };
+}

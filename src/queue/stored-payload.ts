@@ -1,0 +1,18 @@
+/**
+ * Payloads as a queue file keeps them: JSON as TEXT, bytes as a BLOB, nothing as NULL. SQLite's
+ * dynamic typing tells them apart on the way back, so no column says which is which.
+ */
+import type { PayloadMode } from '../functions/define.js';
+
+/** Turns an input or a result into what is stored. */
+export function toStored(value: unknown, payload: PayloadMode): string | Buffer | null {
+  if (value === undefined) return null;
+  if (payload === 'bytes' || Buffer.isBuffer(value)) return value as Buffer;
+  return JSON.stringify(value);
+}
+
+/** Turns what is stored back into the value. */
+export function fromStored(stored: string | Buffer | null): unknown {
+  if (stored === null) return undefined;
+  return typeof stored === 'string' ? JSON.parse(stored) : stored;
+}
