@@ -68,7 +68,23 @@ export interface JobTicket {
   detach(reason: GearshiftError): void;
 }
 
-/** Gearman's four status fields, as GET_STATUS answers them. */
+/** A background job to keep: a job, and when and how often to try it. */
+export interface BackgroundRequest extends SubmitRequest {
+  /** Not before this time (milliseconds since the epoch), as Gearman's SUBMIT_JOB_EPOCH. */
+  readonly runAt: number | undefined;
+  /** How many times to try it before it is dead. */
+  readonly attempts: number | undefined;
+  /** The base of the exponential backoff between attempts, in milliseconds. */
+  readonly backoff: number | undefined;
+}
+
+/** Where a job is in its life, for backends that keep jobs. */
+export type JobState = 'queued' | 'running' | 'completed' | 'failed' | 'dead';
+
+/**
+ * Gearman's four status fields, as GET_STATUS answers them, and what a backend that keeps its jobs (a
+ * queue file) knows besides.
+ */
 export interface JobStatus {
   readonly handle: string;
   /** Whether the backend knows this handle (a finished foreground job is no longer known). */
@@ -76,6 +92,19 @@ export interface JobStatus {
   readonly running: boolean;
   readonly numerator: number;
   readonly denominator: number;
+  readonly state?: JobState;
+  readonly functionName?: string;
+  /** Attempts made so far (counted when one starts), and allowed. */
+  readonly attempts?: number;
+  readonly maxAttempts?: number;
+  /** Why the last attempt failed. */
+  readonly lastError?: { readonly code: string; readonly message: string };
+  /** The result, while the backend keeps it. */
+  readonly result?: unknown;
+  readonly createdAt?: Date;
+  readonly runAt?: Date;
+  readonly startedAt?: Date;
+  readonly finishedAt?: Date;
 }
 
 /** What runs the jobs: a thread pool, a queue file, a Gearman cluster, or a transport of your own. */
@@ -88,8 +117,17 @@ export interface Backend {
   manifest(): Promise<readonly FunctionInfo[] | undefined>;
   /** Starts a foreground job; reports go to `listener`. */
   submit(request: SubmitRequest, listener: JobListener): JobTicket;
+  /**
+   * Keeps background jobs, in one go; resolves with their handles once they are safe (committed).
+   * Optional: a backend without it cannot take background jobs.
+   */
+  background?(requests: readonly BackgroundRequest[]): Promise<string[]>;
+  /** Starts whatever runs on its own (a runner draining a queue), without waiting for a first job. */
+  start?(): Promise<void>;
   /** The status of a job by handle. */
   status(handle: string): Promise<JobStatus>;
+  /** Whether a handle has this backend's form (so that a client with two backends asks the right one). */
+  recognizes?(handle: string): boolean;
   /** Lets every submitted job finish, then releases resources. No submission arrives after this. */
   close(): Promise<void>;
   /** Stops at once: jobs still in flight are failed with `reason`, resources are released. */

@@ -2,7 +2,7 @@
  * The client: one API over every backend. It checks what callers submit (names, inputs, options) before
  * anything runs, and owns promises, events, timeouts and signals; the backend only queues and runs.
  */
-import type { Backend, FunctionInfo, JobStatus, SubmitRequest } from '../backend.js';
+import type { Backend, BackgroundRequest, FunctionInfo, JobStatus, SubmitRequest } from '../backend.js';
 import {
   ClientClosedError,
   FunctionsModuleError,
@@ -10,6 +10,7 @@ import {
   InvalidOptionError,
   JobAbortedError,
   UnknownFunctionError,
+  UnsupportedError,
 } from '../errors.js';
 import type { PayloadMode } from '../functions/define.js';
 import type { AnyFunctionSet, FunctionName, InputOf, ResultOf } from '../functions/types.js';
@@ -17,7 +18,14 @@ import { toBuffer } from '../payload/bytes.js';
 import { assertJsonInput } from '../payload/json.js';
 import { type EventRelay, JobCall } from './job-call.js';
 import { JobRun } from './job-run.js';
-import { checkRunAllOptions, checkRunOptions, type RunAllOptions, type RunOptions } from './options.js';
+import {
+  type BackgroundOptions,
+  checkBackgroundOptions,
+  checkRunAllOptions,
+  checkRunOptions,
+  type RunAllOptions,
+  type RunOptions,
+} from './options.js';
 import { type TaskResult, TaskSet } from './task-set.js';
 
 declare const resultType: unique symbol;
@@ -36,6 +44,19 @@ export type RunArguments<S extends AnyFunctionSet, K extends FunctionName<S>> =
   undefined extends InputOf<S, K>
     ? [input?: InputOf<S, K>, options?: RunOptions<ResultOf<S, K>>]
     : [input: InputOf<S, K>, options?: RunOptions<ResultOf<S, K>>];
+
+/** The arguments of a background job after its function name: the input, then options. */
+export type BackgroundArguments<S extends AnyFunctionSet, K extends FunctionName<S>> =
+  undefined extends InputOf<S, K>
+    ? [input?: InputOf<S, K>, options?: BackgroundOptions]
+    : [input: InputOf<S, K>, options?: BackgroundOptions];
+
+/** A background job for {@link Client.backgroundAll}, made by `client.backgroundJob()`. */
+export interface BackgroundJob {
+  readonly functionName: string;
+  readonly input: unknown;
+  readonly options: BackgroundOptions | undefined;
+}
 
 /** Any task, whatever its result type (the constraint of `runAll`). */
 export type AnyTask = Pick<Task, 'functionName' | 'input'> & { readonly options: object | undefined };
@@ -58,7 +79,10 @@ type CallInFlight = Pick<JobCall<unknown>, 'functionName' | 'abandon'>;
  * default export, which makes names, inputs and results checked at compile time.
  */
 export class Client<S extends AnyFunctionSet = AnyFunctionSet> {
+  /** Runs foreground jobs (run, runAll). */
   readonly #backend: Backend;
+  /** Keeps background jobs, when this client has somewhere to keep them. */
+  readonly #background: Backend | undefined;
   /** The backend's functions by name; null when the backend cannot know them; undefined until asked. */
   #functions: ReadonlyMap<string, FunctionInfo> | null | undefined;
   #functionsLoading: Promise<void> | undefined;
@@ -72,9 +96,13 @@ export class Client<S extends AnyFunctionSet = AnyFunctionSet> {
     this.#checkIdle();
   };
 
-  /** @param backend what runs the jobs; see {@link createClient} for the usual ways to get one. */
-  constructor(backend: Backend) {
+  /**
+   * @param backend what runs foreground jobs; see {@link createClient} for the usual ways to get one
+   * @param background what keeps background jobs (the same backend, a queue file, or none)
+   */
+  constructor(backend: Backend, background?: Backend) {
     this.#backend = backend;
+    this.#background = background ?? (backend.background ? backend : undefined);
   }
 
   /**
@@ -136,12 +164,66 @@ export class Client<S extends AnyFunctionSet = AnyFunctionSet> {
     );
   }
 
-  /** The status of a job by handle (Gearman's jobStatus): known, running, numerator, denominator. */
+  /**
+   * Keeps a job to run in the background (Gearman's doBackground) and resolves with its handle once it
+   * is safe: committed to the queue file, or accepted by the server. Refused at once, with nothing kept,
+   * when the function is unknown or the input cannot be carried.
+   *
+   * @example
+   * ```ts
+   * const handle = await gs.background('sendPush', { userIds }, { priority: 'high', unique: `push:${id}` });
+   * ```
+   */
+  async background<K extends FunctionName<S>>(
+    functionName: K,
+    ...args: BackgroundArguments<S, K>
+  ): Promise<string> {
+    const [input, options] = args;
+    const [handle] = await this.#keep([{ functionName, input, options }], false);
+    return handle as string;
+  }
+
+  /** Describes a background job for {@link Client.backgroundAll}. Nothing is kept yet. */
+  backgroundJob<K extends FunctionName<S>>(
+    functionName: K,
+    ...args: BackgroundArguments<S, K>
+  ): BackgroundJob {
+    const [input, options] = args;
+    return { functionName, input, options };
+  }
+
+  /**
+   * Keeps many background jobs at once, all or none (one transaction on a queue file), and resolves with
+   * their handles in order.
+   */
+  backgroundAll(jobs: readonly BackgroundJob[]): Promise<string[]> {
+    if (!Array.isArray(jobs)) {
+      return Promise.reject(new InvalidOptionError('jobs', 'an array of client.backgroundJob(...)', jobs));
+    }
+    return this.#keep(jobs, true);
+  }
+
+  /**
+   * The status of a job by handle (Gearman's jobStatus): known, running, numerator, denominator, and
+   * on a queue file also its state, attempts, last error, result and times.
+   */
   status(handle: string): Promise<JobStatus> {
     if (typeof handle !== 'string' || handle.length === 0) {
       return Promise.reject(new InvalidOptionError('handle', 'a non-empty string', handle));
     }
+    const background = this.#background;
+    if (background && background !== this.#backend && background.recognizes?.(handle))
+      return background.status(handle);
     return this.#backend.status(handle);
+  }
+
+  /**
+   * Starts what runs on its own without waiting for a first job: the runner that drains this client's
+   * queue file, so that jobs left from before a restart start now.
+   */
+  async start(): Promise<void> {
+    await this.#background?.start?.();
+    if (this.#backend !== this.#background) await this.#backend.start?.();
   }
 
   /**
@@ -157,6 +239,8 @@ export class Client<S extends AnyFunctionSet = AnyFunctionSet> {
         await new Promise<void>((resolve) => this.#idleWaiters.push(resolve));
       }
       this.#lifecycle = 'closed';
+      // The background backend first: its runner may be running jobs on the foreground one.
+      if (this.#background && this.#background !== this.#backend) await this.#background.close();
       await this.#backend.close();
     })();
     return this.#closing;
@@ -168,7 +252,9 @@ export class Client<S extends AnyFunctionSet = AnyFunctionSet> {
     for (const call of [...this.#calls]) {
       call.abandon(new ClientClosedError(`${call.functionName} was in flight when the client was destroyed`));
     }
-    await this.#backend.destroy(new ClientClosedError('The client was destroyed'));
+    const reason = new ClientClosedError('The client was destroyed');
+    if (this.#background && this.#background !== this.#backend) await this.#background.destroy(reason);
+    await this.#backend.destroy(reason);
     this.#checkIdle();
   }
 
@@ -239,6 +325,40 @@ export class Client<S extends AnyFunctionSet = AnyFunctionSet> {
     call.attach(this.#backend.submit(request, call));
   }
 
+  /** Checks background jobs like foreground ones, then hands them to the background backend together. */
+  async #keep(jobs: readonly BackgroundJob[], many: boolean): Promise<string[]> {
+    const backend = this.#background;
+    if (!backend?.background) {
+      throw new UnsupportedError(
+        'background jobs need a queue file or a Gearman server; this client has neither (queue: false, or a backend without background jobs)',
+      );
+    }
+    if (this.#lifecycle !== 'open') throw this.#closedError(String(jobs[0]?.functionName ?? 'background'));
+    if (this.#functions === undefined) await this.#loadFunctions();
+    const now = Date.now();
+    const requests = jobs.map((job, index): BackgroundRequest => {
+      const { functionName, input } = job;
+      if (typeof functionName !== 'string' || functionName.length === 0) {
+        throw new InvalidOptionError('functionName', 'a non-empty string', functionName);
+      }
+      const options = checkBackgroundOptions(job.options, many ? `jobs[${index}].options` : 'options', now);
+      const info = this.#functions?.get(functionName);
+      if (this.#functions && !info) throw new UnknownFunctionError(functionName, [...this.#functions.keys()]);
+      const payload: PayloadMode = info ? info.payload : input instanceof Uint8Array ? 'bytes' : 'json';
+      return {
+        functionName,
+        input: checkedInput(functionName, payload, input),
+        payload,
+        priority: options.priority ?? 'normal',
+        unique: options.unique,
+        runAt: options.runAt,
+        attempts: options.attempts,
+        backoff: options.backoff,
+      };
+    });
+    return backend.background(requests);
+  }
+
   /** Fails a call on the next microtask, so that callbacks never run inside the caller's own call. */
   #refuse<R>(call: JobCall<R>, error: GearshiftError): JobCall<R> {
     queueMicrotask(() => call.fail(error));
@@ -286,10 +406,14 @@ const noOptions: RunOptions = Object.freeze({});
  * changes the object after submitting cannot change the job.
  */
 function privateCopy(functionName: string, payload: PayloadMode, input: unknown): unknown {
-  if (payload === 'bytes') {
-    const buffer = toBuffer(functionName, 'input', input);
-    return typeof input === 'string' ? buffer : Buffer.from(buffer);
-  }
+  const checked = checkedInput(functionName, payload, input);
+  if (payload === 'bytes') return typeof input === 'string' ? checked : Buffer.from(checked as Buffer);
+  return typeof checked === 'object' && checked !== null ? structuredClone(checked) : checked;
+}
+
+/** Checks an input against its function's payload mode: bytes become a Buffer, JSON must be plain data. */
+function checkedInput(functionName: string, payload: PayloadMode, input: unknown): unknown {
+  if (payload === 'bytes') return toBuffer(functionName, 'input', input);
   assertJsonInput(functionName, input);
-  return typeof input === 'object' && input !== null ? structuredClone(input) : input;
+  return input;
 }

@@ -9,17 +9,20 @@ import type { AnyFunctionSet } from '../functions/types.js';
 import { InlineExecutor } from '../local/inline-executor.js';
 import { type ExecutorFactory, LocalBackend } from '../local/local-backend.js';
 import { ThreadExecutor } from '../local/thread-executor.js';
+import { QueueBackend } from '../queue/queue-backend.js';
+import { fillQueueOptions, type QueueOptions } from '../queue/queue-options.js';
 import { Client } from './client.js';
 import { checkCount, checkMilliseconds, checkObject } from './options.js';
 
-/** Options of the local backend: the functions run in worker threads of this process, or inline. */
+/** Options of a client: the functions it runs here, and where background jobs are kept. */
 export interface LocalClientOptions<S extends AnyFunctionSet = AnyFunctionSet> {
   /**
    * The functions module: its URL or path (threads load it themselves), or with `threads: 0` the
-   * FunctionSet itself.
+   * FunctionSet itself. Leave it out for a client that only submits jobs to a queue file that other
+   * processes (`gearshift work`) run.
    * @example new URL('./functions.js', import.meta.url)
    */
-  readonly functions: URL | string | S;
+  readonly functions?: URL | string | S;
   /**
    * Worker threads in the pool. `0` runs every job inline, in the caller's own thread, through the same
    * API: for breakpoints and stack traces while the logic is being got right.
@@ -40,6 +43,13 @@ export interface LocalClientOptions<S extends AnyFunctionSet = AnyFunctionSet> {
   readonly abortGrace?: number;
   /** Memory limits of each worker thread; a job that exceeds them fails with WorkerCrashedError. */
   readonly resourceLimits?: ResourceLimits;
+  /**
+   * Where background jobs are kept: a queue file (its path, or options), or `false` for none. The file
+   * opens on the first background job, status() or start(); with `functions`, this process also runs
+   * the file's jobs (the embedded runner).
+   * @default the default queue file, `.gearshift/queue.db` under the working directory
+   */
+  readonly queue?: string | QueueOptions | false;
 }
 
 /** Options that plug in a backend of your own (see the `Backend` interface). */
@@ -53,7 +63,7 @@ export type ClientOptions<S extends AnyFunctionSet = AnyFunctionSet> =
   | CustomBackendOptions;
 
 /**
- * Makes a client. Constructing one does no I/O: threads start and the functions module loads on first use.
+ * Makes a client. Constructing one does no I/O: threads start and files open on first use.
  *
  * @example
  * ```ts
@@ -72,10 +82,34 @@ export function createClient<S extends AnyFunctionSet = AnyFunctionSet>(
     }
     return new Client<S>(backend);
   }
-  return new Client<S>(localBackend(options));
+  const local = options.functions === undefined ? undefined : localBackend(options);
+  const queue = queueBackend(options, local);
+  const foreground = local && !queue?.foreground ? local.backend : queue?.backend;
+  if (!foreground) {
+    throw new InvalidOptionError(
+      'functions',
+      'given (or a queue given), so that jobs can run somewhere',
+      undefined,
+    );
+  }
+  return new Client<S>(foreground, queue?.backend);
 }
 
-function localBackend(options: LocalClientOptions<AnyFunctionSet>): Backend {
+function queueBackend(
+  options: LocalClientOptions<AnyFunctionSet>,
+  local: { backend: Backend; slots: number; threads: number } | undefined,
+): { backend: QueueBackend; foreground: boolean } | undefined {
+  if (options.queue === false) return undefined;
+  const queue = fillQueueOptions(options.queue ?? {}, local !== undefined);
+  const runner = queue.runner && local ? { ...local, ownsBackend: false } : undefined;
+  return { backend: new QueueBackend({ ...queue, runner }), foreground: queue.foreground };
+}
+
+function localBackend(options: LocalClientOptions<AnyFunctionSet>): {
+  backend: Backend;
+  slots: number;
+  threads: number;
+} {
   const threads = checkCount('threads', options.threads ?? availableParallelism(), 0);
   const concurrency = checkCount('concurrency', options.concurrency ?? 1, 1);
   const abortGrace = checkMilliseconds('abortGrace', options.abortGrace ?? 1000, 0);
@@ -108,5 +142,6 @@ function localBackend(options: LocalClientOptions<AnyFunctionSet>): Backend {
         : (reports, prefix) =>
             new ThreadExecutor({ functionsModule, threads, concurrency, resourceLimits }, reports, prefix);
   }
-  return new LocalBackend(createExecutor, { abortGrace });
+  const backend = new LocalBackend(createExecutor, { abortGrace });
+  return { backend, slots: Math.max(1, threads) * concurrency, threads };
 }

@@ -29,6 +29,32 @@ export interface RunOptions<R = unknown> {
   readonly on?: JobEventHandlers<JobEvent<R>>;
 }
 
+/** Options of a background job (`background`, `backgroundJob`). */
+export interface BackgroundOptions {
+  /** @default 'normal' */
+  readonly priority?: Priority;
+  /**
+   * While a job of the same function and unique is queued or running, submitting another returns that
+   * job's handle instead of adding one, as gearmand does. At most 64 bytes of UTF-8.
+   */
+  readonly unique?: string;
+  /** Not before this time (a Date, or milliseconds since the epoch), as Gearman's SUBMIT_JOB_EPOCH. */
+  readonly runAt?: Date | number;
+  /** Not before this many milliseconds from now (instead of `runAt`). */
+  readonly delay?: number;
+  /**
+   * How many times to try the job before it is dead (a crash or a timeout counts as a failed attempt).
+   * @default 3, or the queue's `attempts`
+   */
+  readonly attempts?: number;
+  /**
+   * The base of the exponential backoff between attempts, in milliseconds: the n-th retry waits between
+   * half and all of `backoff` x 2^(n-1).
+   * @default 1000, or the queue's `backoff`
+   */
+  readonly backoff?: number;
+}
+
 /** Options of a set of jobs (`runAll`); `R` is the union of its tasks' result types. */
 export interface RunAllOptions<R = unknown> {
   /**
@@ -75,6 +101,41 @@ export function checkRunAllOptions<R>(options: RunAllOptions<R> | undefined): Ru
   if (timeout !== undefined) checkTimeout('options.timeout', timeout);
   if (on !== undefined) checkHandlers('options.on', on);
   return options;
+}
+
+/** Checks the options of a background job and turns `delay` into `runAt`. */
+export function checkBackgroundOptions(
+  options: BackgroundOptions | undefined,
+  where: string,
+  now: number,
+): BackgroundOptions & { readonly runAt?: number } {
+  if (options === undefined) return {};
+  checkObject(where, options);
+  const { priority, unique, runAt, delay, attempts, backoff } = options;
+  if (priority !== undefined) checkPriority(`${where}.priority`, priority);
+  if (unique !== undefined) checkUnique(`${where}.unique`, unique);
+  if (attempts !== undefined) checkCount(`${where}.attempts`, attempts, 1);
+  if (backoff !== undefined) checkMilliseconds(`${where}.backoff`, backoff, 0);
+  if (runAt !== undefined && delay !== undefined) {
+    throw new InvalidOptionError(
+      `${where}.delay`,
+      'left out when `runAt` is given (one or the other)',
+      delay,
+    );
+  }
+  let at: number | undefined;
+  if (runAt !== undefined) {
+    at = runAt instanceof Date ? runAt.getTime() : runAt;
+    if (typeof at !== 'number' || !Number.isFinite(at)) {
+      throw new InvalidOptionError(
+        `${where}.runAt`,
+        'a valid Date or a number of milliseconds since the epoch',
+        runAt,
+      );
+    }
+  }
+  if (delay !== undefined) at = now + checkMilliseconds(`${where}.delay`, delay, 0);
+  return { ...options, runAt: at };
 }
 
 /** Checks a whole number from `min` up. */

@@ -177,6 +177,10 @@ export class LocalBackend implements Backend {
     return new Subscription(this.#detach, execution, listener);
   }
 
+  recognizes(handle: string): boolean {
+    return handle.startsWith(this.#handlePrefix);
+  }
+
   async status(handle: string): Promise<JobStatus> {
     const execution = handle.startsWith(this.#handlePrefix)
       ? this.#executions.get(Number(handle.slice(this.#handlePrefix.length)))

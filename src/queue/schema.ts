@@ -15,9 +15,6 @@ export const State = { queued: 0, running: 1, completed: 2, failed: 3, dead: 4 }
 /** The state names of the API, by stored number. */
 export const stateNames = ['queued', 'running', 'completed', 'failed', 'dead'] as const;
 
-/** Priorities as stored: they sort high first. */
-export const priorityRank = { high: 0, normal: 1, low: 2 } as const;
-
 /** Kinds of event row, kept for callers who wait on a job. */
 export const EventKind = { status: 0, data: 1, warning: 2 } as const;
 

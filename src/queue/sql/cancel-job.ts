@@ -11,7 +11,7 @@ export function prepareCancelJob(db: Database.Database) {
        state = CASE WHEN state = 0 THEN 3 ELSE state END,
        error = CASE WHEN state = 0 THEN :error ELSE error END,
        finished_at = CASE WHEN state = 0 THEN :at ELSE finished_at END
-     WHERE id = :id AND state IN (0, 1)`,
+     WHERE id = :id AND state IN (0, 1) AND foreground = 1`,
   );
   return (id: number, error: string, at: number): void => {
     cancel.run({ id, error, at });

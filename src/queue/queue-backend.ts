@@ -1,0 +1,366 @@
+/**
+ * The queue backend: jobs kept in a SQLite file, run by any runner that works on the file (this
+ * process's own, or `gearshift work` processes). Background jobs are answered with a handle once
+ * committed; a foreground job is committed too, and its caller reads its events and its end back from
+ * the file, so the runner may be in another process.
+ */
+import type {
+  Backend,
+  BackgroundRequest,
+  FunctionInfo,
+  JobListener,
+  JobStatus,
+  JobTicket,
+  SubmitRequest,
+} from '../backend.js';
+import { type GearshiftError, QueueFileError } from '../errors.js';
+import type { PayloadMode } from '../functions/define.js';
+import { jobErrorFromData, jobErrorToData, parseJobErrorData } from '../payload/job-error.js';
+import { priorityRank } from './priority.js';
+import type { Durability } from './queue-file.js';
+import { QueueRunner } from './queue-runner.js';
+import { QueueStore } from './queue-store.js';
+import { EventKind, State, stateNames } from './schema.js';
+import type { NewJob } from './sql/insert-jobs.js';
+import type { JobRow } from './sql/read-jobs.js';
+import type { Retention } from './sql/retention.js';
+import { fromStored, toStored } from './stored-payload.js';
+
+/** A runner in this process: the backend it runs jobs on, and its size. */
+export interface EmbeddedRunner {
+  readonly backend: Backend;
+  readonly slots: number;
+  readonly threads: number;
+  /** Whether closing the queue closes that backend too (false when the client shares it). */
+  readonly ownsBackend: boolean;
+}
+
+/** Options of the queue backend, filled in. */
+export interface QueueBackendOptions {
+  readonly path: string;
+  readonly durability: Durability;
+  readonly pollMs: number;
+  readonly leaseMs: number;
+  readonly retention: Retention;
+  /** How long close() lets the runner's running jobs finish before it releases them. */
+  readonly shutdownGraceMs: number;
+  /** Attempts and backoff of background jobs that set none. */
+  readonly attempts: number;
+  readonly backoff: number;
+  readonly runner: EmbeddedRunner | undefined;
+}
+
+/** The callers waiting on one foreground job, and how far they have read its events. */
+interface WaitGroup {
+  readonly listeners: JobListener[];
+  readonly functionName: string;
+  readonly payload: PayloadMode;
+  lastSeq: number;
+  started: boolean;
+}
+
+/** Jobs kept in a SQLite file. */
+export class QueueBackend implements Backend {
+  readonly #options: QueueBackendOptions;
+  #store: QueueStore | undefined;
+  #runner: QueueRunner | undefined;
+  readonly #waiting = new Map<number, WaitGroup>();
+  #unsubscribe: (() => void) | undefined;
+  /** Foreground submissions not yet committed: close() waits for them too. */
+  #submitting = 0;
+  #idle: (() => void) | undefined;
+
+  constructor(options: QueueBackendOptions) {
+    this.#options = options;
+  }
+
+  /** The file, once opened. */
+  get store(): QueueStore | undefined {
+    return this.#store;
+  }
+
+  async manifest(): Promise<readonly FunctionInfo[] | undefined> {
+    // Without a runner here, the functions are whatever runners elsewhere know: any name is accepted.
+    return this.#options.runner ? this.#options.runner.backend.manifest() : undefined;
+  }
+
+  async start(): Promise<void> {
+    this.#open();
+  }
+
+  submit(request: SubmitRequest, listener: JobListener): JobTicket {
+    let id: number | undefined;
+    let detached = false;
+    let store: QueueStore;
+    try {
+      store = this.#open();
+    } catch (error) {
+      queueMicrotask(() => listener.fail(error as GearshiftError));
+      return { detach: () => {} };
+    }
+    this.#submitting++;
+    const job = this.#newJob(request, {
+      foreground: true,
+      runAt: undefined,
+      attempts: 1,
+      backoff: undefined,
+    });
+    store.writes
+      .write(() => store.insertJobs([job], Date.now())[0] as number)
+      .then(
+        (jobId) => {
+          id = jobId;
+          if (detached) this.#cancel(jobId, undefined);
+          else this.#wait(jobId, request, listener);
+        },
+        (error: unknown) => listener.fail(asQueueError(store.file, error)),
+      )
+      .finally(() => {
+        this.#submitting--;
+        this.#checkIdle();
+      });
+    return {
+      detach: (reason) => {
+        detached = true;
+        if (id !== undefined) this.#stopWaiting(id, listener, reason);
+      },
+    };
+  }
+
+  async background(requests: readonly BackgroundRequest[]): Promise<string[]> {
+    const store = this.#open();
+    const jobs = requests.map((request) => this.#newJob(request, { foreground: false, ...request }));
+    try {
+      const ids = await store.writes.write(() => store.insertJobs(jobs, Date.now()));
+      return ids.map((id) => store.handle(id));
+    } catch (error) {
+      throw asQueueError(store.file, error);
+    }
+  }
+
+  recognizes(handle: string): boolean {
+    return handle.startsWith('Q:');
+  }
+
+  async status(handle: string): Promise<JobStatus> {
+    const store = this.#open();
+    const id = store.idOf(handle);
+    const row = id === undefined ? undefined : store.readJobs.byId(id);
+    if (!row) return { handle, known: false, running: false, numerator: 0, denominator: 0 };
+    return toStatus(handle, row);
+  }
+
+  async close(): Promise<void> {
+    if (this.#waiting.size > 0 || this.#submitting > 0) {
+      await new Promise<void>((resolve) => {
+        this.#idle = resolve;
+      });
+    }
+    await this.#runner?.stop(this.#options.shutdownGraceMs);
+    await this.#closeRest();
+  }
+
+  async destroy(reason: GearshiftError): Promise<void> {
+    for (const [id, group] of [...this.#waiting]) {
+      this.#waiting.delete(id);
+      this.#cancel(id, reason);
+      for (const listener of group.listeners) listener.fail(reason);
+    }
+    await this.#runner?.stop(0);
+    await this.#closeRest(reason);
+  }
+
+  async #closeRest(reason?: GearshiftError): Promise<void> {
+    this.#unsubscribe?.();
+    this.#unsubscribe = undefined;
+    const runner = this.#options.runner;
+    if (runner?.ownsBackend) await (reason ? runner.backend.destroy(reason) : runner.backend.close());
+    this.#store?.close();
+  }
+
+  /** Opens the file on first use, and starts this process's runner on it. */
+  #open(): QueueStore {
+    if (this.#store) return this.#store;
+    const { path, durability, pollMs } = this.#options;
+    this.#store = new QueueStore(path, { durability, pollMs });
+    const embedded = this.#options.runner;
+    if (embedded) {
+      const { leaseMs, retention } = this.#options;
+      this.#runner = new QueueRunner(this.#store, embedded.backend, {
+        leaseMs,
+        retention,
+        slots: embedded.slots,
+        threads: embedded.threads,
+      });
+      this.#runner.start().catch((error: unknown) => {
+        process.emitWarning(
+          `the queue runner of ${path} did not start: ${String(error)}`,
+          'GearshiftWarning',
+        );
+      });
+    }
+    return this.#store;
+  }
+
+  #newJob(
+    request: SubmitRequest,
+    how: {
+      foreground: boolean;
+      runAt: number | undefined;
+      attempts: number | undefined;
+      backoff: number | undefined;
+    },
+  ): NewJob {
+    const now = Date.now();
+    return {
+      functionName: request.functionName,
+      input: toStored(request.input, request.payload),
+      unique: request.unique ?? null,
+      priority: priorityRank[request.priority],
+      foreground: how.foreground,
+      runAt: how.runAt ?? now,
+      maxAttempts: how.attempts ?? this.#options.attempts,
+      backoff: how.backoff ?? this.#options.backoff,
+    };
+  }
+
+  #wait(id: number, request: SubmitRequest, listener: JobListener): void {
+    const store = this.#store as QueueStore;
+    listener.created(store.handle(id));
+    const group = this.#waiting.get(id);
+    if (group) group.listeners.push(listener);
+    else {
+      this.#waiting.set(id, {
+        listeners: [listener],
+        functionName: request.functionName,
+        payload: request.payload,
+        lastSeq: 0,
+        started: false,
+      });
+    }
+    this.#unsubscribe ??= store.changes.subscribe(() => this.#poll());
+    store.changes.notify();
+  }
+
+  #stopWaiting(id: number, listener: JobListener, reason: GearshiftError): void {
+    const group = this.#waiting.get(id);
+    if (!group) return;
+    const index = group.listeners.indexOf(listener);
+    if (index !== -1) group.listeners.splice(index, 1);
+    if (group.listeners.length > 0) return;
+    this.#waiting.delete(id);
+    this.#cancel(id, reason);
+    this.#checkIdle();
+  }
+
+  /** Nobody waits for a foreground job any more: drop it if queued, stop it if running. */
+  #cancel(id: number, reason: GearshiftError | undefined): void {
+    const store = this.#store;
+    if (!store || store.closed) return;
+    const error = JSON.stringify(jobErrorToData(reason ?? new Error('its caller stopped waiting')));
+    store.writes.write(() => store.cancelJob(id, error, Date.now())).catch(() => {});
+  }
+
+  /** Reads, in one snapshot, what the jobs being waited on reported since last time, and passes it on. */
+  #poll(): void {
+    const store = this.#store;
+    if (!store || store.closed || this.#waiting.size === 0) return;
+    const found: {
+      id: number;
+      group: WaitGroup;
+      events: ReturnType<QueueStore['events']['after']>;
+      row: JobRow | undefined;
+    }[] = [];
+    store.db.transaction(() => {
+      for (const [id, group] of this.#waiting) {
+        found.push({
+          id,
+          group,
+          events: store.events.after(id, group.lastSeq),
+          row: store.readJobs.byId(id),
+        });
+      }
+    })();
+    for (const { id, group, events, row } of found) {
+      for (const event of events) {
+        group.lastSeq = event.seq;
+        deliverEvent(group, event.kind, event.body);
+      }
+      if (!group.started && row && (row.startedAt !== null || row.state >= State.completed)) {
+        group.started = true;
+        for (const listener of group.listeners) listener.started();
+      }
+      if (!row || row.state >= State.completed) this.#finish(id, group, row);
+    }
+  }
+
+  #finish(id: number, group: WaitGroup, row: JobRow | undefined): void {
+    const store = this.#store as QueueStore;
+    this.#waiting.delete(id);
+    const handle = store.handle(id);
+    if (row?.state === State.completed) {
+      const result = fromStored(row.result);
+      for (const listener of group.listeners) listener.complete(result);
+    } else {
+      const data = row?.error
+        ? parseJobErrorData(row.error)
+        : { code: 'ERR_JOB_FAILED', message: 'the job is no longer in the queue file' };
+      const error = jobErrorFromData(data, group.functionName, handle);
+      for (const listener of group.listeners) listener.fail(error);
+    }
+    // Its events were for this caller alone.
+    store.writes.write(() => store.events.remove(id)).catch(() => {});
+    this.#checkIdle();
+  }
+
+  #checkIdle(): void {
+    if (this.#waiting.size > 0 || this.#submitting > 0) return;
+    this.#unsubscribe?.();
+    this.#unsubscribe = undefined;
+    const idle = this.#idle;
+    this.#idle = undefined;
+    idle?.();
+  }
+}
+
+function deliverEvent(group: WaitGroup, kind: number, body: string | Buffer | null): void {
+  if (kind === EventKind.status) {
+    const [numerator, denominator] = fromStored(body) as [number, number];
+    for (const listener of group.listeners) listener.status(numerator, denominator);
+  } else if (kind === EventKind.data) {
+    const chunk = fromStored(body);
+    for (const listener of group.listeners) listener.data(chunk);
+  } else if (kind === EventKind.warning) {
+    const message = fromStored(body) as string;
+    for (const listener of group.listeners) listener.warning(message);
+  }
+}
+
+/** A job row as status() answers it. */
+export function toStatus(handle: string, row: JobRow): JobStatus {
+  const date = (at: number | null) => (at === null ? undefined : new Date(at));
+  const error = row.error ? parseJobErrorData(row.error) : undefined;
+  return {
+    handle,
+    known: true,
+    running: row.state === State.running && row.startedAt !== null,
+    numerator: row.numerator,
+    denominator: row.denominator,
+    state: stateNames[row.state] ?? 'queued',
+    functionName: row.functionName,
+    attempts: row.attempts,
+    maxAttempts: row.maxAttempts,
+    ...(error ? { lastError: { code: error.code, message: error.message } } : {}),
+    ...(row.state === State.completed && row.result !== null ? { result: fromStored(row.result) } : {}),
+    createdAt: new Date(row.createdAt),
+    runAt: new Date(row.runAt),
+    ...(row.startedAt === null ? {} : { startedAt: date(row.startedAt) }),
+    ...(row.finishedAt === null ? {} : { finishedAt: date(row.finishedAt) }),
+  };
+}
+
+function asQueueError(file: string, error: unknown): GearshiftError {
+  return error instanceof QueueFileError
+    ? error
+    : new QueueFileError(file, `refused a write: ${String(error)}`, error);
+}
