@@ -6,8 +6,11 @@
 import { readFileSync } from 'node:fs';
 import { GearshiftError, InvalidOptionError } from '../errors.js';
 import { listFunctions } from './functions-command.js';
+import { listJobs, requeue } from './jobs-command.js';
+import { status } from './status-command.js';
 import { submit } from './submit-command.js';
 import { UsageError } from './usage-error.js';
+import { work } from './work-command.js';
 
 const usage = `gearshift: the Gearman job model for Node.js
 
@@ -15,6 +18,18 @@ Usage:
   gearshift submit <function> [<json>] --functions <module> [--threads N] [--raw]
       Runs one job on a local thread pool; prints its progress on stderr and its result on stdout
       (JSON, or the raw bytes of a bytes function). --raw sends the input's text as it is.
+  gearshift submit <function> [<json>] --queue <file> [--background] [--priority P] [--unique KEY]
+                   [--delay MS] [--attempts N] [--raw]
+      Hands one job to the runners of a queue file. With --background, prints its handle once it is
+      committed; without, waits for the result.
+  gearshift work <module> --queue <file> [--threads N] [--concurrency N] [--lease-ms MS] [--grace-ms MS]
+      Runs the module's jobs from a queue file until SIGTERM or SIGINT (then finishes what runs).
+  gearshift status --queue <file> [<handle>]
+      Per function: jobs queued, running, and the runners that run it; or one job's state and progress.
+  gearshift jobs --queue <file> [--state dead|failed|queued|running|completed] [--limit N]
+      The most recent jobs in a state: the dead-letter jobs by default.
+  gearshift requeue --queue <file> <handle>...
+      Puts failed or dead jobs back in the queue with a fresh set of attempts.
   gearshift functions <module>
       Lists the functions a module defines, with their payloads and timeouts.
   gearshift --help | --version
@@ -27,6 +42,14 @@ async function main(argv: readonly string[]): Promise<number> {
       return submit(rest);
     case 'functions':
       return listFunctions(rest);
+    case 'work':
+      return work(rest);
+    case 'status':
+      return status(rest);
+    case 'jobs':
+      return listJobs(rest);
+    case 'requeue':
+      return requeue(rest);
     case '--version':
     case '-v': {
       const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8'));
@@ -40,9 +63,15 @@ async function main(argv: readonly string[]): Promise<number> {
       process.stdout.write(usage);
       return command === undefined ? 2 : 0;
     default:
-      throw new UsageError(`unknown command '${command}' (the commands are submit and functions)`);
+      throw new UsageError(`unknown command '${command}' (see the commands below)`);
   }
 }
+
+// Output piped into a reader that stopped reading (`| head`): stop quietly, as Unix tools do.
+process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+  if (error.code === 'EPIPE') process.exit(0);
+  throw error;
+});
 
 main(process.argv.slice(2)).then(
   (code) => {

@@ -1,7 +1,14 @@
-/** `gearshift submit <function> [<json>] --functions <module>`: one job, from the shell. */
+/**
+ * `gearshift submit <function> [<json>]`: one job, from the shell. With `--functions <module>` it runs
+ * here, on a local pool; with `--queue <file>` it goes into the file for its runners (`--background`:
+ * the handle is printed as soon as the job is committed; without it, the result when a runner is done).
+ */
 import { parseArgs } from 'node:util';
+import type { Priority } from '../backend.js';
+import type { Client } from '../client/client.js';
 import { createClient } from '../client/create-client.js';
-import { checkCount } from '../client/options.js';
+import type { BackgroundOptions } from '../client/options.js';
+import { countOption, millisecondsOption } from './cli-options.js';
 import { UsageError } from './usage-error.js';
 
 export async function submit(args: readonly string[]): Promise<number> {
@@ -10,27 +17,61 @@ export async function submit(args: readonly string[]): Promise<number> {
     allowPositionals: true,
     options: {
       functions: { type: 'string' },
-      threads: { type: 'string', default: '1' },
+      queue: { type: 'string' },
+      threads: { type: 'string' },
       raw: { type: 'boolean', default: false },
+      background: { type: 'boolean', default: false },
+      priority: { type: 'string' },
+      unique: { type: 'string' },
+      delay: { type: 'string' },
+      attempts: { type: 'string' },
     },
   });
   const [functionName, inputText, ...extra] = positionals;
   if (!functionName) throw new UsageError('submit needs a function name');
   if (extra.length > 0) throw new UsageError(`submit takes one input argument, got also ${extra.join(' ')}`);
-  if (!values.functions)
-    throw new UsageError('submit needs --functions <module> (the module whose functions run the job)');
-  const threads = checkCount('--threads', Number(values.threads), 1);
-  const client = createClient({ functions: values.functions, threads });
+  if (values.functions && values.queue) {
+    throw new UsageError(
+      'submit takes --functions (run it here) or --queue (hand it to the runners of a file), not both',
+    );
+  }
+  if (!values.functions && !values.queue) {
+    throw new UsageError(
+      'submit needs --functions <module> (run it here) or --queue <file> (hand it to its runners)',
+    );
+  }
+  if (values.background && !values.queue) throw new UsageError('--background needs --queue <file>');
+  const input = inputText === undefined || values.raw ? inputText : parseInput(inputText);
+  const client: Client = values.queue
+    ? createClient({ queue: { path: values.queue } })
+    : createClient({
+        functions: values.functions as string,
+        threads: countOption('--threads', values.threads, 1, 1),
+      });
+  const priority = values.priority as Priority | undefined;
   try {
-    const input = inputText === undefined || values.raw ? inputText : parseInput(inputText);
-    const job = client.run(functionName, input, {
+    if (values.background) {
+      const delay = millisecondsOption('--delay', values.delay);
+      const options: BackgroundOptions = {
+        ...(priority ? { priority } : {}),
+        ...(values.unique ? { unique: values.unique } : {}),
+        ...(delay === undefined ? {} : { delay }),
+        ...(values.attempts === undefined
+          ? {}
+          : { attempts: countOption('--attempts', values.attempts, 1, 1) }),
+      };
+      process.stdout.write(`${await client.background(functionName, input, options)}\n`);
+      return 0;
+    }
+    const result = await client.run(functionName, input, {
+      ...(priority ? { priority } : {}),
+      ...(values.unique ? { unique: values.unique } : {}),
       on: {
         status: (event) => process.stderr.write(`status ${event.numerator}/${event.denominator}\n`),
         data: (event) => process.stderr.write(`data ${render(event.data)}\n`),
         warning: (event) => process.stderr.write(`warning ${event.message}\n`),
       },
     });
-    const result = await job;
     if (Buffer.isBuffer(result)) process.stdout.write(result);
     else process.stdout.write(`${render(result)}\n`);
     return 0;

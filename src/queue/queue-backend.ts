@@ -64,8 +64,10 @@ export class QueueBackend implements Backend {
   readonly #options: QueueBackendOptions;
   #store: QueueStore | undefined;
   #runner: QueueRunner | undefined;
+  #runnerStarted: Promise<void> | undefined;
   readonly #waiting = new Map<number, WaitGroup>();
   #unsubscribe: (() => void) | undefined;
+  #holdOpen: NodeJS.Timeout | undefined;
   /** Foreground submissions not yet committed: close() waits for them too. */
   #submitting = 0;
   #idle: (() => void) | undefined;
@@ -86,6 +88,7 @@ export class QueueBackend implements Backend {
 
   async start(): Promise<void> {
     this.#open();
+    await this.#runnerStarted;
   }
 
   submit(request: SubmitRequest, listener: JobListener): JobTicket {
@@ -173,6 +176,8 @@ export class QueueBackend implements Backend {
   async #closeRest(reason?: GearshiftError): Promise<void> {
     this.#unsubscribe?.();
     this.#unsubscribe = undefined;
+    clearInterval(this.#holdOpen);
+    this.#holdOpen = undefined;
     const runner = this.#options.runner;
     if (runner?.ownsBackend) await (reason ? runner.backend.destroy(reason) : runner.backend.close());
     this.#store?.close();
@@ -192,7 +197,7 @@ export class QueueBackend implements Backend {
         slots: embedded.slots,
         threads: embedded.threads,
       });
-      this.#runner.start().catch((error: unknown) => {
+      this.#runnerStarted = this.#runner.start().catch((error: unknown) => {
         process.emitWarning(
           `the queue runner of ${path} did not start: ${String(error)}`,
           'GearshiftWarning',
@@ -239,6 +244,9 @@ export class QueueBackend implements Backend {
       });
     }
     this.#unsubscribe ??= store.changes.subscribe(() => this.#poll());
+    // A caller is waiting: the process must not end before its job does (the watch and the safety-net
+    // timer of the change signal hold nothing open by themselves).
+    this.#holdOpen ??= setInterval(() => {}, 2 ** 30);
     store.changes.notify();
   }
 
@@ -317,6 +325,8 @@ export class QueueBackend implements Backend {
     if (this.#waiting.size > 0 || this.#submitting > 0) return;
     this.#unsubscribe?.();
     this.#unsubscribe = undefined;
+    clearInterval(this.#holdOpen);
+    this.#holdOpen = undefined;
     const idle = this.#idle;
     this.#idle = undefined;
     idle?.();

@@ -137,6 +137,7 @@ export class QueueRunner {
         host: hostname(),
         functions: this.#functionList,
         threads: this.#options.threads,
+        leaseMs: this.#options.leaseMs,
         startedAt: now,
         heartbeatAt: now,
       }),
@@ -362,7 +363,7 @@ export class QueueRunner {
       this.#store.runners.heartbeat(this.id, now);
       if (this.#running.size > 0) this.#store.leases.renew(this.id, now + leaseMs);
       // Runners silent for three leases are gone; their jobs come back through lease expiry.
-      this.#store.runners.prune(now - 3 * leaseMs);
+      this.#store.runners.prune(now);
       if (now - this.#lastPrune >= pruneEveryMs) {
         this.#lastPrune = now;
         this.#store.prune(this.#options.retention, now);

@@ -68,6 +68,7 @@ const migrations: readonly string[] = [
      host TEXT NOT NULL,
      functions TEXT NOT NULL,
      threads INTEGER NOT NULL,
+     lease_ms INTEGER NOT NULL,
      started_at INTEGER NOT NULL,
      heartbeat_at INTEGER NOT NULL
    ) WITHOUT ROWID;`,

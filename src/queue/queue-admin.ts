@@ -1,0 +1,131 @@
+/**
+ * A queue file seen from outside the client: what `gearshift status` shows and what an operator does
+ * (list dead jobs, put them back, prune). Opening one does not start a runner.
+ */
+import type { JobState, JobStatus } from '../backend.js';
+import { InvalidOptionError } from '../errors.js';
+import { toStatus } from './queue-backend.js';
+import type { Durability } from './queue-file.js';
+import { defaultQueuePath } from './queue-file.js';
+import { QueueStore } from './queue-store.js';
+import { State } from './schema.js';
+import type { Retention } from './sql/retention.js';
+
+/** One function's line of `gearshift status`, as `gearadmin --status` gives it for gearmand. */
+export interface FunctionStatus {
+  readonly functionName: string;
+  readonly queued: number;
+  readonly running: number;
+  /** Live runners that run this function. */
+  readonly workers: number;
+}
+
+/** A runner working on the file. */
+export interface RunnerStatus {
+  readonly id: string;
+  readonly pid: number;
+  readonly host: string;
+  readonly functions: readonly string[];
+  readonly threads: number;
+  readonly startedAt: Date;
+  readonly heartbeatAt: Date;
+}
+
+const stateNumbers: Readonly<Record<JobState, number>> = State;
+
+/** A queue file, for inspection and repair. */
+export class Queue {
+  readonly #store: QueueStore;
+
+  /** @internal use {@link openQueue} */
+  constructor(store: QueueStore) {
+    this.#store = store;
+  }
+
+  /** The file's absolute path. */
+  get file(): string {
+    return this.#store.file;
+  }
+
+  /** Per function: jobs queued and running, and the live runners that run it (functions no runner knows included). */
+  functions(): FunctionStatus[] {
+    const now = Date.now();
+    const workers = new Map<string, number>();
+    for (const runner of this.#store.runners.alive(now)) {
+      for (const name of JSON.parse(runner.functions) as string[])
+        workers.set(name, (workers.get(name) ?? 0) + 1);
+    }
+    const lines = new Map<string, FunctionStatus>();
+    for (const counts of this.#store.functionStats()) {
+      lines.set(counts.functionName, { ...counts, workers: workers.get(counts.functionName) ?? 0 });
+    }
+    for (const [functionName, count] of workers) {
+      if (!lines.has(functionName))
+        lines.set(functionName, { functionName, queued: 0, running: 0, workers: count });
+    }
+    return [...lines.values()].sort((a, b) => a.functionName.localeCompare(b.functionName));
+  }
+
+  /** The runners working on the file now. */
+  runners(): RunnerStatus[] {
+    return this.#store.runners.alive(Date.now()).map((runner) => ({
+      id: runner.id,
+      pid: runner.pid,
+      host: runner.host,
+      functions: JSON.parse(runner.functions) as string[],
+      threads: runner.threads,
+      startedAt: new Date(runner.startedAt),
+      heartbeatAt: new Date(runner.heartbeatAt),
+    }));
+  }
+
+  /** One job's status, or `known: false`. */
+  job(handle: string): JobStatus {
+    const id = this.#store.idOf(handle);
+    const row = id === undefined ? undefined : this.#store.readJobs.byId(id);
+    return row
+      ? toStatus(handle, row)
+      : { handle, known: false, running: false, numerator: 0, denominator: 0 };
+  }
+
+  /** The most recent jobs in a state, newest first (`dead` lists the dead-letter jobs). */
+  jobs(state: JobState, limit = 100): JobStatus[] {
+    const stored = stateNumbers[state];
+    if (stored === undefined) {
+      throw new InvalidOptionError('state', "'queued', 'running', 'completed', 'failed' or 'dead'", state);
+    }
+    return this.#store.readJobs
+      .byState(stored, limit)
+      .map((row) => toStatus(this.#store.handle(row.id), row));
+  }
+
+  /** Puts a failed or dead job back in the queue with a fresh set of attempts; false if it was neither. */
+  requeue(handle: string): boolean {
+    const id = this.#store.idOf(handle);
+    if (id === undefined) return false;
+    const requeued = this.#store.db.transaction(() => this.#store.requeue(id, Date.now())).immediate();
+    if (requeued) this.#store.changes.notify();
+    return requeued;
+  }
+
+  /** Deletes finished jobs past their retention; returns how many rows went. */
+  prune(retention: Retention): number {
+    let total = 0;
+    for (let pruned = -1; pruned !== 0; total += pruned) {
+      pruned = this.#store.db.transaction(() => this.#store.prune(retention, Date.now())).immediate();
+    }
+    return total;
+  }
+
+  close(): void {
+    this.#store.close();
+  }
+}
+
+/** Opens a queue file for inspection (creating it if it does not exist, like every queue file). */
+export function openQueue(
+  path: string = defaultQueuePath(),
+  options: { durability?: Durability } = {},
+): Queue {
+  return new Queue(new QueueStore(path, { durability: options.durability ?? 'process', pollMs: 1000 }));
+}
