@@ -14,6 +14,8 @@ export type {
 } from './backend.js';
 export {
   type AnyTask,
+  type BackgroundArguments,
+  type BackgroundJob,
   Client,
   type RunArguments,
   type Task,
@@ -28,7 +30,7 @@ export {
 } from './client/create-client.js';
 export type { JobEvent, JobEventHandlers, JobEventType, TaskEvent } from './client/events.js';
 export { JobRun } from './client/job-run.js';
-export type { RunAllOptions, RunOptions } from './client/options.js';
+export type { BackgroundOptions, RunAllOptions, RunOptions } from './client/options.js';
 export { type TaskResult, TaskSet } from './client/task-set.js';
 export {
   ClientClosedError,
@@ -40,7 +42,9 @@ export {
   JobFailedError,
   JobTimeoutError,
   PayloadError,
+  QueueFileError,
   UnknownFunctionError,
+  UnsupportedError,
   WorkerCrashedError,
 } from './errors.js';
 export {
@@ -57,3 +61,7 @@ export {
 } from './functions/define.js';
 export type { AnyFunctionSet, BytesInput, FunctionName, InputOf, ResultOf } from './functions/types.js';
 export type { Jsonified, JsonResult, JsonValue } from './payload/jsonified.js';
+export { type FunctionStatus, openQueue, Queue, type RunnerStatus } from './queue/queue-admin.js';
+export { type Durability, defaultQueuePath } from './queue/queue-file.js';
+export type { QueueOptions } from './queue/queue-options.js';
+export type { Retention } from './queue/sql/retention.js';

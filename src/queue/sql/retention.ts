@@ -23,7 +23,7 @@ export function prepareRetention(db: Database.Database) {
   );
   const beyondCount = db.prepare(
     `DELETE FROM jobs WHERE id IN (
-       SELECT id FROM jobs WHERE state = 2 ORDER BY finished_at DESC LIMIT ${slice} OFFSET ?)`,
+       SELECT id FROM jobs WHERE state = 2 ORDER BY finished_at DESC, id DESC LIMIT ${slice} OFFSET ?)`,
   );
   const oldFailed = db.prepare(
     `DELETE FROM jobs WHERE id IN (SELECT id FROM jobs WHERE state IN (3, 4) AND finished_at < ? LIMIT ${slice})`,

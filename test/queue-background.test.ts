@@ -1,0 +1,385 @@
+import { execFile } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import Database from 'better-sqlite3';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import {
+  type Client,
+  createClient,
+  InvalidOptionError,
+  openQueue,
+  PayloadError,
+  type QueueOptions,
+  UnknownFunctionError,
+} from '../src/index.js';
+import type queueFunctions from './fixtures/queue-functions.js';
+
+const exec = promisify(execFile);
+const functions = new URL('./fixtures/queue-functions.js', import.meta.url);
+const directory = mkdtempSync(join(tmpdir(), 'gearshift-queue-'));
+afterAll(() => rmSync(directory, { recursive: true, force: true }));
+
+let files = 0;
+const clients: Client[] = [];
+afterEach(async () => {
+  await Promise.all(clients.splice(0).map((client) => client.destroy()));
+});
+
+type QueueClient = Client<typeof queueFunctions>;
+
+/** A fresh queue file path, and a client on it (with a runner unless `runner: false`). */
+function queueClient(options: QueueOptions & { threads?: number } = {}): {
+  client: QueueClient;
+  path: string;
+} {
+  const path = options.path ?? join(directory, `q-${++files}.db`);
+  const { threads = 1, ...queue } = options;
+  const client = createClient<typeof queueFunctions>({
+    functions,
+    threads,
+    queue: { pollMs: 50, ...queue, path },
+  });
+  clients.push(client);
+  return { client, path };
+}
+
+/** Polls `probe` (sync or async) until it gives something truthy. */
+async function waitFor<T>(
+  probe: () => T | undefined | false | Promise<T | undefined | false>,
+  what: string,
+  timeoutMs = 10_000,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const found = await probe();
+    if (found) return found;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+function lines(file: string): string[] {
+  return existsSync(file) ? readFileSync(file, 'utf8').split('\n').filter(Boolean) : [];
+}
+
+describe('background jobs', () => {
+  it('answers with a handle only once the job is committed to the file', async () => {
+    const { client, path } = queueClient({ runner: false });
+    const handle = await client.background('noop');
+    // Another connection, as another process would open it, already sees the job.
+    const other = new Database(path, { readonly: true });
+    const rows = other.prepare('SELECT function, state FROM jobs').all();
+    other.close();
+    expect(handle).toMatch(/^Q:[0-9a-f]{8}:1$/);
+    expect(rows).toEqual([{ function: 'noop', state: 0 }]);
+  });
+
+  it('runs it on the embedded runner, and status() then tells its state, attempts, result and times', async () => {
+    const { client } = queueClient();
+    const log = join(directory, 'runs-once');
+    const handle = await client.background('record', { log, tag: 'done' });
+    const status = await waitFor(async () => {
+      const current = await client.status(handle);
+      return current.state === 'completed' && current;
+    }, 'completion');
+    const finished = status;
+    expect(finished).toMatchObject({
+      known: true,
+      running: false,
+      state: 'completed',
+      attempts: 1,
+      result: 'done',
+    });
+    expect(finished.finishedAt?.getTime()).toBeGreaterThanOrEqual(finished.startedAt?.getTime() ?? Infinity);
+    expect(lines(log)).toEqual(['done']);
+  });
+
+  it('returns the handle of a queued or running job with the same function and unique instead of adding one', async () => {
+    const { client, path } = queueClient({ runner: false });
+    const first = await client.background('noop', undefined, { unique: 'nightly' });
+    const again = await client.background('noop', undefined, { unique: 'nightly' });
+    const otherFunction = await client.background(
+      'record',
+      { log: '/dev/null', tag: 'x' },
+      { unique: 'nightly' },
+    );
+    expect(again).toBe(first);
+    expect(otherFunction).not.toBe(first);
+    const queue = openQueue(path);
+    expect(queue.functions().map((line) => [line.functionName, line.queued])).toEqual([
+      ['noop', 1],
+      ['record', 1],
+    ]);
+    queue.close();
+  });
+
+  it('commits backgroundAll in one go, with a handle per job in order', async () => {
+    const { client } = queueClient({ runner: false });
+    const handles = await client.backgroundAll([
+      client.backgroundJob('noop'),
+      client.backgroundJob('noop', undefined, { priority: 'high' }),
+      client.backgroundJob('record', { log: '/dev/null', tag: 'a' }),
+    ]);
+    expect(handles.map((handle) => Number(handle.split(':')[2]))).toEqual([1, 2, 3]);
+  });
+
+  it('starts a delayed job on time: not before, and within tens of milliseconds after', async () => {
+    const { client } = queueClient();
+    await client.start();
+    const log = join(directory, 'delayed');
+    const handle = await client.background('record', { log, tag: 'late' }, { delay: 400 });
+    await new Promise((resolve) => setTimeout(resolve, 250));
+    expect(lines(log)).toEqual([]);
+    const done = await waitFor(async () => {
+      const status = await client.status(handle);
+      return status.state === 'completed' && status;
+    }, 'the delayed job');
+    const status = done;
+    const lateBy = (status.startedAt?.getTime() ?? 0) - (status.runAt?.getTime() ?? 0);
+    expect(lateBy).toBeGreaterThanOrEqual(0);
+    expect(lateBy).toBeLessThan(100);
+  });
+
+  it('retries a failing job with growing backoff, then keeps it dead with its reason; requeue runs it again', async () => {
+    const { client, path } = queueClient();
+    const marker = join(directory, 'flaky-marker');
+    const handle = await client.background('flaky', { marker }, { attempts: 3, backoff: 100 });
+    const dead = await waitFor(async () => {
+      const status = await client.status(handle);
+      return status.state === 'dead' && status;
+    }, 'the job to be dead');
+    const status = dead;
+    expect(status.attempts).toBe(3);
+    expect(status.lastError?.code).toBe('ERR_JOB_FAILED');
+    expect(status.lastError?.message).toContain('no marker at');
+    // Two retries: after at least 50 ms (half of 100 x 2^0), then at least 100 ms (half of 100 x 2^1).
+    const elapsed = (status.finishedAt?.getTime() ?? 0) - (status.createdAt?.getTime() ?? 0);
+    expect(elapsed).toBeGreaterThanOrEqual(150);
+
+    const queue = openQueue(path);
+    expect(queue.jobs('dead').map((job) => job.handle)).toEqual([handle]);
+    writeFileSync(marker, '');
+    expect(queue.requeue(handle)).toBe(true);
+    queue.close();
+    const again = await waitFor(async () => {
+      const current = await client.status(handle);
+      return current.state === 'completed' && current;
+    }, 'the requeued job');
+    expect(again).toMatchObject({ result: 'worked', attempts: 1 });
+  });
+
+  it('honours priorities across functions', async () => {
+    const { client } = queueClient();
+    const log = join(directory, 'priorities');
+    const blocker = client.background('record', { log, tag: 'blocker', ms: 300 });
+    await blocker;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    await client.backgroundAll([
+      client.backgroundJob('record', { log, tag: 'low' }, { priority: 'low' }),
+      client.backgroundJob('record', { log, tag: 'normal' }),
+      client.backgroundJob('flaky', { marker: '/nonexistent' }, { priority: 'low', attempts: 1 }),
+      client.backgroundJob('record', { log, tag: 'high' }, { priority: 'high' }),
+    ]);
+    await waitFor(() => lines(log).length === 4, 'four records');
+    expect(lines(log)).toEqual(['blocker', 'high', 'normal', 'low']);
+  });
+
+  it('keeps a job for a function no runner knows queued, and status shows it with no workers', async () => {
+    const { client, path } = queueClient();
+    await client.start();
+    // This client knows the module's functions, so it refuses the name; a bare submitter does not.
+    expect(await client.background('unheardOf' as 'noop').catch((thrown: unknown) => thrown)).toBeInstanceOf(
+      UnknownFunctionError,
+    );
+    const producer = createClient({ queue: { path } });
+    clients.push(producer);
+    const handle = await producer.background('unheardOf', { any: 1 });
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const queue = openQueue(path);
+    const line = queue.functions().find((entry) => entry.functionName === 'unheardOf');
+    const noop = queue.functions().find((entry) => entry.functionName === 'noop');
+    expect(line).toEqual({ functionName: 'unheardOf', queued: 1, running: 0, workers: 0 });
+    expect(noop?.workers).toBe(1);
+    expect(queue.job(handle).state).toBe('queued');
+    queue.close();
+  });
+
+  it("persists a running job's progress, visible to status() from another process", async () => {
+    const { client, path } = queueClient();
+    const handle = await client.background('slowProgress', { steps: 30, ms: 50 });
+    const cli = new URL('../dist/cli/main.js', import.meta.url).pathname;
+    const seen = await waitFor(async () => {
+      const { stdout } = await exec(process.execPath, [cli, 'status', '--queue', path, handle]);
+      const progress = /progress: (\d+)\/30/.exec(stdout);
+      return progress && Number(progress[1]) >= 3 && stdout;
+    }, 'progress from another process');
+    expect(seen).toMatch(/state: running/);
+  });
+
+  it('lets close() finish running jobs within its grace, then puts the rest back unspent', async () => {
+    const { client, path } = queueClient({ shutdownGraceMs: 100 });
+    const handle = await client.background('slowProgress', { steps: 100, ms: 50 }, { attempts: 2 });
+    await waitFor(async () => (await client.status(handle)).running, 'the job to run');
+    await client.close();
+    const queue = openQueue(path);
+    const status = queue.job(handle);
+    expect(status).toMatchObject({ state: 'queued', attempts: 0 });
+    expect(queue.runners()).toEqual([]);
+    queue.close();
+  });
+
+  it('prunes finished jobs past the retention, keeping the newest completed ones', async () => {
+    const { client, path } = queueClient();
+    const handles = await client.backgroundAll(
+      Array.from({ length: 12 }, () => client.backgroundJob('noop')),
+    );
+    await waitFor(async () => (await client.status(handles[11] as string)).state === 'completed', 'all done');
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const queue = openQueue(path);
+    expect(queue.jobs('completed', 100)).toHaveLength(12);
+    queue.prune({ completedMs: 3_600_000, completedCount: 5, failedMs: 0 });
+    const kept = queue.jobs('completed', 100).map((job) => job.handle);
+    expect(kept).toEqual(handles.slice(7).reverse());
+    queue.close();
+  });
+});
+
+describe('bad input to a queue', () => {
+  it('refuses a file that is not a SQLite database, naming it, and leaves it untouched', async () => {
+    const path = join(directory, 'notes.txt');
+    writeFileSync(path, 'shopping list: milk, eggs\n');
+    const before = statSync(path);
+    const { client } = queueClient({ path, runner: false });
+    const error = await client.background('noop').catch((thrown: unknown) => thrown);
+    expect((error as Error).message).toBe(
+      `Queue file ${path} is not a SQLite database (26 bytes of something else); it was not changed`,
+    );
+    expect(readFileSync(path, 'utf8')).toBe('shopping list: milk, eggs\n');
+    expect(statSync(path).mtimeMs).toBe(before.mtimeMs);
+  });
+
+  it("refuses another application's SQLite database and leaves it untouched", async () => {
+    const path = join(directory, 'other-app.db');
+    const other = new Database(path);
+    other.exec("CREATE TABLE customers (name TEXT); INSERT INTO customers VALUES ('Ada')");
+    other.close();
+    const before = readFileSync(path);
+    const { client } = queueClient({ path, runner: false });
+    const error = await client.background('noop').catch((thrown: unknown) => thrown);
+    expect((error as Error).message).toMatch(
+      /is a SQLite database of something else \(its tables: customers\)/,
+    );
+    expect(readFileSync(path).equals(before)).toBe(true);
+    expect(existsSync(`${path}-wal`)).toBe(false);
+  });
+
+  it('refuses a file written by a newer schema', async () => {
+    const path = join(directory, 'future.db');
+    const { client } = queueClient({ path, runner: false });
+    await client.background('noop');
+    await client.close();
+    const db = new Database(path);
+    db.pragma('user_version = 99');
+    db.close();
+    const { client: later } = queueClient({ path, runner: false });
+    const error = await later.background('noop').catch((thrown: unknown) => thrown);
+    expect((error as Error).message).toMatch(/has schema 99, newer than this gearshift knows \(1\)/);
+  });
+
+  it('refuses a directory it cannot write, naming the file', async () => {
+    // Run as a user without rights to the directory: root would be let in anyway.
+    const locked = mkdtempSync(join(tmpdir(), 'gearshift-locked-'));
+    try {
+      const script = `import('${new URL('../dist/index.js', import.meta.url).href}').then(async ({ openQueue }) => {
+        try { openQueue('${locked}/sub/queue.db'); } catch (error) { console.log(error.code + ' ' + error.message); }
+      })`;
+      const asNobody = process.getuid?.() === 0 ? { uid: 65534, gid: 65534 } : {};
+      const { execFileSync } = await import('node:child_process');
+      const { chmodSync } = await import('node:fs');
+      chmodSync(locked, 0o700);
+      if (!('uid' in asNobody)) chmodSync(locked, 0o500);
+      const out = execFileSync(process.execPath, ['--input-type=module', '-e', script], {
+        ...asNobody,
+        encoding: 'utf8',
+      });
+      expect(out).toMatch(
+        new RegExp(`^ERR_QUEUE_FILE Queue file ${locked}/sub/queue.db cannot be created: its directory`),
+      );
+      expect(out).toContain('EACCES');
+    } finally {
+      rmSync(locked, { recursive: true, force: true });
+    }
+  });
+
+  it('refuses an input that cannot be carried, and stores nothing', async () => {
+    const { client, path } = queueClient({ runner: false });
+    const error = await client
+      .background('record', { log: 'x', tag: 'y', when: new Date() } as unknown as {
+        log: string;
+        tag: string;
+      })
+      .catch((thrown: unknown) => thrown);
+    expect(error).toBeInstanceOf(PayloadError);
+    const bad = await client.background('noop', undefined, { delay: -5 }).catch((thrown: unknown) => thrown);
+    expect(bad).toBeInstanceOf(InvalidOptionError);
+    const queue = openQueue(path);
+    expect(queue.functions()).toEqual([]);
+    queue.close();
+  });
+
+  it('reports an unknown handle as unknown', async () => {
+    const { client } = queueClient({ runner: false });
+    await client.background('noop');
+    expect(await client.status('Q:00000000:1')).toMatchObject({ known: false });
+    expect(await client.status('Q:nonsense')).toMatchObject({ known: false });
+  });
+
+  it('ends a poison job that kills its thread every time dead after its attempts, and keeps running others', async () => {
+    const { client } = queueClient({ threads: 1 });
+    const log = join(directory, 'after-poison');
+    const poison = await client.background('poison', undefined, { attempts: 2, backoff: 10 });
+    const others = await client.backgroundAll(
+      Array.from({ length: 5 }, (_, n) => client.backgroundJob('record', { log, tag: `ok-${n}` })),
+    );
+    const dead = await waitFor(async () => {
+      const status = await client.status(poison);
+      return status.state === 'dead' && status;
+    }, 'the poison job to be dead');
+    expect(dead.lastError).toMatchObject({ code: 'ERR_WORKER_CRASHED' });
+    await waitFor(async () => (await client.status(others[4] as string)).state === 'completed', 'the others');
+    expect(lines(log).sort()).toEqual(['ok-0', 'ok-1', 'ok-2', 'ok-3', 'ok-4']);
+  });
+});
+
+describe('the queue file itself', () => {
+  it('is created with mode 0600, its WAL and shared memory too, in a directory made with mode 0700', async () => {
+    const path = join(directory, 'private', 'deep', 'queue.db');
+    const { client } = queueClient({ path, runner: false });
+    await client.background('noop');
+    const mode = (file: string) => statSync(file).mode & 0o777;
+    expect(mode(path)).toBe(0o600);
+    expect(mode(`${path}-wal`)).toBe(0o600);
+    expect(mode(`${path}-shm`)).toBe(0o600);
+    expect(mode(join(directory, 'private', 'deep'))).toBe(0o700);
+  });
+
+  it("uses synchronous FULL with durability 'power' and NORMAL by default, in WAL mode", async () => {
+    for (const [durability, expected] of [
+      ['process', 1],
+      ['power', 2],
+    ] as const) {
+      const { client, path } = queueClient({ durability, runner: false });
+      await client.background('noop');
+      // The setting is the connection's; the file says WAL whoever reads it.
+      const reader = new Database(path, { readonly: true });
+      expect(reader.pragma('journal_mode', { simple: true })).toBe('wal');
+      reader.close();
+      const { QueueStore } = await import('../src/queue/queue-store.js');
+      const store = new QueueStore(path, { durability, pollMs: 1000 });
+      expect(store.db.pragma('synchronous', { simple: true })).toBe(expected);
+      store.close();
+    }
+  });
+});
