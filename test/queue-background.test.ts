@@ -60,8 +60,14 @@ async function waitFor<T>(
   }
 }
 
+/** The tags a `record` log holds, in order. */
 function lines(file: string): string[] {
-  return existsSync(file) ? readFileSync(file, 'utf8').split('\n').filter(Boolean) : [];
+  return existsSync(file)
+    ? readFileSync(file, 'utf8')
+        .split('\n')
+        .filter(Boolean)
+        .map((line) => line.split(' ')[0] as string)
+    : [];
 }
 
 describe('background jobs', () => {

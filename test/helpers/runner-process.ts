@@ -1,0 +1,47 @@
+/** Starting `gearshift work` runner processes for tests, and making sure none outlives its test. */
+import { type ChildProcess, spawn } from 'node:child_process';
+
+const cli = new URL('../../dist/cli/main.js', import.meta.url).pathname;
+const started = new Set<ChildProcess>();
+
+/** Starts `gearshift work <module> --queue <file> ...args` and resolves once it is working. */
+export async function startRunner(
+  module: string,
+  queue: string,
+  args: readonly string[] = [],
+): Promise<ChildProcess> {
+  const child = spawn(process.execPath, [cli, 'work', module, '--queue', queue, ...args], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  started.add(child);
+  child.once('exit', () => started.delete(child));
+  await new Promise<void>((resolve, reject) => {
+    let output = '';
+    const timer = setTimeout(() => reject(new Error(`the runner did not start: ${output}`)), 30_000);
+    child.stderr?.on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+      if (output.includes('gearshift work: pid')) {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`the runner exited with ${code} before it started: ${output}`));
+    });
+  });
+  return child;
+}
+
+/** Kills a runner with `signal` and waits until it is gone. */
+export async function stopRunner(child: ChildProcess, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  child.kill(signal);
+  await exited;
+}
+
+/** Kills every runner a test left behind (call in afterEach: even a failing test stops them). */
+export async function stopAllRunners(): Promise<void> {
+  await Promise.all([...started].map((child) => stopRunner(child, 'SIGKILL')));
+}

@@ -1,0 +1,129 @@
+/**
+ * The queue's guarantees at the level of the file: leases fenced by token, attempts counted at claim,
+ * and group commit. Real SQLite files, driven directly.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { QueueStore } from '../src/queue/queue-store.js';
+import { State } from '../src/queue/schema.js';
+import type { NewJob } from '../src/queue/sql/insert-jobs.js';
+
+const directory = mkdtempSync(join(tmpdir(), 'gearshift-store-'));
+afterAll(() => rmSync(directory, { recursive: true, force: true }));
+const stores: QueueStore[] = [];
+afterEach(() => {
+  for (const store of stores.splice(0)) store.close();
+});
+
+let files = 0;
+function store(): QueueStore {
+  const opened = new QueueStore(join(directory, `s-${++files}.db`), { durability: 'process', pollMs: 1000 });
+  stores.push(opened);
+  return opened;
+}
+
+function job(overrides: Partial<NewJob> = {}): NewJob {
+  return {
+    functionName: 'work',
+    input: '{"n":1}',
+    unique: null,
+    priority: 1,
+    foreground: false,
+    runAt: 0,
+    maxAttempts: 3,
+    backoff: 0,
+    ...overrides,
+  };
+}
+
+const functions = JSON.stringify(['work']);
+const write = <T>(queue: QueueStore, operation: () => T) => queue.db.transaction(operation).immediate();
+
+describe('leases', () => {
+  it('fence every write by token: a runner that lost its lease can neither complete nor fail the job', () => {
+    const queue = store();
+    const [id] = write(queue, () => queue.insertJobs([job()], 1000)) as [number];
+    const [first] = write(queue, () => queue.claimJobs.claim('runner-a', 111, functions, 1000, 100, 10));
+    expect(first).toMatchObject({ id, attempts: 1 });
+
+    // Runner A stalls past its lease; another runner takes the job back and claims it.
+    expect(write(queue, () => queue.claimJobs.reapExpired(2000))).toBe(1);
+    const [second] = write(queue, () => queue.claimJobs.claim('runner-b', 222, functions, 2000, 100, 10));
+    expect(second).toMatchObject({ id, attempts: 2 });
+
+    expect(write(queue, () => queue.settle.complete(id, 111, '"from a"', 2050))).toBe(false);
+    expect(write(queue, () => queue.settle.fail(id, 111, State.dead, 0, '{}', 2050))).toBe(false);
+    expect(write(queue, () => queue.settle.release(id, 111, 2050))).toBe(false);
+    expect(write(queue, () => queue.settle.complete(id, 222, '"from b"', 2060))).toBe(true);
+    expect(queue.readJobs.byId(id)).toMatchObject({
+      state: State.completed,
+      result: '"from b"',
+      attempts: 2,
+    });
+  });
+
+  it('keep a renewed lease: only an expired one goes back to the queue', () => {
+    const queue = store();
+    write(queue, () => queue.insertJobs([job()], 1000));
+    write(queue, () => queue.claimJobs.claim('runner-a', 1, functions, 1000, 100, 10));
+    expect(write(queue, () => queue.leases.renew('runner-a', 5000))).toBe(1);
+    expect(write(queue, () => queue.claimJobs.reapExpired(4000))).toBe(0);
+    expect(write(queue, () => queue.claimJobs.reapExpired(6000))).toBe(1);
+  });
+
+  it('count attempts at claim: a lease lost on the last attempt ends the job (dead, or failed for a caller)', () => {
+    const queue = store();
+    const ids = write(queue, () =>
+      queue.insertJobs([job({ maxAttempts: 1 }), job({ maxAttempts: 1, foreground: true })], 1000),
+    );
+    write(queue, () => queue.claimJobs.claim('runner-a', 1, functions, 1000, 100, 10));
+    write(queue, () => queue.claimJobs.reapExpired(2000));
+    const [background, foreground] = ids.map((id) => queue.readJobs.byId(id));
+    expect(background).toMatchObject({ state: State.dead, attempts: 1 });
+    expect(foreground).toMatchObject({ state: State.failed, attempts: 1 });
+    expect(JSON.parse(background?.error ?? '{}')).toMatchObject({ code: 'ERR_WORKER_CRASHED' });
+  });
+
+  it('claim ready jobs in priority order across functions, then oldest first, and only functions the runner knows', () => {
+    const queue = store();
+    write(queue, () =>
+      queue.insertJobs(
+        [
+          job({ functionName: 'work', priority: 2 }),
+          job({ functionName: 'other', priority: 0 }),
+          job({ functionName: 'work', priority: 0 }),
+          job({ functionName: 'work', priority: 1, runAt: 5000 }),
+          job({ functionName: 'unknown', priority: 0 }),
+        ],
+        1000,
+      ),
+    );
+    const claimed = write(queue, () =>
+      queue.claimJobs.claim('runner', 1, JSON.stringify(['work', 'other']), 1000, 1000, 10),
+    );
+    expect(claimed.map((row) => [row.functionName, row.priority])).toEqual([
+      ['other', 0],
+      ['work', 0],
+      ['work', 2],
+    ]);
+    expect(queue.claimJobs.nextReadyAt(functions, 1000)).toBe(5000);
+  });
+});
+
+describe('group commit', () => {
+  it('commits every write asked for in one turn together, and a failing write fails alone', async () => {
+    const queue = store();
+    let commits = 0;
+    const { WriteBatcher } = await import('../src/queue/write-batcher.js');
+    const batcher = new WriteBatcher(queue.db, () => commits++);
+    const writes = Array.from({ length: 100 }, () => batcher.write(() => queue.insertJobs([job()], 1000)[0]));
+    const failing = batcher.write(() => queue.db.prepare('INSERT INTO nowhere VALUES (1)').run());
+    const ids = await Promise.all(writes);
+    await expect(failing).rejects.toThrow(/no such table: nowhere/);
+    expect(commits).toBe(1);
+    expect(new Set(ids).size).toBe(100);
+    expect(queue.db.prepare('SELECT count(*) FROM jobs').pluck().get()).toBe(100);
+  });
+});
