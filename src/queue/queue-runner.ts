@@ -29,8 +29,8 @@ export interface RunnerOptions {
   readonly retention: Retention;
 }
 
-/** How often the progress of background jobs is written, at most. */
-const progressEveryMs = 200;
+/** How often the progress of background jobs is written, at most (the first report goes at once). */
+const progressEveryMs = 100;
 /** How often finished jobs are pruned. */
 const pruneEveryMs = 30_000;
 /** Claim ahead enough to keep the slots busy for this long. */
@@ -110,6 +110,7 @@ export class QueueRunner {
   #renewTimer: NodeJS.Timeout | undefined;
   #readyTimer: NodeJS.Timeout | undefined;
   #progressTimer: NodeJS.Timeout | undefined;
+  #lastProgressFlush = 0;
   #lastPrune = 0;
   #lastReap = 0;
   #stopped: Promise<void> | undefined;
@@ -219,7 +220,10 @@ export class QueueRunner {
   jobProgress(job: RunnerJob, numerator: number, denominator: number): void {
     if (job.ended) return;
     job.progress = [numerator, denominator];
-    this.#progressTimer ??= setTimeout(() => this.#flushProgress(), progressEveryMs);
+    if (this.#progressTimer) return;
+    const wait = this.#lastProgressFlush + progressEveryMs - Date.now();
+    if (wait <= 0) this.#flushProgress();
+    else this.#progressTimer = setTimeout(() => this.#flushProgress(), wait);
   }
 
   jobCompleted(job: RunnerJob, result: unknown): void {
@@ -374,6 +378,7 @@ export class QueueRunner {
 
   #flushProgress(): void {
     this.#progressTimer = undefined;
+    this.#lastProgressFlush = Date.now();
     const dirty = [...this.#running.values()].filter((job) => job.progress);
     if (dirty.length === 0) return;
     const writes = dirty.map((job) => ({
