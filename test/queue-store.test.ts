@@ -113,11 +113,11 @@ describe('leases', () => {
 });
 
 describe('group commit', () => {
-  it('commits every write asked for in one turn together, and a failing write fails alone', async () => {
+  it('commits every write asked for together in one commit, and a failing write fails alone', async () => {
     const queue = store();
     let commits = 0;
     const { WriteBatcher } = await import('../src/queue/write-batcher.js');
-    const batcher = new WriteBatcher(queue.db, () => commits++);
+    const batcher = new WriteBatcher(queue.db, () => commits++, false);
     const writes = Array.from({ length: 100 }, () => batcher.write(() => queue.insertJobs([job()], 1000)[0]));
     const failing = batcher.write(() => queue.db.prepare('INSERT INTO nowhere VALUES (1)').run());
     const ids = await Promise.all(writes);
@@ -125,5 +125,18 @@ describe('group commit', () => {
     expect(commits).toBe(1);
     expect(new Set(ids).size).toBe(100);
     expect(queue.db.prepare('SELECT count(*) FROM jobs').pluck().get()).toBe(100);
+  });
+
+  it("with durability 'power', gathers the writes of a whole event-loop turn into one commit (one disk flush)", async () => {
+    const queue = store();
+    let commits = 0;
+    const { WriteBatcher } = await import('../src/queue/write-batcher.js');
+    const batcher = new WriteBatcher(queue.db, () => commits++, true);
+    const first = batcher.write(() => queue.insertJobs([job()], 1000));
+    // Later in the same turn (after other callbacks' microtasks): still the same commit.
+    await Promise.resolve();
+    const second = batcher.write(() => queue.insertJobs([job()], 1000));
+    await Promise.all([first, second]);
+    expect(commits).toBe(1);
   });
 });

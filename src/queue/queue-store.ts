@@ -54,7 +54,7 @@ export class QueueStore {
       .pluck()
       .get() as string;
     this.changes = new ChangeSignal(this.file, options.pollMs);
-    this.writes = new WriteBatcher(this.db, () => this.changes.notify());
+    this.writes = new WriteBatcher(this.db, () => this.changes.notify(), options.durability === 'power');
     this.insertJobs = prepareInsertJobs(this.db);
     this.claimJobs = prepareClaimJobs(this.db);
     this.settle = prepareSettleJobs(this.db);

@@ -1,7 +1,12 @@
 /**
- * Group commit: every write asked for during one turn of the event loop runs in one shared `BEGIN
- * IMMEDIATE` transaction, so that many concurrent `background()` calls cost one commit (and, with
- * `durability: 'power'`, one disk flush) instead of one each. Each write still gets its own answer.
+ * Group commit: writes asked for together run in one shared `BEGIN IMMEDIATE` transaction, so that many
+ * concurrent `background()` calls cost one commit (and, with `durability: 'power'`, one disk flush)
+ * instead of one each. Each write still gets its own answer.
+ *
+ * When a commit flushes the disk, the batch gathers for a whole turn of the event loop, so that calls
+ * from separate I/O callbacks (separate HTTP requests, say) share the flush. When it does not, the
+ * batch is committed on the next microtask: calls made together still share it, and a lone call does
+ * not wait a turn for company that costs nothing to skip.
  */
 import type Database from 'better-sqlite3';
 
@@ -11,17 +16,24 @@ interface PendingWrite {
   readonly reject: (error: unknown) => void;
 }
 
+const settled = Promise.resolve();
+
 /** Batches writes into shared transactions. */
 export class WriteBatcher {
   readonly #db: Database.Database;
   readonly #committed: () => void;
+  readonly #gatherForATurn: boolean;
   #pending: PendingWrite[] = [];
   #scheduled = false;
 
-  /** @param committed called after every commit (to wake whoever waits on the file) */
-  constructor(db: Database.Database, committed: () => void) {
+  /**
+   * @param committed called after every commit (to wake whoever waits on the file)
+   * @param gatherForATurn whether a batch waits a turn of the event loop (commits that flush the disk)
+   */
+  constructor(db: Database.Database, committed: () => void, gatherForATurn: boolean) {
     this.#db = db;
     this.#committed = committed;
+    this.#gatherForATurn = gatherForATurn;
   }
 
   /** Runs `operation` in the next shared transaction; resolves with its value once committed. */
@@ -30,11 +42,13 @@ export class WriteBatcher {
       this.#pending.push({ operation, resolve: resolve as (value: unknown) => void, reject });
       if (!this.#scheduled) {
         this.#scheduled = true;
-        // The next turn of the event loop: writes asked for meanwhile, from anywhere, join this one.
-        setImmediate(() => this.flush());
+        if (this.#gatherForATurn) setImmediate(this.#flushNow);
+        else settled.then(this.#flushNow);
       }
     });
   }
+
+  readonly #flushNow = () => this.flush();
 
   /** Commits what is pending now. A failing write fails alone; a failing commit fails them all. */
   flush(): void {
