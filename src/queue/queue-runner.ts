@@ -395,7 +395,7 @@ export class QueueRunner {
   /** Queues a write; a failed write is reported as a warning and left to the lease to repair. */
   #write<T>(operation: () => T): Promise<T | undefined> {
     if (this.#store.closed) return Promise.resolve(undefined);
-    return this.#store.writes.write(operation).catch((error: unknown) => {
+    return this.#store.runnerWrites.write(operation).catch((error: unknown) => {
       process.emitWarning(
         `queue runner ${this.id}: a write to ${this.#store.file} failed: ${String(error)}`,
         'GearshiftWarning',

@@ -31,7 +31,10 @@ export class QueueStore {
   readonly db: Database.Database;
   /** The file's own id, part of every handle, so that a handle of another file is not mistaken. */
   readonly queueId: string;
+  /** Submitters' writes: committed soon, shared by whatever was asked for together. */
   readonly writes: WriteBatcher;
+  /** A runner's writes: every report of a whole event-loop turn shares a commit. */
+  readonly runnerWrites: WriteBatcher;
   readonly changes: ChangeSignal;
   readonly insertJobs: ReturnType<typeof prepareInsertJobs>;
   readonly claimJobs: ReturnType<typeof prepareClaimJobs>;
@@ -54,7 +57,9 @@ export class QueueStore {
       .pluck()
       .get() as string;
     this.changes = new ChangeSignal(this.file, options.pollMs);
-    this.writes = new WriteBatcher(this.db, () => this.changes.notify(), options.durability === 'power');
+    const committed = () => this.changes.notify();
+    this.writes = new WriteBatcher(this.db, committed, options.durability === 'power');
+    this.runnerWrites = new WriteBatcher(this.db, committed, true);
     this.insertJobs = prepareInsertJobs(this.db);
     this.claimJobs = prepareClaimJobs(this.db);
     this.settle = prepareSettleJobs(this.db);
@@ -89,6 +94,7 @@ export class QueueStore {
   close(): void {
     if (this.#closed) return;
     this.writes.flush();
+    this.runnerWrites.flush();
     this.#closed = true;
     this.db.close();
   }
