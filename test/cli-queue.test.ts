@@ -1,27 +1,14 @@
-import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { gearshift } from './helpers/cli.js';
 import { startRunner, stopAllRunners } from './helpers/runner-process.js';
 
-const exec = promisify(execFile);
-const cli = new URL('../dist/cli/main.js', import.meta.url).pathname;
 const functions = new URL('./fixtures/queue-functions.ts', import.meta.url).pathname;
 const directory = mkdtempSync(join(tmpdir(), 'gearshift-cli-queue-'));
 afterEach(stopAllRunners);
 afterAll(() => rmSync(directory, { recursive: true, force: true }));
-
-async function gearshift(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await exec(process.execPath, [cli, ...args], { timeout: 60_000 });
-    return { code: 0, stdout, stderr };
-  } catch (error) {
-    const { code, stdout, stderr } = error as { code: number; stdout: string; stderr: string };
-    return { code, stdout, stderr };
-  }
-}
 
 describe('gearshift and a queue file', () => {
   it('submits in the background (a handle), runs it with `work`, shows it with `status`', async () => {

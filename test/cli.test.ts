@@ -1,21 +1,7 @@
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
+import { gearshift } from './helpers/cli.js';
 
-const exec = promisify(execFile);
-const cli = new URL('../dist/cli/main.js', import.meta.url).pathname;
 const functions = new URL('./fixtures/functions.ts', import.meta.url).pathname;
-
-/** Runs the built CLI with plain node, as an installed `gearshift` would run. */
-async function gearshift(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await exec(process.execPath, [cli, ...args], { timeout: 30_000 });
-    return { code: 0, stdout, stderr };
-  } catch (error) {
-    const { code, stdout, stderr } = error as { code: number; stdout: string; stderr: string };
-    return { code, stdout, stderr };
-  }
-}
 
 describe('gearshift submit', () => {
   it('prints the result as JSON on stdout and the progress on stderr', async () => {
