@@ -16,7 +16,10 @@ export type GearshiftErrorCode =
   | 'ERR_FUNCTIONS_MODULE'
   | 'ERR_CLIENT_CLOSED'
   | 'ERR_QUEUE_FILE'
-  | 'ERR_UNSUPPORTED';
+  | 'ERR_UNSUPPORTED'
+  | 'ERR_PROTOCOL'
+  | 'ERR_SERVER'
+  | 'ERR_CONNECTION';
 
 /** The base class of every error gearshift raises. */
 export class GearshiftError extends Error {
@@ -178,6 +181,43 @@ export class QueueFileError extends GearshiftError {
 export class UnsupportedError extends GearshiftError {
   constructor(message: string) {
     super('ERR_UNSUPPORTED', message);
+  }
+}
+
+/**
+ * Bytes that are not the Gearman protocol: a bad magic, an unknown packet type, a frame larger than
+ * allowed, a packet without the arguments its type needs. The connection that carried them is closed.
+ */
+export class GearmanProtocolError extends GearshiftError {
+  /** The server the bytes came from, as host:port. */
+  readonly server: string | undefined;
+
+  constructor(problem: string, server?: string) {
+    super('ERR_PROTOCOL', `Gearman protocol error${server ? ` from ${server}` : ''}: ${problem}`);
+    this.server = server;
+  }
+}
+
+/** A job server answered with an ERROR packet (a queue full under maxqueue, say). */
+export class GearmanServerError extends GearshiftError {
+  readonly server: string;
+  /** The server's error code, as it sent it: `QUEUE_ERROR`, `UNKNOWN_COMMAND`... */
+  readonly serverCode: string;
+
+  constructor(server: string, serverCode: string, text: string) {
+    super('ERR_SERVER', `Gearman server ${server} refused: ${serverCode}${text ? ` (${text})` : ''}`);
+    this.server = server;
+    this.serverCode = serverCode;
+  }
+}
+
+/** A job server could not be reached, or went away while a job depended on it. */
+export class GearmanConnectionError extends GearshiftError {
+  readonly server: string;
+
+  constructor(server: string, problem: string, cause?: unknown) {
+    super('ERR_CONNECTION', `Gearman server ${server} ${problem}`, { cause });
+    this.server = server;
   }
 }
 
