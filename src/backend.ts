@@ -34,6 +34,11 @@ export interface SubmitRequest {
    * of making one; the handler sees it as `job.handle`.
    */
   readonly handle?: string | undefined;
+  /**
+   * The caller counts a timeout from the job's start, so wants `started()` promptly. A backend that must
+   * ask for it (Gearman has no "started" packet) asks only for such jobs.
+   */
+  readonly needsStart?: boolean | undefined;
 }
 
 /**

@@ -26,6 +26,7 @@ export {
   type ClientOptions,
   type CustomBackendOptions,
   createClient,
+  type GearmanClientOptions,
   type LocalClientOptions,
 } from './client/create-client.js';
 export type { JobEvent, JobEventHandlers, JobEventType, TaskEvent } from './client/events.js';
@@ -35,6 +36,9 @@ export { type TaskResult, TaskSet } from './client/task-set.js';
 export {
   ClientClosedError,
   FunctionsModuleError,
+  GearmanConnectionError,
+  GearmanProtocolError,
+  GearmanServerError,
   GearshiftError,
   type GearshiftErrorCode,
   InvalidOptionError,
@@ -60,6 +64,11 @@ export {
   type PayloadMode,
 } from './functions/define.js';
 export type { AnyFunctionSet, BytesInput, FunctionName, InputOf, ResultOf } from './functions/types.js';
+export { GearmanAdmin } from './gearman/admin-client.js';
+export type { GearmanOptions } from './gearman/gearman-options.js';
+export type { JobLine, PriorityStatusLine, StatusLine, WorkerLine } from './gearman/protocol/admin-text.js';
+export { parseServerAddress, type ServerAddress } from './gearman/server-address.js';
+export { createWorker, GearmanWorker, type WorkerOptions } from './gearman/worker/gearman-worker.js';
 export type { Jsonified, JsonResult, JsonValue } from './payload/jsonified.js';
 export { type FunctionStatus, openQueue, Queue, type RunnerStatus } from './queue/queue-admin.js';
 export { type Durability, defaultQueuePath } from './queue/queue-file.js';

@@ -321,6 +321,7 @@ export class Client<S extends AnyFunctionSet = AnyFunctionSet> {
       payload,
       priority: options.priority ?? 'normal',
       unique: options.unique,
+      needsStart: call.timeout !== undefined,
     };
     call.attach(this.#backend.submit(request, call));
   }

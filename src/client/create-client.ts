@@ -1,18 +1,17 @@
 /** createClient: picks the backend from the options. */
-import { availableParallelism } from 'node:os';
 import type { ResourceLimits } from 'node:worker_threads';
 import type { Backend } from '../backend.js';
 import { InvalidOptionError } from '../errors.js';
 import { FunctionSet } from '../functions/define.js';
 import { toModuleUrl } from '../functions/load-module.js';
 import type { AnyFunctionSet } from '../functions/types.js';
-import { InlineExecutor } from '../local/inline-executor.js';
-import { type ExecutorFactory, LocalBackend } from '../local/local-backend.js';
-import { ThreadExecutor } from '../local/thread-executor.js';
+import { GearmanBackend } from '../gearman/client/gearman-backend.js';
+import { fillGearmanOptions, type GearmanOptions } from '../gearman/gearman-options.js';
+import { createLocalBackend } from '../local/create-local-backend.js';
 import { QueueBackend } from '../queue/queue-backend.js';
 import { fillQueueOptions, type QueueOptions } from '../queue/queue-options.js';
 import { Client } from './client.js';
-import { checkCount, checkMilliseconds, checkObject } from './options.js';
+import { checkObject } from './options.js';
 
 /** Options of a client: the functions it runs here, and where background jobs are kept. */
 export interface LocalClientOptions<S extends AnyFunctionSet = AnyFunctionSet> {
@@ -52,6 +51,19 @@ export interface LocalClientOptions<S extends AnyFunctionSet = AnyFunctionSet> {
   readonly queue?: string | QueueOptions | false;
 }
 
+/**
+ * Options of a client of a Gearman cluster: jobs (foreground and background) go to the job servers,
+ * where workers (`gearshift work --gearman`, or PHP, C, Perl workers) run them.
+ */
+export interface GearmanClientOptions<S extends AnyFunctionSet = AnyFunctionSet> {
+  readonly gearman: GearmanOptions;
+  /**
+   * The functions the workers run, when this process has the module: names are then refused before
+   * sending when unknown, and bytes functions are known as such. Nothing runs here.
+   */
+  readonly functions?: URL | string | S;
+}
+
 /** Options that plug in a backend of your own (see the `Backend` interface). */
 export interface CustomBackendOptions {
   readonly backend: Backend;
@@ -60,6 +72,7 @@ export interface CustomBackendOptions {
 /** The options of {@link createClient}. */
 export type ClientOptions<S extends AnyFunctionSet = AnyFunctionSet> =
   | LocalClientOptions<S>
+  | GearmanClientOptions<S>
   | CustomBackendOptions;
 
 /**
@@ -82,7 +95,20 @@ export function createClient<S extends AnyFunctionSet = AnyFunctionSet>(
     }
     return new Client<S>(backend);
   }
-  const local = options.functions === undefined ? undefined : localBackend(options);
+  if ('gearman' in options) {
+    if ('queue' in options || 'threads' in options) {
+      throw new InvalidOptionError(
+        'gearman',
+        'alone: with gearman, jobs run on the cluster (no queue, no threads here)',
+        options,
+      );
+    }
+    const { functions, gearman } = options as GearmanClientOptions<S>;
+    const set = functions === undefined || FunctionSet.is(functions) ? functions : undefined;
+    const url = functions === undefined || FunctionSet.is(functions) ? undefined : toModuleUrl(functions);
+    return new Client<S>(new GearmanBackend(fillGearmanOptions(gearman), url ?? set));
+  }
+  const local = options.functions === undefined ? undefined : createLocalBackend(options);
   const queue = queueBackend(options, local);
   const foreground = local && !queue?.foreground ? local.backend : queue?.backend;
   if (!foreground) {
@@ -103,45 +129,4 @@ function queueBackend(
   const queue = fillQueueOptions(options.queue ?? {}, local !== undefined);
   const runner = queue.runner && local ? { ...local, ownsBackend: false } : undefined;
   return { backend: new QueueBackend({ ...queue, runner }), foreground: queue.foreground };
-}
-
-function localBackend(options: LocalClientOptions<AnyFunctionSet>): {
-  backend: Backend;
-  slots: number;
-  threads: number;
-} {
-  const threads = checkCount('threads', options.threads ?? availableParallelism(), 0);
-  const concurrency = checkCount('concurrency', options.concurrency ?? 1, 1);
-  const abortGrace = checkMilliseconds('abortGrace', options.abortGrace ?? 1000, 0);
-  const { functions, resourceLimits } = options;
-  if (resourceLimits !== undefined) checkObject('resourceLimits', resourceLimits);
-  let createExecutor: ExecutorFactory;
-  if (FunctionSet.is(functions)) {
-    if (threads > 0) {
-      throw new InvalidOptionError(
-        'functions',
-        "the functions module's URL or path when threads > 0 (each thread loads the module itself; " +
-          "pass new URL('./functions.js', import.meta.url), or threads: 0 to run inline)",
-        functions,
-      );
-    }
-    createExecutor = (reports, prefix) => new InlineExecutor({ functions, concurrency }, reports, prefix);
-  } else {
-    if (!(functions instanceof URL) && (typeof functions !== 'string' || functions.length === 0)) {
-      throw new InvalidOptionError(
-        'functions',
-        'a URL or path of the functions module, or a FunctionSet',
-        functions,
-      );
-    }
-    const functionsModule = toModuleUrl(functions);
-    createExecutor =
-      threads === 0
-        ? (reports, prefix) =>
-            new InlineExecutor({ functions: functionsModule, concurrency }, reports, prefix)
-        : (reports, prefix) =>
-            new ThreadExecutor({ functionsModule, threads, concurrency, resourceLimits }, reports, prefix);
-  }
-  const backend = new LocalBackend(createExecutor, { abortGrace });
-  return { backend, slots: Math.max(1, threads) * concurrency, threads };
 }

@@ -8,6 +8,8 @@
  *   an aggregate that libgearman always sends empty (the document lists three).
  * - STATUS_RES_UNIQUE echoes the unique that was asked about in its first argument (the document says a
  *   job handle), and its sixth argument, the count of waiting clients, runs to the end of the packet.
+ * - GRAB_JOB_ALL is answered with JOB_ASSIGN_ALL only for a job with a reducer; gearmand answers it with
+ *   JOB_ASSIGN_UNIQ otherwise.
  * Without a data part, the last argument runs to the end of the packet instead of ending in NUL; gearmand
  * sometimes ends it with a NUL anyway (STATUS_RES's fields), which decoding drops.
  */

@@ -1,0 +1,442 @@
+/**
+ * The Gearman backend: jobs go to a cluster of gearmand servers, where any worker (gearshift, PHP, C...)
+ * runs them. Submissions are pipelined (many in flight per connection, answered in order); a job with a
+ * unique goes to the server its unique hashes to, so that coalescing works across the cluster; other jobs
+ * are spread round-robin. A server that fails is skipped for a backoff, and a submission it never
+ * acknowledged goes to another one.
+ *
+ * What the Gearman protocol cannot do, gearshift adds around it: a queued job whose caller leaves is
+ * cancelled with the admin `cancel job`; a running one is stopped by asking gearshift workers to abort it
+ * (each listens on a control function of its own); a caller's timeout counts from the start, which is
+ * found by asking GET_STATUS while the job waits.
+ */
+import { createHash } from 'node:crypto';
+import type {
+  Backend,
+  BackgroundRequest,
+  FunctionInfo,
+  JobListener,
+  JobStatus,
+  JobTicket,
+  SubmitRequest,
+} from '../../backend.js';
+import { GearmanConnectionError, type GearshiftError, JobFailedError } from '../../errors.js';
+import type { FunctionSet } from '../../functions/define.js';
+import { loadFunctionsModule } from '../../functions/load-module.js';
+import { jobErrorFromData, parseJobErrorData } from '../../payload/job-error.js';
+import { GearmanAdmin } from '../admin-client.js';
+import { cancelFunctionPrefix } from '../control.js';
+import type { FilledGearmanOptions } from '../gearman-options.js';
+import type { Packet } from '../protocol/packet-codec.js';
+import { type PacketType, PacketTypes } from '../protocol/packet-types.js';
+import { fromWire, toWire } from '../wire-payload.js';
+import { type LinkJob, ServerLink, type Waiting } from './server-link.js';
+
+/** How often a job whose caller counts a timeout is asked about (GET_STATUS) until it starts. */
+const startPollMs = 25;
+/** Handles of background jobs remembered, to know which server to ask about them. */
+const rememberedHandles = 10_000;
+
+const foregroundTypes = {
+  high: PacketTypes.SUBMIT_JOB_HIGH,
+  normal: PacketTypes.SUBMIT_JOB,
+  low: PacketTypes.SUBMIT_JOB_LOW,
+};
+const backgroundTypes = {
+  high: PacketTypes.SUBMIT_JOB_HIGH_BG,
+  normal: PacketTypes.SUBMIT_JOB_BG,
+  low: PacketTypes.SUBMIT_JOB_LOW_BG,
+};
+
+/** A foreground job on its way to (or on) a server, with the callers waiting for it. */
+class ForegroundJob implements LinkJob {
+  readonly request: SubmitRequest;
+  readonly data: Buffer;
+  readonly listeners: JobListener[];
+  readonly tried = new Set<ServerLink>();
+  handle = '';
+  link: ServerLink | undefined;
+  started = false;
+  ended = false;
+  poll: NodeJS.Timeout | undefined;
+  readonly #backend: GearmanBackend;
+
+  constructor(backend: GearmanBackend, request: SubmitRequest, listener: JobListener) {
+    this.#backend = backend;
+    this.request = request;
+    this.data = toWire(request.input, request.payload);
+    this.listeners = [listener];
+  }
+
+  work(packet: Packet): void {
+    const { functionName, payload } = this.request;
+    switch (packet.type) {
+      case PacketTypes.WORK_STATUS: {
+        this.markStarted();
+        const numerator = Number(packet.args.numerator);
+        const denominator = Number(packet.args.denominator);
+        for (const listener of this.listeners) listener.status(numerator, denominator);
+        return;
+      }
+      case PacketTypes.WORK_WARNING:
+        this.markStarted();
+        for (const listener of this.listeners) listener.warning(packet.data.toString('utf8'));
+        return;
+      case PacketTypes.WORK_DATA:
+      case PacketTypes.WORK_COMPLETE: {
+        this.markStarted();
+        let value: unknown;
+        try {
+          value = fromWire(
+            functionName,
+            packet.type === PacketTypes.WORK_DATA ? 'data chunk' : 'result',
+            packet.data,
+            payload,
+          );
+        } catch (error) {
+          this.end((listener) => listener.fail(error as GearshiftError));
+          return;
+        }
+        if (packet.type === PacketTypes.WORK_DATA)
+          for (const listener of this.listeners) listener.data(value);
+        else this.end((listener) => listener.complete(value));
+        return;
+      }
+      case PacketTypes.WORK_FAIL:
+        this.end((listener) => listener.fail(new JobFailedError(functionName, this.handle, undefined)));
+        return;
+      case PacketTypes.WORK_EXCEPTION: {
+        const error = jobErrorFromData(
+          parseJobErrorData(packet.data.toString('utf8')),
+          functionName,
+          this.handle,
+        );
+        this.end((listener) => listener.fail(error));
+      }
+    }
+  }
+
+  lost(error: GearshiftError): void {
+    const reason = new GearmanConnectionError(
+      this.link?.server.label ?? '?',
+      `went away while ${this.request.functionName} (${this.handle}) was in its hands: ${error.message}`,
+      error,
+    );
+    this.end((listener) => listener.fail(reason));
+  }
+
+  markStarted(): void {
+    if (this.started) return;
+    this.started = true;
+    clearInterval(this.poll);
+    for (const listener of this.listeners) listener.started();
+  }
+
+  end(tell: (listener: JobListener) => void): void {
+    if (this.ended) return;
+    this.ended = true;
+    clearInterval(this.poll);
+    if (this.handle) this.link?.forget(this.handle);
+    const listeners = this.listeners.splice(0);
+    this.#backend.ended(this);
+    for (const listener of listeners) tell(listener);
+  }
+}
+
+/** Jobs on a Gearman cluster. */
+export class GearmanBackend implements Backend {
+  readonly #options: FilledGearmanOptions;
+  readonly #links: ServerLink[];
+  readonly #functions: URL | FunctionSet | undefined;
+  #manifest: Promise<FunctionInfo[] | undefined> | undefined;
+  #roundRobin = 0;
+  /** Foreground jobs in flight with a unique, by function and unique: callers join rather than submit again. */
+  readonly #coalesced = new Map<string, ForegroundJob>();
+  readonly #inFlight = new Set<ForegroundJob>();
+  /** Which server has a background job, by handle (the most recent ones). */
+  readonly #handleServers = new Map<string, ServerLink>();
+  #idle: (() => void) | undefined;
+
+  /**
+   * @param functions the functions the workers run (the module, or the set), if this process has them:
+   *   names and payloads are then checked before anything is sent. Without them, any name is accepted,
+   *   as gearmand does, and an input's type says its payload (a Buffer is sent as bytes).
+   */
+  constructor(options: FilledGearmanOptions, functions: URL | FunctionSet | undefined) {
+    this.#options = options;
+    this.#links = options.servers.map((server) => new ServerLink(server, options));
+    this.#functions = functions;
+  }
+
+  manifest(): Promise<readonly FunctionInfo[] | undefined> {
+    const functions = this.#functions;
+    this.#manifest ??=
+      functions instanceof URL
+        ? loadFunctionsModule(functions).then((set) => set.describe())
+        : Promise.resolve(functions?.describe());
+    return this.#manifest;
+  }
+
+  recognizes(handle: string): boolean {
+    return handle.startsWith('H:');
+  }
+
+  submit(request: SubmitRequest, listener: JobListener): JobTicket {
+    const key = request.unique === undefined ? undefined : `${request.functionName}\u0000${request.unique}`;
+    const existing = key === undefined ? undefined : this.#coalesced.get(key);
+    if (existing) {
+      existing.listeners.push(listener);
+      queueMicrotask(() => {
+        if (!existing.listeners.includes(listener) || !existing.handle || !existing.link) return;
+        listener.created(existing.handle);
+        if (existing.started) listener.started();
+        else if (request.needsStart && !existing.poll) this.#watchStart(existing, existing.link);
+      });
+      return { detach: (reason) => this.#detach(existing, listener, reason) };
+    }
+    const job = new ForegroundJob(this, request, listener);
+    this.#inFlight.add(job);
+    if (key !== undefined) this.#coalesced.set(key, job);
+    this.#submitForeground(job);
+    return { detach: (reason) => this.#detach(job, listener, reason) };
+  }
+
+  async background(requests: readonly BackgroundRequest[]): Promise<string[]> {
+    return Promise.all(requests.map((request) => this.#submitBackground(request)));
+  }
+
+  async status(handle: string): Promise<JobStatus> {
+    const known = this.#linkOf(handle);
+    for (const link of known ? [known] : this.#links.filter((candidate) => candidate.usable)) {
+      const packet = (await this.#ask(
+        link,
+        PacketTypes.GET_STATUS,
+        { handle },
+        PacketTypes.STATUS_RES,
+      )) as Packet<20>;
+      if (packet.args.known === '1' || link === known) {
+        return {
+          handle,
+          known: packet.args.known === '1',
+          running: packet.args.running === '1',
+          numerator: Number(packet.args.numerator),
+          denominator: Number(packet.args.denominator),
+        };
+      }
+    }
+    return { handle, known: false, running: false, numerator: 0, denominator: 0 };
+  }
+
+  /** Gearman's GET_STATUS_UNIQUE: the status of the job with this unique, on the server the unique hashes to. */
+  async statusOfUnique(unique: string): Promise<JobStatus & { readonly waiting: number }> {
+    const link = this.#pick(unique, new Set());
+    if (!link) throw this.#noServer(new Set());
+    const packet = (await this.#ask(
+      link,
+      PacketTypes.GET_STATUS_UNIQUE,
+      { unique },
+      PacketTypes.STATUS_RES_UNIQUE,
+    )) as Packet<42>;
+    return {
+      handle: '',
+      known: packet.args.known === '1',
+      running: packet.args.running === '1',
+      numerator: Number(packet.args.numerator),
+      denominator: Number(packet.args.denominator),
+      waiting: Number(packet.args.clientCount),
+    };
+  }
+
+  async close(): Promise<void> {
+    if (this.#inFlight.size > 0) await new Promise<void>((resolve) => (this.#idle = resolve));
+    for (const link of this.#links) link.close();
+  }
+
+  async destroy(reason: GearshiftError): Promise<void> {
+    for (const job of [...this.#inFlight]) job.end((listener) => listener.fail(reason));
+    for (const link of this.#links) link.close(reason);
+  }
+
+  /** Called by a job that ended. */
+  ended(job: ForegroundJob): void {
+    this.#inFlight.delete(job);
+    const { functionName, unique } = job.request;
+    const key = `${functionName}\u0000${unique}`;
+    if (unique !== undefined && this.#coalesced.get(key) === job) this.#coalesced.delete(key);
+    if (this.#inFlight.size === 0) this.#idle?.();
+  }
+
+  #submitForeground(job: ForegroundJob): void {
+    const link = this.#pick(job.request.unique, job.tried);
+    if (!link) {
+      job.end((listener) => listener.fail(this.#noServer(job.tried)));
+      return;
+    }
+    job.tried.add(link);
+    const { functionName, unique = '', priority } = job.request;
+    link.request(foregroundTypes[priority], { functionName, unique }, job.data, {
+      answer: PacketTypes.JOB_CREATED,
+      answered: (packet) => this.#created(job, link, (packet as Packet<8>).args.handle),
+      failed: (error, sent) => {
+        // A server error is an answer: the job was refused. Otherwise it may go elsewhere.
+        if (!sent || error.code === 'ERR_CONNECTION') this.#submitForeground(job);
+        else job.end((listener) => listener.fail(error));
+      },
+    });
+  }
+
+  #created(job: ForegroundJob, link: ServerLink, handle: string): void {
+    job.handle = handle;
+    job.link = link;
+    if (job.ended) {
+      // Every caller left before the server answered: the job must not run for nobody.
+      this.#cancelRemote(link, handle);
+      return;
+    }
+    link.jobs.set(handle, job);
+    for (const listener of job.listeners) listener.created(handle);
+    if (job.request.needsStart) this.#watchStart(job, link);
+  }
+
+  /** Asks GET_STATUS until the job runs: the only way a client learns that a job started. */
+  #watchStart(job: ForegroundJob, link: ServerLink): void {
+    let asking = false;
+    job.poll = setInterval(() => {
+      if (asking || job.started || job.ended) return;
+      asking = true;
+      this.#ask(link, PacketTypes.GET_STATUS, { handle: job.handle }, PacketTypes.STATUS_RES).then(
+        (packet) => {
+          asking = false;
+          if ((packet as Packet<20>).args.running === '1') job.markStarted();
+        },
+        () => {
+          asking = false;
+        },
+      );
+    }, startPollMs);
+    job.poll.unref();
+  }
+
+  #detach(job: ForegroundJob, listener: JobListener, _reason: GearshiftError): void {
+    const index = job.listeners.indexOf(listener);
+    if (index === -1) return;
+    job.listeners.splice(index, 1);
+    if (job.listeners.length > 0 || job.ended) return;
+    const { link, handle } = job;
+    job.end(() => {});
+    if (link && handle) this.#cancelRemote(link, handle);
+  }
+
+  /**
+   * Stops a job nobody waits for: `cancel job` drops it if it is still queued (for a running job gearmand
+   * only marks it, and it runs on); and every gearshift worker on that server is asked, through its
+   * control function, to abort it if it runs there. A job running on another kind of worker runs to its
+   * end: the Gearman protocol has no way to stop it.
+   */
+  #cancelRemote(link: ServerLink, handle: string): void {
+    const admin = new GearmanAdmin(link.server, this.#options);
+    const askWorkers = async () => {
+      const workers = await admin.workers();
+      const controls = new Set(
+        workers.flatMap((worker) => worker.functions).filter((name) => name.startsWith(cancelFunctionPrefix)),
+      );
+      for (const functionName of controls) {
+        link.request(
+          PacketTypes.SUBMIT_JOB_HIGH_BG,
+          { functionName, unique: '' },
+          Buffer.from(handle, 'utf8'),
+          ignoredAnswer,
+        );
+      }
+    };
+    // Either may fail (the job already ended, the server went away): the job is then as good as stopped.
+    Promise.allSettled([admin.cancelJob(handle), askWorkers()]);
+  }
+
+  #submitBackground(request: BackgroundRequest, tried = new Set<ServerLink>()): Promise<string> {
+    return new Promise((resolve, reject) => {
+      const link = this.#pick(request.unique, tried);
+      if (!link) {
+        reject(this.#noServer(tried));
+        return;
+      }
+      tried.add(link);
+      const { functionName, unique = '', priority, runAt } = request;
+      const data = toWire(request.input, request.payload);
+      const answer: Waiting = {
+        answer: PacketTypes.JOB_CREATED,
+        answered: (packet) => {
+          const { handle } = (packet as Packet<8>).args;
+          this.#rememberHandle(handle, link);
+          resolve(handle);
+        },
+        failed: (error, sent) => {
+          if (!sent || error.code === 'ERR_CONNECTION')
+            this.#submitBackground(request, tried).then(resolve, reject);
+          else reject(error);
+        },
+      };
+      if (runAt === undefined)
+        link.request(backgroundTypes[priority], { functionName, unique }, data, answer);
+      else {
+        // SUBMIT_JOB_EPOCH takes seconds, and has no priority of its own (gearmand queues it as normal).
+        const epoch = String(Math.max(0, Math.ceil(runAt / 1000)));
+        link.request(PacketTypes.SUBMIT_JOB_EPOCH, { functionName, unique, epoch }, data, answer);
+      }
+    });
+  }
+
+  /** Sends a request that is answered by one packet, and resolves with it. */
+  #ask<T extends PacketType>(
+    link: ServerLink,
+    type: T,
+    args: Parameters<ServerLink['request']>[1] & object,
+    answer: PacketType,
+  ): Promise<Packet> {
+    return new Promise((resolve, reject) => {
+      link.request(type, args as never, undefined, {
+        answer,
+        answered: resolve,
+        failed: (error) => reject(error),
+      });
+    });
+  }
+
+  /** The server for a job: by its unique's hash (so that it coalesces cluster-wide), or in turn; skipping failed ones. */
+  #pick(unique: string | undefined, tried: ReadonlySet<ServerLink>): ServerLink | undefined {
+    const count = this.#links.length;
+    const start =
+      unique === undefined
+        ? this.#roundRobin++ % count
+        : createHash('md5').update(unique).digest().readUInt32BE(0) % count;
+    for (let step = 0; step < count; step++) {
+      const link = this.#links[(start + step) % count] as ServerLink;
+      if (!tried.has(link) && link.usable) return link;
+    }
+    return undefined;
+  }
+
+  #linkOf(handle: string): ServerLink | undefined {
+    return this.#handleServers.get(handle) ?? this.#links.find((link) => link.jobs.has(handle));
+  }
+
+  #rememberHandle(handle: string, link: ServerLink): void {
+    this.#handleServers.set(handle, link);
+    if (this.#handleServers.size > rememberedHandles) {
+      const [oldest] = this.#handleServers.keys();
+      if (oldest !== undefined) this.#handleServers.delete(oldest);
+    }
+  }
+
+  #noServer(tried: ReadonlySet<ServerLink>): GearmanConnectionError {
+    const servers = this.#links.map((link) => link.server.label).join(', ');
+    const what =
+      tried.size > 0
+        ? `the servers tried (${[...tried].map((link) => link.server.label).join(', ')}) failed`
+        : 'every server is in its backoff after failing';
+    return new GearmanConnectionError(servers, `cannot take the job: ${what}`);
+  }
+}
+
+/** The answer to a request whose outcome does not matter (a cancel broadcast). */
+const ignoredAnswer: Waiting = { answer: PacketTypes.JOB_CREATED, answered: () => {}, failed: () => {} };

@@ -1,0 +1,242 @@
+/**
+ * One job server as a client sees it: a connection opened on demand (asking for the "exceptions" option
+ * first, so that WORK_EXCEPTION reaches the caller), the requests waiting for an answer in the order they
+ * were sent (gearmand answers a connection's requests in order), and the foreground jobs whose WORK_*
+ * packets arrive on it. A server that fails is left alone for a backoff before it is tried again.
+ */
+import {
+  GearmanConnectionError,
+  GearmanProtocolError,
+  GearmanServerError,
+  type GearshiftError,
+} from '../../errors.js';
+import { GearmanConnection } from '../connection.js';
+import type { FilledGearmanOptions } from '../gearman-options.js';
+import type { ArgumentsOf, Packet } from '../protocol/packet-codec.js';
+import { type PacketType, PacketTypes } from '../protocol/packet-types.js';
+import type { ServerAddress } from '../server-address.js';
+
+/** A foreground job created on this server: where its WORK_* packets go. */
+export interface LinkJob {
+  readonly handle: string;
+  work(packet: Packet): void;
+  /** The server went away: the job (kept in the server's memory) is lost with it. */
+  lost(error: GearshiftError): void;
+}
+
+/** A request waiting for its answer. */
+export interface Waiting {
+  /** The packet type that answers it (an ERROR answers any). */
+  readonly answer: PacketType;
+  answered(packet: Packet): void;
+  /**
+   * It will not be answered: `error` says why; `sent` is false when the server never got the request (a
+   * submission may then go to another server).
+   */
+  failed(error: GearshiftError, sent: boolean): void;
+}
+
+interface Outgoing {
+  readonly type: PacketType;
+  readonly args: Record<string, string>;
+  readonly data: Buffer | undefined;
+  readonly waiting: Waiting | undefined;
+}
+
+/** A client's view of one job server. */
+export class ServerLink {
+  readonly server: ServerAddress;
+  /** Foreground jobs created here, by handle. */
+  readonly jobs = new Map<string, LinkJob>();
+  readonly #options: FilledGearmanOptions;
+  #connection: GearmanConnection | undefined;
+  #opening = false;
+  /** Requests to send once the connection is open. */
+  #outbox: Outgoing[] = [];
+  /** Requests sent and not yet answered, oldest first, with when they were sent. */
+  #waiting: { waiting: Waiting; sentAt: number }[] = [];
+  #timer: NodeJS.Timeout | undefined;
+  #failures = 0;
+  #downUntil = 0;
+  #closing = false;
+
+  constructor(server: ServerAddress, options: FilledGearmanOptions) {
+    this.server = server;
+    this.#options = options;
+  }
+
+  /** Whether the server may be tried now (it is not in the backoff after a failure). */
+  get usable(): boolean {
+    return !this.#closing && Date.now() >= this.#downUntil;
+  }
+
+  /** Sends a request, connecting first if need be; `waiting` hears its answer. */
+  request<T extends PacketType>(
+    type: T,
+    args: { readonly [K in ArgumentsOf<T>]: string },
+    data?: Buffer,
+    waiting?: Waiting,
+  ): void {
+    const outgoing: Outgoing = { type, args, data, waiting };
+    if (this.#connection && !this.#connection.closed) this.#send(this.#connection, outgoing);
+    else {
+      this.#outbox.push(outgoing);
+      this.#open();
+    }
+    this.#hold();
+  }
+
+  /** Forgets a job (its caller left, or it ended). */
+  forget(handle: string): void {
+    this.jobs.delete(handle);
+    this.#hold();
+  }
+
+  /** Closes the connection; what waits on it is failed with `error`. */
+  close(error?: GearshiftError): void {
+    this.#closing = true;
+    const connection = this.#connection;
+    if (connection) connection.close(error);
+    else
+      this.#closed(
+        error ?? new GearmanConnectionError(this.server.label, 'was closed by this client'),
+        false,
+      );
+  }
+
+  #open(): void {
+    if (this.#opening || this.#closing) return;
+    this.#opening = true;
+    GearmanConnection.open(this.server, this.#options, {
+      packet: (packet) => this.#packet(packet),
+      closed: (error) => this.#closed(error, true),
+    }).then(
+      (connection) => {
+        this.#opening = false;
+        this.#connection = connection;
+        this.#failures = 0;
+        // Asked first, so that the answer comes before any other.
+        this.#send(connection, {
+          type: PacketTypes.OPTION_REQ,
+          args: { option: 'exceptions' },
+          data: undefined,
+          waiting: optionWaiting,
+        });
+        const outbox = this.#outbox;
+        this.#outbox = [];
+        for (const outgoing of outbox) this.#send(connection, outgoing);
+        this.#hold();
+      },
+      (error: GearshiftError) => {
+        this.#opening = false;
+        this.#backOff();
+        this.#failAll(error, false);
+      },
+    );
+  }
+
+  #send(connection: GearmanConnection, outgoing: Outgoing): void {
+    connection.send(outgoing.type, outgoing.args as never, outgoing.data);
+    if (outgoing.waiting) {
+      this.#waiting.push({ waiting: outgoing.waiting, sentAt: Date.now() });
+      this.#timer ??= setInterval(
+        () => this.#checkTimeouts(),
+        Math.min(this.#options.requestTimeoutMs, 1000),
+      );
+      this.#timer.unref();
+    }
+  }
+
+  #packet(packet: Packet): void {
+    switch (packet.type) {
+      case PacketTypes.WORK_STATUS:
+      case PacketTypes.WORK_DATA:
+      case PacketTypes.WORK_WARNING:
+      case PacketTypes.WORK_COMPLETE:
+      case PacketTypes.WORK_FAIL:
+      case PacketTypes.WORK_EXCEPTION:
+        // A job whose caller left, or a coalesced job's extra copy: nothing to do.
+        this.jobs.get(packet.args.handle)?.work(packet);
+        return;
+      case PacketTypes.NOOP:
+        return;
+    }
+    const head = this.#waiting.shift();
+    if (!head) {
+      this.#connection?.close(
+        new GearmanProtocolError(
+          `an unexpected ${packet.type} packet came with no request waiting`,
+          this.server.label,
+        ),
+      );
+      return;
+    }
+    if (this.#waiting.length === 0) {
+      clearInterval(this.#timer);
+      this.#timer = undefined;
+    }
+    if (packet.type === PacketTypes.ERROR) {
+      head.waiting.failed(
+        new GearmanServerError(this.server.label, packet.args.code, packet.args.text),
+        true,
+      );
+    } else if (packet.type === head.waiting.answer) {
+      head.waiting.answered(packet);
+    } else {
+      const problem = `packet type ${packet.type} came where type ${head.waiting.answer} was due`;
+      head.waiting.failed(new GearmanProtocolError(problem, this.server.label), true);
+      this.#connection?.close(new GearmanProtocolError(problem, this.server.label));
+    }
+    this.#hold();
+  }
+
+  #checkTimeouts(): void {
+    const head = this.#waiting[0];
+    if (!head) return;
+    if (Date.now() - head.sentAt > this.#options.requestTimeoutMs) {
+      this.#connection?.close(
+        new GearmanConnectionError(
+          this.server.label,
+          `did not answer within ${this.#options.requestTimeoutMs} ms (requestTimeoutMs)`,
+        ),
+      );
+    }
+  }
+
+  #closed(error: GearshiftError | undefined, wasOpen: boolean): void {
+    this.#connection = undefined;
+    clearInterval(this.#timer);
+    this.#timer = undefined;
+    const reason = error ?? new GearmanConnectionError(this.server.label, 'was closed by this client');
+    if (error && wasOpen && !this.#closing) this.#backOff();
+    // Requests sent and unanswered may have reached the server; those still in the outbox did not.
+    const sent = this.#waiting;
+    this.#waiting = [];
+    for (const { waiting } of sent) waiting.failed(reason, true);
+    this.#failAll(reason, false);
+    const jobs = [...this.jobs.values()];
+    this.jobs.clear();
+    for (const job of jobs) job.lost(reason);
+  }
+
+  #failAll(error: GearshiftError, sent: boolean): void {
+    const outbox = this.#outbox;
+    this.#outbox = [];
+    for (const outgoing of outbox) outgoing.waiting?.failed(error, sent);
+  }
+
+  #backOff(): void {
+    this.#failures++;
+    const delay = Math.min(this.#options.retryMs * 2 ** (this.#failures - 1), this.#options.maxRetryMs);
+    this.#downUntil = Date.now() + delay;
+  }
+
+  /** Holds the process open while something waits on this server, and lets it go when nothing does. */
+  #hold(): void {
+    const busy = this.#waiting.length > 0 || this.#outbox.length > 0 || this.jobs.size > 0;
+    this.#connection?.hold(busy);
+  }
+}
+
+/** The answer to the "exceptions" option: nothing to do either way (older servers may refuse it). */
+const optionWaiting: Waiting = { answer: PacketTypes.OPTION_RES, answered: () => {}, failed: () => {} };

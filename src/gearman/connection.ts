@@ -1,0 +1,107 @@
+/**
+ * A binary-protocol connection to one job server: packets in, packets out. Bytes that are not the
+ * protocol close it with a GearmanProtocolError (the process carries on; what depended on the
+ * connection is told why); so does the server going away, with a GearmanConnectionError.
+ */
+import type { Socket } from 'node:net';
+import { GearmanConnectionError, type GearshiftError } from '../errors.js';
+import type { ArgumentsOf } from './protocol/packet-codec.js';
+import { encodePacket, type Packet } from './protocol/packet-codec.js';
+import { PacketDecoder } from './protocol/packet-decoder.js';
+import type { PacketType } from './protocol/packet-types.js';
+import type { ServerAddress } from './server-address.js';
+import { openSocket, type SocketOptions } from './socket.js';
+
+/** How a connection behaves. */
+export interface ConnectionOptions extends SocketOptions {
+  /** The largest packet body accepted from the server. */
+  readonly maxPacketBytes: number;
+}
+
+/** What a connection reports. */
+export interface ConnectionHandlers {
+  packet(packet: Packet): void;
+  /** The connection is gone: `error` says why, undefined when it was closed on purpose. */
+  closed(error: GearshiftError | undefined): void;
+}
+
+/** One connection to a job server. */
+export class GearmanConnection {
+  readonly server: ServerAddress;
+  readonly #handlers: ConnectionHandlers;
+  readonly #socket: Socket;
+  #closed = false;
+
+  private constructor(
+    server: ServerAddress,
+    socket: Socket,
+    maxPacketBytes: number,
+    handlers: ConnectionHandlers,
+  ) {
+    this.server = server;
+    this.#socket = socket;
+    this.#handlers = handlers;
+    const decoder = new PacketDecoder(maxPacketBytes, server.label);
+    let failure: GearshiftError | undefined;
+    socket.on('data', (chunk: Buffer) => {
+      if (this.#closed) return;
+      let packets: Packet[];
+      try {
+        packets = decoder.push(chunk);
+      } catch (error) {
+        // A typed error and a closed connection, never an exception thrown from a socket event.
+        this.close(error as GearshiftError);
+        return;
+      }
+      for (const packet of packets) {
+        if (this.#closed) return;
+        this.#handlers.packet(packet);
+      }
+    });
+    socket.on('error', (error: NodeJS.ErrnoException) => {
+      failure ??= new GearmanConnectionError(server.label, `failed: ${error.code ?? error.message}`, error);
+    });
+    socket.on('close', () => {
+      if (this.#closed) return;
+      this.#closed = true;
+      const pending = decoder.pending > 0 ? ` with ${decoder.pending} bytes of a packet still to come` : '';
+      this.#handlers.closed(
+        failure ?? new GearmanConnectionError(server.label, `closed the connection${pending}`),
+      );
+    });
+  }
+
+  /** Connects; rejects with a GearmanConnectionError when the server cannot be reached in time. */
+  static async open(
+    server: ServerAddress,
+    options: ConnectionOptions,
+    handlers: ConnectionHandlers,
+  ): Promise<GearmanConnection> {
+    const socket = await openSocket(server, options);
+    return new GearmanConnection(server, socket, options.maxPacketBytes, handlers);
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** Sends a request packet. Ignored once closed (whoever waits was told by closed()). */
+  send<T extends PacketType>(type: T, args: { readonly [K in ArgumentsOf<T>]: string }, data?: Buffer): void {
+    if (this.#closed) return;
+    this.#socket.write(encodePacket('REQ', type, args, data));
+  }
+
+  /** Lets the process exit while this connection is idle (or not). */
+  hold(holding: boolean): void {
+    if (holding) this.#socket.ref();
+    else this.#socket.unref();
+  }
+
+  /** Closes the connection; `error` (if any) is what its handlers are told. */
+  close(error?: GearshiftError): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#socket.destroy();
+    this.#handlers.closed(error);
+  }
+}

@@ -1,0 +1,71 @@
+/** The `gearman` option of createClient and createWorker: its fields, defaults and checks. */
+import type { ConnectionOptions as TlsOptions } from 'node:tls';
+import { checkMilliseconds, checkObject } from '../client/options.js';
+import { InvalidOptionError } from '../errors.js';
+import type { ConnectionOptions } from './connection.js';
+import { parseServerAddress, type ServerAddress } from './server-address.js';
+
+/** How to reach a Gearman cluster. */
+export interface GearmanOptions {
+  /**
+   * The job servers: addresses as `host:port` (port 4730 when left out), as a list or comma-separated.
+   * @example ['10.0.0.5:4730', '10.0.0.6:4730']
+   */
+  readonly servers: readonly string[] | string;
+  /** Milliseconds a connection may take to open (TLS handshake included). @default 5000 */
+  readonly connectTimeoutMs?: number;
+  /**
+   * Milliseconds a server may take to answer a request (JOB_CREATED, STATUS_RES, an admin command); a
+   * server that does not is treated as gone, and unacknowledged submissions go to another server.
+   * @default 10000
+   */
+  readonly requestTimeoutMs?: number;
+  /** Milliseconds of silence before TCP keepalive probes start; 0 turns keepalive off. @default 10000 */
+  readonly keepAliveMs?: number;
+  /** The largest packet accepted from a server, in bytes. @default 64 MiB */
+  readonly maxPacketBytes?: number;
+  /** Milliseconds before a server that failed is tried again (doubling up to 30 s while it keeps failing). @default 1000 */
+  readonly retryMs?: number;
+  /** TLS (node:tls options): `ca` to trust, `cert` and `key` for a client certificate, `servername`. */
+  readonly tls?: TlsOptions;
+}
+
+/** The options with every default filled in. */
+export interface FilledGearmanOptions extends ConnectionOptions {
+  readonly servers: readonly ServerAddress[];
+  readonly requestTimeoutMs: number;
+  readonly retryMs: number;
+  readonly maxRetryMs: number;
+}
+
+/** Checks the `gearman` option and fills in its defaults. */
+export function fillGearmanOptions(options: GearmanOptions): FilledGearmanOptions {
+  checkObject('gearman', options);
+  const specs = typeof options.servers === 'string' ? options.servers.split(',') : options.servers;
+  if (!Array.isArray(specs) || specs.length === 0) {
+    throw new InvalidOptionError(
+      'gearman.servers',
+      'a list of server addresses, at least one',
+      options.servers,
+    );
+  }
+  if (options.tls !== undefined) checkObject('gearman.tls', options.tls);
+  const maxPacketBytes = options.maxPacketBytes ?? 64 * 1024 * 1024;
+  if (!Number.isInteger(maxPacketBytes) || maxPacketBytes < 1024) {
+    throw new InvalidOptionError(
+      'gearman.maxPacketBytes',
+      'a whole number of bytes from 1024 up',
+      maxPacketBytes,
+    );
+  }
+  return {
+    servers: specs.map((spec) => parseServerAddress(spec)),
+    connectTimeoutMs: checkMilliseconds('gearman.connectTimeoutMs', options.connectTimeoutMs ?? 5000, 1),
+    requestTimeoutMs: checkMilliseconds('gearman.requestTimeoutMs', options.requestTimeoutMs ?? 10_000, 1),
+    keepAliveMs: checkMilliseconds('gearman.keepAliveMs', options.keepAliveMs ?? 10_000, 0),
+    retryMs: checkMilliseconds('gearman.retryMs', options.retryMs ?? 1000, 1),
+    maxRetryMs: 30_000,
+    maxPacketBytes,
+    tls: options.tls,
+  };
+}

@@ -1,0 +1,43 @@
+/** Opening a socket to a job server: TCP or TLS, with a connect timeout and TCP keepalive. */
+import { connect as connectTcp, type Socket } from 'node:net';
+import { connect as connectTls, type ConnectionOptions as TlsOptions } from 'node:tls';
+import { GearmanConnectionError } from '../errors.js';
+import type { ServerAddress } from './server-address.js';
+
+/** How sockets to job servers are opened. */
+export interface SocketOptions {
+  /** Milliseconds a connection may take to open (TLS handshake included). */
+  readonly connectTimeoutMs: number;
+  /** Milliseconds of silence before TCP keepalive probes start; 0 turns keepalive off. */
+  readonly keepAliveMs: number;
+  /** TLS options (node:tls): `ca`, `cert` and `key` for client certificates, `servername`... */
+  readonly tls: TlsOptions | undefined;
+}
+
+/** Opens a socket and resolves once it is connected (and, with TLS, once the handshake is done). */
+export function openSocket(server: ServerAddress, options: SocketOptions): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    const { host, port } = server;
+    const socket = options.tls ? connectTls({ host, port, ...options.tls }) : connectTcp({ host, port });
+    const ready = options.tls ? 'secureConnect' : 'connect';
+    const fail = (problem: string, cause?: unknown) => {
+      clearTimeout(timer);
+      socket.destroy();
+      reject(new GearmanConnectionError(server.label, problem, cause));
+    };
+    const timer = setTimeout(
+      () => fail(`did not connect within ${options.connectTimeoutMs} ms`),
+      options.connectTimeoutMs,
+    );
+    socket.once('error', (error: NodeJS.ErrnoException) => {
+      fail(`cannot be reached: ${error.code ?? ''} ${error.message}`.replace(/\s+/g, ' ').trim(), error);
+    });
+    socket.once(ready, () => {
+      clearTimeout(timer);
+      socket.removeAllListeners('error');
+      socket.setNoDelay(true);
+      if (options.keepAliveMs > 0) socket.setKeepAlive(true, options.keepAliveMs);
+      resolve(socket);
+    });
+  });
+}

@@ -1,0 +1,265 @@
+/**
+ * A Gearman worker: registers the functions of a module on every job server, runs the jobs it grabs on
+ * a local thread pool (up to threads x concurrency at once), and sends back their status, data, warnings
+ * and end (WORK_COMPLETE, or WORK_EXCEPTION with the failure). What `gearshift work --gearman` runs, and
+ * usable from code with {@link createWorker}.
+ *
+ * Besides the module's functions it listens, on a connection of its own that never waits for a free
+ * slot, to its control function `gearshift:cancel:<id>`: gearshift clients send there the handle of a
+ * running job whose caller left, and the worker aborts it.
+ */
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
+import type { Backend, FunctionInfo, JobListener, JobTicket } from '../../backend.js';
+import { type GearshiftError, InvalidOptionError, JobAbortedError, JobTimeoutError } from '../../errors.js';
+import {
+  createLocalBackend,
+  type LocalPool,
+  type LocalPoolOptions,
+} from '../../local/create-local-backend.js';
+import { jobErrorToData } from '../../payload/job-error.js';
+import { cancelFunctionOf } from '../control.js';
+import { type FilledGearmanOptions, fillGearmanOptions, type GearmanOptions } from '../gearman-options.js';
+import { PacketTypes } from '../protocol/packet-types.js';
+import { fromWire, toWire } from '../wire-payload.js';
+import { type Assignment, GrabLoop, type GrabLoopOwner } from './grab-loop.js';
+
+/** Options of a Gearman worker. */
+export interface WorkerOptions extends LocalPoolOptions {
+  /** The functions module (its URL or path): the same module clients may name in createClient. */
+  readonly functions: URL | string;
+  /** The job servers, and how to reach them. */
+  readonly gearman: GearmanOptions;
+  /** The id the worker gives servers (SET_CLIENT_ID), seen in `gearadmin --workers`. @default gearshift-<host>-<pid>-<random> */
+  readonly clientId?: string;
+}
+
+/** One job this worker runs. */
+class WorkerJob implements JobListener {
+  readonly loop: GrabLoop;
+  readonly handle: string;
+  readonly info: FunctionInfo;
+  ticket: JobTicket | undefined;
+  timer: NodeJS.Timeout | undefined;
+  ended = false;
+  readonly #worker: GearmanWorker;
+
+  constructor(worker: GearmanWorker, loop: GrabLoop, handle: string, info: FunctionInfo) {
+    this.#worker = worker;
+    this.loop = loop;
+    this.handle = handle;
+    this.info = info;
+  }
+
+  created(): void {}
+
+  started(): void {
+    const { timeout } = this.info;
+    if (timeout === undefined || this.ended) return;
+    this.timer = setTimeout(() => {
+      const error = new JobTimeoutError(this.info.name, this.handle, timeout);
+      this.ticket?.detach(error);
+      this.fail(error);
+    }, timeout);
+  }
+
+  status(numerator: number, denominator: number): void {
+    if (!this.ended)
+      this.loop.send(PacketTypes.WORK_STATUS, {
+        handle: this.handle,
+        numerator: String(numerator),
+        denominator: String(denominator),
+      });
+  }
+
+  data(chunk: unknown): void {
+    if (!this.ended)
+      this.loop.send(PacketTypes.WORK_DATA, { handle: this.handle }, toWire(chunk, this.info.payload));
+  }
+
+  warning(message: string): void {
+    if (!this.ended)
+      this.loop.send(PacketTypes.WORK_WARNING, { handle: this.handle }, Buffer.from(message, 'utf8'));
+  }
+
+  complete(result: unknown): void {
+    if (this.#end())
+      this.loop.send(PacketTypes.WORK_COMPLETE, { handle: this.handle }, toWire(result, this.info.payload));
+  }
+
+  fail(error: GearshiftError): void {
+    // WORK_EXCEPTION carries the failure as JSON, which gearshift clients turn back into the same typed
+    // error; a client without the "exceptions" option gets WORK_FAIL from the server instead.
+    const data = Buffer.from(JSON.stringify(jobErrorToData(error)), 'utf8');
+    if (this.#end()) this.loop.send(PacketTypes.WORK_EXCEPTION, { handle: this.handle }, data);
+  }
+
+  /** Stops the job here: its caller left, or its server did. */
+  abort(reason: string, answer: boolean): void {
+    const error = new JobAbortedError(this.info.name, this.handle, reason);
+    this.ticket?.detach(error);
+    if (answer) this.fail(error);
+    else this.#end();
+  }
+
+  #end(): boolean {
+    if (this.ended) return false;
+    this.ended = true;
+    clearTimeout(this.timer);
+    this.#worker.ended(this);
+    return true;
+  }
+}
+
+/** Runs a module's jobs from Gearman job servers. */
+export class GearmanWorker {
+  /** Short and unique: part of the client id and of the control function's name. */
+  readonly id = randomBytes(4).toString('hex');
+  readonly clientId: string;
+  readonly #pool: LocalPool;
+  readonly #options: FilledGearmanOptions;
+  #functions = new Map<string, FunctionInfo>();
+  #jobLoops: GrabLoop[] = [];
+  #controlLoops: GrabLoop[] = [];
+  /** Jobs running, by handle. */
+  readonly #running = new Map<string, WorkerJob>();
+  #started: Promise<void> | undefined;
+  #stopping = false;
+  #idle: (() => void) | undefined;
+
+  constructor(options: WorkerOptions) {
+    if (options.functions === undefined)
+      throw new InvalidOptionError('functions', 'the functions module the worker runs', undefined);
+    this.#options = fillGearmanOptions(options.gearman);
+    this.#pool = createLocalBackend(options);
+    this.clientId = options.clientId ?? `gearshift-${hostname()}-${process.pid}-${this.id}`;
+  }
+
+  /** The function names registered (once started). */
+  get functions(): string[] {
+    return [...this.#functions.keys()];
+  }
+
+  /** Jobs running now. */
+  get running(): number {
+    return this.#running.size;
+  }
+
+  /** Loads the module, then connects to every server (retrying those that fail) and starts grabbing. */
+  start(): Promise<void> {
+    this.#started ??= this.#start();
+    return this.#started;
+  }
+
+  async #start(): Promise<void> {
+    const functions = (await this.#pool.backend.manifest()) ?? [];
+    this.#functions = new Map(functions.map((fn) => [fn.name, fn]));
+    const jobs: GrabLoopOwner = {
+      clientId: this.clientId,
+      functions: functions.map((fn) => ({ name: fn.name, timeout: fn.timeout })),
+      room: () => (this.#stopping ? 0 : this.#pool.slots - this.#running.size - this.#grabbing()),
+      assigned: (loop, packet) => this.#assigned(loop, packet),
+      disconnected: (loop) => this.#disconnected(loop),
+    };
+    this.#jobLoops = this.#options.servers.map((server) => new GrabLoop(server, this.#options, jobs));
+    this.#controlLoops = this.#options.servers.map((server) => {
+      const owner: GrabLoopOwner = {
+        clientId: `${this.clientId}:control`,
+        functions: [{ name: cancelFunctionOf(this.id), timeout: undefined }],
+        room: () => (loop.grabbing === 0 ? 1 : 0),
+        assigned: (_loop, assignment) => this.#cancelRequested(loop, assignment),
+        disconnected: () => {},
+      };
+      const loop = new GrabLoop(server, this.#options, owner);
+      return loop;
+    });
+    await Promise.all([...this.#jobLoops, ...this.#controlLoops].map((loop) => loop.start()));
+  }
+
+  /**
+   * Stops grabbing, lets running jobs finish for up to `graceMs`, then aborts the rest (their servers give
+   * them to other workers) and disconnects.
+   */
+  async stop(graceMs = 10_000): Promise<void> {
+    this.#stopping = true;
+    await this.#started?.catch(() => {});
+    for (const loop of [...this.#jobLoops, ...this.#controlLoops]) loop.stopGrabbing();
+    if (this.#running.size > 0) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, graceMs);
+        this.#idle = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+    }
+    for (const job of [...this.#running.values()]) job.abort('its worker is shutting down', false);
+    for (const loop of [...this.#jobLoops, ...this.#controlLoops]) loop.close();
+    await this.#pool.backend.close();
+  }
+
+  /** Stops now: running jobs are aborted (their servers give them to other workers). */
+  async destroy(): Promise<void> {
+    await this.stop(0);
+  }
+
+  /** Called by a job that ended. */
+  ended(job: WorkerJob): void {
+    this.#running.delete(job.handle);
+    if (this.#running.size === 0) this.#idle?.();
+    // A slot is free: every server may be asked for more.
+    for (const loop of this.#jobLoops) loop.pump();
+  }
+
+  #grabbing(): number {
+    return this.#jobLoops.reduce((total, loop) => total + loop.grabbing, 0);
+  }
+
+  #assigned(loop: GrabLoop, assignment: Assignment): void {
+    const { handle, functionName, unique } = assignment;
+    const info = this.#functions.get(functionName);
+    if (!info) {
+      loop.send(PacketTypes.WORK_FAIL, { handle });
+      return;
+    }
+    const job = new WorkerJob(this, loop, handle, info);
+    this.#running.set(handle, job);
+    let input: unknown;
+    try {
+      input = fromWire(functionName, 'input', assignment.data, info.payload);
+    } catch (error) {
+      job.fail(error as GearshiftError);
+      return;
+    }
+    const backend: Backend = this.#pool.backend;
+    job.ticket = backend.submit(
+      { functionName, input, payload: info.payload, priority: 'normal', unique: unique || undefined, handle },
+      job,
+    );
+  }
+
+  #cancelRequested(loop: GrabLoop, assignment: Assignment): void {
+    this.#running.get(assignment.data.toString('utf8'))?.abort('its caller stopped waiting', true);
+    loop.send(PacketTypes.WORK_COMPLETE, { handle: assignment.handle });
+  }
+
+  /** A server went away: the answers of its jobs can no longer be given, and it will give them to others. */
+  #disconnected(loop: GrabLoop): void {
+    for (const job of [...this.#running.values()])
+      if (job.loop === loop) job.abort(`its server ${loop.server.label} went away`, false);
+  }
+}
+
+/**
+ * Makes a Gearman worker for a functions module. Nothing connects until `start()`.
+ *
+ * @example
+ * ```ts
+ * const worker = createWorker({ functions: new URL('./functions.js', import.meta.url), gearman: { servers: ['10.0.0.5'] } });
+ * await worker.start();
+ * process.once('SIGTERM', () => worker.stop());
+ * ```
+ */
+export function createWorker(options: WorkerOptions): GearmanWorker {
+  return new GearmanWorker(options);
+}

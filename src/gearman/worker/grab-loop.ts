@@ -1,0 +1,166 @@
+/**
+ * One worker connection to one job server: it registers its functions (CAN_DO, or CAN_DO_TIMEOUT for a
+ * function with a timeout) and a client id, then grabs jobs (GRAB_JOB_ALL) while its worker has room,
+ * sleeps with PRE_SLEEP when the server has nothing, and grabs again on NOOP. When the connection drops,
+ * it reconnects with a growing backoff and registers again (a restarted server knows nothing of it).
+ */
+import { GearmanConnection } from '../connection.js';
+import type { FilledGearmanOptions } from '../gearman-options.js';
+import type { ArgumentsOf, Packet } from '../protocol/packet-codec.js';
+import { type PacketType, PacketTypes } from '../protocol/packet-types.js';
+import type { ServerAddress } from '../server-address.js';
+
+/** A job a server assigned, whichever packet brought it. */
+export interface Assignment {
+  readonly handle: string;
+  readonly functionName: string;
+  /** Empty when the packet carries none (JOB_ASSIGN), or the client gave none. */
+  readonly unique: string;
+  readonly data: Buffer;
+}
+
+/** What a grab loop registers, and asks of its worker. */
+export interface GrabLoopOwner {
+  /** The client id to set, and the functions to register (with their timeouts). */
+  readonly clientId: string;
+  readonly functions: readonly { readonly name: string; readonly timeout: number | undefined }[];
+  /** How many more jobs this loop may grab now. */
+  room(): number;
+  /** A job was assigned. */
+  assigned(loop: GrabLoop, assignment: Assignment): void;
+  /** The connection dropped: the jobs it brought can no longer be answered. */
+  disconnected(loop: GrabLoop): void;
+}
+
+/** Grabs jobs from one server. */
+export class GrabLoop {
+  readonly server: ServerAddress;
+  readonly #options: FilledGearmanOptions;
+  readonly #owner: GrabLoopOwner;
+  #connection: GearmanConnection | undefined;
+  /** GRAB_JOB_ALL requests sent and not yet answered. */
+  #grabbing = 0;
+  #sleeping = false;
+  #stopped = false;
+  #failures = 0;
+  #retry: NodeJS.Timeout | undefined;
+
+  constructor(server: ServerAddress, options: FilledGearmanOptions, owner: GrabLoopOwner) {
+    this.server = server;
+    this.#options = options;
+    this.#owner = owner;
+  }
+
+  /** Grabs not yet answered (they may still bring jobs). */
+  get grabbing(): number {
+    return this.#grabbing;
+  }
+
+  /** Connects and starts grabbing; resolves after the first attempt, connected or not (retries go on). */
+  async start(): Promise<void> {
+    await this.#connect();
+  }
+
+  /** Sends a packet about a job (WORK_*); dropped if the connection is gone (the server requeues the job). */
+  send<T extends PacketType>(type: T, args: { readonly [K in ArgumentsOf<T>]: string }, data?: Buffer): void {
+    this.#connection?.send(type, args, data);
+  }
+
+  /** Grabs as many jobs as there is room for. */
+  pump(): void {
+    const connection = this.#connection;
+    if (!connection || connection.closed || this.#stopped || this.#sleeping) return;
+    while (this.#owner.room() > 0) {
+      this.#grabbing++;
+      connection.send(PacketTypes.GRAB_JOB_ALL, {});
+    }
+  }
+
+  /** Grabs nothing more; the connection stays for the answers of jobs still running. */
+  stopGrabbing(): void {
+    this.#stopped = true;
+    clearTimeout(this.#retry);
+  }
+
+  close(): void {
+    this.stopGrabbing();
+    this.#connection?.close();
+    this.#connection = undefined;
+  }
+
+  async #connect(): Promise<void> {
+    if (this.#stopped) return;
+    try {
+      const connection = await GearmanConnection.open(this.server, this.#options, {
+        packet: (packet) => this.#packet(packet),
+        closed: () => this.#dropped(),
+      });
+      if (this.#stopped) {
+        connection.close();
+        return;
+      }
+      this.#connection = connection;
+      this.#failures = 0;
+      this.#grabbing = 0;
+      this.#sleeping = false;
+      connection.send(PacketTypes.SET_CLIENT_ID, { clientId: this.#owner.clientId });
+      for (const { name, timeout } of this.#owner.functions) {
+        if (timeout === undefined) connection.send(PacketTypes.CAN_DO, { functionName: name });
+        else {
+          // The worker times the job itself and answers with a typed JobTimeoutError; the server's timer,
+          // a little longer, is the backstop for a worker that cannot answer at all.
+          const backstop = Math.ceil(timeout + Math.max(1000, timeout / 10));
+          connection.send(PacketTypes.CAN_DO_TIMEOUT, { functionName: name, timeout: String(backstop) });
+        }
+      }
+      this.pump();
+    } catch {
+      this.#scheduleRetry();
+    }
+  }
+
+  #packet(packet: Packet): void {
+    switch (packet.type) {
+      // gearmand answers GRAB_JOB_ALL with JOB_ASSIGN_UNIQ unless the job has a reducer: take all three.
+      case PacketTypes.JOB_ASSIGN:
+      case PacketTypes.JOB_ASSIGN_UNIQ:
+      case PacketTypes.JOB_ASSIGN_ALL: {
+        this.#grabbing--;
+        const { handle, functionName } = packet.args;
+        const unique = 'unique' in packet.args ? packet.args.unique : '';
+        this.#owner.assigned(this, { handle, functionName, unique, data: packet.data });
+        this.pump();
+        return;
+      }
+      case PacketTypes.NO_JOB:
+        this.#grabbing--;
+        if (this.#grabbing === 0 && !this.#stopped) {
+          // Nothing queued: sleep until the server has something (it says so with NOOP).
+          this.#sleeping = true;
+          this.#connection?.send(PacketTypes.PRE_SLEEP, {});
+        }
+        return;
+      case PacketTypes.NOOP:
+        this.#sleeping = false;
+        this.pump();
+        return;
+      default:
+        // ERROR about a job the server no longer holds (it timed it out, say), ECHO_RES...: nothing to do.
+        return;
+    }
+  }
+
+  #dropped(): void {
+    this.#connection = undefined;
+    this.#grabbing = 0;
+    this.#owner.disconnected(this);
+    this.#scheduleRetry();
+  }
+
+  #scheduleRetry(): void {
+    if (this.#stopped) return;
+    this.#failures++;
+    const delay = Math.min(this.#options.retryMs * 2 ** (this.#failures - 1), this.#options.maxRetryMs);
+    this.#retry = setTimeout(() => void this.#connect(), delay);
+  }
+}

@@ -1,0 +1,66 @@
+/** Making the local pool (threads, or inline) from the options that describe it. */
+import { availableParallelism } from 'node:os';
+import type { ResourceLimits } from 'node:worker_threads';
+import type { Backend } from '../backend.js';
+import { checkCount, checkMilliseconds, checkObject } from '../client/options.js';
+import { InvalidOptionError } from '../errors.js';
+import { FunctionSet } from '../functions/define.js';
+import { toModuleUrl } from '../functions/load-module.js';
+import { InlineExecutor } from './inline-executor.js';
+import { type ExecutorFactory, LocalBackend } from './local-backend.js';
+import { ThreadExecutor } from './thread-executor.js';
+
+/** What describes a local pool (the fields of createClient's and createWorker's options). */
+export interface LocalPoolOptions {
+  readonly functions?: URL | string | FunctionSet | undefined;
+  readonly threads?: number | undefined;
+  readonly concurrency?: number | undefined;
+  readonly abortGrace?: number | undefined;
+  readonly resourceLimits?: ResourceLimits | undefined;
+}
+
+/** A local pool, and how many jobs it runs at once. */
+export interface LocalPool {
+  readonly backend: Backend;
+  /** Jobs it runs at once: threads (at least 1) x concurrency. */
+  readonly slots: number;
+  readonly threads: number;
+}
+
+/** Checks the options and makes the pool (no thread starts until the first job). */
+export function createLocalBackend(options: LocalPoolOptions): LocalPool {
+  const threads = checkCount('threads', options.threads ?? availableParallelism(), 0);
+  const concurrency = checkCount('concurrency', options.concurrency ?? 1, 1);
+  const abortGrace = checkMilliseconds('abortGrace', options.abortGrace ?? 1000, 0);
+  const { functions, resourceLimits } = options;
+  if (resourceLimits !== undefined) checkObject('resourceLimits', resourceLimits);
+  let createExecutor: ExecutorFactory;
+  if (FunctionSet.is(functions)) {
+    if (threads > 0) {
+      throw new InvalidOptionError(
+        'functions',
+        "the functions module's URL or path when threads > 0 (each thread loads the module itself; " +
+          "pass new URL('./functions.js', import.meta.url), or threads: 0 to run inline)",
+        functions,
+      );
+    }
+    createExecutor = (reports, prefix) => new InlineExecutor({ functions, concurrency }, reports, prefix);
+  } else {
+    if (!(functions instanceof URL) && (typeof functions !== 'string' || functions.length === 0)) {
+      throw new InvalidOptionError(
+        'functions',
+        'a URL or path of the functions module, or a FunctionSet',
+        functions,
+      );
+    }
+    const functionsModule = toModuleUrl(functions);
+    createExecutor =
+      threads === 0
+        ? (reports, prefix) =>
+            new InlineExecutor({ functions: functionsModule, concurrency }, reports, prefix)
+        : (reports, prefix) =>
+            new ThreadExecutor({ functionsModule, threads, concurrency, resourceLimits }, reports, prefix);
+  }
+  const backend = new LocalBackend(createExecutor, { abortGrace });
+  return { backend, slots: Math.max(1, threads) * concurrency, threads };
+}

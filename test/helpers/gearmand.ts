@@ -1,0 +1,124 @@
+/**
+ * Real gearmand servers for tests: each on a free loopback port, logging into a temporary directory,
+ * stopped by the test that started it (even when it fails, through stopAllGearmands in afterEach).
+ *
+ * Where gearmand is not installed, the tests that need it are skipped with one loud line saying what to
+ * install; under CI (CI=true), a missing gearmand is a failure, not a skip.
+ */
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { connect, createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+const installed = spawnSync('gearmand', ['--version'], { encoding: 'utf8' }).status === 0;
+if (!installed) {
+  const message =
+    'gearmand is not installed: the Gearman tests need it (apt-get install gearman-job-server gearman-tools php-cli php-gearman stunnel4)';
+  if (process.env.CI) throw new Error(`${message}; under CI that is a failure, not a skip`);
+  console.warn(`\n*** SKIPPED: ${message} ***\n`);
+}
+
+/** Whether the tests that need gearmand can run here. */
+export const gearmandInstalled = installed;
+
+/** A gearmand started by a test. */
+export interface TestGearmand {
+  readonly port: number;
+  /** `127.0.0.1:<port>` */
+  readonly address: string;
+  /** Stops it (SIGTERM, then SIGKILL), and starts it again on the same port with the same options. */
+  restart(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+const running = new Set<TestGearmand>();
+
+/** A free loopback port (the kernel's choice, released for the server to take). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
+    });
+  });
+}
+
+/** Starts gearmand on a free port with extra arguments (`-q libsqlite3 ...`), once it accepts connections. */
+export async function startGearmand(extra: readonly string[] = []): Promise<TestGearmand> {
+  const port = await freePort();
+  const logs = mkdtempSync(join(tmpdir(), 'gearshift-gearmand-'));
+  let child: ChildProcess | undefined;
+  const launch = async () => {
+    child = spawn(
+      'gearmand',
+      [
+        '-p',
+        String(port),
+        '-L',
+        '127.0.0.1',
+        '-l',
+        join(logs, 'gearmand.log'),
+        '--verbose',
+        'ERROR',
+        ...extra,
+      ],
+      {
+        stdio: 'ignore',
+      },
+    );
+    await waitForPort(port, child);
+  };
+  const halt = async () => {
+    const current = child;
+    child = undefined;
+    if (!current || current.exitCode !== null || current.signalCode !== null) return;
+    const exited = new Promise((resolve) => current.once('exit', resolve));
+    current.kill('SIGTERM');
+    const timer = setTimeout(() => current.kill('SIGKILL'), 3000);
+    await exited;
+    clearTimeout(timer);
+  };
+  await launch();
+  const server: TestGearmand = {
+    port,
+    address: `127.0.0.1:${port}`,
+    async restart() {
+      await halt();
+      await launch();
+    },
+    async stop() {
+      running.delete(server);
+      await halt();
+      rmSync(logs, { recursive: true, force: true });
+    },
+  };
+  running.add(server);
+  return server;
+}
+
+/** Stops every gearmand a test started and left running. */
+export async function stopAllGearmands(): Promise<void> {
+  await Promise.all([...running].map((server) => server.stop()));
+}
+
+async function waitForPort(port: number, child: ChildProcess): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    if (child.exitCode !== null)
+      throw new Error(`gearmand exited with ${child.exitCode} before listening on ${port}`);
+    const open = await new Promise<boolean>((resolve) => {
+      const socket = connect(port, '127.0.0.1');
+      socket.once('connect', () => {
+        socket.destroy();
+        resolve(true);
+      });
+      socket.once('error', () => resolve(false));
+    });
+    if (open) return;
+    if (Date.now() > deadline) throw new Error(`gearmand did not listen on ${port} within 10 s`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
