@@ -18,14 +18,15 @@ Usage:
   gearshift submit <function> [<json>] --functions <module> [--threads N] [--raw]
       Runs one job on a local thread pool; prints its progress on stderr and its result on stdout
       (JSON, or the raw bytes of a bytes function). --raw sends the input's text as it is.
-  gearshift submit <function> [<json>] --queue <file> [--background] [--priority P] [--unique KEY]
-                   [--delay MS] [--attempts N] [--raw]
-      Hands one job to the runners of a queue file. With --background, prints its handle once it is
-      committed; without, waits for the result.
-  gearshift work <module> --queue <file> [--threads N] [--concurrency N] [--lease-ms MS] [--grace-ms MS]
-      Runs the module's jobs from a queue file until SIGTERM or SIGINT (then finishes what runs).
-  gearshift status --queue <file> [<handle>]
-      Per function: jobs queued, running, and the runners that run it; or one job's state and progress.
+  gearshift submit <function> [<json>] (--queue <file> | --gearman host:port[,...]) [--background]
+                   [--priority P] [--unique KEY] [--delay MS] [--attempts N] [--raw] [--functions <module>]
+      Hands one job to the runners of a queue file, or to a Gearman cluster. With --background, prints
+      its handle once it is accepted; without, waits for the result.
+  gearshift work <module> (--queue <file> | --gearman host:port[,...]) [--threads N] [--concurrency N]
+                 [--lease-ms MS] [--grace-ms MS] [--client-id ID]
+      Runs the module's jobs until SIGTERM or SIGINT (then finishes what runs).
+  gearshift status (--queue <file> | --gearman host:port[,...]) [<handle>]
+      Per function: jobs queued, running, and the workers that run it; or one job's state and progress.
   gearshift jobs --queue <file> [--state dead|failed|queued|running|completed] [--limit N]
       The most recent jobs in a state: the dead-letter jobs by default.
   gearshift requeue --queue <file> <handle>...

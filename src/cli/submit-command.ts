@@ -18,6 +18,7 @@ export async function submit(args: readonly string[]): Promise<number> {
     options: {
       functions: { type: 'string' },
       queue: { type: 'string' },
+      gearman: { type: 'string' },
       threads: { type: 'string' },
       raw: { type: 'boolean', default: false },
       background: { type: 'boolean', default: false },
@@ -30,24 +31,25 @@ export async function submit(args: readonly string[]): Promise<number> {
   const [functionName, inputText, ...extra] = positionals;
   if (!functionName) throw new UsageError('submit needs a function name');
   if (extra.length > 0) throw new UsageError(`submit takes one input argument, got also ${extra.join(' ')}`);
-  if (values.functions && values.queue) {
+  const targets = [values.queue, values.gearman].filter(Boolean).length;
+  if (targets > 1 || (!values.functions && targets === 0)) {
     throw new UsageError(
-      'submit takes --functions (run it here) or --queue (hand it to the runners of a file), not both',
+      'submit needs --functions <module> (run it here), --queue <file> (its runners) or --gearman host:port (the cluster)',
     );
   }
-  if (!values.functions && !values.queue) {
-    throw new UsageError(
-      'submit needs --functions <module> (run it here) or --queue <file> (hand it to its runners)',
-    );
-  }
-  if (values.background && !values.queue) throw new UsageError('--background needs --queue <file>');
+  if (values.background && targets === 0)
+    throw new UsageError('--background needs --queue <file> or --gearman host:port');
   const input = inputText === undefined || values.raw ? inputText : parseInput(inputText);
-  const client: Client = values.queue
-    ? createClient({ queue: { path: values.queue } })
-    : createClient({
-        functions: values.functions as string,
-        threads: countOption('--threads', values.threads, 1, 1),
-      });
+  // With a target, --functions only tells names and payloads (nothing runs here).
+  const functions = values.functions ? { functions: values.functions } : {};
+  const client: Client = values.gearman
+    ? createClient({ gearman: { servers: values.gearman }, ...functions })
+    : values.queue
+      ? createClient({ queue: { path: values.queue, runner: false, foreground: true }, ...functions })
+      : createClient({
+          functions: values.functions as string,
+          threads: countOption('--threads', values.threads, 1, 1),
+        });
   const priority = values.priority as Priority | undefined;
   try {
     if (values.background) {

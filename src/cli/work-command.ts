@@ -1,13 +1,22 @@
 /**
- * `gearshift work <module> --queue <file>`: a runner process. It claims jobs of the module's functions
- * from the file and runs them on its threads until SIGTERM or SIGINT, then stops claiming, lets running
- * jobs finish (up to --grace-ms) and puts the rest back in the queue.
+ * `gearshift work <module> --queue <file>` or `--gearman host:port[,host:port...]`: a worker process. It
+ * runs the module's jobs on its threads until SIGTERM or SIGINT, then takes no more, lets running jobs
+ * finish (up to --grace-ms) and gives the rest back (to the queue, or to gearmand for another worker).
+ * A second signal stops it at once.
  */
 import { parseArgs } from 'node:util';
 import { createClient } from '../client/create-client.js';
+import { createWorker } from '../gearman/worker/gearman-worker.js';
 import { openQueue } from '../queue/queue-admin.js';
-import { countOption, millisecondsOption, requiredQueue } from './cli-options.js';
+import { countOption, millisecondsOption } from './cli-options.js';
 import { UsageError } from './usage-error.js';
+
+/** A running worker, as the service loop sees it. */
+interface Service {
+  readonly description: string;
+  stop(graceMs: number | undefined): Promise<void>;
+  destroy(): Promise<void>;
+}
 
 export async function work(args: readonly string[]): Promise<number> {
   const { values, positionals } = parseArgs({
@@ -15,24 +24,56 @@ export async function work(args: readonly string[]): Promise<number> {
     allowPositionals: true,
     options: {
       queue: { type: 'string' },
+      gearman: { type: 'string' },
       threads: { type: 'string' },
       concurrency: { type: 'string' },
       'lease-ms': { type: 'string' },
       'grace-ms': { type: 'string' },
+      'client-id': { type: 'string' },
     },
   });
   const [module, ...extra] = positionals;
   if (!module || extra.length > 0)
     throw new UsageError('work takes exactly one argument: the functions module');
-  const path = requiredQueue('work', values.queue);
-  const threads = values.threads === undefined ? undefined : countOption('--threads', values.threads, 1, 1);
-  const concurrency = countOption('--concurrency', values.concurrency, 1, 1);
-  const leaseMs = millisecondsOption('--lease-ms', values['lease-ms']);
-  const shutdownGraceMs = millisecondsOption('--grace-ms', values['grace-ms']);
-  const client = createClient({
+  if (!values.queue === !values.gearman) {
+    throw new UsageError('work needs --queue <file> or --gearman host:port[,host:port...] (one of them)');
+  }
+  const pool = {
     functions: module,
-    ...(threads === undefined ? {} : { threads }),
-    concurrency,
+    concurrency: countOption('--concurrency', values.concurrency, 1, 1),
+    ...(values.threads === undefined ? {} : { threads: countOption('--threads', values.threads, 1, 1) }),
+  };
+  const grace = millisecondsOption('--grace-ms', values['grace-ms']);
+  const service = values.queue
+    ? await queueService(values.queue, pool, millisecondsOption('--lease-ms', values['lease-ms']), grace)
+    : await gearmanService(values.gearman as string, pool, values['client-id']);
+  process.stderr.write(`gearshift work: pid ${process.pid} ${service.description}\n`);
+  // A worker is a service: it stays up until told to stop.
+  const alive = setInterval(() => {}, 2 ** 30);
+  await new Promise<void>((resolve) => {
+    const stop = (signal: string) => {
+      process.stderr.write(`gearshift work: ${signal}: finishing the running jobs, then stopping\n`);
+      process.once(signal, () => {
+        process.stderr.write(`gearshift work: ${signal} again: stopping now\n`);
+        void service.destroy().then(resolve);
+      });
+      void service.stop(grace).then(resolve);
+    };
+    process.once('SIGTERM', () => stop('SIGTERM'));
+    process.once('SIGINT', () => stop('SIGINT'));
+  });
+  clearInterval(alive);
+  return 0;
+}
+
+async function queueService(
+  path: string,
+  pool: { functions: string; concurrency: number; threads?: number },
+  leaseMs: number | undefined,
+  shutdownGraceMs: number | undefined,
+): Promise<Service> {
+  const client = createClient({
+    ...pool,
     queue: {
       path,
       ...(leaseMs === undefined ? {} : { leaseMs }),
@@ -43,23 +84,23 @@ export async function work(args: readonly string[]): Promise<number> {
   const view = openQueue(path);
   const me = view.runners().find((runner) => runner.pid === process.pid);
   view.close();
-  process.stderr.write(
-    `gearshift work: pid ${process.pid} runs ${me?.functions.join(', ') || '(no functions)'} from ${path}\n`,
-  );
-  // A runner is a service: it stays up until told to stop.
-  const alive = setInterval(() => {}, 2 ** 30);
-  await new Promise<void>((resolve) => {
-    const stop = (signal: string) => {
-      process.stderr.write(`gearshift work: ${signal}: finishing the running jobs, then stopping\n`);
-      process.once(signal, () => {
-        process.stderr.write(`gearshift work: ${signal} again: stopping now\n`);
-        void client.destroy().then(resolve);
-      });
-      void client.close().then(resolve);
-    };
-    process.once('SIGTERM', () => stop('SIGTERM'));
-    process.once('SIGINT', () => stop('SIGINT'));
-  });
-  clearInterval(alive);
-  return 0;
+  return {
+    description: `runs ${me?.functions.join(', ') || '(no functions)'} from ${path}`,
+    stop: () => client.close(),
+    destroy: () => client.destroy(),
+  };
+}
+
+async function gearmanService(
+  servers: string,
+  pool: { functions: string; concurrency: number; threads?: number },
+  clientId: string | undefined,
+): Promise<Service> {
+  const worker = createWorker({ ...pool, gearman: { servers }, ...(clientId ? { clientId } : {}) });
+  await worker.start();
+  return {
+    description: `runs ${worker.functions.join(', ') || '(no functions)'} for ${servers} as ${worker.clientId}`,
+    stop: (graceMs) => worker.stop(graceMs),
+    destroy: () => worker.destroy(),
+  };
 }
