@@ -214,12 +214,9 @@ describe.skipIf(!gearmandInstalled || !phpReady || !cliReady)(
           ),
         );
         await registered('cli_upper');
-        const gs = createClient<typeof functions>({ gearman: { servers: [server.address] } });
+        const gs = createClient({ gearman: { servers: [server.address] } });
         try {
-          const result = await (gs as unknown as ReturnType<typeof createClient>).run(
-            'cli_upper',
-            Buffer.from('shout'),
-          );
+          const result = await gs.run('cli_upper', Buffer.from('shout'));
           expect((result as Buffer).toString()).toBe('SHOUT');
         } finally {
           await gs.close();
