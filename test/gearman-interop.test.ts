@@ -123,7 +123,12 @@ describe.skipIf(!gearmandInstalled || !phpReady || !cliReady)(
         await gearshiftWorker();
         const [created, status] = await php('background');
         expect(String(created?.handle)).toMatch(/^H:/);
-        const [known, running, numerator, denominator] = status?.status as [boolean, boolean, number, number];
+        const [known, running, numerator, denominator] = (status?.status ?? []) as [
+          boolean,
+          boolean,
+          number,
+          number,
+        ];
         expect([known, running, denominator]).toEqual([true, true, 400]);
         expect(numerator).toBeGreaterThan(0);
       });

@@ -104,11 +104,12 @@ export async function stopAllGearmands(): Promise<void> {
   await Promise.all([...running].map((server) => server.stop()));
 }
 
-async function waitForPort(port: number, child: ChildProcess): Promise<void> {
+/** Resolves once something listens on the loopback `port`; fails if `child` (named `name`) exits first. */
+export async function waitForPort(port: number, child: ChildProcess, name = 'gearmand'): Promise<void> {
   const deadline = Date.now() + 10_000;
   for (;;) {
     if (child.exitCode !== null)
-      throw new Error(`gearmand exited with ${child.exitCode} before listening on ${port}`);
+      throw new Error(`${name} exited with ${child.exitCode} before listening on ${port}`);
     const open = await new Promise<boolean>((resolve) => {
       const socket = connect(port, '127.0.0.1');
       socket.once('connect', () => {
@@ -118,7 +119,7 @@ async function waitForPort(port: number, child: ChildProcess): Promise<void> {
       socket.once('error', () => resolve(false));
     });
     if (open) return;
-    if (Date.now() > deadline) throw new Error(`gearmand did not listen on ${port} within 10 s`);
+    if (Date.now() > deadline) throw new Error(`${name} did not listen on ${port} within 10 s`);
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
 }

@@ -1,16 +1,21 @@
-/** Starting `gearshift work` runner processes for tests, and making sure none outlives its test. */
+/** Starting `gearshift work` processes (queue runners, Gearman workers) for tests, and making sure none outlives its test. */
 import { type ChildProcess, spawn } from 'node:child_process';
 
 const cli = new URL('../../dist/cli/main.js', import.meta.url).pathname;
 const started = new Set<ChildProcess>();
 
 /** Starts `gearshift work <module> --queue <file> ...args` and resolves once it is working. */
-export async function startRunner(
+export function startRunner(
   module: string,
   queue: string,
   args: readonly string[] = [],
 ): Promise<ChildProcess> {
-  const child = spawn(process.execPath, [cli, 'work', module, '--queue', queue, ...args], {
+  return startWorkProcess(module, ['--queue', queue, ...args]);
+}
+
+/** Starts `gearshift work <module> ...args` (a queue runner or a Gearman worker) and resolves once it is working. */
+export async function startWorkProcess(module: string, args: readonly string[]): Promise<ChildProcess> {
+  const child = spawn(process.execPath, [cli, 'work', module, ...args], {
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   started.add(child);

@@ -10,7 +10,7 @@
  * (each listens on a control function of its own); a caller's timeout counts from the start, which is
  * found by asking GET_STATUS while the job waits.
  */
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import type {
   Backend,
   BackgroundRequest,
@@ -20,7 +20,12 @@ import type {
   JobTicket,
   SubmitRequest,
 } from '../../backend.js';
-import { GearmanConnectionError, type GearshiftError, JobFailedError } from '../../errors.js';
+import {
+  GearmanConnectionError,
+  GearmanProtocolError,
+  type GearshiftError,
+  JobFailedError,
+} from '../../errors.js';
 import type { FunctionSet } from '../../functions/define.js';
 import { loadFunctionsModule } from '../../functions/load-module.js';
 import { jobErrorFromData, parseJobErrorData } from '../../payload/job-error.js';
@@ -117,11 +122,15 @@ class ForegroundJob implements LinkJob {
   }
 
   lost(error: GearshiftError): void {
-    const reason = new GearmanConnectionError(
-      this.link?.server.label ?? '?',
-      `went away while ${this.request.functionName} (${this.handle}) was in its hands: ${error.message}`,
-      error,
-    );
+    // A server that broke the protocol is reported as such; anything else is the connection going away.
+    const reason =
+      error instanceof GearmanProtocolError
+        ? error
+        : new GearmanConnectionError(
+            this.link?.server.label ?? '?',
+            `went away while ${this.request.functionName} (${this.handle}) was in its hands: ${error.message}`,
+            error,
+          );
     this.end((listener) => listener.fail(reason));
   }
 
@@ -266,10 +275,11 @@ export class GearmanBackend implements Backend {
     if (this.#inFlight.size === 0) this.#idle?.();
   }
 
-  #submitForeground(job: ForegroundJob): void {
+  /** Sends a foreground job to a server not yet tried; `cause` is why the last one failed. */
+  #submitForeground(job: ForegroundJob, cause?: GearshiftError): void {
     const link = this.#pick(job.request.unique, job.tried);
     if (!link) {
-      job.end((listener) => listener.fail(this.#noServer(job.tried)));
+      job.end((listener) => listener.fail(this.#noServer(job.tried, cause)));
       return;
     }
     job.tried.add(link);
@@ -279,7 +289,7 @@ export class GearmanBackend implements Backend {
       answered: (packet) => this.#created(job, link, (packet as Packet<8>).args.handle),
       failed: (error, sent) => {
         // A server error is an answer: the job was refused. Otherwise it may go elsewhere.
-        if (!sent || error.code === 'ERR_CONNECTION') this.#submitForeground(job);
+        if (!sent || error.code === 'ERR_CONNECTION') this.#submitForeground(job, error);
         else job.end((listener) => listener.fail(error));
       },
     });
@@ -353,15 +363,22 @@ export class GearmanBackend implements Backend {
     Promise.allSettled([admin.cancelJob(handle), askWorkers()]);
   }
 
-  #submitBackground(request: BackgroundRequest, tried = new Set<ServerLink>()): Promise<string> {
+  #submitBackground(
+    request: BackgroundRequest,
+    tried = new Set<ServerLink>(),
+    cause?: GearshiftError,
+  ): Promise<string> {
     return new Promise((resolve, reject) => {
       const link = this.#pick(request.unique, tried);
       if (!link) {
-        reject(this.#noServer(tried));
+        reject(this.#noServer(tried, cause));
         return;
       }
       tried.add(link);
-      const { functionName, unique = '', priority, runAt } = request;
+      // Without a unique of its own, a job gets a random one (as libgearman's clients do): gearmand's
+      // persistent queues key their rows by function and unique, so jobs sharing the empty unique would
+      // overwrite each other there and all but one be lost on a restart.
+      const { functionName, unique = randomUUID(), priority, runAt } = request;
       const data = toWire(request.input, request.payload);
       const answer: Waiting = {
         answer: PacketTypes.JOB_CREATED,
@@ -372,7 +389,7 @@ export class GearmanBackend implements Backend {
         },
         failed: (error, sent) => {
           if (!sent || error.code === 'ERR_CONNECTION')
-            this.#submitBackground(request, tried).then(resolve, reject);
+            this.#submitBackground(request, tried, error).then(resolve, reject);
           else reject(error);
         },
       };
@@ -409,11 +426,16 @@ export class GearmanBackend implements Backend {
       unique === undefined
         ? this.#roundRobin++ % count
         : createHash('md5').update(unique).digest().readUInt32BE(0) % count;
+    let soonest: ServerLink | undefined;
     for (let step = 0; step < count; step++) {
       const link = this.#links[(start + step) % count] as ServerLink;
-      if (!tried.has(link) && link.usable) return link;
+      if (tried.has(link)) continue;
+      if (link.usable) return link;
+      if (link.retryAt < (soonest?.retryAt ?? Number.POSITIVE_INFINITY)) soonest = link;
     }
-    return undefined;
+    // Every untried server is in its backoff: rather than fail a job that a restarted server could take,
+    // try the one whose backoff ends first (a lone server is then reconnected to at once).
+    return soonest;
   }
 
   #linkOf(handle: string): ServerLink | undefined {
@@ -428,13 +450,14 @@ export class GearmanBackend implements Backend {
     }
   }
 
-  #noServer(tried: ReadonlySet<ServerLink>): GearmanConnectionError {
+  #noServer(tried: ReadonlySet<ServerLink>, cause?: GearshiftError): GearmanConnectionError {
     const servers = this.#links.map((link) => link.server.label).join(', ');
     const what =
       tried.size > 0
         ? `the servers tried (${[...tried].map((link) => link.server.label).join(', ')}) failed`
-        : 'every server is in its backoff after failing';
-    return new GearmanConnectionError(servers, `cannot take the job: ${what}`);
+        : 'the client is closed';
+    const last = cause ? `; the last: ${cause.message}` : '';
+    return new GearmanConnectionError(servers, `cannot take the job: ${what}${last}`, cause);
   }
 }
 

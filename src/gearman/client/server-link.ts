@@ -70,6 +70,11 @@ export class ServerLink {
     return !this.#closing && Date.now() >= this.#downUntil;
   }
 
+  /** When the server may be tried again: now or in the past if usable, Infinity once closed. */
+  get retryAt(): number {
+    return this.#closing ? Number.POSITIVE_INFINITY : this.#downUntil;
+  }
+
   /** Sends a request, connecting first if need be; `waiting` hears its answer. */
   request<T extends PacketType>(
     type: T,
