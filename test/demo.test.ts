@@ -4,7 +4,9 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { gearmandInstalled, startGearmand, stopAllGearmands } from './helpers/gearmand.js';
+import { startWorkProcess, stopAllRunners } from './helpers/runner-process.js';
 
 const run = promisify(execFile);
 const tsx = createRequire(import.meta.url).resolve('tsx/cli');
@@ -34,5 +36,42 @@ describe('the parallel-report demo', () => {
     expect((error as { stderr: string }).stderr).toContain(
       '--rows must be a whole number from 1 up, got "many"',
     );
+  });
+});
+
+describe.skipIf(!gearmandInstalled)('the parallel-report demo on gearmand', () => {
+  afterEach(async () => {
+    await stopAllRunners();
+    await stopAllGearmands();
+  });
+
+  it('runs unchanged with --gearman, its jobs served by two separate worker processes', async () => {
+    const server = await startGearmand();
+    const functions = new URL('../examples/parallel-report/functions.ts', import.meta.url).pathname;
+    await Promise.all(
+      [1, 2].map(() => startWorkProcess(functions, ['--gearman', server.address, '--threads', '1'])),
+    );
+    const gearmanData = mkdtempSync(join(tmpdir(), 'gearshift-demo-gearman-'));
+    try {
+      const args = [
+        tsx,
+        demo,
+        '--databases',
+        '3',
+        '--rows',
+        '3000',
+        '--data-dir',
+        gearmanData,
+        '--gearman',
+        server.address,
+      ];
+      const { stdout } = await run(process.execPath, args, { timeout: 60_000 });
+      expect(stdout).toContain(`fanned out over the workers of ${server.address}:`);
+      expect(stdout).toContain('3 databases created, 0 reused');
+      expect(stdout).toMatch(/total\s+9,000\s/);
+      expect(stdout).toMatch(/fanned out, through gearmand\s+\d/);
+    } finally {
+      rmSync(gearmanData, { recursive: true, force: true });
+    }
   });
 });

@@ -4,7 +4,9 @@
  * thread), then fanned out (one job per database over worker threads), with the figures and the speed-up.
  *
  * Options: --databases N (10), --rows N (300000 per database), --data-dir DIR (./.data beside this file),
- * --threads N (every core).
+ * --threads N (every core), --gearman host:port[,host:port...] (run the jobs on a gearmand cluster instead,
+ * served by `gearshift work examples/parallel-report/functions.ts --gearman ...` workers: the calling
+ * code is the same, only the client's options change).
  */
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
@@ -19,6 +21,7 @@ const { values } = parseArgs({
     rows: { type: 'string', default: '300000' },
     'data-dir': { type: 'string', default: fileURLToPath(new URL('./.data', import.meta.url)) },
     threads: { type: 'string', default: String(availableParallelism()) },
+    gearman: { type: 'string' },
   },
 });
 const databases = wholeNumber('--databases', values.databases);
@@ -26,7 +29,12 @@ const rows = wholeNumber('--rows', values.rows);
 const threads = wholeNumber('--threads', values.threads);
 const dataDir = values['data-dir'];
 
-const gs = createClient<typeof functions>({ functions: new URL('./functions.js', import.meta.url), threads });
+const functionsModule = new URL('./functions.js', import.meta.url);
+// The one place the two set-ups differ: worker threads here, or a gearmand cluster and its workers.
+const gs = values.gearman
+  ? createClient<typeof functions>({ functions: functionsModule, gearman: { servers: values.gearman } })
+  : createClient<typeof functions>({ functions: functionsModule, threads });
+const fannedOver = values.gearman ? `the workers of ${values.gearman}` : `${threads} worker threads`;
 const inline = createClient({ functions, threads: 0 });
 const shops = Array.from({ length: databases }, (_, index) => {
   const name = `shop-${String(index + 1).padStart(2, '0')}.db`;
@@ -45,7 +53,7 @@ const created = made.filter((result) => result.ok && result.result.created).leng
 console.log(`data: ${dataDir} (${created} databases created, ${databases - created} reused)\n`);
 
 // 1. Fanned out: one job per database, progress shown as each one completes.
-console.log(`fanned out over ${threads} worker threads:`);
+console.log(`fanned out over ${fannedOver}:`);
 const started = performance.now();
 let completed = 0;
 const results = await gs.runAll(
@@ -89,7 +97,10 @@ console.log(`\n  best month overall: ${bestMonth} (${money(total.byMonth[bestMon
 console.log('\ntiming (the better of two runs each)');
 const line = (label: string, figure: string) => console.log(`  ${label.padEnd(30)} ${figure}`);
 line('one after another, inline', `${fmt(sequentialMs).padStart(7)} ms`);
-line(`fanned out, ${threads} threads`, `${fmt(fannedOutMs).padStart(7)} ms`);
+line(
+  values.gearman ? 'fanned out, through gearmand' : `fanned out, ${threads} threads`,
+  `${fmt(fannedOutMs).padStart(7)} ms`,
+);
 line(
   'speed-up',
   `${(sequentialMs / fannedOutMs).toFixed(2).padStart(7)}x  (${availableParallelism()} cores)`,
