@@ -24,7 +24,8 @@ Usage:
       its handle once it is accepted; without, waits for the result.
   gearshift work <module> (--queue <file> | --gearman host:port[,...]) [--threads N] [--concurrency N]
                  [--lease-ms MS] [--grace-ms MS] [--client-id ID]
-      Runs the module's jobs until SIGTERM or SIGINT (then finishes what runs).
+      Runs the module's jobs until SIGTERM or SIGINT (then finishes what runs). --threads 0 runs them
+      on the process's own thread: the least overhead per job, for short jobs that do not block.
   gearshift status (--queue <file> | --gearman host:port[,...]) [<handle>]
       Per function: jobs queued, running, and the workers that run it; or one job's state and progress.
   gearshift jobs --queue <file> [--state dead|failed|queued|running|completed] [--limit N]

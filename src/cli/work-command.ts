@@ -41,7 +41,7 @@ export async function work(args: readonly string[]): Promise<number> {
   const pool = {
     functions: module,
     concurrency: countOption('--concurrency', values.concurrency, 1, 1),
-    ...(values.threads === undefined ? {} : { threads: countOption('--threads', values.threads, 1, 1) }),
+    ...(values.threads === undefined ? {} : { threads: countOption('--threads', values.threads, 1, 0) }),
   };
   const grace = millisecondsOption('--grace-ms', values['grace-ms']);
   const service = values.queue

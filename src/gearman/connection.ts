@@ -12,6 +12,9 @@ import type { PacketType } from './protocol/packet-types.js';
 import type { ServerAddress } from './server-address.js';
 import { openSocket, type SocketOptions } from './socket.js';
 
+/** The most packets gathered into one write (see send()). */
+const packetsPerWrite = 32;
+
 /** How a connection behaves. */
 export interface ConnectionOptions extends SocketOptions {
   /** The largest packet body accepted from the server. */
@@ -31,6 +34,8 @@ export class GearmanConnection {
   readonly #handlers: ConnectionHandlers;
   readonly #socket: Socket;
   #closed = false;
+  /** Packets written since the socket was corked in this turn. */
+  #corked = 0;
 
   private constructor(
     server: ServerAddress,
@@ -88,8 +93,25 @@ export class GearmanConnection {
   /** Sends a request packet. Ignored once closed (whoever waits was told by closed()). */
   send<T extends PacketType>(type: T, args: { readonly [K in ArgumentsOf<T>]: string }, data?: Buffer): void {
     if (this.#closed) return;
+    // The packets sent in one turn (a WORK_COMPLETE and the GRAB_JOB after it, a runAll's submissions)
+    // leave together, up to a few dozen per write: fewer system calls and server wake-ups than one write
+    // per packet, while a long burst still reaches the server in pieces it can start on (one write of
+    // 20,000 submissions was measured slower than either).
+    if (this.#corked === 0) {
+      this.#socket.cork();
+      process.nextTick(this.#uncork);
+    }
     this.#socket.write(encodePacket('REQ', type, args, data));
+    if (++this.#corked % packetsPerWrite === 0) {
+      this.#socket.uncork();
+      this.#socket.cork();
+    }
   }
+
+  readonly #uncork = () => {
+    this.#corked = 0;
+    this.#socket.uncork();
+  };
 
   /** Lets the process exit while this connection is idle (or not). */
   hold(holding: boolean): void {

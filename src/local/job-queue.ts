@@ -4,46 +4,13 @@
  * costs O(1) however long the queue is.
  */
 import type { Priority } from '../backend.js';
+import { Fifo } from '../fifo.js';
 
 /** What the queue needs to know of an entry. */
 export interface Queueable {
   readonly priority: Priority;
   /** False once the entry was dropped; the queue then skips it. */
   readonly queued: boolean;
-}
-
-class Fifo<T> {
-  #items: (T | undefined)[] = [];
-  #head = 0;
-
-  get length(): number {
-    return this.#items.length - this.#head;
-  }
-
-  push(item: T): void {
-    this.#items.push(item);
-  }
-
-  unshift(item: T): void {
-    if (this.#head > 0) this.#items[--this.#head] = item;
-    else this.#items.unshift(item);
-  }
-
-  peek(): T | undefined {
-    return this.#items[this.#head];
-  }
-
-  shift(): T | undefined {
-    if (this.#head >= this.#items.length) return undefined;
-    const item = this.#items[this.#head];
-    this.#items[this.#head++] = undefined;
-    // Reclaim the consumed prefix once it is most of the array, so memory follows the live length.
-    if (this.#head > 1024 && this.#head * 2 > this.#items.length) {
-      this.#items = this.#items.slice(this.#head);
-      this.#head = 0;
-    }
-    return item;
-  }
 }
 
 /** A priority queue of FIFOs with lazy removal. */

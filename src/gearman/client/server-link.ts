@@ -10,6 +10,7 @@ import {
   GearmanServerError,
   type GearshiftError,
 } from '../../errors.js';
+import { Fifo } from '../../fifo.js';
 import { GearmanConnection } from '../connection.js';
 import type { FilledGearmanOptions } from '../gearman-options.js';
 import type { ArgumentsOf, Packet } from '../protocol/packet-codec.js';
@@ -54,11 +55,13 @@ export class ServerLink {
   /** Requests to send once the connection is open. */
   #outbox: Outgoing[] = [];
   /** Requests sent and not yet answered, oldest first, with when they were sent. */
-  #waiting: { waiting: Waiting; sentAt: number }[] = [];
+  readonly #waiting = new Fifo<{ readonly waiting: Waiting; readonly sentAt: number }>();
   #timer: NodeJS.Timeout | undefined;
   #failures = 0;
   #downUntil = 0;
   #closing = false;
+  /** Whether the connection holds the process open (see #hold). */
+  #held = true;
 
   constructor(server: ServerAddress, options: FilledGearmanOptions) {
     this.server = server;
@@ -119,6 +122,7 @@ export class ServerLink {
       (connection) => {
         this.#opening = false;
         this.#connection = connection;
+        this.#held = true; // a new socket holds the process open until told otherwise
         this.#failures = 0;
         // Asked first, so that the answer comes before any other.
         this.#send(connection, {
@@ -196,7 +200,7 @@ export class ServerLink {
   }
 
   #checkTimeouts(): void {
-    const head = this.#waiting[0];
+    const head = this.#waiting.peek();
     if (!head) return;
     if (Date.now() - head.sentAt > this.#options.requestTimeoutMs) {
       this.#connection?.close(
@@ -215,9 +219,7 @@ export class ServerLink {
     const reason = error ?? new GearmanConnectionError(this.server.label, 'was closed by this client');
     if (error && wasOpen && !this.#closing) this.#backOff();
     // Requests sent and unanswered may have reached the server; those still in the outbox did not.
-    const sent = this.#waiting;
-    this.#waiting = [];
-    for (const { waiting } of sent) waiting.failed(reason, true);
+    for (const { waiting } of this.#waiting.drain()) waiting.failed(reason, true);
     this.#failAll(reason, false);
     const jobs = [...this.jobs.values()];
     this.jobs.clear();
@@ -239,7 +241,10 @@ export class ServerLink {
   /** Holds the process open while something waits on this server, and lets it go when nothing does. */
   #hold(): void {
     const busy = this.#waiting.length > 0 || this.#outbox.length > 0 || this.jobs.size > 0;
-    this.#connection?.hold(busy);
+    if (busy !== this.#held) {
+      this.#held = busy;
+      this.#connection?.hold(busy);
+    }
   }
 }
 

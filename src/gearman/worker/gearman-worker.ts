@@ -83,15 +83,20 @@ class WorkerJob implements JobListener {
   }
 
   complete(result: unknown): void {
-    if (this.#end())
-      this.loop.send(PacketTypes.WORK_COMPLETE, { handle: this.handle }, toWire(result, this.info.payload));
+    if (this.ended) return;
+    // The answer goes before the end frees the slot (and asks for the next job): the server then passes
+    // it on to the caller before it deals with the grab.
+    this.loop.send(PacketTypes.WORK_COMPLETE, { handle: this.handle }, toWire(result, this.info.payload));
+    this.#end();
   }
 
   fail(error: GearshiftError): void {
     // WORK_EXCEPTION carries the failure as JSON, which gearshift clients turn back into the same typed
     // error; a client without the "exceptions" option gets WORK_FAIL from the server instead.
+    if (this.ended) return;
     const data = Buffer.from(JSON.stringify(jobErrorToData(error)), 'utf8');
-    if (this.#end()) this.loop.send(PacketTypes.WORK_EXCEPTION, { handle: this.handle }, data);
+    this.loop.send(PacketTypes.WORK_EXCEPTION, { handle: this.handle }, data);
+    this.#end();
   }
 
   /** Stops the job here: its caller left, or its server did. */
@@ -102,12 +107,11 @@ class WorkerJob implements JobListener {
     else this.#end();
   }
 
-  #end(): boolean {
-    if (this.ended) return false;
+  #end(): void {
+    if (this.ended) return;
     this.ended = true;
     clearTimeout(this.timer);
     this.#worker.ended(this);
-    return true;
   }
 }
 

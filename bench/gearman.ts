@@ -1,0 +1,156 @@
+/**
+ * npm run bench:gearman: gearshift's Gearman client and worker against PHP's GearmanClient and
+ * GearmanWorker (php-gearman over libgearman), through the same gearmand, side by side in one run.
+ *
+ * Each scenario gets a fresh gearmand on a free loopback port, and worker processes of one side only:
+ * `gearshift work bench/functions.ts --gearman ... --threads 1` or `php bench/php/worker.php`, both
+ * serving the same tiny job (n => n + 1). The PHP client times its own loop (PHP's start-up is not
+ * counted); each figure is the better of two rounds, so that one unlucky moment does not decide a ratio.
+ */
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { cpus } from 'node:os';
+import { promisify } from 'node:util';
+import { createClient, GearmanAdmin, parseServerAddress } from '../src/index.js';
+import { startGearmand, type TestGearmand } from '../test/helpers/gearmand.js';
+
+const exec = promisify(execFile);
+const cli = new URL('../dist/cli/main.js', import.meta.url).pathname;
+const functionsModule = new URL('./functions.ts', import.meta.url).pathname;
+const phpWorker = new URL('./php/worker.php', import.meta.url).pathname;
+const phpClient = new URL('./php/client.php', import.meta.url).pathname;
+const serialJobs = 5000;
+const manyJobs = 20_000;
+const fmt = (value: number) => Math.round(value).toLocaleString('en-US');
+
+type Mode = 'serial' | 'tasks' | 'background';
+/** gearshift with its worker's jobs on one worker thread, or on its main thread (`--threads 0`); or PHP. */
+type Side = 'gearshift' | 'gearshift-inline' | 'php';
+
+/** Starts worker processes of one side and waits until gearmand lists them all. */
+async function startWorkers(side: Side, server: TestGearmand, count: number): Promise<ChildProcess[]> {
+  const gearshiftWorker = ['work', functionsModule, '--gearman', server.address, '--threads'];
+  const children = Array.from({ length: count }, () =>
+    side === 'php'
+      ? spawn('php', [phpWorker, '127.0.0.1', String(server.port), 'inc'], { stdio: 'ignore' })
+      : spawn(process.execPath, [cli, ...gearshiftWorker, side === 'gearshift' ? '1' : '0'], {
+          stdio: 'ignore',
+        }),
+  );
+  const admin = new GearmanAdmin(parseServerAddress(server.address), {
+    connectTimeoutMs: 2000,
+    keepAliveMs: 0,
+    tls: undefined,
+    requestTimeoutMs: 2000,
+  });
+  for (let tries = 0; ; tries++) {
+    const line = (await admin.status()).find((status) => status.functionName === 'inc');
+    if ((line?.workers ?? 0) >= count) return children;
+    if (tries > 600) throw new Error(`${side} workers did not register within 30 s`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+/** Jobs per second for one side in one scenario, on a fresh gearmand. */
+async function measure(side: Side, mode: Mode, count: number, workers: number): Promise<number> {
+  const server = await startGearmand();
+  const children = mode === 'background' ? [] : await startWorkers(side, server, workers);
+  try {
+    const ms = side === 'php' ? await php(server, mode, count) : await gearshift(server, mode, count);
+    return (count / ms) * 1000;
+  } finally {
+    for (const child of children) child.kill('SIGKILL');
+    await server.stop();
+  }
+}
+
+async function gearshift(server: TestGearmand, mode: Mode, count: number): Promise<number> {
+  const gs = createClient({ gearman: { servers: [server.address] } });
+  try {
+    await (mode === 'background' ? gs.background('inc_queued', 0) : gs.run('inc', 0)); // connected and warm
+    const started = performance.now();
+    if (mode === 'serial') {
+      for (let n = 0; n < count; n++) if ((await gs.run('inc', n)) !== n + 1) throw new Error('wrong result');
+    } else if (mode === 'tasks') {
+      const results = await gs.runAll(Array.from({ length: count }, (_, n) => gs.task('inc', n)));
+      if (!results.every((result, n) => result.ok && result.result === n + 1))
+        throw new Error('wrong result');
+    } else {
+      // Nobody serves this name: the jobs stay queued in gearmand, as background jobs waiting for workers do.
+      for (let n = 0; n < count; n++) await gs.background('inc_queued', n);
+    }
+    return performance.now() - started;
+  } finally {
+    await gs.destroy();
+  }
+}
+
+async function php(server: TestGearmand, mode: Mode, count: number): Promise<number> {
+  const { stdout } = await exec(
+    'php',
+    [phpClient, '127.0.0.1', String(server.port), 'inc', mode, String(count)],
+    { timeout: 300_000 },
+  );
+  const { ms, count: checked } = JSON.parse(stdout) as { ms: number; count: number };
+  if (checked !== count) throw new Error(`the PHP client got ${checked} of ${count} right`);
+  return ms;
+}
+
+const scenarios: { label: string; mode: Mode; count: number; workers: number; reference: string }[] = [
+  {
+    label: `serial run / doNormal (${fmt(serialJobs)})`,
+    mode: 'serial',
+    count: serialJobs,
+    workers: 1,
+    reference: '~4,500',
+  },
+  {
+    label: `runAll / runTasks, 1 worker (${fmt(manyJobs)})`,
+    mode: 'tasks',
+    count: manyJobs,
+    workers: 1,
+    reference: '~15,000',
+  },
+  {
+    label: `runAll / runTasks, 2 workers (${fmt(manyJobs)})`,
+    mode: 'tasks',
+    count: manyJobs,
+    workers: 2,
+    reference: '~21,000',
+  },
+  {
+    label: `background / doBackground (${fmt(manyJobs)})`,
+    mode: 'background',
+    count: manyJobs,
+    workers: 0,
+    reference: '~14,000',
+  },
+];
+
+const { stdout: phpVersion } = await exec('php', [
+  '-r',
+  'echo PHP_VERSION, " gearman ", phpversion("gearman");',
+]);
+const gearmandVersion = (await exec('gearmand', ['--version'])).stdout.trim().split('\n')[0];
+console.log(`gearshift bench:gearman  ${new Date().toISOString().slice(0, 10)}  node ${process.version}`);
+console.log(`${gearmandVersion}; php ${phpVersion}; ${cpus().length} x ${cpus()[0]?.model ?? 'cpu'}`);
+console.log('best of two rounds each, jobs per second; the gearshift worker runs its jobs on one worker');
+console.log('thread (the default pool), or inline on its main thread (--threads 0, as a PHP worker does)\n');
+console.log(
+  `  ${'scenario'.padEnd(40)} ${'thread'.padStart(8)} ${'inline'.padStart(8)} ${'PHP'.padStart(8)} ${'ratios'.padStart(13)}  (issue's PHP)`,
+);
+for (const scenario of scenarios) {
+  const best: Record<Side, number> = { gearshift: 0, 'gearshift-inline': 0, php: 0 };
+  // Background submissions involve no worker: the two gearshift columns would measure the same thing.
+  const sides: Side[] =
+    scenario.mode === 'background' ? ['gearshift', 'php'] : ['gearshift', 'gearshift-inline', 'php'];
+  for (let round = 0; round < 2; round++) {
+    // Alternate who goes first, so that no side always meets a cold or a warm machine.
+    for (const side of round === 0 ? sides : [...sides].reverse())
+      best[side] = Math.max(best[side], await measure(side, scenario.mode, scenario.count, scenario.workers));
+  }
+  const ratio = (side: Side) => (best[side] ? `${(best[side] / best.php).toFixed(2)}x` : '-');
+  const inline = best['gearshift-inline'] ? fmt(best['gearshift-inline']) : '-';
+  console.log(
+    `  ${scenario.label.padEnd(40)} ${fmt(best.gearshift).padStart(8)} ${inline.padStart(8)} ${fmt(best.php).padStart(8)} ${ratio('gearshift').padStart(6)} ${ratio('gearshift-inline').padStart(6)}  (${scenario.reference})`,
+  );
+}
