@@ -110,6 +110,8 @@ export interface JobStatus {
   readonly runAt?: Date;
   readonly startedAt?: Date;
   readonly finishedAt?: Date;
+  /** Clients waiting on the job's result (Gearman's GET_STATUS_UNIQUE says). */
+  readonly waiting?: number;
 }
 
 /** What runs the jobs: a thread pool, a queue file, a Gearman cluster, or a transport of your own. */
@@ -131,6 +133,8 @@ export interface Backend {
   start?(): Promise<void>;
   /** The status of a job by handle. */
   status(handle: string): Promise<JobStatus>;
+  /** The status of the job in flight with this unique (Gearman's GET_STATUS_UNIQUE). Optional. */
+  statusOfUnique?(unique: string): Promise<JobStatus>;
   /** Whether a handle has this backend's form (so that a client with two backends asks the right one). */
   recognizes?(handle: string): boolean;
   /** Lets every submitted job finish, then releases resources. No submission arrives after this. */

@@ -218,6 +218,26 @@ export class Client<S extends AnyFunctionSet = AnyFunctionSet> {
   }
 
   /**
+   * The status of the job in flight with this `unique` (Gearman's GET_STATUS_UNIQUE), with `waiting`,
+   * the number of clients waiting on its result: for a job submitted elsewhere, whose handle this
+   * process never saw. Only the Gearman backend offers it; others reject with UnsupportedError.
+   */
+  statusOfUnique(unique: string): Promise<JobStatus> {
+    if (typeof unique !== 'string' || unique.length === 0) {
+      return Promise.reject(new InvalidOptionError('unique', 'a non-empty string', unique));
+    }
+    const backend = this.#backend;
+    if (!backend.statusOfUnique) {
+      return Promise.reject(
+        new UnsupportedError(
+          'statusOfUnique() looks a job up by its unique on Gearman job servers; this client has none (use status(handle))',
+        ),
+      );
+    }
+    return backend.statusOfUnique(unique);
+  }
+
+  /**
    * Starts what runs on its own without waiting for a first job: the runner that drains this client's
    * queue file, so that jobs left from before a restart start now.
    */

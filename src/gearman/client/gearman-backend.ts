@@ -237,7 +237,7 @@ export class GearmanBackend implements Backend {
   }
 
   /** Gearman's GET_STATUS_UNIQUE: the status of the job with this unique, on the server the unique hashes to. */
-  async statusOfUnique(unique: string): Promise<JobStatus & { readonly waiting: number }> {
+  async statusOfUnique(unique: string): Promise<JobStatus> {
     const link = this.#pick(unique, new Set());
     if (!link) throw this.#noServer(new Set());
     const packet = (await this.#ask(
