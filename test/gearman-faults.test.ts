@@ -21,7 +21,9 @@ import {
   GearmanServerError,
   type GearmanWorker,
   parseServerAddress,
+  WorkerCrashedError,
 } from '../src/index.js';
+import type crasherFunctions from './fixtures/crashers.js';
 import type functions from './fixtures/functions.js';
 import { freePort, gearmandInstalled, startGearmand, stopAllGearmands } from './helpers/gearmand.js';
 import { startWorkProcess, stopAllRunners, stopRunner } from './helpers/runner-process.js';
@@ -119,6 +121,21 @@ describe.skipIf(!gearmandInstalled)('Gearman faults, against real gearmand proce
     await startWorkProcess(functionsModule.pathname, ['--gearman', server.address, '--threads', '1']);
     await stopRunner(first, 'SIGKILL');
     await expect(job).resolves.toBe(1500);
+  });
+
+  it("a job that kills its worker's thread: the caller gets WorkerCrashedError, the worker serves on", async () => {
+    const server = await startGearmand();
+    const gearman = { servers: [server.address], ...quick };
+    const crashers = new URL('./fixtures/crashers.ts', import.meta.url);
+    const crashingWorker = createWorker({ functions: crashers, gearman, threads: 1 });
+    workers.push(crashingWorker);
+    await crashingWorker.start();
+    const caller = createClient<typeof crasherFunctions>({ functions: crashers, gearman });
+    cleanups.push(() => caller.destroy());
+    const error = await caller.run('exitOn', { value: 1, exitOn: 1 }).catch((reason: unknown) => reason);
+    expect(error).toBeInstanceOf(WorkerCrashedError);
+    expect((error as Error).message).toMatch(/exited with code 3/);
+    expect(await caller.run('exitOn', { value: 2, exitOn: 1 })).toBe(2);
   });
 
   it('gearmand restarted: the client and the worker reconnect by themselves', async () => {
