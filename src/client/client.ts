@@ -30,6 +30,14 @@ import { type TaskResult, TaskSet } from './task-set.js';
 
 declare const resultType: unique symbol;
 
+/**
+ * Tasks of one runAll in flight at once unless its `concurrency` says otherwise: the rest wait their turn
+ * as the descriptions the caller gave, so a set of a million tiny tasks takes memory for its inputs and
+ * results, not for a million jobs in flight. Enough to keep every thread's batches and a Gearman
+ * connection's pipeline full (measured: 1,000,000 tiny tasks in 4.7 s with 1,024, 12.7 s unbounded).
+ */
+const defaultRunAllWindow = 1024;
+
 /** A job to run as part of a set, made by `client.task()`. */
 export interface Task<R = unknown> {
   readonly functionName: string;
@@ -148,7 +156,7 @@ export class Client<S extends AnyFunctionSet = AnyFunctionSet> {
     return new TaskSet(
       {
         functionNames: tasks.map((task: AnyTask) => String(task?.functionName)),
-        concurrency: setOptions.concurrency ?? Number.POSITIVE_INFINITY,
+        concurrency: setOptions.concurrency ?? defaultRunAllWindow,
         signal: setOptions.signal,
         on: setOptions.on,
       },

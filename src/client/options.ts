@@ -58,8 +58,9 @@ export interface BackgroundOptions {
 /** Options of a set of jobs (`runAll`); `R` is the union of its tasks' result types. */
 export interface RunAllOptions<R = unknown> {
   /**
-   * At most this many of the set's jobs in flight at once; the others wait in the client.
-   * @default all at once
+   * At most this many of the set's jobs in flight at once; the others wait in the client, as the task
+   * descriptions given, so that memory stays bounded however large the set.
+   * @default 1024
    */
   readonly concurrency?: number;
   /** Aborting it aborts every job of the set that has not ended. */
