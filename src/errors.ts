@@ -38,8 +38,15 @@ export class InvalidOptionError extends GearshiftError {
   /** The option that was wrong, e.g. `threads` or `options.priority`. */
   readonly option: string;
 
-  constructor(option: string, expected: string, received: unknown) {
-    super('ERR_INVALID_OPTION', `Expected \`${option}\` to be ${expected}, got ${describeValue(received)}`);
+  /**
+   * @param secret the option may hold a secret (a TLS key, say): the message then gives the value's type
+   *   only, never its content.
+   */
+  constructor(option: string, expected: string, received: unknown, { secret = false } = {}) {
+    const got = secret
+      ? `${describeType(received)} (its content is not shown: it may be a secret)`
+      : describeValue(received);
+    super('ERR_INVALID_OPTION', `Expected \`${option}\` to be ${expected}, got ${got}`);
     this.option = option;
   }
 }
@@ -232,6 +239,14 @@ function describeReason(reason: unknown): string {
 }
 
 /** Describes a received value for an error message: its rendering and its type, as p-queue does. */
+/** A value's kind, without its content: `a string`, `a number`, `an array`, `null`... */
+function describeType(value: unknown): string {
+  if (value === null) return '`null`';
+  if (Array.isArray(value)) return 'an array';
+  const type = typeof value;
+  return `${/^[aeiou]/.test(type) ? 'an' : 'a'} ${type}`;
+}
+
 export function describeValue(value: unknown): string {
   if (value === null) return '`null`';
   if (typeof value === 'string') {

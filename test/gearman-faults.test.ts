@@ -2,7 +2,7 @@
  * What goes wrong on a Gearman cluster, and what a gearshift client or worker does about it, against real
  * gearmand processes: a worker process killed mid-job, gearmand restarted (with and without a persistent
  * queue), a full queue, several servers with one dead, a server that never answers, a peer that speaks
- * something else, and TLS (through stunnel: see helpers/tls-proxy.ts).
+ * something else. TLS is in security.test.ts.
  */
 import type { ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -27,7 +27,6 @@ import type crasherFunctions from './fixtures/crashers.js';
 import type functions from './fixtures/functions.js';
 import { freePort, gearmandInstalled, startGearmand, stopAllGearmands } from './helpers/gearmand.js';
 import { startWorkProcess, stopAllRunners, stopRunner } from './helpers/runner-process.js';
-import { startTlsProxy, type TlsProxy, tlsProxyInstalled } from './helpers/tls-proxy.js';
 
 const functionsModule = new URL('./fixtures/functions.ts', import.meta.url);
 /** Quick retries, so that reconnecting after a restart takes milliseconds, not the default second. */
@@ -268,48 +267,3 @@ describe.skipIf(!gearmandInstalled)('Gearman faults, against real gearmand proce
     expect(Date.now() - started).toBeLessThan(10_000);
   });
 });
-
-describe.skipIf(!gearmandInstalled || !tlsProxyInstalled)(
-  'Gearman over TLS (stunnel in front of gearmand)',
-  () => {
-    async function proxied(requireClientCertificate: boolean): Promise<TlsProxy> {
-      const server = await startGearmand();
-      const proxy = await startTlsProxy(server.address, { requireClientCertificate });
-      cleanups.push(() => proxy.stop());
-      return proxy;
-    }
-
-    it('a client and a worker that trust the CA run jobs over TLS', async () => {
-      const proxy = await proxied(false);
-      const tls = { ca: proxy.certificates.ca };
-      await worker({ servers: [proxy.address], ...quick, tls });
-      const caller = client({ servers: [proxy.address], ...quick, tls });
-      expect(await caller.run('add', { a: 20, b: 22 })).toBe(42);
-      expect(await caller.run('echo', { text: 'é'.repeat(10_000) })).toEqual({ text: 'é'.repeat(10_000) });
-    });
-
-    it('a server certificate from an untrusted CA is refused, with the TLS reason', async () => {
-      const proxy = await proxied(false);
-      const caller = client({
-        servers: [proxy.address],
-        ...quick,
-        tls: { ca: proxy.certificates.strangerCa },
-      });
-      const error = await caller.run('echo', 'x').catch((reason: unknown) => reason);
-      expect(error).toBeInstanceOf(GearmanConnectionError);
-      expect((error as Error).message).toMatch(/certificate/i);
-    });
-
-    it('mutual TLS: with the client certificate the job runs; without it the server hangs up and the client says so', async () => {
-      const proxy = await proxied(true);
-      const { ca, cert, key } = proxy.certificates;
-      await worker({ servers: [proxy.address], ...quick, tls: { ca, cert, key } });
-      const trusted = client({ servers: [proxy.address], ...quick, tls: { ca, cert, key } });
-      expect(await trusted.run('add', { a: 1, b: 1 })).toBe(2);
-
-      const anonymous = client({ servers: [proxy.address], ...quick, tls: { ca } });
-      const error = await anonymous.run('echo', 'x').catch((reason: unknown) => reason);
-      expect(error).toBeInstanceOf(GearmanConnectionError);
-    });
-  },
-);

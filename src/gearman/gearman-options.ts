@@ -22,7 +22,11 @@ export interface GearmanOptions {
   readonly requestTimeoutMs?: number;
   /** Milliseconds of silence before TCP keepalive probes start; 0 turns keepalive off. @default 10000 */
   readonly keepAliveMs?: number;
-  /** The largest packet accepted from a server, in bytes. @default 64 MiB */
+  /**
+   * The largest packet, in bytes, either way: a larger one from a server is a GearmanProtocolError (and
+   * is not read); a larger input (client) or result (worker) fails its job with a PayloadError, unsent.
+   * @default 64 MiB
+   */
   readonly maxPacketBytes?: number;
   /** Milliseconds before a server that failed is tried again (doubling up to 30 s while it keeps failing). @default 1000 */
   readonly retryMs?: number;
@@ -49,7 +53,13 @@ export function fillGearmanOptions(options: GearmanOptions): FilledGearmanOption
       options.servers,
     );
   }
-  if (options.tls !== undefined) checkObject('gearman.tls', options.tls);
+  const { tls } = options;
+  if (tls !== undefined && (typeof tls !== 'object' || tls === null || Array.isArray(tls))) {
+    // A key or certificate passed where the options object belongs must not end up in a log.
+    throw new InvalidOptionError('gearman.tls', 'an object of node:tls options ({ ca, cert, key })', tls, {
+      secret: true,
+    });
+  }
   const maxPacketBytes = options.maxPacketBytes ?? 64 * 1024 * 1024;
   if (!Number.isInteger(maxPacketBytes) || maxPacketBytes < 1024) {
     throw new InvalidOptionError(
@@ -66,6 +76,6 @@ export function fillGearmanOptions(options: GearmanOptions): FilledGearmanOption
     retryMs: checkMilliseconds('gearman.retryMs', options.retryMs ?? 1000, 1),
     maxRetryMs: 30_000,
     maxPacketBytes,
-    tls: options.tls,
+    tls,
   };
 }

@@ -12,21 +12,34 @@ export function toWire(value: unknown, payload: PayloadMode): Buffer {
 }
 
 /**
+ * Refuses a payload larger than the packets this side accepts (`gearman.maxPacketBytes`), before it is
+ * sent: a peer with the same limit would drop the connection over it, so the one job fails instead.
+ */
+export function checkWireSize(functionName: string, what: string, bytes: Buffer, maxBytes: number): void {
+  if (bytes.length <= maxBytes) return;
+  throw new PayloadError(
+    functionName,
+    what,
+    `is ${bytes.length} bytes, more than the ${maxBytes} a packet may carry (gearman.maxPacketBytes)`,
+  );
+}
+
+/**
  * Bytes from the wire as a value. JSON payloads must be JSON: a worker (or client) that sends plain text
  * to a JSON function gets a PayloadError that says so, rather than a guess at what it meant.
  */
 export function fromWire(functionName: string, what: string, bytes: Buffer, payload: PayloadMode): unknown {
   if (payload === 'bytes') return bytes;
   if (bytes.length === 0) return undefined;
-  const text = bytes.toString('utf8');
   try {
-    return JSON.parse(text);
+    return JSON.parse(bytes.toString('utf8'));
   } catch {
-    const shown = text.length > 40 ? `${JSON.stringify(text.slice(0, 40))}...` : JSON.stringify(text);
+    // Its size, never its bytes (nor JSON.parse's message, which quotes them): a payload may hold a
+    // user's data, and error messages end up in logs.
     throw new PayloadError(
       functionName,
       what,
-      `is not JSON (${bytes.length} bytes: ${shown}); to exchange raw bytes, send a Buffer or declare the function with { bytes }`,
+      `is not JSON (${bytes.length} bytes); to exchange raw bytes, send a Buffer or declare the function with { bytes }`,
     );
   }
 }

@@ -26,7 +26,7 @@ import {
   type GearshiftError,
   JobFailedError,
 } from '../../errors.js';
-import type { FunctionSet } from '../../functions/define.js';
+import type { FunctionSet, PayloadMode } from '../../functions/define.js';
 import { loadFunctionsModule } from '../../functions/load-module.js';
 import { jobErrorFromData, parseJobErrorData } from '../../payload/job-error.js';
 import { GearmanAdmin } from '../admin-client.js';
@@ -34,7 +34,7 @@ import { cancelFunctionPrefix } from '../control.js';
 import type { FilledGearmanOptions } from '../gearman-options.js';
 import type { Packet } from '../protocol/packet-codec.js';
 import { type PacketType, PacketTypes } from '../protocol/packet-types.js';
-import { fromWire, toWire } from '../wire-payload.js';
+import { checkWireSize, fromWire, toWire } from '../wire-payload.js';
 import { type LinkJob, ServerLink, type Waiting } from './server-link.js';
 
 /** How often a job whose caller counts a timeout is asked about (GET_STATUS) until it starts. */
@@ -66,10 +66,10 @@ class ForegroundJob implements LinkJob {
   poll: NodeJS.Timeout | undefined;
   readonly #backend: GearmanBackend;
 
-  constructor(backend: GearmanBackend, request: SubmitRequest, listener: JobListener) {
+  constructor(backend: GearmanBackend, request: SubmitRequest, data: Buffer, listener: JobListener) {
     this.#backend = backend;
     this.request = request;
-    this.data = toWire(request.input, request.payload);
+    this.data = data;
     this.listeners = [listener];
   }
 
@@ -203,7 +203,15 @@ export class GearmanBackend implements Backend {
       });
       return { detach: (reason) => this.#detach(existing, listener, reason) };
     }
-    const job = new ForegroundJob(this, request, listener);
+    let data: Buffer;
+    try {
+      data = this.#encode(request.functionName, request.input, request.payload);
+    } catch (error) {
+      // Refused before anything is sent; told on a later turn, as any other end of a job.
+      queueMicrotask(() => listener.fail(error as GearshiftError));
+      return { detach: () => {} };
+    }
+    const job = new ForegroundJob(this, request, data, listener);
     this.#inFlight.add(job);
     if (key !== undefined) this.#coalesced.set(key, job);
     this.#submitForeground(job);
@@ -379,7 +387,13 @@ export class GearmanBackend implements Backend {
       // persistent queues key their rows by function and unique, so jobs sharing the empty unique would
       // overwrite each other there and all but one be lost on a restart.
       const { functionName, unique = randomUUID(), priority, runAt } = request;
-      const data = toWire(request.input, request.payload);
+      let data: Buffer;
+      try {
+        data = this.#encode(functionName, request.input, request.payload);
+      } catch (error) {
+        reject(error);
+        return;
+      }
       const answer: Waiting = {
         answer: PacketTypes.JOB_CREATED,
         answered: (packet) => {
@@ -417,6 +431,13 @@ export class GearmanBackend implements Backend {
         failed: (error) => reject(error),
       });
     });
+  }
+
+  /** A job's input as bytes on the wire, refused when larger than a packet may be. */
+  #encode(functionName: string, input: unknown, payload: PayloadMode): Buffer {
+    const data = toWire(input, payload);
+    checkWireSize(functionName, 'input', data, this.#options.maxPacketBytes);
+    return data;
   }
 
   /** The server for a job: by its unique's hash (so that it coalesces cluster-wide), or in turn; skipping failed ones. */

@@ -21,7 +21,7 @@ import { jobErrorToData } from '../../payload/job-error.js';
 import { cancelFunctionOf } from '../control.js';
 import { type FilledGearmanOptions, fillGearmanOptions, type GearmanOptions } from '../gearman-options.js';
 import { PacketTypes } from '../protocol/packet-types.js';
-import { fromWire, toWire } from '../wire-payload.js';
+import { checkWireSize, fromWire, toWire } from '../wire-payload.js';
 import { type Assignment, GrabLoop, type GrabLoopOwner } from './grab-loop.js';
 
 /** Options of a Gearman worker. */
@@ -73,8 +73,9 @@ class WorkerJob implements JobListener {
   }
 
   data(chunk: unknown): void {
-    if (!this.ended)
-      this.loop.send(PacketTypes.WORK_DATA, { handle: this.handle }, toWire(chunk, this.info.payload));
+    if (this.ended) return;
+    const bytes = this.#encode(chunk, 'data chunk');
+    if (bytes) this.loop.send(PacketTypes.WORK_DATA, { handle: this.handle }, bytes);
   }
 
   warning(message: string): void {
@@ -84,9 +85,11 @@ class WorkerJob implements JobListener {
 
   complete(result: unknown): void {
     if (this.ended) return;
+    const bytes = this.#encode(result, 'result');
+    if (!bytes) return;
     // The answer goes before the end frees the slot (and asks for the next job): the server then passes
     // it on to the caller before it deals with the grab.
-    this.loop.send(PacketTypes.WORK_COMPLETE, { handle: this.handle }, toWire(result, this.info.payload));
+    this.loop.send(PacketTypes.WORK_COMPLETE, { handle: this.handle }, bytes);
     this.#end();
   }
 
@@ -105,6 +108,19 @@ class WorkerJob implements JobListener {
     this.ticket?.detach(error);
     if (answer) this.fail(error);
     else this.#end();
+  }
+
+  /** A result or data chunk as bytes; undefined, with the job failed, when it is too large to send. */
+  #encode(value: unknown, what: string): Buffer | undefined {
+    const bytes = toWire(value, this.info.payload);
+    try {
+      checkWireSize(this.info.name, what, bytes, this.#worker.maxPacketBytes);
+      return bytes;
+    } catch (error) {
+      this.ticket?.detach(error as GearshiftError);
+      this.fail(error as GearshiftError);
+      return undefined;
+    }
   }
 
   #end(): void {
@@ -137,6 +153,11 @@ export class GearmanWorker {
     this.#options = fillGearmanOptions(options.gearman);
     this.#pool = createLocalBackend(options);
     this.clientId = options.clientId ?? `gearshift-${hostname()}-${process.pid}-${this.id}`;
+  }
+
+  /** The largest packet sent or accepted (`gearman.maxPacketBytes`). */
+  get maxPacketBytes(): number {
+    return this.#options.maxPacketBytes;
   }
 
   /** The function names registered (once started). */
@@ -243,6 +264,11 @@ export class GearmanWorker {
   }
 
   #cancelRequested(loop: GrabLoop, assignment: Assignment): void {
+    // Only this worker's own control function may stop a job; anything else a server assigns here fails.
+    if (assignment.functionName !== cancelFunctionOf(this.id)) {
+      loop.send(PacketTypes.WORK_FAIL, { handle: assignment.handle });
+      return;
+    }
     this.#running.get(assignment.data.toString('utf8'))?.abort('its caller stopped waiting', true);
     loop.send(PacketTypes.WORK_COMPLETE, { handle: assignment.handle });
   }
