@@ -4,6 +4,7 @@
  * sleeps with PRE_SLEEP when the server has nothing, and grabs again on NOOP. When the connection drops,
  * it reconnects with a growing backoff and registers again (a restarted server knows nothing of it).
  */
+import { GearmanConnectionError } from '../../errors.js';
 import { GearmanConnection } from '../connection.js';
 import type { FilledGearmanOptions } from '../gearman-options.js';
 import type { ArgumentsOf, Packet } from '../protocol/packet-codec.js';
@@ -40,6 +41,9 @@ export class GrabLoop {
   #connection: GearmanConnection | undefined;
   /** GRAB_JOB_ALL requests sent and not yet answered. */
   #grabbing = 0;
+  /** Since when the server owes an answer to a grab (reset by each answer). */
+  #owedSince = 0;
+  #watchdog: NodeJS.Timeout | undefined;
   #sleeping = false;
   #stopped = false;
   #failures = 0;
@@ -71,6 +75,7 @@ export class GrabLoop {
     const connection = this.#connection;
     if (!connection || connection.closed || this.#stopped || this.#sleeping) return;
     while (this.#owner.room() > 0) {
+      if (this.#grabbing === 0) this.#owedSince = Date.now();
       this.#grabbing++;
       connection.send(PacketTypes.GRAB_JOB_ALL, {});
     }
@@ -84,6 +89,7 @@ export class GrabLoop {
 
   close(): void {
     this.stopGrabbing();
+    clearInterval(this.#watchdog);
     this.#connection?.close();
     this.#connection = undefined;
   }
@@ -103,6 +109,7 @@ export class GrabLoop {
       this.#failures = 0;
       this.#grabbing = 0;
       this.#sleeping = false;
+      this.#watch(connection);
       connection.send(PacketTypes.SET_CLIENT_ID, { clientId: this.#owner.clientId });
       for (const { name, timeout } of this.#owner.functions) {
         if (timeout === undefined) connection.send(PacketTypes.CAN_DO, { functionName: name });
@@ -125,7 +132,7 @@ export class GrabLoop {
       case PacketTypes.JOB_ASSIGN:
       case PacketTypes.JOB_ASSIGN_UNIQ:
       case PacketTypes.JOB_ASSIGN_ALL: {
-        this.#grabbing--;
+        this.#answered();
         const { handle, functionName } = packet.args;
         const unique = 'unique' in packet.args ? packet.args.unique : '';
         this.#owner.assigned(this, { handle, functionName, unique, data: packet.data });
@@ -133,7 +140,7 @@ export class GrabLoop {
         return;
       }
       case PacketTypes.NO_JOB:
-        this.#grabbing--;
+        this.#answered();
         if (this.#grabbing === 0 && !this.#stopped) {
           // Nothing queued: sleep until the server has something (it says so with NOOP).
           this.#sleeping = true;
@@ -150,7 +157,36 @@ export class GrabLoop {
     }
   }
 
+  #answered(): void {
+    this.#grabbing--;
+    this.#owedSince = Date.now();
+  }
+
+  /**
+   * A server that owes a grab its answer for longer than requestTimeoutMs is taken for gone: its
+   * connection is closed and opened again. TCP alone would take many minutes to say so when the link
+   * died with our packets unacknowledged (keepalive only covers an idle connection).
+   */
+  #watch(connection: GearmanConnection): void {
+    clearInterval(this.#watchdog);
+    const limit = this.#options.requestTimeoutMs;
+    this.#watchdog = setInterval(
+      () => {
+        if (this.#grabbing > 0 && Date.now() - this.#owedSince > limit)
+          connection.close(
+            new GearmanConnectionError(
+              this.server.label,
+              `did not answer a grab within ${limit} ms (requestTimeoutMs)`,
+            ),
+          );
+      },
+      Math.min(limit, 1000),
+    );
+    this.#watchdog.unref();
+  }
+
   #dropped(): void {
+    clearInterval(this.#watchdog);
     this.#connection = undefined;
     this.#grabbing = 0;
     this.#owner.disconnected(this);
