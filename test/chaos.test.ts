@@ -260,7 +260,8 @@ describe('chaos', () => {
           }
         },
         async () => {
-          if (Math.random() < 0.35) {
+          // Every third fault is a gearmand restart, so that each run has both kinds.
+          if ((kills + restarts) % 3 === 1) {
             await server.restart();
             restarts++;
           } else {
