@@ -35,6 +35,8 @@ interface JobLine {
   readonly error?: { readonly name: string; readonly code: string; readonly message: string };
   readonly events: readonly string[];
   readonly ms: number;
+  /** When the job ended, by the clock (the hosts share this machine's clock). */
+  readonly at: number;
 }
 
 describe.skipIf(!netnsAvailable || !gearmandInstalled)(
@@ -208,7 +210,11 @@ describe.skipIf(!netnsAvailable || !gearmandInstalled)(
 
       // Once its link is back, A finds gearmand again by itself.
       workerA.restoreLink();
+      const restoredAt = Date.now();
       await until('worker A to register again', () => (line('pidAfter')?.workers ?? 0) === 2, 60_000);
+      console.log(
+        `multi-host, link cut: 3 of 3 results (all from worker B) ${ms} ms after the client started; worker A registered again ${Date.now() - restoredAt} ms after its link came back`,
+      );
     });
 
     it('a worker host killed mid-job: the other worker runs the job', async () => {
@@ -225,6 +231,9 @@ describe.skipIf(!netnsAvailable || !gearmandInstalled)(
         [true, pidB],
       ]);
       expect(ms).toBeLessThan(20_000);
+      console.log(
+        `multi-host, worker host killed: 2 of 2 results (both from worker B) ${ms} ms after the client started`,
+      );
     });
 
     it('the gearmand host restarted: queued background jobs survive (sqlite queue), a caller in flight gets a typed error', async () => {
@@ -246,6 +255,7 @@ describe.skipIf(!netnsAvailable || !gearmandInstalled)(
       // A foreground job in flight when gearmand dies: its caller hears so at once, typed.
       const outcome = runClient({ jobs: [{ functionName: 'pidAfter', input: { ms: 5000 } }] }, 30_000);
       await until('the foreground job to run', () => (line('pidAfter')?.running ?? 0) >= 1);
+      const killedAt = Date.now();
       await gearmandHost.killAll();
       const { jobs: results } = await outcome;
       expect(results[0]).toMatchObject({
@@ -253,6 +263,9 @@ describe.skipIf(!netnsAvailable || !gearmandInstalled)(
         error: { name: 'GearmanConnectionError', code: 'ERR_CONNECTION' },
       });
       expect(results[0]?.error?.message).toMatch(/went away while pidAfter/);
+      console.log(
+        `multi-host, gearmand host restarted: 30 of 30 queued background jobs ran after the restart; the caller in flight got ${results[0]?.error?.name} ${(results[0]?.at ?? 0) - killedAt} ms after gearmand was killed`,
+      );
     });
 
     it("packet loss (10%, both ways) and 20 ms of delay on the client's link: every result arrives, each job's events in order", async () => {
@@ -273,6 +286,9 @@ describe.skipIf(!netnsAvailable || !gearmandInstalled)(
       }
       expect(ms).toBeLessThan(60_000);
       expect(clientHost.droppedPackets()).toBeGreaterThan(0);
+      console.log(
+        `multi-host, 10% loss and 20 ms delay on the client's link: 40 of 40 results, events in order, in ${ms} ms (${clientHost.droppedPackets()} packets dropped)`,
+      );
     });
   },
 );
