@@ -140,3 +140,26 @@ describe('group commit', () => {
     expect(commits).toBe(1);
   });
 });
+
+describe('opening a new file', () => {
+  it('from several processes at the same moment: every one of them opens it (rounds of four)', async () => {
+    const { execFile } = await import('node:child_process');
+    const open = `import('${new URL('../dist/index.js', import.meta.url).href}').then(({ openQueue }) => openQueue(process.argv[1]).close())`;
+    for (let round = 0; round < 16; round++) {
+      const path = join(directory, `together-${round}.db`);
+      const exits = await Promise.all(
+        [1, 2, 3, 4].map(
+          () =>
+            new Promise<string>((resolve) => {
+              execFile(
+                process.execPath,
+                ['--input-type=module', '-e', open, path],
+                (error, _stdout, stderr) => resolve(error ? stderr : 'ok'),
+              );
+            }),
+        ),
+      );
+      expect(exits).toEqual(['ok', 'ok', 'ok', 'ok']);
+    }
+  });
+});

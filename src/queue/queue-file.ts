@@ -37,6 +37,9 @@ export function openQueueFile(path: string, durability: Durability): Database.Da
     throw new QueueFileError(file, `cannot be opened: ${(error as Error).message}`, error);
   }
   try {
+    // First, before any read: a process creating the same file at this moment holds its lock briefly,
+    // and a read that meets that lock must wait, not fail (seen with two runners started together).
+    db.pragma('busy_timeout = 5000');
     // Read-only checks first, so that a foreign database is not even switched to WAL.
     const applicationId = db.pragma('application_id', { simple: true }) as number;
     if (applicationId !== queueApplicationId) {
@@ -55,8 +58,7 @@ export function openQueueFile(path: string, durability: Durability): Database.Da
         );
       }
     }
-    db.pragma('busy_timeout = 5000');
-    db.pragma('journal_mode = WAL');
+    switchToWal(db);
     db.pragma(`synchronous = ${durability === 'power' ? 'FULL' : 'NORMAL'}`);
     migrate(db, file);
     return db;
@@ -64,6 +66,25 @@ export function openQueueFile(path: string, durability: Durability): Database.Da
     db.close();
     if (error instanceof QueueFileError) throw error;
     throw new QueueFileError(file, `cannot be used: ${(error as Error).message}`, error);
+  }
+}
+
+/**
+ * Puts the file in WAL mode (a setting kept in the file). The switch needs the file to itself for a
+ * moment and SQLite does not wait for that (no busy handler): when another process opens the same new
+ * file at the same time, it is tried again for up to 5 s, unless that process has done it meanwhile.
+ */
+function switchToWal(db: Database.Database): void {
+  const deadline = Date.now() + 5000;
+  for (;;) {
+    try {
+      if (db.pragma('journal_mode = WAL', { simple: true }) === 'wal') return;
+    } catch (error) {
+      if ((error as { code?: string }).code !== 'SQLITE_BUSY' || Date.now() > deadline) throw error;
+    }
+    if (Date.now() > deadline) throw new Error('could not switch to WAL mode within 5 s');
+    // A synchronous pause (the open is synchronous): 10 ms.
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 10);
   }
 }
 
