@@ -41,23 +41,7 @@ export function openQueueFile(path: string, durability: Durability): Database.Da
     // and a read that meets that lock must wait, not fail (seen with two runners started together).
     db.pragma('busy_timeout = 5000');
     // Read-only checks first, so that a foreign database is not even switched to WAL.
-    const applicationId = db.pragma('application_id', { simple: true }) as number;
-    if (applicationId !== queueApplicationId) {
-      const tables = db
-        .prepare("SELECT name FROM sqlite_schema WHERE type = 'table' ORDER BY name")
-        .pluck()
-        .all();
-      if (applicationId !== 0 || tables.length > 0) {
-        const what =
-          tables.length > 0
-            ? `its tables: ${tables.slice(0, 5).join(', ')}`
-            : `application_id ${applicationId}`;
-        throw new QueueFileError(
-          file,
-          `is a SQLite database of something else (${what}); it was not changed`,
-        );
-      }
-    }
+    refuseForeign(db, file);
     switchToWal(db);
     db.pragma(`synchronous = ${durability === 'power' ? 'FULL' : 'NORMAL'}`);
     migrate(db, file);
@@ -67,6 +51,25 @@ export function openQueueFile(path: string, durability: Durability): Database.Da
     if (error instanceof QueueFileError) throw error;
     throw new QueueFileError(file, `cannot be used: ${(error as Error).message}`, error);
   }
+}
+
+/**
+ * Refuses a SQLite database that is not a gearshift queue: one with another application id, or with
+ * tables but no id. Both are read in one read transaction: read one after the other, a process that
+ * creates the schema in between would make a new queue look like a foreign database with tables.
+ */
+function refuseForeign(db: Database.Database, file: string): void {
+  const { applicationId, tables } = db.transaction(() => ({
+    applicationId: db.pragma('application_id', { simple: true }) as number,
+    tables: db
+      .prepare("SELECT name FROM sqlite_schema WHERE type = 'table' ORDER BY name")
+      .pluck()
+      .all() as string[],
+  }))();
+  if (applicationId === queueApplicationId || (applicationId === 0 && tables.length === 0)) return;
+  const what =
+    tables.length > 0 ? `its tables: ${tables.slice(0, 5).join(', ')}` : `application_id ${applicationId}`;
+  throw new QueueFileError(file, `is a SQLite database of something else (${what}); it was not changed`);
 }
 
 /**
