@@ -254,6 +254,16 @@ describe('bad command lines', () => {
       /--threads/,
     ],
     [
+      '--prefetch-ms on a queue runner (it is for Gearman workers)',
+      ['work', 'x.js', '--queue', 'q.db', '--prefetch-ms', '5'],
+      /--prefetch-ms is for --gearman workers/,
+    ],
+    [
+      'a --prefetch-ms that is not a number of milliseconds',
+      ['work', 'x.js', '--gearman', '127.0.0.1:1', '--prefetch-ms', 'soon'],
+      /--prefetch-ms/,
+    ],
+    [
       'an input that is not JSON',
       ['submit', 'echo', '{nope', '--functions', functionsModule.pathname],
       /the input must be JSON/,

@@ -23,9 +23,11 @@ Usage:
       Hands one job to the runners of a queue file, or to a Gearman cluster. With --background, prints
       its handle once it is accepted; without, waits for the result.
   gearshift work <module> (--queue <file> | --gearman host:port[,...]) [--threads N] [--concurrency N]
-                 [--lease-ms MS] [--grace-ms MS] [--client-id ID]
+                 [--lease-ms MS] [--grace-ms MS] [--client-id ID] [--prefetch-ms MS]
       Runs the module's jobs until SIGTERM or SIGINT (then finishes what runs). --threads 0 runs them
       on the process's own thread: the least overhead per job, for short jobs that do not block.
+      --prefetch-ms (Gearman, default 1): how much work, in recent jobs' run time, to hold beyond the
+      free slots; 0 grabs only for free slots.
   gearshift status (--queue <file> | --gearman host:port[,...]) [<handle>]
       Per function: jobs queued, running, and the workers that run it; or one job's state and progress.
   gearshift jobs --queue <file> [--state dead|failed|queued|running|completed] [--limit N]

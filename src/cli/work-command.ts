@@ -6,7 +6,7 @@
  */
 import { parseArgs } from 'node:util';
 import { createClient } from '../client/create-client.js';
-import { createWorker } from '../gearman/worker/gearman-worker.js';
+import { createWorker, type WorkerOptions } from '../gearman/worker/gearman-worker.js';
 import { openQueue } from '../queue/queue-admin.js';
 import { countOption, millisecondsOption } from './cli-options.js';
 import { UsageError } from './usage-error.js';
@@ -30,6 +30,7 @@ export async function work(args: readonly string[]): Promise<number> {
       'lease-ms': { type: 'string' },
       'grace-ms': { type: 'string' },
       'client-id': { type: 'string' },
+      'prefetch-ms': { type: 'string' },
     },
   });
   const [module, ...extra] = positionals;
@@ -44,9 +45,17 @@ export async function work(args: readonly string[]): Promise<number> {
     ...(values.threads === undefined ? {} : { threads: countOption('--threads', values.threads, 1, 0) }),
   };
   const grace = millisecondsOption('--grace-ms', values['grace-ms']);
+  const prefetchMs = millisecondsOption('--prefetch-ms', values['prefetch-ms']);
+  if (values.queue && prefetchMs !== undefined)
+    throw new UsageError(
+      '--prefetch-ms is for --gearman workers (a queue runner claims only for free slots)',
+    );
   const service = values.queue
     ? await queueService(values.queue, pool, millisecondsOption('--lease-ms', values['lease-ms']), grace)
-    : await gearmanService(values.gearman as string, pool, values['client-id']);
+    : await gearmanService(values.gearman as string, pool, {
+        ...(values['client-id'] ? { clientId: values['client-id'] } : {}),
+        ...(prefetchMs === undefined ? {} : { prefetchMs }),
+      });
   process.stderr.write(`gearshift work: pid ${process.pid} ${service.description}\n`);
   // A worker is a service: it stays up until told to stop.
   const alive = setInterval(() => {}, 2 ** 30);
@@ -94,9 +103,9 @@ async function queueService(
 async function gearmanService(
   servers: string,
   pool: { functions: string; concurrency: number; threads?: number },
-  clientId: string | undefined,
+  options: Pick<WorkerOptions, 'clientId' | 'prefetchMs'>,
 ): Promise<Service> {
-  const worker = createWorker({ ...pool, gearman: { servers }, ...(clientId ? { clientId } : {}) });
+  const worker = createWorker({ ...pool, ...options, gearman: { servers } });
   await worker.start();
   return {
     description: `runs ${worker.functions.join(', ') || '(no functions)'} for ${servers} as ${worker.clientId}`,
