@@ -201,8 +201,10 @@ export class GearmanWorker {
     const jobs: GrabLoopOwner = {
       clientId: this.clientId,
       functions: functions.map((fn) => ({ name: fn.name, timeout: fn.timeout })),
-      room: () =>
-        this.#stopping ? 0 : this.#pool.slots + this.#held() - this.#running.size - this.#grabbing(),
+      room: (ahead) =>
+        this.#stopping
+          ? 0
+          : this.#pool.slots + Math.min(ahead, this.#held()) - this.#running.size - this.#grabbing(),
       assigned: (loop, packet) => this.#assigned(loop, packet),
       disconnected: (loop) => this.#disconnected(loop),
     };

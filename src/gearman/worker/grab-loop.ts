@@ -25,8 +25,11 @@ export interface GrabLoopOwner {
   /** The client id to set, and the functions to register (with their timeouts). */
   readonly clientId: string;
   readonly functions: readonly { readonly name: string; readonly timeout: number | undefined }[];
-  /** How many more jobs this loop may grab now. */
-  room(): number;
+  /**
+   * How many more jobs this loop may grab now, holding at most `ahead` jobs beyond the free slots (the
+   * owner may hold fewer).
+   */
+  room(ahead: number): number;
   /** A job was assigned. */
   assigned(loop: GrabLoop, assignment: Assignment): void;
   /** The connection dropped: the jobs it brought can no longer be answered. */
@@ -45,6 +48,12 @@ export class GrabLoop {
   #owedSince = 0;
   #watchdog: NodeJS.Timeout | undefined;
   #sleeping = false;
+  /**
+   * How many jobs beyond the free slots the server has shown it can fill: one more per job it assigned,
+   * none after it said NO_JOB. So grabs ahead double each round trip while the queue is deep, and a
+   * worker woken for one job sends no grab that can only come back empty.
+   */
+  #ahead = 0;
   #stopped = false;
   #failures = 0;
   #retry: NodeJS.Timeout | undefined;
@@ -74,7 +83,7 @@ export class GrabLoop {
   pump(): void {
     const connection = this.#connection;
     if (!connection || connection.closed || this.#stopped || this.#sleeping) return;
-    while (this.#owner.room() > 0) {
+    while (this.#owner.room(this.#ahead) > 0) {
       if (this.#grabbing === 0) this.#owedSince = Date.now();
       this.#grabbing++;
       connection.send(PacketTypes.GRAB_JOB_ALL, {});
@@ -108,6 +117,7 @@ export class GrabLoop {
       this.#connection = connection;
       this.#failures = 0;
       this.#grabbing = 0;
+      this.#ahead = 0;
       this.#sleeping = false;
       this.#watch(connection);
       connection.send(PacketTypes.SET_CLIENT_ID, { clientId: this.#owner.clientId });
@@ -133,6 +143,7 @@ export class GrabLoop {
       case PacketTypes.JOB_ASSIGN_UNIQ:
       case PacketTypes.JOB_ASSIGN_ALL: {
         this.#answered();
+        this.#ahead++;
         const { handle, functionName } = packet.args;
         const unique = 'unique' in packet.args ? packet.args.unique : '';
         this.#owner.assigned(this, { handle, functionName, unique, data: packet.data });
@@ -141,6 +152,7 @@ export class GrabLoop {
       }
       case PacketTypes.NO_JOB:
         this.#answered();
+        this.#ahead = 0;
         if (this.#grabbing === 0 && !this.#stopped) {
           // Nothing queued: sleep until the server has something (it says so with NOOP).
           this.#sleeping = true;
