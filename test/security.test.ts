@@ -120,6 +120,9 @@ describe('no code travels on the wire', () => {
                   )
                 : encodePacket('RES', PacketTypes.NO_JOB, {}),
             );
+          } else if (packet.type === PacketTypes.PRE_SLEEP) {
+            // As gearmand does: a worker going to sleep while jobs wait is woken at once.
+            if (queue.length > 0) socket.write(encodePacket('RES', PacketTypes.NOOP, {}));
           } else if ('handle' in packet.args) {
             answers.set(packet.args.handle, { type: packet.type, data: packet.data.toString() });
           }

@@ -1,7 +1,7 @@
 /**
  * One worker connection to one job server: it registers its functions (CAN_DO, or CAN_DO_TIMEOUT for a
  * function with a timeout) and a client id, then grabs jobs (GRAB_JOB_ALL) while its worker has room,
- * sleeps with PRE_SLEEP when the server has nothing, and grabs again on NOOP. When the connection drops,
+ * sends PRE_SLEEP right behind its grabs, and grabs again on NOOP. When the connection drops,
  * it reconnects with a growing backoff and registers again (a restarted server knows nothing of it).
  */
 import { GearmanConnectionError } from '../../errors.js';
@@ -83,11 +83,19 @@ export class GrabLoop {
   pump(): void {
     const connection = this.#connection;
     if (!connection || connection.closed || this.#stopped || this.#sleeping) return;
+    let grabs = 0;
     while (this.#owner.room(this.#ahead) > 0) {
       if (this.#grabbing === 0) this.#owedSince = Date.now();
       this.#grabbing++;
+      grabs++;
       connection.send(PacketTypes.GRAB_JOB_ALL, {});
     }
+    if (grabs === 0) return;
+    // Asleep right behind the grabs, in the same write: gearmand answers PRE_SLEEP with NOOP at once if
+    // jobs are still queued after them, and otherwise wakes the worker when one comes. Waiting for a
+    // NO_JOB before sleeping would cost a wake-up and a write per job when jobs come one at a time.
+    this.#sleeping = true;
+    connection.send(PacketTypes.PRE_SLEEP, {});
   }
 
   /** Grabs nothing more; the connection stays for the answers of jobs still running. */
@@ -124,8 +132,9 @@ export class GrabLoop {
       for (const { name, timeout } of this.#owner.functions) {
         if (timeout === undefined) connection.send(PacketTypes.CAN_DO, { functionName: name });
         else {
-          // The worker times the job itself and answers with a typed JobTimeoutError; the server's timer,
-          // a little longer, is the backstop for a worker that cannot answer at all.
+          // The worker times the job itself and answers with a typed JobTimeoutError. The server's timer,
+          // a little longer, only re-queues the last job it assigned here, and PRE_SLEEP cancels it: it
+          // tells gearmand the limit, it does not enforce it.
           const backstop = Math.ceil(timeout + Math.max(1000, timeout / 10));
           connection.send(PacketTypes.CAN_DO_TIMEOUT, { functionName: name, timeout: String(backstop) });
         }
@@ -151,13 +160,9 @@ export class GrabLoop {
         return;
       }
       case PacketTypes.NO_JOB:
+        // Nothing queued: the PRE_SLEEP sent after the grab stands, and NOOP will say when to grab again.
         this.#answered();
         this.#ahead = 0;
-        if (this.#grabbing === 0 && !this.#stopped) {
-          // Nothing queued: sleep until the server has something (it says so with NOOP).
-          this.#sleeping = true;
-          this.#connection?.send(PacketTypes.PRE_SLEEP, {});
-        }
         return;
       case PacketTypes.NOOP:
         this.#sleeping = false;
