@@ -1,7 +1,7 @@
 /**
  * How many jobs a gearshift worker takes from gearmand at once: for short jobs it holds some beyond its
- * free slots (prefetchMs), so that a slot never waits a round trip for its next job; for jobs of a
- * millisecond or more, and with prefetchMs 0, it takes only what its slots can run, and leaves the rest
+ * free slots (prefetchMs), so that a slot never waits a round trip for its next job; for jobs longer
+ * than prefetchMs, and with prefetchMs 0, it takes only what its slots can run, and leaves the rest
  * for other workers. Real gearmand, a worker in this process (so that its `running` can be sampled).
  */
 import { afterEach, describe, expect, it } from 'vitest';
@@ -79,7 +79,7 @@ describe.skipIf(!gearmandInstalled)('how much a worker takes from gearmand', () 
     expect(highest).toBe(1);
   });
 
-  it('holds no jobs once it has measured jobs of a millisecond or more', async () => {
+  it('holds no jobs once it has measured jobs longer than prefetchMs', async () => {
     const { client, workers } = await setUp(1);
     // Tiny jobs first, so that the worker has measured short jobs and holds some; then one round of
     // 20 ms jobs (it may hold some of those), which the moving average of run times takes in at once.

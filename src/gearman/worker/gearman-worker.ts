@@ -37,7 +37,7 @@ export interface WorkerOptions extends LocalPoolOptions {
    * How much work, counted in the measured run time of its recent jobs, the worker grabs beyond its free
    * slots: jobs it holds so that a slot never waits a round trip to the server for its next job. A held
    * job is "running" for gearmand and waits here for at most about this long; 0 grabs only for free
-   * slots, as libgearman's workers do. Jobs of a millisecond or more are never held.
+   * slots, as libgearman's workers do. Jobs that take longer than this are never held.
    * @default 1
    */
   readonly prefetchMs?: number;

@@ -51,7 +51,7 @@ export class GrabLoop {
   /**
    * How many jobs beyond the free slots the server has shown it can fill: one more per job it assigned,
    * none after it said NO_JOB. So grabs ahead double each round trip while the queue is deep, and a
-   * worker woken for one job sends no grab that can only come back empty.
+   * worker woken for one job at a time sends at most one grab more than it needs.
    */
   #ahead = 0;
   #stopped = false;
