@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   type Client,
+  ClientClosedError,
   createClient,
   createWorker,
   GearmanAdmin,
@@ -145,6 +146,53 @@ describe.skipIf(!gearmandInstalled)('Gearman faults, against real gearmand proce
     await server.restart();
     expect(await caller.run('add', { a: 2, b: 2 })).toBe(4);
     expect(await caller.background('add', { a: 0, b: 0 })).toMatch(/^H:/);
+  });
+
+  it('with waitForServerMs, submissions made while the only gearmand is down wait for it, then succeed', async () => {
+    const server = await startGearmand();
+    await worker({ servers: [server.address], ...quick });
+    const caller = client({ servers: [server.address], ...quick, waitForServerMs: 20_000 });
+    expect(await caller.run('add', { a: 1, b: 2 })).toBe(3);
+    await server.down();
+    const settled: string[] = [];
+    const run = caller.run('add', { a: 2, b: 2 }).finally(() => settled.push('run'));
+    const background = caller.background('add', { a: 0, b: 0 }).finally(() => settled.push('background'));
+    // Down for a while: several rounds of attempts (every 100 ms) fail, and nothing is given up.
+    await new Promise((resolve) => setTimeout(resolve, 600));
+    expect(settled).toEqual([]);
+    await server.up();
+    expect(await run).toBe(4);
+    expect(await background).toMatch(/^H:/);
+  });
+
+  it('without a server for waitForServerMs, a submission fails with a GearmanConnectionError; destroy() ends a wait at once', async () => {
+    const address = `127.0.0.1:${await freePort()}`;
+    const caller = client({ servers: [address], ...quick, waitForServerMs: 400 });
+    const started = Date.now();
+    const error = await caller.run('add', { a: 1, b: 1 }).then(
+      () => undefined,
+      (reason: unknown) => reason,
+    );
+    expect(error).toBeInstanceOf(GearmanConnectionError);
+    expect((error as Error).message).toMatch(
+      /cannot take the job: the servers tried \(127\.0\.0\.1:\d+\) failed/,
+    );
+    expect(Date.now() - started).toBeGreaterThanOrEqual(400);
+    await expect(caller.background('add', { a: 1, b: 1 })).rejects.toBeInstanceOf(GearmanConnectionError);
+
+    const patient = client({ servers: [address], ...quick, waitForServerMs: 60_000 });
+    const waiting = patient.run('add', { a: 1, b: 1 }).then(
+      () => undefined,
+      (reason: unknown) => reason,
+    );
+    const waitingBackground = patient.background('add', { a: 1, b: 1 }).then(
+      () => undefined,
+      (reason: unknown) => reason,
+    );
+    await new Promise((resolve) => setTimeout(resolve, 250));
+    await patient.destroy();
+    expect(await waiting).toBeInstanceOf(ClientClosedError);
+    expect(await waitingBackground).toBeInstanceOf(ClientClosedError);
   });
 
   it('a foreground job whose server dies fails with a GearmanConnectionError naming the server and the job', async () => {

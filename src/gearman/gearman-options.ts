@@ -30,6 +30,14 @@ export interface GearmanOptions {
   readonly maxPacketBytes?: number;
   /** Milliseconds before a server that failed is tried again (doubling up to 30 s while it keeps failing). @default 1000 */
   readonly retryMs?: number;
+  /**
+   * Milliseconds a submission (`run`, `runAll`, `background`) may wait for a server when every server is
+   * down, trying again every 100 ms, before it fails with a GearmanConnectionError: a client of a lone
+   * gearmand then rides out its restart. 0 fails at once. Counted from the submission; a last attempt
+   * may add up to connectTimeoutMs.
+   * @default 0
+   */
+  readonly waitForServerMs?: number;
   /** TLS (node:tls options): `ca` to trust, `cert` and `key` for a client certificate, `servername`. */
   readonly tls?: TlsOptions;
 }
@@ -40,6 +48,7 @@ export interface FilledGearmanOptions extends ConnectionOptions {
   readonly requestTimeoutMs: number;
   readonly retryMs: number;
   readonly maxRetryMs: number;
+  readonly waitForServerMs: number;
 }
 
 /** Checks the `gearman` option and fills in its defaults. */
@@ -75,6 +84,7 @@ export function fillGearmanOptions(options: GearmanOptions): FilledGearmanOption
     keepAliveMs: checkMilliseconds('gearman.keepAliveMs', options.keepAliveMs ?? 10_000, 0),
     retryMs: checkMilliseconds('gearman.retryMs', options.retryMs ?? 1000, 1),
     maxRetryMs: 30_000,
+    waitForServerMs: checkMilliseconds('gearman.waitForServerMs', options.waitForServerMs ?? 0, 0),
     maxPacketBytes,
     tls,
   };

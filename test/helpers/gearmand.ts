@@ -29,6 +29,9 @@ export interface TestGearmand {
   readonly address: string;
   /** Stops it (SIGTERM, then SIGKILL), and starts it again on the same port with the same options. */
   restart(): Promise<void>;
+  /** Stops it for a while: `up()` starts it again on the same port (stopAllGearmands still cleans up). */
+  down(): Promise<void>;
+  up(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -89,6 +92,8 @@ export async function startGearmand(extra: readonly string[] = []): Promise<Test
       await halt();
       await launch();
     },
+    down: halt,
+    up: launch,
     async stop() {
       running.delete(server);
       await halt();

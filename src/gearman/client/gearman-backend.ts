@@ -41,6 +41,8 @@ import { type LinkJob, ServerLink, type Waiting } from './server-link.js';
 const startPollMs = 25;
 /** Handles of background jobs remembered, to know which server to ask about them. */
 const rememberedHandles = 10_000;
+/** How often a submission that waits for a server (waitForServerMs) tries again. */
+const waitPollMs = 100;
 
 const foregroundTypes = {
   high: PacketTypes.SUBMIT_JOB_HIGH,
@@ -59,6 +61,8 @@ class ForegroundJob implements LinkJob {
   readonly data: Buffer;
   readonly listeners: JobListener[];
   readonly tried = new Set<ServerLink>();
+  /** Until when it may wait for a server while every one is down (waitForServerMs). */
+  readonly waitUntil: number;
   handle = '';
   link: ServerLink | undefined;
   started = false;
@@ -66,11 +70,18 @@ class ForegroundJob implements LinkJob {
   poll: NodeJS.Timeout | undefined;
   readonly #backend: GearmanBackend;
 
-  constructor(backend: GearmanBackend, request: SubmitRequest, data: Buffer, listener: JobListener) {
+  constructor(
+    backend: GearmanBackend,
+    request: SubmitRequest,
+    data: Buffer,
+    listener: JobListener,
+    waitUntil: number,
+  ) {
     this.#backend = backend;
     this.request = request;
     this.data = data;
     this.listeners = [listener];
+    this.waitUntil = waitUntil;
   }
 
   work(packet: Packet): void {
@@ -164,6 +175,8 @@ export class GearmanBackend implements Backend {
   readonly #inFlight = new Set<ForegroundJob>();
   /** Which server has a background job, by handle (the most recent ones). */
   readonly #handleServers = new Map<string, ServerLink>();
+  /** Submissions waiting to try the servers again (waitForServerMs), and how to fail each one now. */
+  readonly #waits = new Map<NodeJS.Timeout, (reason: GearshiftError) => void>();
   #idle: (() => void) | undefined;
 
   /**
@@ -211,7 +224,7 @@ export class GearmanBackend implements Backend {
       queueMicrotask(() => listener.fail(error as GearshiftError));
       return { detach: () => {} };
     }
-    const job = new ForegroundJob(this, request, data, listener);
+    const job = new ForegroundJob(this, request, data, listener, this.#waitUntil());
     this.#inFlight.add(job);
     if (key !== undefined) this.#coalesced.set(key, job);
     this.#submitForeground(job);
@@ -219,7 +232,8 @@ export class GearmanBackend implements Backend {
   }
 
   async background(requests: readonly BackgroundRequest[]): Promise<string[]> {
-    return Promise.all(requests.map((request) => this.#submitBackground(request)));
+    const waitUntil = this.#waitUntil();
+    return Promise.all(requests.map((request) => this.#submitBackground(request, waitUntil)));
   }
 
   async status(handle: string): Promise<JobStatus> {
@@ -270,6 +284,11 @@ export class GearmanBackend implements Backend {
   }
 
   async destroy(reason: GearshiftError): Promise<void> {
+    for (const [timer, fail] of this.#waits) {
+      clearTimeout(timer);
+      fail(reason);
+    }
+    this.#waits.clear();
     for (const job of [...this.#inFlight]) job.end((listener) => listener.fail(reason));
     for (const link of this.#links) link.close(reason);
   }
@@ -285,9 +304,16 @@ export class GearmanBackend implements Backend {
 
   /** Sends a foreground job to a server not yet tried; `cause` is why the last one failed. */
   #submitForeground(job: ForegroundJob, cause?: GearshiftError): void {
+    if (job.ended) return;
     const link = this.#pick(job.request.unique, job.tried);
     if (!link) {
-      job.end((listener) => listener.fail(this.#noServer(job.tried, cause)));
+      const waiting = this.#waitForServer(
+        job.tried,
+        job.waitUntil,
+        () => this.#submitForeground(job, cause),
+        (reason) => job.end((listener) => listener.fail(reason)),
+      );
+      if (!waiting) job.end((listener) => listener.fail(this.#noServer(job.tried, cause)));
       return;
     }
     job.tried.add(link);
@@ -373,13 +399,15 @@ export class GearmanBackend implements Backend {
 
   #submitBackground(
     request: BackgroundRequest,
+    waitUntil: number,
     tried = new Set<ServerLink>(),
     cause?: GearshiftError,
   ): Promise<string> {
     return new Promise((resolve, reject) => {
       const link = this.#pick(request.unique, tried);
       if (!link) {
-        reject(this.#noServer(tried, cause));
+        const again = () => this.#submitBackground(request, waitUntil, tried, cause).then(resolve, reject);
+        if (!this.#waitForServer(tried, waitUntil, again, reject)) reject(this.#noServer(tried, cause));
         return;
       }
       tried.add(link);
@@ -403,7 +431,7 @@ export class GearmanBackend implements Backend {
         },
         failed: (error, sent) => {
           if (!sent || error.code === 'ERR_CONNECTION')
-            this.#submitBackground(request, tried, error).then(resolve, reject);
+            this.#submitBackground(request, waitUntil, tried, error).then(resolve, reject);
           else reject(error);
         },
       };
@@ -457,6 +485,35 @@ export class GearmanBackend implements Backend {
     // Every untried server is in its backoff: rather than fail a job that a restarted server could take,
     // try the one whose backoff ends first (a lone server is then reconnected to at once).
     return soonest;
+  }
+
+  /** Until when a submission made now may wait for a server (waitForServerMs). */
+  #waitUntil(): number {
+    return Date.now() + this.#options.waitForServerMs;
+  }
+
+  /**
+   * Every server has failed this submission: when it may still wait for one (waitForServerMs) and the
+   * client is open, tries them all again after a pause and says true; otherwise says false.
+   */
+  #waitForServer(
+    tried: Set<ServerLink>,
+    waitUntil: number,
+    again: () => void,
+    fail: (reason: GearshiftError) => void,
+  ): boolean {
+    const left = waitUntil - Date.now();
+    if (left <= 0 || this.#links.every((link) => link.retryAt === Number.POSITIVE_INFINITY)) return false;
+    tried.clear();
+    const timer = setTimeout(
+      () => {
+        this.#waits.delete(timer);
+        again();
+      },
+      Math.min(waitPollMs, left),
+    );
+    this.#waits.set(timer, fail);
+    return true;
   }
 
   #linkOf(handle: string): ServerLink | undefined {
