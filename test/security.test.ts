@@ -81,7 +81,9 @@ describe.skipIf(!gearmandInstalled || !tlsProxyInstalled)('TLS, through stunnel 
     const error = await anonymous.run('echo', 'x').catch((reason: unknown) => reason);
     expect(error).toBeInstanceOf(GearmanConnectionError);
     expect((error as Error).message).toMatch(new RegExp(proxy.address.replace(/\./g, '\\.')));
-    expect((error as Error).message).toMatch(/CERTIFICATE_REQUIRED/);
+    // The TLS alert races the connection's reset: either the alert's name, or the hint the client gives
+    // when a certificate-less TLS connection dies before any answer.
+    expect((error as Error).message).toMatch(/CERTIFICATE_REQUIRED|requires a client certificate/);
   });
 });
 

@@ -4,6 +4,7 @@
  * connection is told why); so does the server going away, with a GearmanConnectionError.
  */
 import type { Socket } from 'node:net';
+import { TLSSocket } from 'node:tls';
 import { GearmanConnectionError, type GearshiftError } from '../errors.js';
 import type { ArgumentsOf } from './protocol/packet-codec.js';
 import { encodePacket, type Packet } from './protocol/packet-codec.js';
@@ -48,7 +49,17 @@ export class GearmanConnection {
     this.#handlers = handlers;
     const decoder = new PacketDecoder(maxPacketBytes, server.label);
     let failure: GearshiftError | undefined;
+    let heard = false;
+    // A TLS 1.3 server that requires a client certificate refuses a client without one only after the
+    // handshake, with an alert that races the reset of the connection: the client may see just
+    // ECONNRESET. A connection of that kind that dies before any answer says what probably happened.
+    const hint =
+      socket instanceof TLSSocket && Object.keys(socket.getCertificate() ?? {}).length === 0
+        ? '; it ended before any answer, as when the server requires a client certificate and none was ' +
+          'given (gearman.tls cert and key)'
+        : '';
     socket.on('data', (chunk: Buffer) => {
+      heard = true;
       if (this.#closed) return;
       let packets: Packet[];
       try {
@@ -64,14 +75,16 @@ export class GearmanConnection {
       }
     });
     socket.on('error', (error: NodeJS.ErrnoException) => {
-      failure ??= new GearmanConnectionError(server.label, `failed: ${error.code ?? error.message}`, error);
+      const why = `failed: ${error.code ?? error.message}${heard ? '' : hint}`;
+      failure ??= new GearmanConnectionError(server.label, why, error);
     });
     socket.on('close', () => {
       if (this.#closed) return;
       this.#closed = true;
       const pending = decoder.pending > 0 ? ` with ${decoder.pending} bytes of a packet still to come` : '';
       this.#handlers.closed(
-        failure ?? new GearmanConnectionError(server.label, `closed the connection${pending}`),
+        failure ??
+          new GearmanConnectionError(server.label, `closed the connection${pending}${heard ? '' : hint}`),
       );
     });
   }
