@@ -3,7 +3,8 @@
  * GearmanWorker (php-gearman over libgearman), through the same gearmand, side by side in one run.
  *
  * Each scenario gets a fresh gearmand on a free loopback port, and worker processes of one side only:
- * `gearshift work bench/functions.ts --gearman ... --threads 1` or `php bench/php/worker.php`, both
+ * `gearshift work bench/functions.ts --gearman ... --threads 1` (or `--threads 0`, with or without
+ * `--prefetch-ms 0`) or `php bench/php/worker.php`, all
  * serving the same tiny job (n => n + 1). Each side runs a warm-up round of a tenth of the jobs, then the
  * measured round; the PHP client times its own loop (PHP's start-up is not counted); each figure is the
  * better of two measurements, so that one unlucky moment does not decide a ratio.
@@ -30,18 +31,29 @@ const fmt = (value: number) => Math.round(value).toLocaleString('en-US');
 const warmUp = (count: number) => Math.floor(count / 10);
 
 type Mode = 'serial' | 'tasks' | 'background';
-/** gearshift with its worker's jobs on one worker thread, or on its main thread (`--threads 0`); or PHP. */
-type Side = 'gearshift' | 'gearshift-inline' | 'php';
+/**
+ * gearshift with its worker's jobs on one worker thread, or on its main thread (`--threads 0`), or on its
+ * main thread without prefetch (`--prefetch-ms 0`: a job grabbed only for a free slot, as libgearman's
+ * workers do); or PHP.
+ */
+type Side = 'gearshift' | 'gearshift-inline' | 'gearshift-classic' | 'php';
+/** The `gearshift work` options of each gearshift side. */
+const workerOptions: Record<Exclude<Side, 'php'>, string[]> = {
+  gearshift: ['--threads', '1'],
+  'gearshift-inline': ['--threads', '0'],
+  'gearshift-classic': ['--threads', '0', '--prefetch-ms', '0'],
+};
 
 /** Starts worker processes of one side and waits until gearmand lists them all. */
 async function startWorkers(side: Side, server: TestGearmand, count: number): Promise<ChildProcess[]> {
-  const gearshiftWorker = ['work', functionsModule, '--gearman', server.address, '--threads'];
   const children = Array.from({ length: count }, () =>
     side === 'php'
       ? spawn('php', [phpWorker, '127.0.0.1', String(server.port), 'inc'], { stdio: 'ignore' })
-      : spawn(process.execPath, [cli, ...gearshiftWorker, side === 'gearshift' ? '1' : '0'], {
-          stdio: 'ignore',
-        }),
+      : spawn(
+          process.execPath,
+          [cli, 'work', functionsModule, '--gearman', server.address, ...workerOptions[side]],
+          { stdio: 'ignore' },
+        ),
   );
   const admin = new GearmanAdmin(parseServerAddress(server.address), {
     connectTimeoutMs: 2000,
@@ -148,24 +160,33 @@ console.log(
   'warm-up of a tenth, then the better of two measurements, jobs per second; the gearshift worker runs its',
 );
 console.log(
-  'jobs on one worker thread (the default pool), or inline on its main thread (--threads 0, as PHP does)\n',
+  'jobs on one worker thread (the default pool), or inline on its main thread (--threads 0, as PHP does);',
 );
 console.log(
-  `  ${'scenario'.padEnd(40)} ${'thread'.padStart(8)} ${'inline'.padStart(8)} ${'PHP'.padStart(8)} ${'ratios'.padStart(13)}  (issue's PHP)`,
+  '"classic" is inline without prefetch (--prefetch-ms 0: a job grabbed only for a free slot, as PHP does)\n',
+);
+const columns: Side[] = ['gearshift', 'gearshift-inline', 'gearshift-classic', 'php'];
+console.log(
+  `  ${'scenario'.padEnd(40)} ${['thread', 'inline', 'classic', 'PHP'].map((name) => name.padStart(8)).join(' ')}  ${'ratios to PHP'.padStart(20)}  (issue's PHP)`,
 );
 for (const scenario of scenarios) {
-  const best: Record<Side, number> = { gearshift: 0, 'gearshift-inline': 0, php: 0 };
-  // Background submissions involve no worker: the two gearshift columns would measure the same thing.
+  const best: Record<Side, number> = { gearshift: 0, 'gearshift-inline': 0, 'gearshift-classic': 0, php: 0 };
+  // Background submissions involve no worker, and a serial caller never lets a worker hold a second job:
+  // there the extra gearshift columns would measure the same thing again.
   const sides: Side[] =
-    scenario.mode === 'background' ? ['gearshift', 'php'] : ['gearshift', 'gearshift-inline', 'php'];
+    scenario.mode === 'background'
+      ? ['gearshift', 'php']
+      : scenario.mode === 'serial'
+        ? ['gearshift', 'gearshift-inline', 'php']
+        : columns;
   for (let round = 0; round < 2; round++) {
     // Alternate who goes first, so that no side always meets a cold or a warm machine.
     for (const side of round === 0 ? sides : [...sides].reverse())
       best[side] = Math.max(best[side], await measure(side, scenario.mode, scenario.count, scenario.workers));
   }
-  const ratio = (side: Side) => (best[side] ? `${(best[side] / best.php).toFixed(2)}x` : '-');
-  const inline = best['gearshift-inline'] ? fmt(best['gearshift-inline']) : '-';
+  const figure = (side: Side) => (best[side] ? fmt(best[side]) : '-').padStart(8);
+  const ratio = (side: Side) => (best[side] ? `${(best[side] / best.php).toFixed(2)}x` : '-').padStart(6);
   console.log(
-    `  ${scenario.label.padEnd(40)} ${fmt(best.gearshift).padStart(8)} ${inline.padStart(8)} ${fmt(best.php).padStart(8)} ${ratio('gearshift').padStart(6)} ${ratio('gearshift-inline').padStart(6)}  (${scenario.reference})`,
+    `  ${scenario.label.padEnd(40)} ${columns.map(figure).join(' ')}  ${columns.slice(0, 3).map(ratio).join(' ')}  (${scenario.reference})`,
   );
 }
