@@ -300,6 +300,22 @@ describe('bad server addresses', () => {
   });
 });
 
+describe('bad Gearman timing options', () => {
+  const options: [string, Record<string, unknown>][] = [
+    ['gearman.waitForServerMs', { waitForServerMs: -1 }],
+    ['gearman.requestTimeoutMs', { requestTimeoutMs: 0 }],
+    ['gearman.retryMs', { retryMs: 'soon' }],
+  ];
+  it.each(options)('%s out of range: InvalidOptionError naming it, at createClient', (name, bad) => {
+    expect(() => createClient({ gearman: { servers: ['gearman.local'], ...bad } })).toThrow(
+      new RegExp(name.replace('.', '\\.')),
+    );
+    expect(() => createClient({ gearman: { servers: ['gearman.local'], ...bad } })).toThrow(
+      InvalidOptionError,
+    );
+  });
+});
+
 describe.skipIf(!gearmandInstalled)('bad input on the Gearman wire', () => {
   const limit = 1024 * 1024;
   let gs: Fns;
