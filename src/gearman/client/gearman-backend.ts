@@ -55,6 +55,21 @@ const backgroundTypes = {
   low: PacketTypes.SUBMIT_JOB_LOW_BG,
 };
 
+/** The four status fields of STATUS_RES and STATUS_RES_UNIQUE, from their text. */
+function statusFields(args: {
+  readonly known: string;
+  readonly running: string;
+  readonly numerator: string;
+  readonly denominator: string;
+}): Pick<JobStatus, 'known' | 'running' | 'numerator' | 'denominator'> {
+  return {
+    known: args.known === '1',
+    running: args.running === '1',
+    numerator: Number(args.numerator),
+    denominator: Number(args.denominator),
+  };
+}
+
 /** A foreground job on its way to (or on) a server, with the callers waiting for it. */
 class ForegroundJob implements LinkJob {
   readonly request: SubmitRequest;
@@ -245,15 +260,7 @@ export class GearmanBackend implements Backend {
         { handle },
         PacketTypes.STATUS_RES,
       )) as Packet<20>;
-      if (packet.args.known === '1' || link === known) {
-        return {
-          handle,
-          known: packet.args.known === '1',
-          running: packet.args.running === '1',
-          numerator: Number(packet.args.numerator),
-          denominator: Number(packet.args.denominator),
-        };
-      }
+      if (packet.args.known === '1' || link === known) return { handle, ...statusFields(packet.args) };
     }
     return { handle, known: false, running: false, numerator: 0, denominator: 0 };
   }
@@ -268,14 +275,7 @@ export class GearmanBackend implements Backend {
       { unique },
       PacketTypes.STATUS_RES_UNIQUE,
     )) as Packet<42>;
-    return {
-      handle: '',
-      known: packet.args.known === '1',
-      running: packet.args.running === '1',
-      numerator: Number(packet.args.numerator),
-      denominator: Number(packet.args.denominator),
-      waiting: Number(packet.args.clientCount),
-    };
+    return { handle: '', ...statusFields(packet.args), waiting: Number(packet.args.clientCount) };
   }
 
   async close(): Promise<void> {

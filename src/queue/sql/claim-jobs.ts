@@ -4,20 +4,13 @@
  * functions; then the time they became ready; then the order they came in.
  */
 import type Database from 'better-sqlite3';
+import type { NewJob } from './insert-jobs.js';
 
-/** A job leased to a runner. */
-export interface ClaimedJob {
+/** A job leased to a runner: what was written, with its id and attempts. */
+export interface ClaimedJob extends NewJob {
   readonly id: number;
-  readonly functionName: string;
-  readonly input: string | Buffer | null;
-  readonly unique: string | null;
-  readonly priority: number;
-  readonly foreground: boolean;
-  readonly runAt: number;
   /** Counted at claim: this attempt included. */
   readonly attempts: number;
-  readonly maxAttempts: number;
-  readonly backoff: number;
 }
 
 /** What a job that lost its runner is failed with, as stored. */
