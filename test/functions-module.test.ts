@@ -97,6 +97,33 @@ describe('TypeScript and compiled modules', () => {
     expect(stdout.trim()).toBe('42');
   });
 
+  it(`runs a TypeScript module importing ./lib.js and ./twice.ts under plain node ${process.version}, in threads and inline`, async () => {
+    // Node's own type stripping where it has it (22.18+, 24), tsx's hook on Node 20; an enum, which
+    // stripping refuses, goes through tsx on every version; a truly missing sibling is named.
+    const app = new URL('./fixtures/ts-project/main.js', import.meta.url).pathname;
+    const { stdout } = await run(process.execPath, [app], { timeout: 30_000 });
+    const out = JSON.parse(stdout) as Record<string, unknown>;
+    expect(out.threads).toEqual({ total: 42, doubled: 84 });
+    expect(out.inline).toEqual({ total: 42, doubled: 84 });
+    expect(out.enum).toBe(10);
+    expect(out.missing).toMatch(
+      /^FunctionsModuleError: Functions module \S+missing-sibling\.ts threw while loading: .*Cannot find module '\S*no-such-file\.js'/,
+    );
+  });
+
+  it('runs the same TypeScript module in threads of a client under vitest', async () => {
+    const client = createClient({
+      functions: new URL('./fixtures/ts-project/functions.ts', import.meta.url),
+      threads: 1,
+      queue: false,
+    });
+    clients.push(client);
+    expect(await client.run('report', { sales: [{ amount: 1 }, { amount: 2 }] })).toEqual({
+      total: 3,
+      doubled: 6,
+    });
+  });
+
   it('runs compiled JavaScript from dist/ with plain node and no TypeScript loader', async () => {
     const app = new URL('./fixtures/dist-app/main.js', import.meta.url).pathname;
     const { stdout } = await run(process.execPath, [app], { timeout: 30_000 });

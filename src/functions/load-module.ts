@@ -1,17 +1,22 @@
 /**
  * Loads a functions module by path or URL, the same way in a worker thread, inline and in the CLI.
  *
- * TypeScript: Node 20 cannot strip types itself, and the ESM loader hooks that tsx registers do not reach
- * worker threads there, so when `import()` refuses a `.ts` module it is loaded through tsx's CommonJS
- * hook instead, which does work in every thread (tsx then converts the module). A `.js` URL whose file does
- * not exist but whose `.ts` twin does is taken to mean the twin, as TypeScript's own resolution does, so
- * `new URL('./functions.js', import.meta.url)` works both from `src/` under tsx and from compiled `dist/`.
+ * TypeScript, where Node strips types itself (22.18+, 24): the module is imported as it is, with the
+ * resolve hook of `typescript-imports.ts` registered so that its relative `./lib.js` imports find
+ * `lib.ts`, as TypeScript's own resolution does. Where Node cannot (Node 20), or where the module uses
+ * syntax that stripping cannot remove (an `enum`, a `namespace`, parameter properties), it is loaded
+ * through tsx's CommonJS hook when tsx is installed: that hook works in every thread, while the ESM
+ * hooks tsx registers do not reach worker threads on Node 20.
+ *
+ * A `.js` URL whose file does not exist but whose `.ts` twin does is taken to mean the twin, so
+ * `new URL('./functions.js', import.meta.url)` works both from `src/` and from compiled `dist/`.
  */
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { FunctionsModuleError } from '../errors.js';
 import { FunctionSet } from './define.js';
+import { allowTypeScriptImports } from './typescript-imports.js';
 
 const loaded = new Map<string, Promise<FunctionSet>>();
 
@@ -69,17 +74,35 @@ function resolveExisting(location: string): URL {
   throw new FunctionsModuleError(location, `was not found (no file at ${path})`);
 }
 
+/**
+ * Errors of Node's own TypeScript loading that tsx gets past: syntax that stripping cannot remove, a
+ * `.ts` file under node_modules, or a `.ts` file of a package that is not `"type": "module"` (Node
+ * then reads it as CommonJS and meets its `import` statements).
+ */
+const strippingRefusals = new Set([
+  'ERR_UNKNOWN_FILE_EXTENSION',
+  'ERR_UNSUPPORTED_TYPESCRIPT_SYNTAX',
+  'ERR_UNSUPPORTED_NODE_MODULES_TYPE_STRIPPING',
+]);
+
 async function importModule(url: URL): Promise<{ default?: unknown }> {
+  const typeScript = typeScriptExtension.test(url.pathname);
+  if (typeScript) allowTypeScriptImports();
   try {
     return await import(url.href);
   } catch (error) {
-    const unknownExtension = (error as { code?: string }).code === 'ERR_UNKNOWN_FILE_EXTENSION';
-    if (!(unknownExtension && typeScriptExtension.test(url.pathname))) throw error;
+    if (!(typeScript && refusedByStripping(error))) throw error;
+    return requireTypeScript(url, error);
   }
-  return requireTypeScript(url);
 }
 
-function requireTypeScript(url: URL): { default?: unknown } {
+function refusedByStripping(error: unknown): boolean {
+  const code = (error as { code?: unknown }).code;
+  if (typeof code === 'string' && strippingRefusals.has(code)) return true;
+  return error instanceof SyntaxError && /Cannot use import statement outside a module/.test(error.message);
+}
+
+function requireTypeScript(url: URL, refusal: unknown): { default?: unknown } {
   const require = createRequire(url);
   let api: string;
   try {
@@ -87,7 +110,8 @@ function requireTypeScript(url: URL): { default?: unknown } {
   } catch {
     throw new FunctionsModuleError(
       url.href,
-      'is TypeScript, which Node 20 cannot load by itself: install tsx (npm install --save-dev tsx), or compile it and point at the .js',
+      `is TypeScript that this Node cannot run by itself (${describe(refusal)}): install tsx (npm install --save-dev tsx), or compile it and point at the .js`,
+      refusal,
     );
   }
   (require(api) as { register: () => unknown }).register();

@@ -107,18 +107,22 @@ class Execution implements JobMessage {
 
 /** One caller's hold on an execution. */
 class Subscription implements JobTicket {
+  readonly #detachFrom: (execution: Execution, listener: JobListener, reason: GearshiftError) => void;
+  readonly #execution: Execution;
+  readonly #listener: JobListener;
+
   constructor(
-    private readonly detachFrom: (
-      execution: Execution,
-      listener: JobListener,
-      reason: GearshiftError,
-    ) => void,
-    private readonly execution: Execution,
-    private readonly listener: JobListener,
-  ) {}
+    detachFrom: (execution: Execution, listener: JobListener, reason: GearshiftError) => void,
+    execution: Execution,
+    listener: JobListener,
+  ) {
+    this.#detachFrom = detachFrom;
+    this.#execution = execution;
+    this.#listener = listener;
+  }
 
   detach(reason: GearshiftError): void {
-    this.detachFrom(this.execution, this.listener, reason);
+    this.#detachFrom(this.#execution, this.#listener, reason);
   }
 }
 

@@ -14,6 +14,7 @@ import {
 import { Piscina, type PiscinaTask } from 'piscina';
 import type { FunctionInfo } from '../backend.js';
 import { FunctionsModuleError } from '../errors.js';
+import { nodeStripsTypes } from '../functions/typescript-imports.js';
 import { deserializeError, serializeError } from '../payload/remote-error.js';
 import type { Crash, Executor, ExecutorReports } from './executor.js';
 import {
@@ -254,13 +255,22 @@ export class ThreadExecutor implements Executor {
 }
 
 /**
- * The file each thread starts with. Run from source (under vitest or tsx) this is the `.ts` file, which a
- * thread loads through tsx's CommonJS hook (piscina requires its task file); built, it is the `.js`
- * beside this one.
+ * The file each thread starts with: built, the `.js` beside this one; run from source (under vitest or
+ * tsx), the `.ts` file. From source a thread needs help to load this package's own TypeScript: where Node
+ * strips types, the resolve hook of `typescript-imports.ts`, registered before the entry loads (its
+ * `--import` is a one-line module that calls it); on Node 20, tsx's CommonJS hook (piscina requires its
+ * task file). A process already run by tsx passes its loader on to every thread by itself.
  */
 const fromSource = import.meta.url.endsWith('.ts');
 const threadEntry = new URL(fromSource ? './thread-entry.ts' : './thread-entry.js', import.meta.url);
-const threadExecArgv =
-  fromSource && !process.execArgv.some((argument) => argument.includes('tsx'))
-    ? [...process.execArgv, '--require', createRequire(import.meta.url).resolve('tsx/cjs')]
-    : undefined;
+const threadExecArgv = fromSource ? sourceExecArgv() : undefined;
+
+function sourceExecArgv(): string[] | undefined {
+  if (process.execArgv.some((argument) => argument.includes('tsx'))) return undefined;
+  if (nodeStripsTypes()) {
+    const hook = new URL('../functions/typescript-imports.ts', import.meta.url).href;
+    const register = `import { allowTypeScriptImports } from ${JSON.stringify(hook)}; allowTypeScriptImports();`;
+    return [...process.execArgv, '--import', `data:text/javascript,${encodeURIComponent(register)}`];
+  }
+  return [...process.execArgv, '--require', createRequire(import.meta.url).resolve('tsx/cjs')];
+}

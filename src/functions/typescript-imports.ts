@@ -1,0 +1,79 @@
+/**
+ * TypeScript's own convention for a relative import is the name the file will have once compiled:
+ * `import { total } from './lib.js'` in `functions.ts`, where only `lib.ts` exists. Node 22.18+ and 24
+ * run `.ts` files by stripping their types, but resolve `./lib.js` literally and fail. The resolve hook
+ * here retries such an import with its `.ts` twin, as TypeScript's resolution does.
+ *
+ * It acts only where Node would have failed: a relative `.js`, `.mjs` or `.cjs` specifier that is not
+ * found, imported by a TypeScript module. Everything that resolved before resolves the same way.
+ *
+ * This file imports nothing relative, so that a thread can register the hook before it loads anything
+ * written in TypeScript (the package's own sources, when run from them).
+ */
+import nodeModule from 'node:module';
+
+/** The slice of `module.registerHooks` (Node 22.15+, 23.5+) this file uses. */
+interface ResolveContext {
+  readonly parentURL?: string | undefined;
+}
+type NextResolve = (specifier: string, context: ResolveContext) => unknown;
+type RegisterHooks = (hooks: {
+  resolve(specifier: string, context: ResolveContext, nextResolve: NextResolve): unknown;
+}) => unknown;
+
+const typeScriptParent = /\.[cm]?ts$/;
+const relativeJavaScript = /^\.{1,2}\/.*\.[cm]?js$/;
+
+let registered = false;
+
+/**
+ * Whether this Node runs TypeScript by itself (type stripping, on by default from Node 22.18 and 23.6)
+ * and can take the resolve hook. Where it cannot, TypeScript modules go through tsx instead.
+ */
+export function nodeStripsTypes(): boolean {
+  const features = process.features as { typescript?: unknown };
+  return Boolean(features.typescript) && typeof registerHooksOf() === 'function';
+}
+
+/**
+ * Registers the resolve hook in this thread, once. Returns false where Node cannot take it (Node 20,
+ * or a Node without type stripping).
+ */
+export function allowTypeScriptImports(): boolean {
+  if (registered) return true;
+  const registerHooks = registerHooksOf();
+  if (!nodeStripsTypes() || !registerHooks) return false;
+  registerHooks({
+    resolve(specifier, context, nextResolve) {
+      try {
+        return nextResolve(specifier, context);
+      } catch (error) {
+        const twin = typeScriptTwin(specifier, context.parentURL, error);
+        if (twin === undefined) throw error;
+        try {
+          return nextResolve(twin, context);
+        } catch {
+          // Neither exists: the error about the name as written is the one that helps.
+          throw error;
+        }
+      }
+    },
+  });
+  registered = true;
+  return true;
+}
+
+/** The `.ts` name to try for a specifier that was not found, or undefined when the hook must not act. */
+function typeScriptTwin(
+  specifier: string,
+  parentURL: string | undefined,
+  error: unknown,
+): string | undefined {
+  if ((error as { code?: unknown }).code !== 'ERR_MODULE_NOT_FOUND') return undefined;
+  if (parentURL === undefined || !typeScriptParent.test(new URL(parentURL).pathname)) return undefined;
+  return relativeJavaScript.test(specifier) ? specifier.replace(/\.([cm]?)js$/, '.$1ts') : undefined;
+}
+
+function registerHooksOf(): RegisterHooks | undefined {
+  return (nodeModule as unknown as { registerHooks?: RegisterHooks }).registerHooks;
+}
