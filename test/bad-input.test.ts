@@ -9,7 +9,6 @@ import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:f
 import { createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   type Client,
@@ -28,6 +27,7 @@ import {
 import type functions from './fixtures/functions.js';
 import { gearshift } from './helpers/cli.js';
 import { freePort, gearmandInstalled, startGearmand, stopAllGearmands } from './helpers/gearmand.js';
+import { openDatabase, queryValue } from './helpers/sqlite.js';
 
 const functionsModule = new URL('./fixtures/functions.ts', import.meta.url);
 const directory = mkdtempSync(join(tmpdir(), 'gearshift-bad-input-'));
@@ -201,7 +201,7 @@ describe('bad queue files and directories', () => {
       corrupt,
       Buffer.concat([Buffer.from('SQLite format 3\0', 'latin1'), Buffer.alloc(8192, 0x5a)]),
     );
-    const other = new Database(foreign);
+    const other = openDatabase(foreign);
     other.exec('CREATE TABLE invoices (id INTEGER PRIMARY KEY, total INTEGER)');
     other.close();
     mkdirSync(readOnly);
@@ -231,9 +231,7 @@ describe('bad queue files and directories', () => {
     ],
     async () => {
       expect((await good.status(goodHandle)).state).toBe('queued');
-      const db = new Database(goodPath, { readonly: true });
-      expect(db.pragma('integrity_check', { simple: true })).toBe('ok');
-      db.close();
+      expect(queryValue(goodPath, 'PRAGMA integrity_check')).toBe('ok');
     },
   );
 

@@ -10,12 +10,12 @@ import type { ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import Database from 'better-sqlite3';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { type Client, createClient, GearshiftError, WorkerCrashedError } from '../src/index.js';
 import type queueFunctions from './fixtures/queue-functions.js';
 import { gearmandInstalled, startGearmand, stopAllGearmands, type TestGearmand } from './helpers/gearmand.js';
 import { startRunner, startWorkProcess, stopAllRunners, stopRunner } from './helpers/runner-process.js';
+import { queryValue } from './helpers/sqlite.js';
 
 const seconds = Number(process.env.CHAOS_SECONDS ?? 20);
 const moduleUrl = new URL('./fixtures/queue-functions.ts', import.meta.url);
@@ -200,14 +200,7 @@ describe('chaos', () => {
       );
 
       await until('the queue to drain', async () => {
-        const db = new Database(queue, { readonly: true });
-        try {
-          return (
-            (db.prepare('SELECT count(*) FROM jobs WHERE state IN (0, 1)').pluck().get() as number) === 0
-          );
-        } finally {
-          db.close();
-        }
+        return queryValue(queue, 'SELECT count(*) FROM jobs WHERE state IN (0, 1)') === 0;
       });
       const figures = await settle(books, ledger);
       for (const handle of books.acknowledged.keys())
@@ -215,9 +208,7 @@ describe('chaos', () => {
       for (const handle of books.poisoned) expect((await gs.status(handle)).state).toBe('dead');
       // A job runs twice only when its runner died holding it: at most 2 threads x each kill.
       expect(figures.duplicates).toBeLessThanOrEqual(kills * 2);
-      const db = new Database(queue, { readonly: true });
-      expect(db.pragma('integrity_check', { simple: true })).toBe('ok');
-      db.close();
+      expect(queryValue(queue, 'PRAGMA integrity_check')).toBe('ok');
       await gs.close();
       console.log(
         `chaos, queue file: ${seconds} s, ${kills} runner kills (SIGKILL), ${books.poisoned.size} poison jobs (${books.poisoned.size * 2} thread crashes), ${books.acknowledged.size} background jobs acknowledged, 0 lost, ${figures.duplicates} run twice, ${books.calls.length} foreground calls settled (${figures.ok} results, ${figures.typed} typed errors: ${describeErrors(books)}), integrity_check ok`,

@@ -3,7 +3,6 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import Database from 'better-sqlite3';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import {
   type Client,
@@ -15,6 +14,7 @@ import {
   UnknownFunctionError,
 } from '../src/index.js';
 import type queueFunctions from './fixtures/queue-functions.js';
+import { openDatabase, queryValue } from './helpers/sqlite.js';
 
 const exec = promisify(execFile);
 const functions = new URL('./fixtures/queue-functions.js', import.meta.url);
@@ -75,7 +75,7 @@ describe('background jobs', () => {
     const { client, path } = queueClient({ runner: false });
     const handle = await client.background('noop');
     // Another connection, as another process would open it, already sees the job.
-    const other = new Database(path, { readonly: true });
+    const other = openDatabase(path);
     const rows = other.prepare('SELECT function, state FROM jobs').all();
     other.close();
     expect(handle).toMatch(/^Q:[0-9a-f]{8}:1$/);
@@ -280,7 +280,7 @@ describe('bad input to a queue', () => {
 
   it("refuses another application's SQLite database and leaves it untouched", async () => {
     const path = join(directory, 'other-app.db');
-    const other = new Database(path);
+    const other = openDatabase(path);
     other.exec("CREATE TABLE customers (name TEXT); INSERT INTO customers VALUES ('Ada')");
     other.close();
     const before = readFileSync(path);
@@ -298,8 +298,8 @@ describe('bad input to a queue', () => {
     const { client } = queueClient({ path, runner: false });
     await client.background('noop');
     await client.close();
-    const db = new Database(path);
-    db.pragma('user_version = 99');
+    const db = openDatabase(path);
+    db.exec('PRAGMA user_version = 99');
     db.close();
     const { client: later } = queueClient({ path, runner: false });
     const error = await later.background('noop').catch((thrown: unknown) => thrown);
@@ -391,12 +391,10 @@ describe('the queue file itself', () => {
       const { client, path } = queueClient({ durability, runner: false });
       await client.background('noop');
       // The setting is the connection's; the file says WAL whoever reads it.
-      const reader = new Database(path, { readonly: true });
-      expect(reader.pragma('journal_mode', { simple: true })).toBe('wal');
-      reader.close();
+      expect(queryValue(path, 'PRAGMA journal_mode')).toBe('wal');
       const { QueueStore } = await import('../src/queue/queue-store.js');
       const store = new QueueStore(path, { durability, pollMs: 1000 });
-      expect(store.db.pragma('synchronous', { simple: true })).toBe(expected);
+      expect(store.db.prepare('PRAGMA synchronous').value()).toBe(expected);
       store.close();
     }
   });

@@ -7,11 +7,11 @@
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import Database from 'better-sqlite3';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { createClient } from '../src/index.js';
 import type queueFunctions from './fixtures/queue-functions.js';
 import { startRunner, stopAllRunners, stopRunner } from './helpers/runner-process.js';
+import { openDatabase, queryValue } from './helpers/sqlite.js';
 
 const module = new URL('./fixtures/queue-functions.ts', import.meta.url).pathname;
 const directory = mkdtempSync(join(tmpdir(), 'gearshift-crash-'));
@@ -44,10 +44,10 @@ function executions(log: string): { counts: Map<string, number>; pids: Set<strin
 }
 
 function states(queue: string): { completed: number; running: number[] } {
-  const db = new Database(queue, { readonly: true });
+  const db = openDatabase(queue);
   try {
-    const completed = db.prepare('SELECT count(*) FROM jobs WHERE state = 2').pluck().get() as number;
-    const running = db.prepare('SELECT id FROM jobs WHERE state = 1').pluck().all() as number[];
+    const completed = db.prepare('SELECT count(*) FROM jobs WHERE state = 2').value() as number;
+    const running = db.prepare('SELECT id FROM jobs WHERE state = 1').values() as number[];
     return { completed, running };
   } finally {
     db.close();
@@ -88,9 +88,7 @@ describe('runners killed with SIGKILL', () => {
       expect(counts.get(`job-${index}`) ?? 0).toBeGreaterThanOrEqual(1);
     const duplicated = [...counts].filter(([, count]) => count > 1).map(([tag]) => idOf.get(tag) as number);
     for (const id of duplicated) expect(heldAtKill.has(id)).toBe(true);
-    const db = new Database(queue, { readonly: true });
-    expect(db.pragma('integrity_check', { simple: true })).toBe('ok');
-    db.close();
+    expect(queryValue(queue, 'PRAGMA integrity_check')).toBe('ok');
     console.log(
       `crash test: ${kills} kills, ${heldAtKill.size} jobs held at a kill, ${duplicated.length} ran twice`,
     );

@@ -39,7 +39,7 @@ function job(overrides: Partial<NewJob> = {}): NewJob {
 }
 
 const functions = JSON.stringify(['work']);
-const write = <T>(queue: QueueStore, operation: () => T) => queue.db.transaction(operation).immediate();
+const write = <T>(queue: QueueStore, operation: () => T) => queue.db.transaction(operation, 'immediate');
 
 describe('leases', () => {
   it('fence every write by token: a runner that lost its lease can neither complete nor fail the job', () => {
@@ -124,7 +124,7 @@ describe('group commit', () => {
     await expect(failing).rejects.toThrow(/no such table: nowhere/);
     expect(commits).toBe(1);
     expect(new Set(ids).size).toBe(100);
-    expect(queue.db.prepare('SELECT count(*) FROM jobs').pluck().get()).toBe(100);
+    expect(queue.db.prepare('SELECT count(*) FROM jobs').value()).toBe(100);
   });
 
   it("with durability 'power', gathers the writes of a whole event-loop turn into one commit (one disk flush)", async () => {

@@ -103,7 +103,7 @@ export class Queue {
   requeue(handle: string): boolean {
     const id = this.#store.idOf(handle);
     if (id === undefined) return false;
-    const requeued = this.#store.db.transaction(() => this.#store.requeue(id, Date.now())).immediate();
+    const requeued = this.#store.db.transaction(() => this.#store.requeue(id, Date.now()), 'immediate');
     if (requeued) this.#store.changes.notify();
     return requeued;
   }
@@ -112,7 +112,7 @@ export class Queue {
   prune(retention: Retention): number {
     let total = 0;
     for (let pruned = -1; pruned !== 0; total += pruned) {
-      pruned = this.#store.db.transaction(() => this.#store.prune(retention, Date.now())).immediate();
+      pruned = this.#store.db.transaction(() => this.#store.prune(retention, Date.now()), 'immediate');
     }
     return total;
   }

@@ -288,7 +288,7 @@ export class QueueBackend implements Backend {
           row: store.readJobs.byId(id),
         });
       }
-    })();
+    }, 'deferred');
     for (const { id, group, events, row } of found) {
       for (const event of events) {
         group.lastSeq = event.seq;
@@ -333,7 +333,7 @@ export class QueueBackend implements Backend {
   }
 }
 
-function deliverEvent(group: WaitGroup, kind: number, body: string | Buffer | null): void {
+function deliverEvent(group: WaitGroup, kind: number, body: string | Uint8Array | null): void {
   if (kind === EventKind.status) {
     const [numerator, denominator] = fromStored(body) as [number, number];
     for (const listener of group.listeners) listener.status(numerator, denominator);

@@ -4,9 +4,10 @@
  */
 import { closeSync, constants, mkdirSync, openSync, readSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import Database from 'better-sqlite3';
-import { QueueFileError } from '../errors.js';
+import { GearshiftError, QueueFileError } from '../errors.js';
 import { migrate, queueApplicationId } from './schema.js';
+import { openSqlite } from './sqlite/open-sqlite.js';
+import { isBusyError, type SqliteConnection } from './sqlite/sqlite-connection.js';
 
 /** How durable a committed job is. */
 export type Durability = 'process' | 'power';
@@ -27,23 +28,24 @@ const sqliteHeader = Buffer.from('SQLite format 3\u0000', 'latin1');
  * disk at each commit, which keeps them through a power loss too, at the price of one flush per commit
  * (group commit shares that flush among all the jobs of a commit).
  */
-export function openQueueFile(path: string, durability: Durability): Database.Database {
+export function openQueueFile(path: string, durability: Durability): SqliteConnection {
   const file = resolve(path);
   prepareFile(file);
-  let db: Database.Database;
+  let db: SqliteConnection;
   try {
-    db = new Database(file, { fileMustExist: true });
+    db = openSqlite(file);
   } catch (error) {
+    if (error instanceof GearshiftError) throw error;
     throw new QueueFileError(file, `cannot be opened: ${(error as Error).message}`, error);
   }
   try {
     // First, before any read: a process creating the same file at this moment holds its lock briefly,
     // and a read that meets that lock must wait, not fail (seen with two runners started together).
-    db.pragma('busy_timeout = 5000');
+    db.exec('PRAGMA busy_timeout = 5000');
     // Read-only checks first, so that a foreign database is not even switched to WAL.
     refuseForeign(db, file);
     switchToWal(db);
-    db.pragma(`synchronous = ${durability === 'power' ? 'FULL' : 'NORMAL'}`);
+    db.exec(`PRAGMA synchronous = ${durability === 'power' ? 'FULL' : 'NORMAL'}`);
     migrate(db, file);
     return db;
   } catch (error) {
@@ -58,14 +60,16 @@ export function openQueueFile(path: string, durability: Durability): Database.Da
  * tables but no id. Both are read in one read transaction: read one after the other, a process that
  * creates the schema in between would make a new queue look like a foreign database with tables.
  */
-function refuseForeign(db: Database.Database, file: string): void {
-  const { applicationId, tables } = db.transaction(() => ({
-    applicationId: db.pragma('application_id', { simple: true }) as number,
-    tables: db
-      .prepare("SELECT name FROM sqlite_schema WHERE type = 'table' ORDER BY name")
-      .pluck()
-      .all() as string[],
-  }))();
+function refuseForeign(db: SqliteConnection, file: string): void {
+  const { applicationId, tables } = db.transaction(
+    () => ({
+      applicationId: db.prepare('PRAGMA application_id').value() as number,
+      tables: db
+        .prepare("SELECT name FROM sqlite_schema WHERE type = 'table' ORDER BY name")
+        .values() as string[],
+    }),
+    'deferred',
+  );
   if (applicationId === queueApplicationId || (applicationId === 0 && tables.length === 0)) return;
   const what =
     tables.length > 0 ? `its tables: ${tables.slice(0, 5).join(', ')}` : `application_id ${applicationId}`;
@@ -77,13 +81,13 @@ function refuseForeign(db: Database.Database, file: string): void {
  * moment and SQLite does not wait for that (no busy handler): when another process opens the same new
  * file at the same time, it is tried again for up to 5 s, unless that process has done it meanwhile.
  */
-function switchToWal(db: Database.Database): void {
+function switchToWal(db: SqliteConnection): void {
   const deadline = Date.now() + 5000;
   for (;;) {
     try {
-      if (db.pragma('journal_mode = WAL', { simple: true }) === 'wal') return;
+      if (db.prepare('PRAGMA journal_mode = WAL').value() === 'wal') return;
     } catch (error) {
-      if ((error as { code?: string }).code !== 'SQLITE_BUSY' || Date.now() > deadline) throw error;
+      if (!isBusyError(error) || Date.now() > deadline) throw error;
     }
     if (Date.now() > deadline) throw new Error('could not switch to WAL mode within 5 s');
     // A synchronous pause (the open is synchronous): 10 ms.

@@ -203,7 +203,7 @@ export class QueueRunner {
     void this.#write(() => this.#store.settle.started(id, job.token, job.startedAt));
   }
 
-  jobEvent(job: RunnerJob, kind: number, body: string | Buffer | null): void {
+  jobEvent(job: RunnerJob, kind: number, body: string | Uint8Array | null): void {
     if (job.ended) return;
     void this.#write(() => this.#store.events.append(job.row.id, kind, body));
   }

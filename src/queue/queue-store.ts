@@ -2,7 +2,6 @@
  * One process's connection to a queue file: the prepared operations, the group-commit batcher for
  * writes, and the signal that the file changed. Reads run directly (WAL readers never wait for writers).
  */
-import type Database from 'better-sqlite3';
 import { ChangeSignal } from './change-signal.js';
 import { type Durability, openQueueFile } from './queue-file.js';
 import { prepareCancelJob } from './sql/cancel-job.js';
@@ -16,6 +15,7 @@ import { prepareRequeue } from './sql/requeue.js';
 import { prepareRetention } from './sql/retention.js';
 import { prepareRunners } from './sql/runners.js';
 import { prepareSettleJobs } from './sql/settle-jobs.js';
+import type { SqliteConnection } from './sqlite/sqlite-connection.js';
 import { WriteBatcher } from './write-batcher.js';
 
 /** How to open a store. */
@@ -28,7 +28,7 @@ export interface StoreOptions {
 /** A connection to a queue file with everything the backend and the runner do with it. */
 export class QueueStore {
   readonly file: string;
-  readonly db: Database.Database;
+  readonly db: SqliteConnection;
   /** The file's own id, part of every handle, so that a handle of another file is not mistaken. */
   readonly queueId: string;
   /** Submitters' writes: committed soon, shared by whatever was asked for together. */
@@ -51,11 +51,8 @@ export class QueueStore {
 
   constructor(file: string, options: StoreOptions) {
     this.db = openQueueFile(file, options.durability);
-    this.file = this.db.name;
-    this.queueId = this.db
-      .prepare("SELECT value FROM queue_info WHERE key = 'queue_id'")
-      .pluck()
-      .get() as string;
+    this.file = this.db.file;
+    this.queueId = this.db.prepare("SELECT value FROM queue_info WHERE key = 'queue_id'").value() as string;
     this.changes = new ChangeSignal(this.file, options.pollMs);
     const committed = () => this.changes.notify();
     this.writes = new WriteBatcher(this.db, committed, options.durability === 'power');

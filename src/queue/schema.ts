@@ -3,8 +3,8 @@
  * which schema it has with `PRAGMA user_version`; a migration runs once, in a write transaction, by
  * whichever process opens the file first.
  */
-import type Database from 'better-sqlite3';
 import { QueueFileError } from '../errors.js';
+import type { SqliteConnection } from './sqlite/sqlite-connection.js';
 
 /** 'gsft': marks a SQLite file as a gearshift queue. */
 export const queueApplicationId = 0x67736674;
@@ -78,8 +78,8 @@ const migrations: readonly string[] = [
 export const schemaVersion = migrations.length;
 
 /** Brings the file's schema up to date, or refuses a file from a newer gearshift. */
-export function migrate(db: Database.Database, file: string): void {
-  const current = () => db.pragma('user_version', { simple: true }) as number;
+export function migrate(db: SqliteConnection, file: string): void {
+  const current = () => db.prepare('PRAGMA user_version').value() as number;
   const tooNew = (version: number) =>
     new QueueFileError(
       file,
@@ -93,7 +93,7 @@ export function migrate(db: Database.Database, file: string): void {
     const version = current();
     if (version > schemaVersion) throw tooNew(version);
     for (let step = version; step < schemaVersion; step++) db.exec(migrations[step] as string);
-    db.pragma(`application_id = ${queueApplicationId}`);
-    db.pragma(`user_version = ${schemaVersion}`);
-  }).immediate();
+    db.exec(`PRAGMA application_id = ${queueApplicationId}`);
+    db.exec(`PRAGMA user_version = ${schemaVersion}`);
+  }, 'immediate');
 }

@@ -5,14 +5,15 @@
 import type { PayloadMode } from '../functions/define.js';
 
 /** Turns an input or a result into what is stored. */
-export function toStored(value: unknown, payload: PayloadMode): string | Buffer | null {
+export function toStored(value: unknown, payload: PayloadMode): string | Uint8Array | null {
   if (value === undefined) return null;
   if (payload === 'bytes' || Buffer.isBuffer(value)) return value as Buffer;
   return JSON.stringify(value);
 }
 
-/** Turns what is stored back into the value. */
-export function fromStored(stored: string | Buffer | null): unknown {
+/** Turns what is stored back into the value: a BLOB becomes a Buffer, whichever driver read it. */
+export function fromStored(stored: string | Uint8Array | null): unknown {
   if (stored === null) return undefined;
-  return typeof stored === 'string' ? JSON.parse(stored) : stored;
+  if (typeof stored === 'string') return JSON.parse(stored);
+  return Buffer.isBuffer(stored) ? stored : Buffer.from(stored.buffer, stored.byteOffset, stored.byteLength);
 }

@@ -8,10 +8,10 @@
  * batch is committed on the next microtask: calls made together still share it, and a lone call does
  * not wait a turn for company that costs nothing to skip.
  */
-import type Database from 'better-sqlite3';
+import type { SqliteConnection } from './sqlite/sqlite-connection.js';
 
 interface PendingWrite {
-  readonly operation: (db: Database.Database) => unknown;
+  readonly operation: (db: SqliteConnection) => unknown;
   readonly resolve: (value: unknown) => void;
   readonly reject: (error: unknown) => void;
 }
@@ -20,7 +20,7 @@ const settled = Promise.resolve();
 
 /** Batches writes into shared transactions. */
 export class WriteBatcher {
-  readonly #db: Database.Database;
+  readonly #db: SqliteConnection;
   readonly #committed: () => void;
   readonly #gatherForATurn: boolean;
   #pending: PendingWrite[] = [];
@@ -30,14 +30,14 @@ export class WriteBatcher {
    * @param committed called after every commit (to wake whoever waits on the file)
    * @param gatherForATurn whether a batch waits a turn of the event loop (commits that flush the disk)
    */
-  constructor(db: Database.Database, committed: () => void, gatherForATurn: boolean) {
+  constructor(db: SqliteConnection, committed: () => void, gatherForATurn: boolean) {
     this.#db = db;
     this.#committed = committed;
     this.#gatherForATurn = gatherForATurn;
   }
 
   /** Runs `operation` in the next shared transaction; resolves with its value once committed. */
-  write<T>(operation: (db: Database.Database) => T): Promise<T> {
+  write<T>(operation: (db: SqliteConnection) => T): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       this.#pending.push({ operation, resolve: resolve as (value: unknown) => void, reject });
       if (!this.#scheduled) {
@@ -58,18 +58,16 @@ export class WriteBatcher {
     this.#pending = [];
     const outcomes: { ok: boolean; value: unknown }[] = [];
     try {
-      this.#db
-        .transaction(() => {
-          for (const { operation } of writes) {
-            try {
-              outcomes.push({ ok: true, value: operation(this.#db) });
-            } catch (error) {
-              // One statement failing rolls back that statement only; the others still commit.
-              outcomes.push({ ok: false, value: error });
-            }
+      this.#db.transaction(() => {
+        for (const { operation } of writes) {
+          try {
+            outcomes.push({ ok: true, value: operation(this.#db) });
+          } catch (error) {
+            // One statement failing rolls back that statement only; the others still commit.
+            outcomes.push({ ok: false, value: error });
           }
-        })
-        .immediate();
+        }
+      }, 'immediate');
     } catch (error) {
       for (const write of writes) write.reject(error);
       return;

@@ -9,14 +9,20 @@ export function startRunner(
   module: string,
   queue: string,
   args: readonly string[] = [],
+  env: NodeJS.ProcessEnv = process.env,
 ): Promise<ChildProcess> {
-  return startWorkProcess(module, ['--queue', queue, ...args]);
+  return startWorkProcess(module, ['--queue', queue, ...args], env);
 }
 
 /** Starts `gearshift work <module> ...args` (a queue runner or a Gearman worker) and resolves once it is working. */
-export async function startWorkProcess(module: string, args: readonly string[]): Promise<ChildProcess> {
+export async function startWorkProcess(
+  module: string,
+  args: readonly string[],
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<ChildProcess> {
   const child = spawn(process.execPath, [cli, 'work', module, ...args], {
     stdio: ['ignore', 'ignore', 'pipe'],
+    env,
   });
   started.add(child);
   child.once('exit', () => started.delete(child));

@@ -2,9 +2,9 @@
  * A caller stops waiting for a foreground job: a queued one ends at once (failed, with the reason); a
  * running one is marked, and its runner aborts it when it next looks.
  */
-import type Database from 'better-sqlite3';
+import type { SqliteConnection } from '../sqlite/sqlite-connection.js';
 
-export function prepareCancelJob(db: Database.Database) {
+export function prepareCancelJob(db: SqliteConnection) {
   // SET expressions see the row as it was, so every CASE asks about the state before this change.
   const cancel = db.prepare(
     `UPDATE jobs SET cancel_requested = 1,

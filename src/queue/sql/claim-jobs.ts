@@ -3,7 +3,7 @@
  * then the best ready jobs of the functions a runner knows are leased to it. Priority first, across
  * functions; then the time they became ready; then the order they came in.
  */
-import type Database from 'better-sqlite3';
+import type { SqliteConnection } from '../sqlite/sqlite-connection.js';
 import type { NewJob } from './insert-jobs.js';
 
 /** A job leased to a runner: what was written, with its id and attempts. */
@@ -20,7 +20,7 @@ const lostRunner = JSON.stringify({
   code: 'ERR_WORKER_CRASHED',
 });
 
-export function prepareClaimJobs(db: Database.Database) {
+export function prepareClaimJobs(db: SqliteConnection) {
   // A job whose runner vanished is retried after its backoff, like any failure, or ends after its last attempt.
   const reap = db.prepare(
     `UPDATE jobs SET
@@ -40,12 +40,10 @@ export function prepareClaimJobs(db: Database.Database) {
      RETURNING id, function AS functionName, input, unique_key AS "unique", priority, foreground, run_at AS runAt,
        attempts, max_attempts AS maxAttempts, backoff`,
   );
-  const nextReady = db
-    .prepare(
-      `SELECT min(run_at) FROM jobs
-       WHERE state = 0 AND run_at > :now AND function IN (SELECT value FROM json_each(:functions))`,
-    )
-    .pluck();
+  const nextReady = db.prepare(
+    `SELECT min(run_at) FROM jobs
+     WHERE state = 0 AND run_at > :now AND function IN (SELECT value FROM json_each(:functions))`,
+  );
 
   return {
     /** Returns expired leases to the queue; how many. */
@@ -71,6 +69,6 @@ export function prepareClaimJobs(db: Database.Database) {
     },
     /** When the next scheduled job of these functions becomes ready, if any. */
     nextReadyAt: (functions: string, now: number): number | null =>
-      nextReady.get({ functions, now }) as number | null,
+      nextReady.value({ functions, now }) as number | null,
   };
 }

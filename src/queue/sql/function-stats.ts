@@ -1,5 +1,5 @@
 /** Per function: jobs queued and running, as `gearadmin --status` shows them. */
-import type Database from 'better-sqlite3';
+import type { SqliteConnection } from '../sqlite/sqlite-connection.js';
 
 /** One function's counts. */
 export interface FunctionCounts {
@@ -8,7 +8,7 @@ export interface FunctionCounts {
   readonly running: number;
 }
 
-export function prepareFunctionStats(db: Database.Database) {
+export function prepareFunctionStats(db: SqliteConnection) {
   const counts = db.prepare(
     `SELECT function AS functionName, sum(state = 0) AS queued, sum(state = 1) AS running
      FROM jobs WHERE state IN (0, 1) GROUP BY function ORDER BY function`,

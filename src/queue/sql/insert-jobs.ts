@@ -1,11 +1,11 @@
 /** Adding jobs, with gearmand's rule for `unique`: a job already queued or running is returned instead. */
-import type Database from 'better-sqlite3';
+import type { SqliteConnection } from '../sqlite/sqlite-connection.js';
 
 /** A job as it is written. */
 export interface NewJob {
   readonly functionName: string;
   /** JSON text, bytes, or null for no input. */
-  readonly input: string | Buffer | null;
+  readonly input: string | Uint8Array | null;
   readonly unique: string | null;
   readonly priority: number;
   readonly foreground: boolean;
@@ -14,10 +14,10 @@ export interface NewJob {
   readonly backoff: number;
 }
 
-export function prepareInsertJobs(db: Database.Database) {
-  const findUnique = db
-    .prepare('SELECT id FROM jobs WHERE function = ? AND unique_key = ? AND state IN (0, 1)')
-    .pluck();
+export function prepareInsertJobs(db: SqliteConnection) {
+  const findUnique = db.prepare(
+    'SELECT id FROM jobs WHERE function = ? AND unique_key = ? AND state IN (0, 1)',
+  );
   const insert = db.prepare(
     `INSERT INTO jobs (function, input, unique_key, priority, state, foreground, run_at, max_attempts, backoff, created_at)
      VALUES (?, ?, ?, ?, 0, ?, ?, ?, ?, ?)`,
@@ -26,7 +26,7 @@ export function prepareInsertJobs(db: Database.Database) {
   return (jobs: readonly NewJob[], now: number): number[] =>
     jobs.map((job) => {
       if (job.unique !== null) {
-        const existing = findUnique.get(job.functionName, job.unique) as number | undefined;
+        const existing = findUnique.value(job.functionName, job.unique) as number | undefined;
         if (existing !== undefined) return existing;
       }
       const { lastInsertRowid } = insert.run(

@@ -3,16 +3,16 @@
  * them, so that a caller in one process sees what a runner in another reports. Background jobs keep
  * only their latest progress, in the job row.
  */
-import type Database from 'better-sqlite3';
+import type { SqliteConnection } from '../sqlite/sqlite-connection.js';
 
 /** One stored event. */
 export interface StoredEvent {
   readonly seq: number;
   readonly kind: number;
-  readonly body: string | Buffer | null;
+  readonly body: string | Uint8Array | null;
 }
 
-export function prepareJobEvents(db: Database.Database) {
+export function prepareJobEvents(db: SqliteConnection) {
   const append = db.prepare(
     `INSERT INTO job_events (job_id, seq, kind, body)
      VALUES (:id, (SELECT coalesce(max(seq), 0) + 1 FROM job_events WHERE job_id = :id), :kind, :body)`,
@@ -22,7 +22,7 @@ export function prepareJobEvents(db: Database.Database) {
   );
   const remove = db.prepare('DELETE FROM job_events WHERE job_id = ?');
   return {
-    append: (id: number, kind: number, body: string | Buffer | null): void => {
+    append: (id: number, kind: number, body: string | Uint8Array | null): void => {
       append.run({ id, kind, body });
     },
     after: (id: number, seq: number): StoredEvent[] => after.all(id, seq) as StoredEvent[],

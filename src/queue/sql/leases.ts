@@ -1,13 +1,13 @@
 /** A runner's leases: renewing them, and finding the jobs whose callers asked to stop them. */
-import type Database from 'better-sqlite3';
+import type { SqliteConnection } from '../sqlite/sqlite-connection.js';
 
-export function prepareLeases(db: Database.Database) {
+export function prepareLeases(db: SqliteConnection) {
   const renew = db.prepare('UPDATE jobs SET lease_until = ? WHERE lease_owner = ? AND state = 1');
-  const cancelled = db
-    .prepare('SELECT id FROM jobs WHERE lease_owner = ? AND state = 1 AND cancel_requested = 1')
-    .pluck();
+  const cancelled = db.prepare(
+    'SELECT id FROM jobs WHERE lease_owner = ? AND state = 1 AND cancel_requested = 1',
+  );
   return {
     renew: (owner: string, until: number): number => renew.run(until, owner).changes,
-    cancelled: (owner: string): number[] => cancelled.all(owner) as number[],
+    cancelled: (owner: string): number[] => cancelled.values(owner) as number[],
   };
 }

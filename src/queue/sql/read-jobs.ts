@@ -1,5 +1,5 @@
 /** Reading jobs: one by id, for status and for the callers waiting on them. */
-import type Database from 'better-sqlite3';
+import type { SqliteConnection } from '../sqlite/sqlite-connection.js';
 
 /** A job row, as status() and waiting callers read it. */
 export interface JobRow {
@@ -14,14 +14,14 @@ export interface JobRow {
   readonly maxAttempts: number;
   readonly numerator: number;
   readonly denominator: number;
-  readonly result: string | Buffer | null;
+  readonly result: string | Uint8Array | null;
   readonly error: string | null;
   readonly createdAt: number;
   readonly startedAt: number | null;
   readonly finishedAt: number | null;
 }
 
-export function prepareReadJobs(db: Database.Database) {
+export function prepareReadJobs(db: SqliteConnection) {
   const columns = `id, function AS functionName, unique_key AS "unique", priority, state, foreground, run_at AS runAt,
     attempts, max_attempts AS maxAttempts, numerator, denominator, result, error, created_at AS createdAt,
     started_at AS startedAt, finished_at AS finishedAt`;

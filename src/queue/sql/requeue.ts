@@ -1,7 +1,7 @@
 /** The dead-letter state: a failed or dead job goes back to the queue for a fresh set of attempts. */
-import type Database from 'better-sqlite3';
+import type { SqliteConnection } from '../sqlite/sqlite-connection.js';
 
-export function prepareRequeue(db: Database.Database) {
+export function prepareRequeue(db: SqliteConnection) {
   const requeue = db.prepare(
     `UPDATE jobs SET state = 0, attempts = 0, run_at = :at, finished_at = NULL, started_at = NULL,
        cancel_requested = 0, numerator = 0, denominator = 0

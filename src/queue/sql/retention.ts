@@ -3,7 +3,7 @@
  * dead ones for an age; the events of finished jobs go once their callers had time to read them.
  * Deletes go in slices, so that one pass never holds the write lock for long.
  */
-import type Database from 'better-sqlite3';
+import type { SqliteConnection } from '../sqlite/sqlite-connection.js';
 
 /** How much of the past a queue keeps. */
 export interface Retention {
@@ -17,7 +17,7 @@ export interface Retention {
 
 const slice = 1000;
 
-export function prepareRetention(db: Database.Database) {
+export function prepareRetention(db: SqliteConnection) {
   const oldCompleted = db.prepare(
     `DELETE FROM jobs WHERE id IN (SELECT id FROM jobs WHERE state = 2 AND finished_at < ? LIMIT ${slice})`,
   );

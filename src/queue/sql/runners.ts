@@ -1,5 +1,5 @@
 /** The runners working on a file: what they run, and whether they are alive (a heartbeat). */
-import type Database from 'better-sqlite3';
+import type { SqliteConnection } from '../sqlite/sqlite-connection.js';
 
 /** A runner as registered. */
 export interface RunnerRow {
@@ -15,7 +15,7 @@ export interface RunnerRow {
   readonly heartbeatAt: number;
 }
 
-export function prepareRunners(db: Database.Database) {
+export function prepareRunners(db: SqliteConnection) {
   const register = db.prepare(
     `INSERT OR REPLACE INTO runners (id, pid, host, functions, threads, lease_ms, started_at, heartbeat_at)
      VALUES (:id, :pid, :host, :functions, :threads, :leaseMs, :startedAt, :heartbeatAt)`,

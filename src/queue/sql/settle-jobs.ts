@@ -3,9 +3,9 @@
  * good, back to the queue for another attempt, or released unrun). Every write is fenced by the lease
  * token: a runner that lost its lease changes nothing any more.
  */
-import type Database from 'better-sqlite3';
+import type { SqliteConnection } from '../sqlite/sqlite-connection.js';
 
-export function prepareSettleJobs(db: Database.Database) {
+export function prepareSettleJobs(db: SqliteConnection) {
   const fence = 'WHERE id = :id AND lease_token = :token AND state = 1';
   const started = db.prepare(`UPDATE jobs SET started_at = :at ${fence}`);
   const progress = db.prepare(`UPDATE jobs SET numerator = :numerator, denominator = :denominator ${fence}`);
@@ -29,7 +29,7 @@ export function prepareSettleJobs(db: Database.Database) {
     started: (id: number, token: number, at: number): boolean => started.run({ id, token, at }).changes === 1,
     progress: (id: number, token: number, numerator: number, denominator: number): boolean =>
       progress.run({ id, token, numerator, denominator }).changes === 1,
-    complete: (id: number, token: number, result: string | Buffer | null, at: number): boolean =>
+    complete: (id: number, token: number, result: string | Uint8Array | null, at: number): boolean =>
       complete.run({ id, token, result, at }).changes === 1,
     /** Fails an attempt: `state` 0 queues it again at `runAt`; 3 (failed) or 4 (dead) ends it. */
     fail: (id: number, token: number, state: number, runAt: number, error: string, at: number): boolean =>
