@@ -114,21 +114,120 @@ console.log(
   `  gearshift runAll    ${cpuGearshift.toFixed(0).padStart(10)} ms   ${((ideal / cpuGearshift) * 100).toFixed(1)}% of ideal  (target 97%)\n`,
 );
 
-// 4. Fan-out: 10 jobs that each wait 1 s on a socket finish together.
+// 4. Fan-out with default options: 10 jobs that each wait 1 s on a socket (the seed's "10 databases,
+// 1 second each"). gearshift: no concurrency option, on a fresh client (its first call starts the
+// threads and loads the module) and again on the same client. Raw piscina with its defaults (one task
+// per thread) and with the concurrentTasksPerWorker one would have to know to set.
 const server = await startSlowServer(1_000);
-const io = createClient<typeof functions>({
+const fetchTasks = (client: typeof gs) =>
+  range(10).map(() => client.task('fetchSlow', { port: server.port }));
+const io = createClient<typeof functions>({ functions: new URL('./functions.js', import.meta.url), threads });
+const fanOutFresh = await timed(() => io.runAll(fetchTasks(io)));
+const fanOutWarm = await timed(() => io.runAll(fetchTasks(io)));
+await io.close();
+const piscinaFanOut = async (concurrentTasksPerWorker: number) => {
+  const raw = new Piscina({
+    filename: new URL('./piscina-tasks.ts', import.meta.url).href,
+    minThreads: threads,
+    maxThreads: threads,
+    concurrentTasksPerWorker,
+  });
+  await raw.run(0);
+  const ms = await timed(() =>
+    Promise.all(range(10).map(() => raw.run({ port: server.port }, { name: 'fetchSlow' }))),
+  );
+  await raw.close();
+  return ms;
+};
+const fanOutPiscina = await piscinaFanOut(1);
+const fanOutPiscina5 = await piscinaFanOut(5);
+console.log(`fan-out, 10 jobs that each wait 1 s on a socket, default options, ${threads} threads`);
+console.log(`  gearshift, fresh client ${fanOutFresh.toFixed(0).padStart(7)} ms   (target at most 1300 ms)`);
+console.log(`  gearshift, again        ${fanOutWarm.toFixed(0).padStart(7)} ms   (target at most 1150 ms)`);
+console.log(`  raw piscina, defaults   ${fanOutPiscina.toFixed(0).padStart(7)} ms   (one task per thread)`);
+console.log(
+  `  raw piscina, 5 per thread ${fanOutPiscina5.toFixed(0).padStart(5)} ms   (concurrentTasksPerWorker: 5)\n`,
+);
+
+// 5. A mix, submitted together: 10 jobs that wait 1 s and 40 CPU-bound jobs of 50 ms (ideal: both done
+// in about 1 s, the waits overlapping the computing). Neither kind may starve the other.
+const mixed = createClient<typeof functions>({
   functions: new URL('./functions.js', import.meta.url),
   threads,
-  concurrency: 5,
 });
-await io.run('inc', 0);
-const fanOut = await timed(() => io.runAll(range(10).map(() => io.task('fetchSlow', { port: server.port }))));
-console.log(`fan-out, 10 jobs that each wait 1 s on a socket (${threads} threads x concurrency 5)`);
-console.log(`  gearshift runAll    ${fanOut.toFixed(0).padStart(10)} ms   (target at most 1100 ms)\n`);
-await io.close();
+await mixed.run('spin', { ms: 1 });
+const mixStarted = performance.now();
+const finished = { wait: 0, spin: 0 };
+const track = (kind: 'wait' | 'spin') => () => {
+  finished[kind] = Math.max(finished[kind], performance.now() - mixStarted);
+};
+await Promise.all([
+  ...range(10).map(() => mixed.run('fetchSlow', { port: server.port }).then(track('wait'))),
+  ...range(cpuJobs).map(() => mixed.run('spin', { ms: cpuMs }).then(track('spin'))),
+]);
+await mixed.close();
 await server.close();
+console.log(
+  `a mix: 10 jobs that wait 1 s and ${cpuJobs} jobs of ${cpuMs} ms of CPU, together, default options`,
+);
+console.log(`  the waiting jobs done after ${finished.wait.toFixed(0).padStart(7)} ms`);
+console.log(
+  `  the CPU jobs done after     ${finished.spin.toFixed(0).padStart(5)} ms   (alone: ${ideal} ms ideal)\n`,
+);
 
-// 5. Peak memory with 100,000 tiny jobs queued at once: each pool in a fresh process (main thread and
+// 6. A cold fan-out: 20 CPU-bound jobs of 50 ms of a function that has never run, on a fresh client:
+// without start() (the first call starts the threads), and after `await start()` (threads up, module
+// loaded in each).
+const coldJobs = 20;
+const coldIdeal = (coldJobs * cpuMs) / threads;
+const coldFanOut = async (warm: boolean) => {
+  const cold = createClient<typeof functions>({
+    functions: new URL('./functions.js', import.meta.url),
+    threads,
+  });
+  const start = warm ? await timed(() => cold.start()) : 0;
+  const ms = await timed(() => cold.runAll(range(coldJobs).map(() => cold.task('spin', { ms: cpuMs }))));
+  await cold.close();
+  return { start, ms };
+};
+const coldAlone = await coldFanOut(false);
+const coldStarted = await coldFanOut(true);
+const ofIdeal = (ms: number) => `${((coldIdeal / ms) * 100).toFixed(1)}% of ideal`;
+console.log(
+  `cold fan-out, ${coldJobs} jobs of ${cpuMs} ms never run before, fresh client (ideal ${coldIdeal} ms)`,
+);
+console.log(
+  `  first call starts the pool ${coldAlone.ms.toFixed(0).padStart(5)} ms   ${ofIdeal(coldAlone.ms)}`,
+);
+console.log(
+  `  after start()              ${coldStarted.ms.toFixed(0).padStart(5)} ms   ${ofIdeal(coldStarted.ms)}  (target 95%; start() took ${coldStarted.start.toFixed(0)} ms)\n`,
+);
+
+// 7. A cold process to its first result: node starts, imports the library from dist/, makes a pool of
+// 2 threads, runs one tiny job, prints it and exits; raw piscina the same. Alternated pairs, so that
+// both sides see the same moments of a shared machine.
+const coldPairs = 7;
+const processMs = async (script: string) => {
+  const started = performance.now();
+  await exec(process.execPath, [fileURLToPath(new URL(`./cold/${script}`, import.meta.url))]);
+  return performance.now() - started;
+};
+const coldProcess = { piscina: [] as number[], gearshift: [] as number[] };
+await processMs('piscina.js');
+await processMs('gearshift.js');
+for (let pair = 0; pair < coldPairs; pair++) {
+  coldProcess.piscina.push(await processMs('piscina.js'));
+  coldProcess.gearshift.push(await processMs('gearshift.js'));
+}
+const coldPiscina = median(coldProcess.piscina);
+const coldGearshift = median(coldProcess.gearshift);
+console.log(`cold process to first result, whole process (median of ${coldPairs} alternated pairs)`);
+console.log(`  raw piscina         ${coldPiscina.toFixed(0).padStart(10)} ms`);
+console.log(
+  `  gearshift           ${coldGearshift.toFixed(0).padStart(10)} ms   ${(coldGearshift / coldPiscina).toFixed(2)}x of piscina's  (target at most 1.3x)\n`,
+);
+
+// 8. Peak memory with 100,000 tiny jobs queued at once: each pool in a fresh process (main thread and
 // workers), so that what earlier rounds left on the heap does not hide the growth.
 async function peakRss(pool: 'piscina' | 'gearshift'): Promise<{ before: number; after: number }> {
   const probe = fileURLToPath(new URL('./rss-probe.ts', import.meta.url));

@@ -129,7 +129,10 @@ export interface Backend {
    * Optional: a backend without it cannot take background jobs.
    */
   background?(requests: readonly BackgroundRequest[]): Promise<string[]>;
-  /** Starts whatever runs on its own (a runner draining a queue), without waiting for a first job. */
+  /**
+   * Gets ready without waiting for a first job: starts what runs on its own (a runner draining a
+   * queue), warms what the first job would wait for (threads started, functions module loaded).
+   */
   start?(): Promise<void>;
   /** The status of a job by handle. */
   status(handle: string): Promise<JobStatus>;

@@ -103,15 +103,36 @@ export class WorkerCrashedError extends GearshiftError {
   readonly handle: string | undefined;
   /** How the worker was lost: "its thread exited with code 3", say. */
   readonly reason: string;
+  /**
+   * The handle of another job that took the thread down while this one ran beside it (this job is
+   * innocent: a queue runner gives it back its attempt, a Gearman worker runs it again); undefined when
+   * this job did it, or nobody knows which job did.
+   */
+  readonly culprit: string | undefined;
 
-  constructor(functionName: string, handle: string | undefined, reason: string, cause?: unknown) {
+  constructor(
+    functionName: string,
+    handle: string | undefined,
+    reason: string,
+    cause?: unknown,
+    culprit?: string,
+  ) {
     super('ERR_WORKER_CRASHED', `${functionName}${handleSuffix(handle)} lost its worker: ${reason}`, {
       cause,
     });
     this.functionName = functionName;
     this.handle = handle;
     this.reason = reason;
+    this.culprit = culprit;
   }
+}
+
+/**
+ * Whether a job failed only because another job took down the thread they shared: the failure is not
+ * its own (a queue runner gives the job its attempt back, a Gearman worker runs it again).
+ */
+export function tookDownByAnother(error: unknown): boolean {
+  return error instanceof WorkerCrashedError && error.culprit !== undefined;
 }
 
 /** The job ran longer than its `timeout` (counted from when it started, not from when it was queued). */

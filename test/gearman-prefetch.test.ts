@@ -80,7 +80,9 @@ describe.skipIf(!gearmandInstalled)('how much a worker takes from gearmand', () 
   });
 
   it('holds no jobs once it has measured jobs longer than prefetchMs', async () => {
-    const { client, workers } = await setUp(1);
+    // One job at a time on its thread, so that what it takes beyond that is what it holds (by default
+    // a thread whose jobs wait would take all eight at once: test/default-concurrency.test.ts).
+    const { client, workers } = await setUp(1, { concurrency: 1 });
     // Tiny jobs first, so that the worker has measured short jobs and holds some; then one round of
     // 20 ms jobs (it may hold some of those), which the moving average of run times takes in at once.
     await client.runAll(Array.from({ length: 500 }, (_, n) => client.task('echo', n)));

@@ -30,15 +30,16 @@ afterEach(async () => {
 type QueueClient = Client<typeof queueFunctions>;
 
 /** A fresh queue file path, and a client on it (with a runner unless `runner: false`). */
-function queueClient(options: QueueOptions & { threads?: number } = {}): {
+function queueClient(options: QueueOptions & { threads?: number; concurrency?: number } = {}): {
   client: QueueClient;
   path: string;
 } {
   const path = options.path ?? join(directory, `q-${++files}.db`);
-  const { threads = 1, ...queue } = options;
+  const { threads = 1, concurrency, ...queue } = options;
   const client = createClient<typeof queueFunctions>({
     functions,
     threads,
+    ...(concurrency === undefined ? {} : { concurrency }),
     queue: { pollMs: 50, ...queue, path },
   });
   clients.push(client);
@@ -177,7 +178,8 @@ describe('background jobs', () => {
   });
 
   it('honours priorities across functions', async () => {
-    const { client } = queueClient();
+    // One job at a time, so that the jobs queued behind the blocker wait and their order shows.
+    const { client } = queueClient({ concurrency: 1 });
     const log = join(directory, 'priorities');
     const blocker = client.background('record', { log, tag: 'blocker', ms: 300 });
     await blocker;

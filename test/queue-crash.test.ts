@@ -60,7 +60,9 @@ describe('runners killed with SIGKILL', () => {
     const log = join(directory, 'crash.log');
     const handles = await enqueue(queue, log, 2000, 5);
     expect(handles).toHaveLength(2000);
-    const runnerArgs = ['--threads', '2', '--lease-ms', '600'];
+    // One job at a time per thread, so that the drain lasts through ten kills (jobs that wait would
+    // otherwise run many at once); the chaos test kills runners at their default concurrency.
+    const runnerArgs = ['--threads', '2', '--concurrency', '1', '--lease-ms', '600'];
     /** Jobs the killed runners held at their deaths: the only ones allowed to run twice. */
     const heldAtKill = new Set<number>();
     let kills = 0;

@@ -22,10 +22,13 @@ Usage:
                    [--priority P] [--unique KEY] [--delay MS] [--attempts N] [--raw] [--functions <module>]
       Hands one job to the runners of a queue file, or to a Gearman cluster. With --background, prints
       its handle once it is accepted; without, waits for the result.
-  gearshift work <module> (--queue <file> | --gearman host:port[,...]) [--threads N] [--concurrency N]
-                 [--lease-ms MS] [--grace-ms MS] [--client-id ID] [--prefetch-ms MS]
+  gearshift work <module> (--queue <file> | --gearman host:port[,...]) [--threads N]
+                 [--concurrency N|auto] [--max-concurrency N] [--lease-ms MS] [--grace-ms MS]
+                 [--client-id ID] [--prefetch-ms MS]
       Runs the module's jobs until SIGTERM or SIGINT (then finishes what runs). --threads 0 runs them
       on the process's own thread: the least overhead per job, for short jobs that do not block.
+      --concurrency auto (the default): a thread takes more jobs while its jobs wait on I/O, up to
+      --max-concurrency (default 32); a number fixes the jobs per thread.
       --prefetch-ms (Gearman, default 1): how much work, in recent jobs' run time, to hold beyond the
       free slots; 0 grabs only for free slots.
   gearshift status (--queue <file> | --gearman host:port[,...]) [<handle>]

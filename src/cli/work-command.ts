@@ -7,6 +7,7 @@
 import { parseArgs } from 'node:util';
 import { createClient } from '../client/create-client.js';
 import { createWorker, type WorkerOptions } from '../gearman/worker/gearman-worker.js';
+import type { LocalPoolOptions } from '../local/create-local-backend.js';
 import { openQueue } from '../queue/queue-admin.js';
 import { countOption, millisecondsOption } from './cli-options.js';
 import { UsageError } from './usage-error.js';
@@ -27,6 +28,7 @@ export async function work(args: readonly string[]): Promise<number> {
       gearman: { type: 'string' },
       threads: { type: 'string' },
       concurrency: { type: 'string' },
+      'max-concurrency': { type: 'string' },
       'lease-ms': { type: 'string' },
       'grace-ms': { type: 'string' },
       'client-id': { type: 'string' },
@@ -39,9 +41,9 @@ export async function work(args: readonly string[]): Promise<number> {
   if (!values.queue === !values.gearman) {
     throw new UsageError('work needs --queue <file> or --gearman host:port[,host:port...] (one of them)');
   }
-  const pool = {
+  const pool: PoolOptions = {
     functions: module,
-    concurrency: countOption('--concurrency', values.concurrency, 1, 1),
+    ...concurrencyOptions(values.concurrency, values['max-concurrency']),
     ...(values.threads === undefined ? {} : { threads: countOption('--threads', values.threads, 1, 0) }),
   };
   const grace = millisecondsOption('--grace-ms', values['grace-ms']);
@@ -75,9 +77,27 @@ export async function work(args: readonly string[]): Promise<number> {
   return 0;
 }
 
+/** What the command line says of the local pool. */
+type PoolOptions = Pick<LocalPoolOptions, 'threads' | 'concurrency' | 'maxConcurrency'> & {
+  readonly functions: string;
+};
+
+/** --concurrency N|auto (auto by default) and --max-concurrency N (only with auto). */
+function concurrencyOptions(
+  concurrency: string | undefined,
+  max: string | undefined,
+): Pick<LocalPoolOptions, 'concurrency' | 'maxConcurrency'> {
+  if (concurrency !== undefined && concurrency !== 'auto') {
+    if (max !== undefined)
+      throw new UsageError('--max-concurrency goes with --concurrency auto (the default)');
+    return { concurrency: countOption('--concurrency', concurrency, 1, 1) };
+  }
+  return max === undefined ? {} : { maxConcurrency: countOption('--max-concurrency', max, 1, 1) };
+}
+
 async function queueService(
   path: string,
-  pool: { functions: string; concurrency: number; threads?: number },
+  pool: PoolOptions,
   leaseMs: number | undefined,
   shutdownGraceMs: number | undefined,
 ): Promise<Service> {
@@ -102,7 +122,7 @@ async function queueService(
 
 async function gearmanService(
   servers: string,
-  pool: { functions: string; concurrency: number; threads?: number },
+  pool: PoolOptions,
   options: Pick<WorkerOptions, 'clientId' | 'prefetchMs'>,
 ): Promise<Service> {
   const worker = createWorker({ ...pool, ...options, gearman: { servers } });

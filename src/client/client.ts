@@ -246,8 +246,10 @@ export class Client<S extends AnyFunctionSet = AnyFunctionSet> {
   }
 
   /**
-   * Starts what runs on its own without waiting for a first job: the runner that drains this client's
-   * queue file, so that jobs left from before a restart start now.
+   * Gets ready without waiting for a first job: starts the threads and loads the functions module in
+   * each (so that a server's first request does not wait for them), and starts the runner that drains
+   * this client's queue file (so that jobs left from before a restart start now). Optional: without
+   * it, all of this happens on first use.
    */
   async start(): Promise<void> {
     await this.#background?.start?.();

@@ -7,7 +7,7 @@ import { toModuleUrl } from '../functions/load-module.js';
 import type { AnyFunctionSet } from '../functions/types.js';
 import { GearmanBackend } from '../gearman/client/gearman-backend.js';
 import { fillGearmanOptions, type GearmanOptions } from '../gearman/gearman-options.js';
-import { createLocalBackend } from '../local/create-local-backend.js';
+import { createLocalBackend, type LocalPool } from '../local/create-local-backend.js';
 import { QueueBackend } from '../queue/queue-backend.js';
 import { fillQueueOptions, type QueueOptions } from '../queue/queue-options.js';
 import { Client } from './client.js';
@@ -29,11 +29,18 @@ export interface LocalClientOptions<S extends AnyFunctionSet = AnyFunctionSet> {
    */
   readonly threads?: number;
   /**
-   * Jobs one thread (or the inline mode) runs at once. Raise it for functions that mostly wait on I/O;
-   * CPU-bound functions gain nothing from more than 1.
-   * @default 1
+   * Jobs one thread (or the inline mode) runs at once. `'auto'`: one, and more while the jobs a thread
+   * runs leave its event loop idle (they wait on I/O), doubling up to `maxConcurrency`; so jobs that
+   * wait fan out wide and CPU-bound jobs run one per thread. A number fixes it.
+   * @default 'auto'
    */
-  readonly concurrency?: number;
+  readonly concurrency?: number | 'auto';
+  /**
+   * With `concurrency: 'auto'`, the most jobs one thread runs at once: a bound on how hard jobs that
+   * wait may press what they wait on (a database, an API).
+   * @default 32
+   */
+  readonly maxConcurrency?: number;
   /**
    * Milliseconds a running job may ignore its aborted `signal` (after a timeout or abort) before its
    * thread is terminated and replaced.
@@ -123,10 +130,10 @@ export function createClient<S extends AnyFunctionSet = AnyFunctionSet>(
 
 function queueBackend(
   options: LocalClientOptions<AnyFunctionSet>,
-  local: { backend: Backend; slots: number; threads: number } | undefined,
+  local: LocalPool | undefined,
 ): { backend: QueueBackend; foreground: boolean } | undefined {
   if (options.queue === false) return undefined;
   const queue = fillQueueOptions(options.queue ?? {}, local !== undefined);
-  const runner = queue.runner && local ? { ...local, ownsBackend: false } : undefined;
+  const runner = queue.runner && local ? { pool: local, ownsBackend: false } : undefined;
   return { backend: new QueueBackend({ ...queue, runner }), foreground: queue.foreground };
 }

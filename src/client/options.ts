@@ -139,10 +139,11 @@ export function checkBackgroundOptions(
   return { ...options, runAt: at };
 }
 
-/** Checks a whole number from `min` up. */
-export function checkCount(name: string, value: unknown, min: number): number {
+/** Checks a whole number from `min` up; `alternative` names what else the option takes ("or 'auto'"). */
+export function checkCount(name: string, value: unknown, min: number, alternative?: string): number {
   if (typeof value !== 'number' || !Number.isInteger(value) || value < min) {
-    throw new InvalidOptionError(name, `an integer from ${min} and up`, value);
+    const expected = `an integer from ${min} and up`;
+    throw new InvalidOptionError(name, alternative ? `${expected}, ${alternative}` : expected, value);
   }
   return value;
 }

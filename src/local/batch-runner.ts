@@ -16,16 +16,26 @@ export interface BatchReports extends ProgressReports {
   skipped(id: number): void;
 }
 
+/**
+ * Runs a job's code on behalf of the job: where a thread wants to know which job's code is running when
+ * it dies, it marks the job here (see thread-entry.ts). Returns what `run` returns.
+ */
+export type RunOnBehalf = <T>(job: RunningJob, run: () => T) => T;
+
+const runDirectly: RunOnBehalf = (_job, run) => run();
+
 /** Runs batches and lets aborts reach the jobs of any batch it holds. */
 export class BatchRunner {
   readonly #handlePrefix: string;
   readonly #reports: BatchReports;
+  readonly #onBehalf: RunOnBehalf;
   /** Jobs of the batches held here that have not ended, so that an abort can find them. */
   readonly #pending = new Map<number, RunningJob>();
 
-  constructor(handlePrefix: string, reports: BatchReports) {
+  constructor(handlePrefix: string, reports: BatchReports, onBehalf: RunOnBehalf = runDirectly) {
     this.#handlePrefix = handlePrefix;
     this.#reports = reports;
+    this.#onBehalf = onBehalf;
   }
 
   /** Aborts a job of a held batch: before its turn it will be skipped, while running its signal fires. */
@@ -94,7 +104,7 @@ export class BatchRunner {
       return undefined;
     }
     const started = performance.now();
-    const outcome = runJob(fn, input, context);
+    const outcome = this.#onBehalf(context, () => runJob(fn, input, context));
     if (outcome instanceof Promise) return outcome.then((ended) => this.#ended(id, started, ended));
     this.#ended(id, started, outcome);
     return undefined;

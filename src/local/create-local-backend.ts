@@ -1,7 +1,6 @@
 /** Making the local pool (threads, or inline) from the options that describe it. */
 import { availableParallelism } from 'node:os';
 import type { ResourceLimits } from 'node:worker_threads';
-import type { Backend } from '../backend.js';
 import { checkCount, checkMilliseconds, checkObject } from '../client/options.js';
 import { InvalidOptionError } from '../errors.js';
 import { FunctionSet } from '../functions/define.js';
@@ -14,23 +13,36 @@ import { ThreadExecutor } from './thread-executor.js';
 export interface LocalPoolOptions {
   readonly functions?: URL | string | FunctionSet | undefined;
   readonly threads?: number | undefined;
-  readonly concurrency?: number | undefined;
+  readonly concurrency?: number | 'auto' | undefined;
+  readonly maxConcurrency?: number | undefined;
   readonly abortGrace?: number | undefined;
   readonly resourceLimits?: ResourceLimits | undefined;
 }
 
-/** A local pool, and how many jobs it runs at once. */
+/** A local pool: the backend, and its thread count (0 inline). */
 export interface LocalPool {
-  readonly backend: Backend;
-  /** Jobs it runs at once: threads (at least 1) x concurrency. */
-  readonly slots: number;
+  readonly backend: LocalBackend;
   readonly threads: number;
 }
+
+/** With `concurrency: 'auto'`, the most jobs one thread runs at once unless `maxConcurrency` says. */
+export const defaultMaxConcurrency = 32;
 
 /** Checks the options and makes the pool (no thread starts until the first job). */
 export function createLocalBackend(options: LocalPoolOptions): LocalPool {
   const threads = checkCount('threads', options.threads ?? availableParallelism(), 0);
-  const concurrency = checkCount('concurrency', options.concurrency ?? 1, 1);
+  const concurrency =
+    options.concurrency === undefined || options.concurrency === 'auto'
+      ? undefined
+      : checkCount('concurrency', options.concurrency, 1, "or 'auto'");
+  if (concurrency !== undefined && options.maxConcurrency !== undefined) {
+    throw new InvalidOptionError(
+      'maxConcurrency',
+      "left out when `concurrency` is a number (it caps concurrency 'auto')",
+      options.maxConcurrency,
+    );
+  }
+  const maxConcurrency = checkCount('maxConcurrency', options.maxConcurrency ?? defaultMaxConcurrency, 1);
   const abortGrace = checkMilliseconds('abortGrace', options.abortGrace ?? 1000, 0);
   const { functions, resourceLimits } = options;
   if (resourceLimits !== undefined) checkObject('resourceLimits', resourceLimits);
@@ -44,7 +56,8 @@ export function createLocalBackend(options: LocalPoolOptions): LocalPool {
         functions,
       );
     }
-    createExecutor = (reports, prefix) => new InlineExecutor({ functions, concurrency }, reports, prefix);
+    createExecutor = (reports, prefix) =>
+      new InlineExecutor({ functions, concurrency, maxConcurrency }, reports, prefix);
   } else {
     if (!(functions instanceof URL) && (typeof functions !== 'string' || functions.length === 0)) {
       throw new InvalidOptionError(
@@ -57,10 +70,14 @@ export function createLocalBackend(options: LocalPoolOptions): LocalPool {
     createExecutor =
       threads === 0
         ? (reports, prefix) =>
-            new InlineExecutor({ functions: functionsModule, concurrency }, reports, prefix)
+            new InlineExecutor({ functions: functionsModule, concurrency, maxConcurrency }, reports, prefix)
         : (reports, prefix) =>
-            new ThreadExecutor({ functionsModule, threads, concurrency, resourceLimits }, reports, prefix);
+            new ThreadExecutor(
+              { functionsModule, threads, concurrency, maxConcurrency, resourceLimits },
+              reports,
+              prefix,
+            );
   }
   const backend = new LocalBackend(createExecutor, { abortGrace });
-  return { backend, slots: Math.max(1, threads) * concurrency, threads };
+  return { backend, threads };
 }

@@ -4,13 +4,15 @@
  */
 import type { FunctionInfo } from '../backend.js';
 import type { BatchReports } from './batch-runner.js';
-import type { JobMessage } from './messages.js';
+import type { CrashCulprit, JobMessage } from './messages.js';
 
 /** How a batch ended early: its thread died. */
 export interface Crash {
   /** Why, for the caller's error message: "its thread called process.exit(3)". */
   readonly reason: string;
   readonly cause: unknown;
+  /** The job that took the thread down, when it is known; every other job on the thread is innocent. */
+  readonly culprit?: CrashCulprit | undefined;
 }
 
 /**
@@ -26,14 +28,22 @@ export interface ExecutorReports extends BatchReports {
    * jobs without an outcome were cut short or never started.
    */
   ended(batch: number, crash: Crash | undefined): void;
+  /** More batches may start than `room()` said: a lane was found waiting on its jobs. */
+  roomGrew(): void;
 }
 
-/** Runs batches of jobs. */
+/** Runs batches of jobs, on lanes (threads, or the caller's own thread) that each take some at once. */
 export interface Executor {
-  /** How many batches may run at once. */
-  readonly slots: number;
+  /** How many more batches may start now. */
+  room(): number;
+  /** How many batches the lanes run at once now (what a host sizes the work it takes by). */
+  readonly capacity: number;
+  /** Whether batches wait for room: while so, lanes are looked at for room to grow (see Lanes). */
+  setDemand(wanted: boolean): void;
   /** Loads the functions module and describes it. */
   manifest(): Promise<FunctionInfo[]>;
+  /** Starts every lane and loads the functions module in each; resolves when all have. */
+  warm(): Promise<void>;
   run(batch: number, jobs: readonly JobMessage[]): void;
   /**
    * Holds the process open while `busy`. A thread's reports travel apart from the end of its batch, and
@@ -47,7 +57,7 @@ export interface Executor {
    * Stops a thread by force, for a job that ignored its abort. Returns false when that cannot be done
    * (inline mode: the caller's own thread cannot be stopped).
    */
-  terminate(thread: number, reason: string): boolean;
+  terminate(thread: number, reason: string, culprit: CrashCulprit): boolean;
   /** Lets running batches finish, then releases the threads. */
   close(): Promise<void>;
   /** Stops everything now. */

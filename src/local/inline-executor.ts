@@ -12,25 +12,38 @@ import type { FunctionSet } from '../functions/define.js';
 import { loadFunctionsModule } from '../functions/load-module.js';
 import { BatchRunner } from './batch-runner.js';
 import type { Executor, ExecutorReports } from './executor.js';
+import { Lanes } from './lanes.js';
 import type { JobMessage } from './messages.js';
 
 /** Options of the inline executor. */
 export interface InlineExecutorOptions {
   /** The functions, or the module that default-exports them. */
   readonly functions: FunctionSet | URL;
-  /** Jobs in progress at once (only functions that wait on I/O overlap). */
-  readonly concurrency: number;
+  /** Batches in progress at once (only functions that wait on I/O overlap); undefined for the adaptive default. */
+  readonly concurrency: number | undefined;
+  /** With the adaptive default, the most batches in progress at once. */
+  readonly maxConcurrency: number;
 }
 
 /** Runs batches in the caller's thread. */
 export class InlineExecutor implements Executor {
-  readonly slots: number;
+  readonly #lanes: Lanes;
   readonly #functions: FunctionSet | URL;
   readonly #reports: ExecutorReports;
   readonly #runner: BatchRunner;
 
   constructor(options: InlineExecutorOptions, reports: ExecutorReports, handlePrefix: string) {
-    this.slots = options.concurrency;
+    // One lane: this thread, whose event loop the jobs share with the caller's own work.
+    this.#lanes = new Lanes({
+      fixed: options.concurrency,
+      cap: options.maxConcurrency,
+      roomGrew: () => reports.roomGrew(),
+    });
+    this.#lanes.add(threadId, (since) => performance.eventLoopUtilization(since));
+    // Idle while it loads the module is not idle because of its jobs: judged only once it has loaded.
+    const ready = () => this.#lanes.ready(threadId);
+    if (options.functions instanceof URL) loadFunctionsModule(options.functions).then(ready, ready);
+    else ready();
     this.#functions = options.functions;
     this.#reports = reports;
     // Results and chunks are copied too: a caller must not share objects with a handler's module state.
@@ -44,6 +57,22 @@ export class InlineExecutor implements Executor {
     });
   }
 
+  room(): number {
+    return this.#lanes.room();
+  }
+
+  get capacity(): number {
+    return this.#lanes.capacity;
+  }
+
+  setDemand(wanted: boolean): void {
+    this.#lanes.setDemand(wanted);
+  }
+
+  async warm(): Promise<void> {
+    await this.#load().catch(() => {});
+  }
+
   async manifest(): Promise<FunctionInfo[]> {
     return (await this.#load()).describe();
   }
@@ -51,9 +80,11 @@ export class InlineExecutor implements Executor {
   run(batch: number, jobs: readonly JobMessage[]): void {
     // Started on a later turn, as in a thread: the caller's synchronous code runs first. The inputs are
     // already private copies (the client takes one at submit), as a thread's would be.
+    this.#lanes.take([threadId]);
     setImmediate(async () => {
       this.#reports.begun(batch, threadId);
       await this.#runner.run(this.#load(), jobs);
+      this.#lanes.release(threadId);
       this.#reports.ended(batch, undefined);
     });
   }
@@ -70,9 +101,13 @@ export class InlineExecutor implements Executor {
     return false;
   }
 
-  async close(): Promise<void> {}
+  async close(): Promise<void> {
+    this.#lanes.close();
+  }
 
-  async destroy(): Promise<void> {}
+  async destroy(): Promise<void> {
+    this.#lanes.close();
+  }
 
   #load(): Promise<FunctionSet> {
     const functions = this.#functions;

@@ -143,7 +143,9 @@ export class LocalBackend implements Backend {
   readonly #durations = new Map<string, number>();
   #nextId = 0;
   #nextBatch = 0;
-  #running = 0;
+  /** Whether a host (a queue runner, a Gearman worker) has more jobs to bring when there is room. */
+  #hostDemand = false;
+  readonly #roomListeners = new Set<() => void>();
   #dispatchScheduled = false;
   #closed = false;
   #manifest: Promise<FunctionInfo[]> | undefined;
@@ -179,6 +181,14 @@ export class LocalBackend implements Backend {
     this.#unannouncedListeners.push(listener);
     this.#scheduleDispatch();
     return new Subscription(this.#detach, execution, listener);
+  }
+
+  /**
+   * Starts the threads and loads the functions module in each, so that the first job waits for neither.
+   * A module that fails to load is not an error here: the first job reports it.
+   */
+  async start(): Promise<void> {
+    await this.#executor.warm();
   }
 
   recognizes(handle: string): boolean {
@@ -259,9 +269,41 @@ export class LocalBackend implements Backend {
     listeners.splice(0, count);
   }
 
+  /**
+   * How many jobs this pool runs at once now: its threads' limits, which grow while their jobs wait on
+   * I/O (see Lanes). A host sizes what it takes from a queue file or a job server by it.
+   */
+  get capacity(): number {
+    return this.#executor.capacity;
+  }
+
+  /** Jobs submitted and not yet ended, queued here or running. */
+  get inFlight(): number {
+    return this.#executions.size;
+  }
+
+  /**
+   * Calls `listener` whenever the pool's capacity grew (a thread was found waiting on its jobs), so that
+   * a host may bring more jobs. Returns a function that stops the calls.
+   */
+  onCapacityGrew(listener: () => void): () => void {
+    this.#roomListeners.add(listener);
+    return () => this.#roomListeners.delete(listener);
+  }
+
+  /**
+   * A host says whether it has more jobs to bring than the pool has room for; while it does, the pool
+   * looks for threads whose jobs wait, and grows its capacity for them.
+   */
+  setHostDemand(wanted: boolean): void {
+    if (wanted === this.#hostDemand) return;
+    this.#hostDemand = wanted;
+    this.#executor.setDemand(wanted || this.#queue.size > 0);
+  }
+
   #dispatch(): void {
-    while (this.#running < this.#executor.slots && this.#queue.size > 0) {
-      const executions = this.#takeBatch();
+    for (let room = this.#executor.room(); room > 0 && this.#queue.size > 0; room = this.#executor.room()) {
+      const executions = this.#takeBatch(room);
       const batch: BatchState = { id: ++this.#nextBatch, executions, next: 0, thread: undefined };
       for (let index = 0; index < executions.length; index++) {
         const execution = executions[index] as Execution;
@@ -270,19 +312,19 @@ export class LocalBackend implements Backend {
         execution.batchIndex = index;
       }
       this.#batches.set(batch.id, batch);
-      this.#running++;
       this.#executor.run(batch.id, executions);
     }
+    this.#executor.setDemand(this.#hostDemand || this.#queue.size > 0);
   }
 
-  #takeBatch(): Execution[] {
+  /** The next batch, for `room` free places: jobs measured as tiny share one, the others go alone. */
+  #takeBatch(room: number): Execution[] {
     const first = this.#queue.shift() as Execution;
     const batch = [first];
     const estimate = this.#estimate(first);
     if (estimate === undefined) return batch;
-    // Spread what is queued over the free slots, so that a short burst still uses every thread.
-    const freeSlots = this.#executor.slots - this.#running;
-    const limit = Math.min(maxBatchJobs, Math.ceil((this.#queue.size + 1) / freeSlots));
+    // Spread what is queued over the free places, so that a short burst still uses every thread.
+    const limit = Math.min(maxBatchJobs, Math.ceil((this.#queue.size + 1) / room));
     let budget = batchBudgetMicros - estimate;
     while (batch.length < limit) {
       const next = this.#queue.peek();
@@ -329,10 +371,11 @@ export class LocalBackend implements Backend {
   #terminate(execution: Execution): void {
     const thread = execution.batch?.thread;
     if (execution.state !== 'running' || thread === undefined) return;
+    const { id, handle, functionName } = execution;
     this.#executor.terminate(
       thread,
-      `its thread was terminated because job ${execution.handle} (${execution.functionName}) ` +
-        `ignored its abort for ${this.#abortGrace} ms`,
+      `its thread was terminated because job ${handle} (${functionName}) ignored its abort for ${this.#abortGrace} ms`,
+      { id, handle, functionName },
     );
   }
 
@@ -379,9 +422,12 @@ export class LocalBackend implements Backend {
         const batch = this.#batches.get(batchId);
         if (!batch) return;
         this.#batches.delete(batchId);
-        this.#running--;
         if (crash) this.#recover(batch, crash);
         if (this.#queue.size > 0) this.#scheduleDispatch();
+      },
+      roomGrew: () => {
+        if (this.#queue.size > 0) this.#scheduleDispatch();
+        for (const listener of this.#roomListeners) listener();
       },
     };
   }
@@ -412,7 +458,14 @@ export class LocalBackend implements Backend {
     for (const execution of batch.executions) {
       if (execution.state === 'running') {
         const { functionName, handle } = execution;
-        this.#fail(execution, new WorkerCrashedError(functionName, handle, crash.reason, crash.cause));
+        const culprit = crash.culprit?.id === execution.id ? undefined : crash.culprit;
+        const reason = culprit
+          ? `job ${culprit.handle} (${culprit.functionName}) took down the thread they shared: ${crash.reason}`
+          : crash.reason;
+        this.#fail(
+          execution,
+          new WorkerCrashedError(functionName, handle, reason, crash.cause, culprit?.handle),
+        );
       } else if (execution.state === 'dispatched') {
         if (execution.listeners.length === 0) this.#drop(execution);
         else requeue.push(execution);

@@ -77,8 +77,37 @@ export interface ReportPortHandshake {
   readonly reportPort: MessagePort;
 }
 
+/**
+ * A thread's message on its report port once its functions module has loaded (or failed to): from then
+ * on an idle event loop there means its jobs wait.
+ */
+export interface ThreadReady {
+  readonly t: 'ready';
+  readonly thread: number;
+}
+
+/**
+ * A thread's last message, when a job takes it down (process.exit(), an error thrown outside any
+ * handler): the job whose code was running, so that the others on the thread are known to be innocent.
+ */
+export interface ThreadCulprit {
+  readonly t: 'culprit';
+  readonly thread: number;
+  readonly job: CrashCulprit;
+}
+
+/** The job that took a thread down. */
+export interface CrashCulprit {
+  /** Its id in the pool. */
+  readonly id: number;
+  readonly handle: string;
+  readonly functionName: string;
+}
+
 /** Reports from a worker thread, posted on its report port, in the order they happen. */
 export type ThreadReport =
+  | ThreadReady
+  | ThreadCulprit
   | { readonly t: 'status'; readonly id: number; readonly numerator: number; readonly denominator: number }
   | { readonly t: 'data'; readonly id: number; readonly chunk: unknown }
   | { readonly t: 'warning'; readonly id: number; readonly message: string }

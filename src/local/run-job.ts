@@ -24,7 +24,8 @@ export type JobOutcome =
 export class RunningJob implements JobContext {
   readonly unique: string | undefined;
   readonly #function: ResolvedFunction;
-  readonly #id: number;
+  /** The job's id in the pool (not its handle). */
+  readonly id: number;
   readonly handle: string;
   readonly #reports: ProgressReports;
   // Most jobs never look at their signal, so the controller is made on first use.
@@ -41,7 +42,7 @@ export class RunningJob implements JobContext {
     reports: ProgressReports,
   ) {
     this.#function = fn;
-    this.#id = id;
+    this.id = id;
     this.handle = handle;
     this.unique = unique;
     this.#reports = reports;
@@ -79,17 +80,17 @@ export class RunningJob implements JobContext {
     if (!Number.isFinite(denominator)) {
       throw new InvalidOptionError('job.status(_, denominator)', 'a finite number', denominator);
     }
-    this.#reports.status(this.#id, numerator, denominator);
+    this.#reports.status(this.id, numerator, denominator);
   }
 
   data(chunk: unknown): void {
     if (this.#finished) return;
-    this.#reports.data(this.#id, toPayload(this.#function, 'data chunk', chunk));
+    this.#reports.data(this.id, toPayload(this.#function, 'data chunk', chunk));
   }
 
   warning(message: string): void {
     if (this.#finished) return;
-    this.#reports.warning(this.#id, String(message));
+    this.#reports.warning(this.id, String(message));
   }
 
   /** Marks the job ended: later reports from code it left running are dropped. */

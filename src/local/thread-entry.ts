@@ -4,11 +4,12 @@
  * thread reads them: a job's events never overtake its result, and what a thread posted before it died
  * is already in the port's queue, where the main thread drains it before it deals with the death.
  */
-import { BroadcastChannel, MessageChannel, parentPort, workerData } from 'node:worker_threads';
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { BroadcastChannel, MessageChannel, parentPort, threadId, workerData } from 'node:worker_threads';
 import type { FunctionSet } from '../functions/define.js';
 import { loadFunctionsModule } from '../functions/load-module.js';
 import { deserializeError, serializeError } from '../payload/remote-error.js';
-import { BatchRunner } from './batch-runner.js';
+import { BatchRunner, type RunOnBehalf } from './batch-runner.js';
 import {
   type AbortMessage,
   decodeBatch,
@@ -20,6 +21,7 @@ import {
   type ThreadData,
   type ThreadReport,
 } from './messages.js';
+import type { RunningJob } from './run-job.js';
 
 const data = workerData as ThreadData;
 if (!parentPort) throw new Error('gearshift: thread-entry must run in a worker thread');
@@ -47,26 +49,65 @@ function reportEvent(message: ThreadReport & { id: number }): void {
   report(message);
 }
 
-const runner = new BatchRunner(data.handlePrefix, {
-  status: (id, numerator, denominator) => reportEvent({ t: 'status', id, numerator, denominator }),
-  data: (id, chunk) => reportEvent({ t: 'data', id, chunk }),
-  warning: (id, message) => reportEvent({ t: 'warning', id, message }),
-  skipped: (id) => report({ t: 'skipped', id }),
-  done(id, micros, outcome) {
-    const tail = tails.get(id);
-    if (outcome.ok && tail && !tail.spoke) tail.answer = [id, micros, outcome.value];
-    else if (outcome.ok) report({ t: 'done', id, micros, ok: true, value: outcome.value });
-    else
-      report({
-        t: 'done',
-        id,
-        micros,
-        ok: false,
-        origin: outcome.origin,
-        error: serializeError(outcome.thrown),
-      });
+/**
+ * Which job's code runs now, so that a job that takes the thread down (process.exit(), an error thrown
+ * outside any handler) is named before the thread dies and the other jobs on it are known to be
+ * innocent. Where async context is cheap (Node 24: AsyncContextFrame), each job runs in a context of its
+ * own, which its awaits and timers carry. Elsewhere (Node 20 and 22, where AsyncLocalStorage doubles the
+ * cost of every await) only the synchronous run of a handler is marked: a crash after an await there is
+ * nobody's in particular, and every job on the thread shares it.
+ */
+const asyncContext = Number(process.versions.node.split('.')[0]) >= 24;
+const runningJob = new AsyncLocalStorage<RunningJob>();
+let runningSynchronously: RunningJob | undefined;
+const onBehalf: RunOnBehalf = asyncContext
+  ? (job, run) => runningJob.run(job, run)
+  : (job, run) => {
+      runningSynchronously = job;
+      try {
+        return run();
+      } finally {
+        runningSynchronously = undefined;
+      }
+    };
+let culpritNamed = false;
+function nameCulprit(): void {
+  const job = runningJob.getStore() ?? runningSynchronously;
+  if (!job || culpritNamed) return;
+  culpritNamed = true;
+  report({
+    t: 'culprit',
+    thread: threadId,
+    job: { id: job.id, handle: job.handle, functionName: job.functionName },
+  });
+}
+process.on('exit', nameCulprit);
+process.on('uncaughtExceptionMonitor', nameCulprit);
+
+const runner = new BatchRunner(
+  data.handlePrefix,
+  {
+    status: (id, numerator, denominator) => reportEvent({ t: 'status', id, numerator, denominator }),
+    data: (id, chunk) => reportEvent({ t: 'data', id, chunk }),
+    warning: (id, message) => reportEvent({ t: 'warning', id, message }),
+    skipped: (id) => report({ t: 'skipped', id }),
+    done(id, micros, outcome) {
+      const tail = tails.get(id);
+      if (outcome.ok && tail && !tail.spoke) tail.answer = [id, micros, outcome.value];
+      else if (outcome.ok) report({ t: 'done', id, micros, ok: true, value: outcome.value });
+      else
+        report({
+          t: 'done',
+          id,
+          micros,
+          ok: false,
+          origin: outcome.origin,
+          error: serializeError(outcome.thrown),
+        });
+    },
   },
-});
+  onBehalf,
+);
 
 /** The functions, once loaded: later batches start without waiting a turn. */
 let functions: FunctionSet | Promise<FunctionSet> = loadFunctionsModule(data.functionsModule).then(
@@ -75,8 +116,16 @@ let functions: FunctionSet | Promise<FunctionSet> = loadFunctionsModule(data.fun
     return loaded;
   },
 );
-// A module that will not load is reported per batch (and per manifest); this copy must not go unhandled.
-functions.catch(() => {});
+/**
+ * Settles once the module has loaded or failed to (a failure is reported per batch and per manifest).
+ * Piscina waits for the handler this file exports before it marks the thread ready, and then blocks the
+ * thread in Atomics.wait between tasks: the module must load before that, or it would load only when
+ * the first task arrives (and `start()` could not warm the pool).
+ */
+const settledLoad = functions.then(
+  () => report({ t: 'ready', thread: threadId }),
+  () => report({ t: 'ready', thread: threadId }),
+);
 
 const aborts = new BroadcastChannel(data.abortChannel);
 // The channel must not keep an idle thread alive: piscina decides when threads end.
@@ -86,11 +135,14 @@ aborts.onmessage = (event) => {
   runner.abort(message.id, deserializeError(message.reason));
 };
 
+/** The task handler, for piscina, once the module has loaded. */
+export default settledLoad.then(() => handleTask);
+
 /**
  * Runs one piscina task: a batch of jobs (answering with its last result, if held back), or a manifest.
  * Not an async function: a batch whose handlers all return plain values answers without a promise.
  */
-export default function handleTask(
+function handleTask(
   task: TaskMessage,
 ): ManifestAnswer | TailAnswer | undefined | Promise<ManifestAnswer | TailAnswer | undefined> {
   if (task === 'manifest') return describeFunctions();

@@ -10,6 +10,7 @@ import {
   type MessagePort,
   type ResourceLimits,
   receiveMessageOnPort,
+  type Worker,
 } from 'node:worker_threads';
 import { Piscina, type PiscinaTask } from 'piscina';
 import type { FunctionInfo } from '../backend.js';
@@ -17,8 +18,10 @@ import { FunctionsModuleError } from '../errors.js';
 import { nodeStripsTypes } from '../functions/typescript-imports.js';
 import { deserializeError, serializeError } from '../payload/remote-error.js';
 import type { Crash, Executor, ExecutorReports } from './executor.js';
+import { Lanes } from './lanes.js';
 import {
   type BatchTask,
+  type CrashCulprit,
   encodeBatch,
   type JobMessage,
   type ManifestAnswer,
@@ -39,15 +42,17 @@ export interface ThreadExecutorOptions {
   /** The functions module, as a file URL. */
   readonly functionsModule: URL;
   readonly threads: number;
-  /** Batches one thread runs at once (more than one only helps functions that wait on I/O). */
-  readonly concurrency: number;
+  /** Batches one thread runs at once; undefined for the adaptive default (see Lanes). */
+  readonly concurrency: number | undefined;
+  /** With the adaptive default, the most batches one thread runs at once. */
+  readonly maxConcurrency: number;
   readonly resourceLimits: ResourceLimits | undefined;
 }
 
 /** Runs batches on worker threads. */
 export class ThreadExecutor implements Executor {
-  readonly slots: number;
   readonly #options: ThreadExecutorOptions;
+  readonly #lanes: Lanes;
   readonly #reports: ExecutorReports;
   readonly #handlePrefix: string;
   readonly #channelName = `gearshift-abort-${randomUUID()}`;
@@ -60,14 +65,33 @@ export class ThreadExecutor implements Executor {
   readonly #reportPorts = new Set<MessagePort>();
   readonly #routeReport = (message: ThreadReport) => this.#route(message);
   /** Threads this executor terminated, and why. */
-  readonly #terminated = new Map<number, string>();
+  readonly #terminated = new Map<number, { reason: string; culprit: CrashCulprit }>();
+  /** The job a dead thread named as the one that took it down, by thread. */
+  readonly #culprits = new Map<number, CrashCulprit>();
   #busy = false;
 
   constructor(options: ThreadExecutorOptions, reports: ExecutorReports, handlePrefix: string) {
     this.#options = options;
     this.#reports = reports;
     this.#handlePrefix = handlePrefix;
-    this.slots = options.threads * options.concurrency;
+    this.#lanes = new Lanes({
+      fixed: options.concurrency,
+      cap: options.maxConcurrency,
+      roomGrew: () => reports.roomGrew(),
+    });
+  }
+
+  room(): number {
+    // Before the first batch no thread exists yet: each will take what a lane starts with.
+    return this.#pool ? this.#lanes.room() : this.#options.threads * (this.#options.concurrency ?? 1);
+  }
+
+  get capacity(): number {
+    return this.#pool ? this.#lanes.capacity : this.#options.threads * (this.#options.concurrency ?? 1);
+  }
+
+  setDemand(wanted: boolean): void {
+    this.#lanes.setDemand(wanted);
   }
 
   async manifest(): Promise<FunctionInfo[]> {
@@ -80,6 +104,17 @@ export class ThreadExecutor implements Executor {
       typeof problem === 'string' ? problem : `failed to load: ${cause.message}`,
       cause,
     );
+  }
+
+  async warm(): Promise<void> {
+    this.#ensurePool();
+    // Threads and their ports hold nothing open: a process awaiting this alone must not exit meanwhile.
+    this.#channel?.ref();
+    try {
+      await this.#lanes.readyCount(this.#options.threads);
+    } finally {
+      if (!this.#busy) this.#channel?.unref();
+    }
   }
 
   run(batch: number, jobs: readonly JobMessage[]): void {
@@ -96,6 +131,7 @@ export class ThreadExecutor implements Executor {
         },
         (error: unknown) => {
           this.#drainReports();
+          if (this.#pool) this.#dropDeadLanes(this.#pool);
           this.#ended(batch, this.#crash(batch, error));
         },
       );
@@ -112,28 +148,30 @@ export class ThreadExecutor implements Executor {
     this.#channel?.postMessage({ id, reason: serializeError(reason) });
   }
 
-  terminate(thread: number, reason: string): boolean {
+  terminate(thread: number, reason: string, culprit: CrashCulprit): boolean {
     const worker = this.#pool?.threads.find((candidate) => candidate.threadId === thread);
     if (!worker) return false;
-    this.#terminated.set(thread, reason);
+    this.#terminated.set(thread, { reason, culprit });
     // Piscina sees the exit, fails the thread's tasks (this.#crash explains them) and starts a new thread.
     void worker.terminate();
     return true;
   }
 
   async close(): Promise<void> {
+    this.#lanes.close();
     await this.#pool?.close();
     this.#channel?.close();
   }
 
   async destroy(): Promise<void> {
+    this.#lanes.close();
     await this.#pool?.destroy();
     this.#channel?.close();
   }
 
   #ensurePool(): Piscina {
     if (this.#pool) return this.#pool;
-    const { threads, concurrency, resourceLimits, functionsModule } = this.#options;
+    const { threads, resourceLimits, functionsModule } = this.#options;
     const workerData: ThreadData = {
       functionsModule: functionsModule.href,
       abortChannel: this.#channelName,
@@ -145,14 +183,20 @@ export class ThreadExecutor implements Executor {
       filename: threadEntry.href,
       minThreads: threads,
       maxThreads: threads,
-      concurrentTasksPerWorker: concurrency,
-      loadBalancer: (task, workers) => this.#balance(task, workers, concurrency),
+      concurrentTasksPerWorker: this.#lanes.cap,
+      loadBalancer: (task, workers) => this.#balance(task, workers),
       idleTimeout: Number.POSITIVE_INFINITY,
       workerData,
       ...(resourceLimits ? { resourceLimits } : {}),
       ...(threadExecArgv ? { execArgv: threadExecArgv } : {}),
     });
     pool.on('message', (message: ReportPortHandshake) => this.#attach(message.reportPort));
+    // A thread that replaces a dead one is a lane once piscina takes tasks for it (when it is ready).
+    pool.on('workerCreate', (created: PiscinaWorker) => {
+      const worker = pool.threads.find((candidate) => candidate.threadId === created.id);
+      if (worker && this.#addLane(worker)) this.#reports.roomGrew();
+    });
+    pool.on('workerDestroy', () => this.#dropDeadLanes(pool));
     // A thread that dies between tasks (a stray timer throwing) has no task to fail; piscina replaces it.
     pool.on('error', (error: Error) => {
       process.emitWarning(
@@ -160,27 +204,41 @@ export class ThreadExecutor implements Executor {
         'GearshiftWarning',
       );
     });
+    // The first threads take tasks at once (piscina queues them in their ports until they are ready).
+    for (const worker of pool.threads) this.#addLane(worker);
     this.#pool = pool;
     return pool;
   }
 
+  #addLane(worker: Worker): boolean {
+    return this.#lanes.add(worker.threadId, (since) => worker.performance.eventLoopUtilization(since));
+  }
+
+  /** Drops the lanes of threads that have exited (an exited thread's id reads -1). */
+  #dropDeadLanes(pool: Piscina): void {
+    this.#lanes.retain(new Set(pool.threads.map((worker) => worker.threadId).filter((id) => id >= 0)));
+  }
+
   /**
-   * Piscina's least-busy choice, made here so that the thread a batch goes to is known the moment it
-   * goes (the batch starts there and then: this executor never sends more batches than there are free
-   * slots). Knowing it without a message from the thread saves one per batch.
+   * Chooses the thread of a batch, as the lanes say (the one with room and the fewest batches), here
+   * so that the thread a batch goes to is known the moment it goes: the batch starts there and then,
+   * since this executor never sends more batches than there is room for. Knowing it without a message
+   * from the thread saves one per batch. The manifest task goes to any thread.
+   *
+   * It never leaves a batch to piscina's own queue while a thread is there: piscina offers queued tasks
+   * again only when a thread becomes free by its own count, which runs a turn ahead of the lanes' (they
+   * hear of a batch's end when its promise settles), so a task left there could wait for ever. When the
+   * lanes have no room (room was counted for a thread that has just died), the least loaded one takes it.
    */
-  #balance(task: PiscinaTask, workers: PiscinaWorker[], concurrency: number): PiscinaWorker | null {
-    let chosen: PiscinaWorker | null = null;
-    for (const worker of workers) {
-      if (worker.currentUsage >= concurrency) continue;
-      if (!chosen || worker.currentUsage < chosen.currentUsage) chosen = worker;
-      if (chosen.currentUsage === 0) break;
-    }
+  #balance(task: PiscinaTask, workers: PiscinaWorker[]): PiscinaWorker | null {
     const batch = (task as PiscinaTask & { readonly [key: symbol]: unknown })[Piscina.queueOptionsSymbol];
-    if (chosen && typeof batch === 'number') {
-      this.#batchThreads.set(batch, chosen.id);
-      this.#reports.begun(batch, chosen.id);
-    }
+    if (typeof batch !== 'number') return workers[0] ?? null;
+    const ids = workers.map((worker) => worker.id);
+    const thread = this.#lanes.take(ids) ?? this.#lanes.force(ids);
+    const chosen = workers.find((worker) => worker.id === thread);
+    if (thread === undefined || !chosen) return null;
+    this.#batchThreads.set(batch, thread);
+    this.#reports.begun(batch, thread);
     return chosen;
   }
 
@@ -207,6 +265,12 @@ export class ThreadExecutor implements Executor {
   #route(message: ThreadReport): void {
     const reports = this.#reports;
     switch (message.t) {
+      case 'ready':
+        this.#lanes.ready(message.thread);
+        return;
+      case 'culprit':
+        this.#culprits.set(message.thread, message.job);
+        return;
       case 'status':
         reports.status(message.id, message.numerator, message.denominator);
         return;
@@ -229,14 +293,22 @@ export class ThreadExecutor implements Executor {
   }
 
   #ended(batch: number, crash: Crash | undefined): void {
+    const thread = this.#batchThreads.get(batch);
+    if (thread !== undefined) this.#lanes.release(thread);
     this.#batchThreads.delete(batch);
+    // The last batch of a dead thread told: what is known of its death is needed no more.
+    if (crash && thread !== undefined && ![...this.#batchThreads.values()].includes(thread)) {
+      this.#culprits.delete(thread);
+      this.#terminated.delete(thread);
+    }
     this.#reports.ended(batch, crash);
   }
 
   #crash(batch: number, error: unknown): Crash {
     const thread = this.#batchThreads.get(batch);
     const terminated = thread === undefined ? undefined : this.#terminated.get(thread);
-    if (terminated) return { reason: terminated, cause: error };
+    if (terminated) return { reason: terminated.reason, cause: error, culprit: terminated.culprit };
+    const culprit = thread === undefined ? undefined : this.#culprits.get(thread);
     const { code, message, name } = error as { code?: unknown; message?: unknown; name?: unknown };
     if (code === 'ERR_WORKER_OUT_OF_MEMORY') {
       return {
@@ -249,8 +321,13 @@ export class ThreadExecutor implements Executor {
       return {
         reason: `its thread exited with code ${exit[1]} (process.exit() in a handler?)`,
         cause: error,
+        culprit,
       };
-    return { reason: `its thread died of an uncaught ${String(name)}: ${String(message)}`, cause: error };
+    return {
+      reason: `its thread died of an uncaught ${String(name)}: ${String(message)}`,
+      cause: error,
+      culprit,
+    };
   }
 }
 

@@ -19,7 +19,7 @@ export interface JobErrorData {
   readonly message: string;
   /** The handler's own error, for ERR_JOB_FAILED. */
   readonly cause?: SerializedError;
-  /** What the condition's class needs to be rebuilt (reason, timeout, path, problem, module). */
+  /** What the condition's class needs to be rebuilt (reason, timeout, path, problem, module, culprit). */
   readonly details?: Readonly<Record<string, string | number>>;
 }
 
@@ -33,7 +33,7 @@ export function jobErrorToData(error: unknown): JobErrorData {
     };
   }
   const details: Record<string, string | number> = {};
-  for (const key of ['reason', 'timeout', 'path', 'problem', 'module'] as const) {
+  for (const key of ['reason', 'timeout', 'path', 'problem', 'module', 'culprit'] as const) {
     const value = (error as unknown as Record<string, unknown>)[key];
     if (typeof value === 'string' || typeof value === 'number') details[key] = value;
   }
@@ -50,7 +50,13 @@ export function jobErrorFromData(data: JobErrorData, functionName: string, handl
   };
   switch (data.code) {
     case 'ERR_WORKER_CRASHED':
-      return new WorkerCrashedError(functionName, handle, detail('reason') ?? data.message);
+      return new WorkerCrashedError(
+        functionName,
+        handle,
+        detail('reason') ?? data.message,
+        undefined,
+        detail('culprit'),
+      );
     case 'ERR_JOB_TIMEOUT':
       return new JobTimeoutError(functionName, handle, Number(data.details?.timeout ?? 0));
     case 'ERR_JOB_ABORTED':

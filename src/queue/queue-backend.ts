@@ -15,6 +15,7 @@ import type {
 } from '../backend.js';
 import { type GearshiftError, QueueFileError } from '../errors.js';
 import type { PayloadMode } from '../functions/define.js';
+import type { LocalPool } from '../local/create-local-backend.js';
 import { jobErrorFromData, jobErrorToData, parseJobErrorData } from '../payload/job-error.js';
 import { priorityRank } from './priority.js';
 import type { Durability } from './queue-file.js';
@@ -26,11 +27,9 @@ import type { JobRow } from './sql/read-jobs.js';
 import type { Retention } from './sql/retention.js';
 import { fromStored, toStored } from './stored-payload.js';
 
-/** A runner in this process: the backend it runs jobs on, and its size. */
+/** A runner in this process: the local pool it runs jobs on. */
 export interface EmbeddedRunner {
-  readonly backend: Backend;
-  readonly slots: number;
-  readonly threads: number;
+  readonly pool: LocalPool;
   /** Whether closing the queue closes that backend too (false when the client shares it). */
   readonly ownsBackend: boolean;
 }
@@ -83,7 +82,7 @@ export class QueueBackend implements Backend {
 
   async manifest(): Promise<readonly FunctionInfo[] | undefined> {
     // Without a runner here, the functions are whatever runners elsewhere know: any name is accepted.
-    return this.#options.runner ? this.#options.runner.backend.manifest() : undefined;
+    return this.#options.runner ? this.#options.runner.pool.backend.manifest() : undefined;
   }
 
   async start(): Promise<void> {
@@ -179,7 +178,8 @@ export class QueueBackend implements Backend {
     clearInterval(this.#holdOpen);
     this.#holdOpen = undefined;
     const runner = this.#options.runner;
-    if (runner?.ownsBackend) await (reason ? runner.backend.destroy(reason) : runner.backend.close());
+    if (runner?.ownsBackend)
+      await (reason ? runner.pool.backend.destroy(reason) : runner.pool.backend.close());
     this.#store?.close();
   }
 
@@ -191,12 +191,7 @@ export class QueueBackend implements Backend {
     const embedded = this.#options.runner;
     if (embedded) {
       const { leaseMs, retention } = this.#options;
-      this.#runner = new QueueRunner(this.#store, embedded.backend, {
-        leaseMs,
-        retention,
-        slots: embedded.slots,
-        threads: embedded.threads,
-      });
+      this.#runner = new QueueRunner(this.#store, embedded.pool, { leaseMs, retention });
       this.#runnerStarted = this.#runner.start().catch((error: unknown) => {
         process.emitWarning(
           `the queue runner of ${path} did not start: ${String(error)}`,

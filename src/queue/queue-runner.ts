@@ -8,8 +8,10 @@
  */
 import { randomInt, randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
-import type { Backend, FunctionInfo, JobListener, JobTicket } from '../backend.js';
-import { type GearshiftError, JobAbortedError, JobTimeoutError } from '../errors.js';
+import type { FunctionInfo, JobListener, JobTicket } from '../backend.js';
+import { type GearshiftError, JobAbortedError, JobTimeoutError, tookDownByAnother } from '../errors.js';
+import type { LocalPool } from '../local/create-local-backend.js';
+import type { LocalBackend } from '../local/local-backend.js';
 import { jobErrorToData } from '../payload/job-error.js';
 import { priorityNames } from './priority.js';
 import type { QueueStore } from './queue-store.js';
@@ -22,10 +24,6 @@ import { fromStored, toStored } from './stored-payload.js';
 export interface RunnerOptions {
   /** How long a claim lasts without renewal, in milliseconds; a dead runner's jobs come back after it. */
   readonly leaseMs: number;
-  /** Jobs the backend runs at once (threads x concurrency), to size how many jobs are claimed ahead. */
-  readonly slots: number;
-  /** The threads this runner says it has, for status. */
-  readonly threads: number;
   readonly retention: Retention;
 }
 
@@ -86,21 +84,24 @@ class RunnerJob implements JobListener {
   }
 
   fail(error: GearshiftError): void {
-    this.#runner.jobFailed(this, error, false);
+    if (tookDownByAnother(error)) this.#runner.jobReleased(this);
+    else this.#runner.jobFailed(this, error, false);
   }
 }
 
-/** Claims jobs from a queue and runs them on a backend. */
+/** Claims jobs from a queue and runs them on a local pool. */
 export class QueueRunner {
   readonly id = randomUUID();
   readonly #store: QueueStore;
-  readonly #backend: Backend;
+  readonly #backend: LocalBackend;
+  readonly #threads: number;
   readonly #options: RunnerOptions;
   #functions = new Map<string, FunctionInfo>();
   /** The function names as a JSON array, as the claim query takes them. */
   #functionList = '[]';
   readonly #running = new Map<number, RunnerJob>();
-  #claimAhead: number;
+  /** How many jobs to hold claimed, per job the pool runs at once (at least 2: one running, one next). */
+  #claimAheadFactor = 2;
   /** Moving average of how long a job runs, in milliseconds. */
   #averageRunMs: number | undefined;
   #claiming = false;
@@ -115,11 +116,19 @@ export class QueueRunner {
   #lastReap = 0;
   #stopped: Promise<void> | undefined;
 
-  constructor(store: QueueStore, backend: Backend, options: RunnerOptions) {
+  constructor(store: QueueStore, pool: LocalPool, options: RunnerOptions) {
     this.#store = store;
-    this.#backend = backend;
+    this.#backend = pool.backend;
+    this.#threads = pool.threads;
     this.#options = options;
-    this.#claimAhead = options.slots * 2;
+  }
+
+  /**
+   * How many jobs to hold claimed: enough for the pool's threads for about claimAheadMs, and at least
+   * two per job it runs at once. The pool's capacity grows while its jobs wait on I/O, and so does this.
+   */
+  get #claimAhead(): number {
+    return Math.min(maxClaimAhead, Math.ceil(this.#backend.capacity * this.#claimAheadFactor));
   }
 
   /** Registers the runner for the functions the backend knows, and starts claiming. */
@@ -137,13 +146,19 @@ export class QueueRunner {
         pid: process.pid,
         host: hostname(),
         functions: this.#functionList,
-        threads: this.#options.threads,
+        threads: this.#threads,
         leaseMs: this.#options.leaseMs,
         startedAt: now,
         heartbeatAt: now,
       }),
     );
-    this.#unsubscribe = this.#store.changes.subscribe(() => this.#onChange());
+    const unsubscribeChanges = this.#store.changes.subscribe(() => this.#onChange());
+    // The pool found its threads waiting on their jobs: it can run more at once, so claim more.
+    const unsubscribeCapacity = this.#backend.onCapacityGrew(() => this.#fill());
+    this.#unsubscribe = () => {
+      unsubscribeChanges();
+      unsubscribeCapacity();
+    };
     this.#renewTimer = setInterval(() => this.#renew(), Math.max(50, Math.floor(this.#options.leaseMs / 3)));
     this.#renewTimer.unref();
     this.#fill();
@@ -256,6 +271,14 @@ export class QueueRunner {
     );
   }
 
+  /** An attempt that was not the job's fault: the job goes back to the queue, its attempt given back. */
+  jobReleased(job: RunnerJob): void {
+    if (!this.#end(job)) return;
+    const { id } = job.row;
+    const now = Date.now();
+    void this.#write(() => this.#store.settle.release(id, job.token, now));
+  }
+
   /** Marks a job ended; false when it already was (a timeout racing its result, say). */
   #end(job: RunnerJob): boolean {
     if (job.ended) return false;
@@ -265,8 +288,7 @@ export class QueueRunner {
     if (job.startedAt > 0) {
       const ran = Date.now() - job.startedAt;
       this.#averageRunMs = this.#averageRunMs === undefined ? ran : this.#averageRunMs * 0.8 + ran * 0.2;
-      const ahead = Math.ceil((this.#options.slots * claimAheadMs) / Math.max(this.#averageRunMs, 0.01));
-      this.#claimAhead = Math.min(maxClaimAhead, Math.max(this.#options.slots * 2, ahead));
+      this.#claimAheadFactor = Math.max(2, claimAheadMs / Math.max(this.#averageRunMs, 0.01));
     }
     if (this.#running.size === 0) this.#onIdle?.();
     // A slot is free: look for more work on the next turn (after this write is queued).

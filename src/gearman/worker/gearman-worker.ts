@@ -12,7 +12,13 @@ import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Backend, FunctionInfo, JobListener, JobTicket } from '../../backend.js';
 import { checkMilliseconds } from '../../client/options.js';
-import { type GearshiftError, InvalidOptionError, JobAbortedError, JobTimeoutError } from '../../errors.js';
+import {
+  type GearshiftError,
+  InvalidOptionError,
+  JobAbortedError,
+  JobTimeoutError,
+  tookDownByAnother,
+} from '../../errors.js';
 import {
   createLocalBackend,
   type LocalPool,
@@ -45,6 +51,11 @@ export interface WorkerOptions extends LocalPoolOptions {
 
 /** The most jobs held per slot, however short the jobs (bounds the memory a burst can take). */
 const maxHeldPerSlot = 64;
+/**
+ * How many times a job is run again here when another job took down the thread it ran on (after that
+ * it fails with the WorkerCrashedError): as gearmand would give it to another worker had this one died.
+ */
+const maxRunsAgain = 3;
 
 /** One job this worker runs. */
 class WorkerJob implements JobListener {
@@ -56,12 +67,22 @@ class WorkerJob implements JobListener {
   /** When it started on a thread (performance.now()), if it has. */
   startedAt: number | undefined;
   ended = false;
+  /** The job's input, decoded, and its unique: kept to run it again (see maxRunsAgain). */
+  input: unknown;
+  readonly unique: string | undefined;
+  runsAgain = 0;
   readonly #worker: GearmanWorker;
 
-  constructor(worker: GearmanWorker, loop: GrabLoop, handle: string, info: FunctionInfo) {
+  constructor(
+    worker: GearmanWorker,
+    loop: GrabLoop,
+    assignment: { handle: string; unique: string | undefined },
+    info: FunctionInfo,
+  ) {
     this.#worker = worker;
     this.loop = loop;
-    this.handle = handle;
+    this.handle = assignment.handle;
+    this.unique = assignment.unique;
     this.info = info;
   }
 
@@ -112,6 +133,13 @@ class WorkerJob implements JobListener {
     // WORK_EXCEPTION carries the failure as JSON, which gearshift clients turn back into the same typed
     // error; a client without the "exceptions" option gets WORK_FAIL from the server instead.
     if (this.ended) return;
+    if (tookDownByAnother(error) && this.runsAgain < maxRunsAgain) {
+      this.runsAgain++;
+      clearTimeout(this.timer);
+      this.startedAt = undefined;
+      this.#worker.run(this);
+      return;
+    }
     const data = Buffer.from(JSON.stringify(jobErrorToData(error)), 'utf8');
     this.loop.send(PacketTypes.WORK_EXCEPTION, { handle: this.handle }, data);
     this.#end();
@@ -164,6 +192,8 @@ export class GearmanWorker {
   #averageRunMs: number | undefined;
   #stopping = false;
   #idle: (() => void) | undefined;
+  /** Job loops that a server woke for more jobs than there is room for now. */
+  readonly #waitingLoops = new Set<GrabLoop>();
 
   constructor(options: WorkerOptions) {
     if (options.functions === undefined)
@@ -204,17 +234,26 @@ export class GearmanWorker {
       room: (ahead) =>
         this.#stopping
           ? 0
-          : this.#pool.slots + Math.min(ahead, this.#held()) - this.#running.size - this.#grabbing(),
+          : this.#pool.backend.capacity +
+            Math.min(ahead, this.#held()) -
+            this.#running.size -
+            this.#grabbing(),
       assigned: (loop, packet) => this.#assigned(loop, packet),
+      pumped: (loop, waiting) => this.#pumped(loop, waiting),
       disconnected: (loop) => this.#disconnected(loop),
     };
     this.#jobLoops = this.#options.servers.map((server) => new GrabLoop(server, this.#options, jobs));
+    // The pool found its threads waiting on their jobs: it can run more at once, so grab more.
+    this.#pool.backend.onCapacityGrew(() => {
+      for (const loop of this.#jobLoops) loop.pump();
+    });
     this.#controlLoops = this.#options.servers.map((server) => {
       const owner: GrabLoopOwner = {
         clientId: `${this.clientId}:control`,
         functions: [{ name: cancelFunctionOf(this.id), timeout: undefined }],
         room: () => (loop.grabbing === 0 ? 1 : 0),
         assigned: (_loop, assignment) => this.#cancelRequested(loop, assignment),
+        pumped: () => {},
         disconnected: () => {},
       };
       const loop = new GrabLoop(server, this.#options, owner);
@@ -229,6 +268,8 @@ export class GearmanWorker {
    */
   async stop(graceMs = 10_000): Promise<void> {
     this.#stopping = true;
+    this.#waitingLoops.clear();
+    this.#pool.backend.setHostDemand(false);
     await this.#started?.catch(() => {});
     for (const loop of [...this.#jobLoops, ...this.#controlLoops]) loop.stopGrabbing();
     if (this.#running.size > 0) {
@@ -267,7 +308,17 @@ export class GearmanWorker {
     const average = this.#averageRunMs;
     if (average === undefined || this.#prefetchMs === 0) return 0;
     const perSlot = Math.min(maxHeldPerSlot, Math.floor(this.#prefetchMs / Math.max(average, 0.001)));
-    return perSlot * this.#pool.slots;
+    return perSlot * this.#pool.backend.capacity;
+  }
+
+  /**
+   * While a server has jobs this worker has no room for, the pool looks for threads whose jobs wait on
+   * I/O, and grows its capacity for them (then this worker grabs more).
+   */
+  #pumped(loop: GrabLoop, waiting: boolean): void {
+    if (waiting) this.#waitingLoops.add(loop);
+    else this.#waitingLoops.delete(loop);
+    this.#pool.backend.setHostDemand(this.#waitingLoops.size > 0);
   }
 
   #grabbing(): number {
@@ -275,24 +326,29 @@ export class GearmanWorker {
   }
 
   #assigned(loop: GrabLoop, assignment: Assignment): void {
-    const { handle, functionName, unique } = assignment;
+    const { handle, functionName } = assignment;
     const info = this.#functions.get(functionName);
     if (!info) {
       loop.send(PacketTypes.WORK_FAIL, { handle });
       return;
     }
-    const job = new WorkerJob(this, loop, handle, info);
+    const job = new WorkerJob(this, loop, { handle, unique: assignment.unique || undefined }, info);
     this.#running.set(handle, job);
-    let input: unknown;
     try {
-      input = fromWire(functionName, 'input', assignment.data, info.payload);
+      job.input = fromWire(functionName, 'input', assignment.data, info.payload);
     } catch (error) {
       job.fail(error as GearshiftError);
       return;
     }
+    this.run(job);
+  }
+
+  /** Runs a job on the pool (again, when another job took down the thread it ran on). */
+  run(job: WorkerJob): void {
+    const { handle, unique, input, info } = job;
     const backend: Backend = this.#pool.backend;
     job.ticket = backend.submit(
-      { functionName, input, payload: info.payload, priority: 'normal', unique: unique || undefined, handle },
+      { functionName: info.name, input, payload: info.payload, priority: 'normal', unique, handle },
       job,
     );
   }
@@ -309,6 +365,7 @@ export class GearmanWorker {
 
   /** A server went away: the answers of its jobs can no longer be given, and it will give them to others. */
   #disconnected(loop: GrabLoop): void {
+    this.#pumped(loop, false);
     for (const job of [...this.#running.values()])
       if (job.loop === loop) job.abort(`its server ${loop.server.label} went away`, false);
   }

@@ -32,6 +32,8 @@ export interface GrabLoopOwner {
   room(ahead: number): number;
   /** A job was assigned. */
   assigned(loop: GrabLoop, assignment: Assignment): void;
+  /** The loop grabbed what there was room for; `waiting` when the server may have more than that. */
+  pumped(loop: GrabLoop, waiting: boolean): void;
   /** The connection dropped: the jobs it brought can no longer be answered. */
   disconnected(loop: GrabLoop): void;
 }
@@ -90,6 +92,8 @@ export class GrabLoop {
       grabs++;
       connection.send(PacketTypes.GRAB_JOB_ALL, {});
     }
+    // Awake with no room: the server woke this loop for jobs that wait for room here.
+    this.#owner.pumped(this, grabs === 0);
     if (grabs === 0) return;
     // Asleep right behind the grabs, in the same write: gearmand answers PRE_SLEEP with NOOP at once if
     // jobs are still queued after them, and otherwise wakes the worker when one comes. Waiting for a
