@@ -16,7 +16,7 @@ import { type Client, createClient, GearmanAdmin, parseServerAddress } from '../
 import { startGearmand, type TestGearmand } from '../test/helpers/gearmand.js';
 
 const exec = promisify(execFile);
-const cli = new URL('../dist/cli/main.js', import.meta.url).pathname;
+const cli = new URL('../dist/cli.js', import.meta.url).pathname;
 const functionsModule = new URL('./functions.ts', import.meta.url).pathname;
 const phpWorker = new URL('./php/worker.php', import.meta.url).pathname;
 const phpClient = new URL('./php/client.php', import.meta.url).pathname;

@@ -15,7 +15,7 @@ import type functions from './queue-functions.js';
 
 const minutes = Number(process.env.SOAK_MINUTES ?? 10);
 const functionsModule = new URL('./queue-functions.ts', import.meta.url);
-const cli = new URL('../dist/cli/main.js', import.meta.url).pathname;
+const cli = new URL('../dist/cli.js', import.meta.url).pathname;
 const directory = mkdtempSync(join(tmpdir(), 'gearshift-soak-'));
 const withGearmand = spawnSync('gearmand', ['--version']).status === 0;
 

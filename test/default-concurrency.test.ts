@@ -5,6 +5,7 @@
  * and jobs that share a thread share its crash and its termination. (How fast: `npm run bench:pool`.)
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { type AddressInfo, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -28,7 +29,7 @@ afterEach(async () => {
   await Promise.all(clients.splice(0).map((client) => client.destroy()));
 });
 
-function open(
+function openClient(
   options: LocalClientOptions<typeof concurrencyFunctions> = {},
 ): Client<typeof concurrencyFunctions> {
   const client = createClient<typeof concurrencyFunctions>({
@@ -54,7 +55,7 @@ async function spans(
 
 describe('with no concurrency option', () => {
   it('runs ten jobs that each wait at the same time, on two threads', async () => {
-    const client = open();
+    const client = openClient();
     const waited = await spans(
       client,
       Array.from({ length: 10 }, () => client.task('wait', { ms: 300 })),
@@ -64,7 +65,7 @@ describe('with no concurrency option', () => {
   });
 
   it('does so on a fresh client too, before any job has been measured', async () => {
-    const client = open({ threads: 1 });
+    const client = openClient({ threads: 1 });
     const waited = await spans(
       client,
       Array.from({ length: 10 }, () => client.task('wait', { ms: 300 })),
@@ -73,7 +74,7 @@ describe('with no concurrency option', () => {
   });
 
   it('runs jobs that compute one at a time on each thread, spread over both', async () => {
-    const client = open();
+    const client = openClient();
     const computed = await spans(
       client,
       Array.from({ length: 8 }, () => client.task('spin', { ms: 40 })),
@@ -83,7 +84,7 @@ describe('with no concurrency option', () => {
   });
 
   it('gives a thread no second job while its job computes in slices between awaits', async () => {
-    const client = open();
+    const client = openClient();
     const computed = await spans(
       client,
       Array.from({ length: 6 }, () => client.task('spinInSlices', { ms: 60, sliceMs: 2 })),
@@ -92,7 +93,7 @@ describe('with no concurrency option', () => {
   });
 
   it('runs a mix of both to the end, the waiting jobs together and the computing ones spread', async () => {
-    const client = open();
+    const client = openClient();
     const tasks = [
       ...Array.from({ length: 10 }, () => client.task('wait', { ms: 300 })),
       ...Array.from({ length: 10 }, () => client.task('spin', { ms: 30 })),
@@ -104,7 +105,7 @@ describe('with no concurrency option', () => {
   });
 
   it('runs ten waiting jobs at once inline too (threads: 0)', async () => {
-    const client = open({ threads: 0 });
+    const client = openClient({ threads: 0 });
     const waited = await spans(
       client,
       Array.from({ length: 10 }, () => client.task('wait', { ms: 300 })),
@@ -115,7 +116,7 @@ describe('with no concurrency option', () => {
 
 describe('with a concurrency option', () => {
   it('concurrency: N runs at most N jobs at once on a thread, however long they wait', async () => {
-    const client = open({ threads: 1, concurrency: 2 });
+    const client = openClient({ threads: 1, concurrency: 2 });
     const waited = await spans(
       client,
       Array.from({ length: 6 }, () => client.task('wait', { ms: 100 })),
@@ -124,7 +125,7 @@ describe('with a concurrency option', () => {
   });
 
   it('maxConcurrency caps how many waiting jobs a thread takes by default', async () => {
-    const client = open({ threads: 1, maxConcurrency: 3 });
+    const client = openClient({ threads: 1, maxConcurrency: 3 });
     const waited = await spans(
       client,
       Array.from({ length: 9 }, () => client.task('wait', { ms: 150 })),
@@ -133,19 +134,21 @@ describe('with a concurrency option', () => {
   });
 
   it("refuses maxConcurrency beside a fixed concurrency, and a concurrency that is neither a count nor 'auto'", () => {
-    expect(() => open({ concurrency: 2, maxConcurrency: 4 })).toThrow(
+    expect(() => openClient({ concurrency: 2, maxConcurrency: 4 })).toThrow(
       /`maxConcurrency` to be left out when `concurrency` is a number/,
     );
-    expect(() => open({ concurrency: 'many' as 'auto' })).toThrow(
+    expect(() => openClient({ concurrency: 'many' as 'auto' })).toThrow(
       /`concurrency` to be an integer from 1 and up, or 'auto', got `"many"`/,
     );
-    expect(() => open({ maxConcurrency: 0 })).toThrow(/`maxConcurrency` to be an integer from 1 and up/);
+    expect(() => openClient({ maxConcurrency: 0 })).toThrow(
+      /`maxConcurrency` to be an integer from 1 and up/,
+    );
   });
 });
 
 describe('jobs that share a thread', () => {
   async function crashBeside(killer: 'exitNow' | 'exitSoon') {
-    const client = open({ threads: 1 });
+    const client = openClient({ threads: 1 });
     const waiting = Array.from({ length: 4 }, () =>
       client.run('wait', { ms: 2_000 }).catch((error: unknown) => error as WorkerCrashedError),
     );
@@ -181,7 +184,7 @@ describe('jobs that share a thread', () => {
   });
 
   it("share its termination: a job that ignores its abort past abortGrace takes the others' thread down too", async () => {
-    const client = open({ threads: 1, abortGrace: 100 });
+    const client = openClient({ threads: 1, abortGrace: 100 });
     const waiting = Array.from({ length: 3 }, () =>
       client.run('wait', { ms: 3_000 }).catch((error: unknown) => error),
     );
@@ -195,6 +198,27 @@ describe('jobs that share a thread', () => {
       expect((error as Error).message).toMatch(
         /its thread was terminated because job \S+ \(ignoreAbort\) ignored its abort for 100 ms/,
       );
+    }
+  });
+});
+
+describe('between jobs', () => {
+  it("a thread's event loop keeps turning: what a finished job left behind (a socket's close) completes", async () => {
+    let open = 0;
+    const server = createServer((socket) => {
+      open++;
+      socket.on('close', () => open--);
+      socket.end('hello');
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const client = openClient({ threads: 1 });
+      const { port } = server.address() as AddressInfo;
+      expect(await client.run('greeting', { port })).toBe('hello');
+      // The thread has nothing to do now; the socket must close all the same.
+      await expect.poll(() => open, { timeout: 5_000 }).toBe(0);
+    } finally {
+      server.close();
     }
   });
 });

@@ -1,8 +1,8 @@
 import { execFile } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { promisify } from 'node:util';
+import { createClient as createClientFromDist } from 'gearshift';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createClient as createClientFromDist } from '../dist/index.js';
 import { type Client, createClient, FunctionsModuleError, InvalidOptionError } from '../src/index.js';
 import functions from './fixtures/functions.js';
 

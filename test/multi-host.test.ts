@@ -22,7 +22,7 @@ import { gearmandInstalled } from './helpers/gearmand.js';
 import { type Host, Network, netnsAvailable } from './helpers/netns.js';
 
 const tsx = createRequire(import.meta.url).resolve('tsx/cli');
-const cli = new URL('../dist/cli/main.js', import.meta.url).pathname;
+const cli = new URL('../dist/cli.js', import.meta.url).pathname;
 const functionsModule = new URL('./fixtures/functions.ts', import.meta.url).pathname;
 const clientScript = new URL('./fixtures/netns-client.ts', import.meta.url).pathname;
 /** Inside its own namespace, gearmand's port cannot clash with anything on this machine. */

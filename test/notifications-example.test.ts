@@ -14,7 +14,7 @@ import { type NotificationServer, startNotificationServer } from '../examples/no
 import { startRunner, stopAllRunners, stopRunner } from './helpers/runner-process.js';
 
 const exec = promisify(execFile);
-const cli = new URL('../dist/cli/main.js', import.meta.url).pathname;
+const cli = new URL('../dist/cli.js', import.meta.url).pathname;
 const functions = new URL('../examples/notifications/functions.ts', import.meta.url).pathname;
 const directory = mkdtempSync(join(tmpdir(), 'gearshift-notifications-'));
 let server: NotificationServer | undefined;

@@ -217,7 +217,7 @@ describe('background jobs', () => {
   it("persists a running job's progress, visible to status() from another process", async () => {
     const { client, path } = queueClient();
     const handle = await client.background('slowProgress', { steps: 30, ms: 50 });
-    const cli = new URL('../dist/cli/main.js', import.meta.url).pathname;
+    const cli = new URL('../dist/cli.js', import.meta.url).pathname;
     const seen = await waitFor(async () => {
       const { stdout } = await exec(process.execPath, [cli, 'status', '--queue', path, handle]);
       const progress = /progress: (\d+)\/30/.exec(stdout);

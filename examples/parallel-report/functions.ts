@@ -1,8 +1,10 @@
 /**
- * The job functions of the parallel-report demo: one builds a shop's sales database, one reports on it.
- * The same module runs inline (the "single request" prototype) and in worker threads.
+ * The job functions of the parallel-report demo: one builds a shop's sales database, one reports on it,
+ * one asks a (stand-in) remote database for a shop's totals. The same module runs inline (the "single
+ * request" prototype) and in worker threads.
  */
 import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
+import { connect } from 'node:net';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { defineFunctions } from '../../src/index.js';
@@ -16,6 +18,12 @@ export interface SalesReport {
   readonly byProduct: Record<string, number>;
   readonly byRegion: Record<string, number>;
   readonly byMonth: Record<string, number>;
+}
+
+/** What the remote database answers for one shop. */
+export interface RemoteTotals {
+  readonly orders: number;
+  readonly revenueCents: number;
 }
 
 const products = ['anvil', 'bolt', 'cog', 'dynamo', 'easel', 'flange', 'gasket', 'hinge', 'ingot', 'jack'];
@@ -65,6 +73,28 @@ export default defineFunctions({
     db.close();
     renameSync(building, input.dbPath);
     return { created: true, rows: input.rows };
+  },
+
+  /**
+   * Asks the remote database server (remote-database.ts) for one shop's totals and waits for the
+   * answer: the job's time is spent waiting on a socket, as the seed's "1 second each" queries are.
+   */
+  remoteTotals(input: { port: number; shop: string }): Promise<RemoteTotals> {
+    return new Promise((resolve, reject) => {
+      const socket = connect({ host: '127.0.0.1', port: input.port });
+      let answer = '';
+      socket.setEncoding('utf8');
+      socket.on('connect', () => socket.write(`${JSON.stringify({ shop: input.shop })}\n`));
+      socket.on('data', (chunk: string) => {
+        answer += chunk;
+      });
+      socket.on('end', () => {
+        const parsed = JSON.parse(answer) as RemoteTotals | { error: string };
+        if ('error' in parsed) reject(new Error(`the remote database says: ${parsed.error}`));
+        else resolve(parsed);
+      });
+      socket.on('error', reject);
+    });
   },
 
   /** Reads one shop's database and sums up its sales: what the seed's workers "pass back". */

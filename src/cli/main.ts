@@ -3,7 +3,7 @@
  * The `gearshift` command. Each command lives in a file of its own; this one parses the command line,
  * dispatches, and turns errors into messages and exit codes (0 done, 1 the job failed, 2 bad usage).
  */
-import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { GearshiftError, InvalidOptionError } from '../errors.js';
 import { listFunctions } from './functions-command.js';
 import { listJobs, requeue } from './jobs-command.js';
@@ -59,7 +59,8 @@ async function main(argv: readonly string[]): Promise<number> {
       return requeue(rest);
     case '--version':
     case '-v': {
-      const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8'));
+      // The package's own package.json, by its exported name: the same from src/ and from dist/.
+      const { version } = createRequire(import.meta.url)('gearshift/package.json') as { version: string };
       process.stdout.write(`${version}\n`);
       return 0;
     }

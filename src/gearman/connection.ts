@@ -4,7 +4,7 @@
  * connection is told why); so does the server going away, with a GearmanConnectionError.
  */
 import type { Socket } from 'node:net';
-import { TLSSocket } from 'node:tls';
+import type { TLSSocket } from 'node:tls';
 import { GearmanConnectionError, type GearshiftError } from '../errors.js';
 import type { ArgumentsOf } from './protocol/packet-codec.js';
 import { encodePacket, type Packet } from './protocol/packet-codec.js';
@@ -53,8 +53,10 @@ export class GearmanConnection {
     // A TLS 1.3 server that requires a client certificate refuses a client without one only after the
     // handshake, with an alert that races the reset of the connection: the client may see just
     // ECONNRESET. A connection of that kind that dies before any answer says what probably happened.
+    // (A TLS socket is told by its getCertificate: node:tls is loaded only when TLS is configured.)
+    const tlsSocket = 'getCertificate' in socket ? (socket as TLSSocket) : undefined;
     const hint =
-      socket instanceof TLSSocket && Object.keys(socket.getCertificate() ?? {}).length === 0
+      tlsSocket && Object.keys(tlsSocket.getCertificate() ?? {}).length === 0
         ? '; it ended before any answer, as when the server requires a client certificate and none was ' +
           'given (gearman.tls cert and key)'
         : '';

@@ -1,6 +1,10 @@
-/** Opening a socket to a job server: TCP or TLS, with a connect timeout and TCP keepalive. */
-import { connect as connectTcp, type Socket } from 'node:net';
-import { connect as connectTls, type ConnectionOptions as TlsOptions } from 'node:tls';
+/**
+ * Opening a socket to a job server: TCP or TLS, with a connect timeout and TCP keepalive. node:net and
+ * node:tls load on the first connection (about 7 ms together): a process, or a worker thread, that
+ * imports this package and never talks to a job server does not pay for them.
+ */
+import type { Socket } from 'node:net';
+import type { ConnectionOptions as TlsOptions } from 'node:tls';
 import { GearmanConnectionError } from '../errors.js';
 import type { ServerAddress } from './server-address.js';
 
@@ -15,10 +19,12 @@ export interface SocketOptions {
 }
 
 /** Opens a socket and resolves once it is connected (and, with TLS, once the handshake is done). */
-export function openSocket(server: ServerAddress, options: SocketOptions): Promise<Socket> {
+export async function openSocket(server: ServerAddress, options: SocketOptions): Promise<Socket> {
+  const { host, port } = server;
+  const socket = options.tls
+    ? (await import('node:tls')).connect({ host, port, ...options.tls })
+    : (await import('node:net')).connect({ host, port });
   return new Promise((resolve, reject) => {
-    const { host, port } = server;
-    const socket = options.tls ? connectTls({ host, port, ...options.tls }) : connectTcp({ host, port });
     const ready = options.tls ? 'secureConnect' : 'connect';
     const fail = (problem: string, cause?: unknown) => {
       clearTimeout(timer);

@@ -28,6 +28,8 @@ export interface InlineExecutorOptions {
 /** Runs batches in the caller's thread. */
 export class InlineExecutor implements Executor {
   readonly #lanes: Lanes;
+  /** Batches in progress across turns of this thread's event loop (their jobs await something). */
+  #awaiting = 0;
   readonly #functions: FunctionSet | URL;
   readonly #reports: ExecutorReports;
   readonly #runner: BatchRunner;
@@ -39,7 +41,10 @@ export class InlineExecutor implements Executor {
       cap: options.maxConcurrency,
       roomGrew: () => reports.roomGrew(),
     });
-    this.#lanes.add(threadId, (since) => performance.eventLoopUtilization(since));
+    this.#lanes.add(threadId, {
+      loop: () => performance.eventLoopUtilization(),
+      awaiting: () => this.#awaiting,
+    });
     // Idle while it loads the module is not idle because of its jobs: judged only once it has loaded.
     const ready = () => this.#lanes.ready(threadId);
     if (options.functions instanceof URL) loadFunctionsModule(options.functions).then(ready, ready);
@@ -83,7 +88,12 @@ export class InlineExecutor implements Executor {
     this.#lanes.take([threadId]);
     setImmediate(async () => {
       this.#reports.begun(batch, threadId);
-      await this.#runner.run(this.#load(), jobs);
+      const running = this.#runner.run(this.#load(), jobs);
+      if (running) {
+        this.#awaiting++;
+        await running;
+        this.#awaiting--;
+      }
       this.#lanes.release(threadId);
       this.#reports.ended(batch, undefined);
     });

@@ -16,8 +16,13 @@
  */
 import type { EventLoopUtilization } from 'node:perf_hooks';
 
-/** Reads a lane's event-loop utilization: cumulative, or since `since` when given. */
-export type LoopClock = (since?: EventLoopUtilization) => EventLoopUtilization;
+/** What a lane's thread lets the main thread read of it without a message. */
+export interface LaneGauges {
+  /** Its event-loop utilization, cumulative (`performance.eventLoopUtilization()`). */
+  loop(): EventLoopUtilization;
+  /** How many of its batches are in progress across turns of its loop: their jobs await something. */
+  awaiting(): number;
+}
 
 /** How lanes are limited. */
 export interface LaneOptions {
@@ -37,13 +42,18 @@ const waitingBelow = 0.5;
 const maxLookIntervalMs = 16;
 
 interface Lane {
-  readonly clock: LoopClock;
+  readonly gauges: LaneGauges;
   /** Whether its thread has loaded the functions module (before, it is not judged). */
   ready: boolean;
   running: number;
   limit: number;
-  /** The reading the current window started from. */
-  since: EventLoopUtilization;
+  /**
+   * The reading the current window started from; undefined when its batches changed and nobody has
+   * looked since (reading a thread's clock is a call into it: the path of every job does not pay it).
+   */
+  since: EventLoopUtilization | undefined;
+  /** Whether some batch of the lane awaited something when the window started. */
+  awaitedSince: boolean;
 }
 
 /** The lanes of one pool, and how many batches each may take. */
@@ -65,9 +75,16 @@ export class Lanes {
   }
 
   /** Adds a lane (a thread that started); false when it was there already. */
-  add(id: number, clock: LoopClock): boolean {
+  add(id: number, gauges: LaneGauges): boolean {
     if (this.#lanes.has(id)) return false;
-    this.#lanes.set(id, { clock, ready: false, running: 0, limit: this.#base(), since: clock() });
+    this.#lanes.set(id, {
+      gauges,
+      ready: false,
+      running: 0,
+      limit: this.#base(),
+      since: undefined,
+      awaitedSince: false,
+    });
     return true;
   }
 
@@ -190,9 +207,41 @@ export class Lanes {
 
   /** A lane's batches changed: its window starts again, and the lanes are looked at again soon. */
   #changed(lane: Lane): void {
-    lane.since = lane.clock();
+    lane.since = undefined;
     this.#lookIntervalMs = 1;
     this.#schedule();
+  }
+
+  /**
+   * How busy a lane's event loop has been since its window started, or undefined while the window is
+   * shorter than minWindowMs (or only starts now). A conclusive reading starts the next window.
+   */
+  #busyShare(lane: Lane): number | undefined {
+    const now = lane.gauges.loop();
+    const since = lane.since;
+    if (since === undefined) {
+      this.#startWindow(lane, now);
+      return undefined;
+    }
+    const active = now.active - since.active;
+    const total = active + (now.idle - since.idle);
+    if (total < minWindowMs) return undefined;
+    this.#startWindow(lane, now);
+    return active / total;
+  }
+
+  #startWindow(lane: Lane, now: EventLoopUtilization): void {
+    lane.since = now;
+    lane.awaitedSince = lane.gauges.awaiting() > 0;
+  }
+
+  /**
+   * Whether a lane's idle loop is its jobs waiting: some batch of it awaited something when the window
+   * started and still does. (A thread is idle too while its results travel to the main thread and the
+   * next batch travels to it: that is not its jobs waiting, and tiny jobs must not fan out for it.)
+   */
+  #waiting(lane: Lane, busy: number | undefined, awaitedSince: boolean): boolean {
+    return busy !== undefined && busy < waitingBelow && awaitedSince && lane.gauges.awaiting() > 0;
   }
 
   /** Whether a lane is full but could grow. */
@@ -215,10 +264,8 @@ export class Lanes {
     let grew = false;
     for (const lane of this.#lanes.values()) {
       if (!this.#growable(lane)) continue;
-      const window = lane.clock(lane.since);
-      if (window.idle + window.active < minWindowMs) continue;
-      lane.since = lane.clock();
-      if (window.utilization < waitingBelow) {
+      const awaitedSince = lane.awaitedSince;
+      if (this.#waiting(lane, this.#busyShare(lane), awaitedSince)) {
         lane.limit++;
         grew = true;
       }
@@ -230,9 +277,7 @@ export class Lanes {
 
   /** A lane that got room while waiting and has since been busy keeps only what it runs. */
   #recheck(lane: Lane): void {
-    const window = lane.clock(lane.since);
-    if (window.idle + window.active < minWindowMs) return;
-    if (window.utilization >= waitingBelow) lane.limit = Math.max(this.#base(), lane.running);
-    lane.since = lane.clock();
+    const busy = this.#busyShare(lane);
+    if (busy !== undefined && busy >= waitingBelow) lane.limit = Math.max(this.#base(), lane.running);
   }
 }

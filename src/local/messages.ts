@@ -75,6 +75,12 @@ export type FailureOrigin = 'handler' | 'payload' | 'module' | 'unknown-function
  */
 export interface ReportPortHandshake {
   readonly reportPort: MessagePort;
+  readonly thread: number;
+  /**
+   * One Int32 the thread keeps up to date: how many of its batches are in progress across turns of its
+   * event loop (their jobs await something). The main thread reads it without a message; see Lanes.
+   */
+  readonly awaiting: SharedArrayBuffer;
 }
 
 /**

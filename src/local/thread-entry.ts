@@ -26,7 +26,11 @@ import type { RunningJob } from './run-job.js';
 const data = workerData as ThreadData;
 if (!parentPort) throw new Error('gearshift: thread-entry must run in a worker thread');
 const { port1: reportPort, port2 } = new MessageChannel();
-parentPort.postMessage({ reportPort: port2 } satisfies ReportPortHandshake, [port2]);
+const awaiting = new SharedArrayBuffer(4);
+const awaitingBatches = new Int32Array(awaiting);
+parentPort.postMessage({ reportPort: port2, thread: threadId, awaiting } satisfies ReportPortHandshake, [
+  port2,
+]);
 
 function report(message: ThreadReport): void {
   reportPort.postMessage(message);
@@ -152,7 +156,11 @@ function handleTask(
   tails.set(last.id, tail);
   const running = runner.run(functions, jobs);
   if (!running) return answer(last.id, tail);
-  return running.then(() => answer(last.id, tail));
+  Atomics.add(awaitingBatches, 0, 1);
+  return running.then(() => {
+    Atomics.sub(awaitingBatches, 0, 1);
+    return answer(last.id, tail);
+  });
 }
 
 function answer(lastId: number, tail: Tail): TailAnswer | undefined {

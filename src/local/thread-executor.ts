@@ -12,7 +12,7 @@ import {
   receiveMessageOnPort,
   type Worker,
 } from 'node:worker_threads';
-import { Piscina, type PiscinaTask } from 'piscina';
+import type { Piscina, PiscinaTask } from 'piscina';
 import type { FunctionInfo } from '../backend.js';
 import { FunctionsModuleError } from '../errors.js';
 import { nodeStripsTypes } from '../functions/typescript-imports.js';
@@ -66,9 +66,13 @@ export class ThreadExecutor implements Executor {
   readonly #routeReport = (message: ThreadReport) => this.#route(message);
   /** Threads this executor terminated, and why. */
   readonly #terminated = new Map<number, { reason: string; culprit: CrashCulprit }>();
+  /** Each thread's count of batches in progress across turns (see ReportPortHandshake), by thread. */
+  readonly #awaiting = new Map<number, Int32Array>();
   /** The job a dead thread named as the one that took it down, by thread. */
   readonly #culprits = new Map<number, CrashCulprit>();
   #busy = false;
+  /** Waits (a manifest, a warm-up) that hold the process open besides the jobs in flight. */
+  #holds = 0;
 
   constructor(options: ThreadExecutorOptions, reports: ExecutorReports, handlePrefix: string) {
     this.#options = options;
@@ -95,7 +99,8 @@ export class ThreadExecutor implements Executor {
   }
 
   async manifest(): Promise<FunctionInfo[]> {
-    const answer = (await this.#ensurePool().run('manifest' satisfies TaskMessage)) as ManifestAnswer;
+    const pool = this.#ensurePool();
+    const answer = (await this.#holdOpen(pool.run('manifest' satisfies TaskMessage))) as ManifestAnswer;
     if (answer.ok) return [...answer.functions];
     const cause = deserializeError(answer.error);
     const problem = (cause as { problem?: unknown }).problem;
@@ -108,20 +113,14 @@ export class ThreadExecutor implements Executor {
 
   async warm(): Promise<void> {
     this.#ensurePool();
-    // Threads and their ports hold nothing open: a process awaiting this alone must not exit meanwhile.
-    this.#channel?.ref();
-    try {
-      await this.#lanes.readyCount(this.#options.threads);
-    } finally {
-      if (!this.#busy) this.#channel?.unref();
-    }
+    await this.#holdOpen(this.#lanes.readyCount(this.#options.threads));
   }
 
   run(batch: number, jobs: readonly JobMessage[]): void {
     // The batch number rides under piscina's queue-options symbol, which structured cloning leaves
     // behind: it is for the load balancer below, which learns from it which thread took which batch.
     const task = encodeBatch(batch, jobs) as BatchTask & { [key: symbol]: number };
-    task[Piscina.queueOptionsSymbol] = batch;
+    task[piscina().queueOptionsSymbol] = batch;
     this.#ensurePool()
       .run(task)
       .then(
@@ -139,8 +138,27 @@ export class ThreadExecutor implements Executor {
 
   keepAlive(busy: boolean): void {
     this.#busy = busy;
-    // The abort channel is the handle at hand: referenced, it keeps the event loop alive.
-    if (busy) this.#channel?.ref();
+    this.#refer();
+  }
+
+  /**
+   * Holds the process open until `waiting` settles: threads and their ports hold nothing open, and a
+   * process that awaits the module's description or a warm-up alone must not exit meanwhile.
+   */
+  async #holdOpen<T>(waiting: Promise<T>): Promise<T> {
+    this.#holds++;
+    this.#refer();
+    try {
+      return await waiting;
+    } finally {
+      this.#holds--;
+      this.#refer();
+    }
+  }
+
+  /** The abort channel is the handle at hand: referenced, it keeps the event loop alive. */
+  #refer(): void {
+    if (this.#busy || this.#holds > 0) this.#channel?.ref();
     else this.#channel?.unref();
   }
 
@@ -178,19 +196,23 @@ export class ThreadExecutor implements Executor {
       handlePrefix: this.#handlePrefix,
     };
     this.#channel = new BroadcastChannel(this.#channelName);
-    if (!this.#busy) this.#channel.unref();
-    const pool = new Piscina({
+    this.#refer();
+    const pool = new (piscina())({
       filename: threadEntry.href,
       minThreads: threads,
       maxThreads: threads,
       concurrentTasksPerWorker: this.#lanes.cap,
       loadBalancer: (task, workers) => this.#balance(task, workers),
       idleTimeout: Number.POSITIVE_INFINITY,
+      // Between tasks piscina's threads wait on Atomics; 'sync' (its default) blocks the thread's event
+      // loop meanwhile, so what a finished job left behind (a socket's close, a connection pool's
+      // timers, a keep-alive) would not move until the next task came. 'async' waits without blocking.
+      atomics: 'async',
       workerData,
       ...(resourceLimits ? { resourceLimits } : {}),
       ...(threadExecArgv ? { execArgv: threadExecArgv } : {}),
     });
-    pool.on('message', (message: ReportPortHandshake) => this.#attach(message.reportPort));
+    pool.on('message', (message: ReportPortHandshake) => this.#attach(message));
     // A thread that replaces a dead one is a lane once piscina takes tasks for it (when it is ready).
     pool.on('workerCreate', (created: PiscinaWorker) => {
       const worker = pool.threads.find((candidate) => candidate.threadId === created.id);
@@ -211,7 +233,14 @@ export class ThreadExecutor implements Executor {
   }
 
   #addLane(worker: Worker): boolean {
-    return this.#lanes.add(worker.threadId, (since) => worker.performance.eventLoopUtilization(since));
+    const id = worker.threadId;
+    return this.#lanes.add(id, {
+      loop: () => worker.performance.eventLoopUtilization(),
+      awaiting: () => {
+        const counter = this.#awaiting.get(id);
+        return counter ? Atomics.load(counter, 0) : 0;
+      },
+    });
   }
 
   /** Drops the lanes of threads that have exited (an exited thread's id reads -1). */
@@ -231,7 +260,7 @@ export class ThreadExecutor implements Executor {
    * lanes have no room (room was counted for a thread that has just died), the least loaded one takes it.
    */
   #balance(task: PiscinaTask, workers: PiscinaWorker[]): PiscinaWorker | null {
-    const batch = (task as PiscinaTask & { readonly [key: symbol]: unknown })[Piscina.queueOptionsSymbol];
+    const batch = (task as PiscinaTask & { readonly [key: symbol]: unknown })[piscina().queueOptionsSymbol];
     if (typeof batch !== 'number') return workers[0] ?? null;
     const ids = workers.map((worker) => worker.id);
     const thread = this.#lanes.take(ids) ?? this.#lanes.force(ids);
@@ -242,7 +271,8 @@ export class ThreadExecutor implements Executor {
     return chosen;
   }
 
-  #attach(port: MessagePort): void {
+  #attach({ reportPort: port, thread, awaiting }: ReportPortHandshake): void {
+    this.#awaiting.set(thread, new Int32Array(awaiting));
     this.#reportPorts.add(port);
     port.on('message', this.#routeReport);
     port.on('close', () => this.#reportPorts.delete(port));
@@ -300,6 +330,7 @@ export class ThreadExecutor implements Executor {
     if (crash && thread !== undefined && ![...this.#batchThreads.values()].includes(thread)) {
       this.#culprits.delete(thread);
       this.#terminated.delete(thread);
+      this.#awaiting.delete(thread);
     }
     this.#reports.ended(batch, crash);
   }
@@ -329,6 +360,17 @@ export class ThreadExecutor implements Executor {
       culprit,
     };
   }
+}
+
+let loadedPiscina: typeof Piscina | undefined;
+
+/**
+ * Piscina, loaded when the first pool is made: not at import, so that a worker thread whose functions
+ * module imports this package (for defineFunctions) does not load a thread pool it will never run.
+ */
+function piscina(): typeof Piscina {
+  loadedPiscina ??= (createRequire(import.meta.url)('piscina') as { Piscina: typeof Piscina }).Piscina;
+  return loadedPiscina;
 }
 
 /**

@@ -1,7 +1,7 @@
 /** Starting `gearshift work` processes (queue runners, Gearman workers) for tests, and making sure none outlives its test. */
 import { type ChildProcess, spawn } from 'node:child_process';
 
-const cli = new URL('../../dist/cli/main.js', import.meta.url).pathname;
+const cli = new URL('../../dist/cli.js', import.meta.url).pathname;
 const started = new Set<ChildProcess>();
 
 /** Starts `gearshift work <module> --queue <file> ...args` and resolves once it is working. */
