@@ -16,12 +16,30 @@ afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
 
 describe('the parallel-report demo', () => {
   it('builds its databases once, reports on each and in total, and times both ways', async () => {
-    const args = [tsx, demo, '--databases', '3', '--rows', '3000', '--data-dir', dataDir, '--threads', '2'];
+    const args = [
+      tsx,
+      demo,
+      '--databases',
+      '3',
+      '--rows',
+      '3000',
+      '--data-dir',
+      dataDir,
+      '--threads',
+      '2',
+      '--remote-ms',
+      '200',
+    ];
     const first = await run(process.execPath, args, { timeout: 60_000 });
     expect(first.stdout).toContain('3 databases created, 0 reused');
     expect(first.stdout).toMatch(/\[ 3\/3\] shop-0\d\.db/);
     expect(first.stdout).toMatch(/total\s+9,000\s/);
-    expect(first.stdout).toMatch(/speed-up\s+\d+\.\d\dx/);
+    expect(first.stdout).toMatch(/speed-up\s+\d+\.\d\dx\s+\(\d+ cores\)/);
+    // The seed's databases that each take a while to answer: a stand-in server, and the output says so.
+    expect(first.stdout).toContain('databases that each take 200 ms to answer');
+    expect(first.stdout).toMatch(/a stand-in for remote databases: a server on 127\.0\.0\.1:\d+/);
+    expect(first.stdout).toMatch(/total revenue \$972,616\.64, the same both ways/);
+    expect(first.stdout).toMatch(/fanned out, default options\s+\d/);
     expect(readdirSync(dataDir).sort()).toEqual(['shop-01.db', 'shop-02.db', 'shop-03.db']);
 
     const second = await run(process.execPath, args, { timeout: 60_000 });
