@@ -2,14 +2,21 @@
  * npm run bench:queue: the SQLite queue against plainjob (also SQLite through better-sqlite3, WAL,
  * synchronous NORMAL), in one process, on the same disk. Prints rates and ratios; the README quotes them.
  */
+import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { availableParallelism, cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import Database from 'better-sqlite3';
 import { better, defineQueue, defineWorker, JobStatus } from 'plainjob';
 import { type Client, createClient } from '../src/index.js';
+import { nodeSqlite } from '../src/queue/sqlite/node-sqlite-driver.js';
+import { openSqlite, sqliteDriver } from '../src/queue/sqlite/open-sqlite.js';
 import type functions from './queue-functions.js';
 
+const exec = promisify(execFile);
 const directory = mkdtempSync(join(tmpdir(), 'gearshift-bench-queue-'));
 const functionsModule = new URL('./queue-functions.js', import.meta.url);
 let files = 0;
@@ -150,11 +157,12 @@ console.log(
   const gs = createClient<typeof functions>({ functions: functionsModule, threads: 2, queue: { path } });
   await gs.start();
   await gs.run('noop');
-  const reader = new Database(path, { readonly: true });
-  const completed = reader.prepare('SELECT count(*) FROM jobs WHERE state = 2').pluck();
+  // Read with this process's own SQLite driver: two copies of SQLite must not open one file.
+  const reader = openSqlite(path);
+  const completed = reader.prepare('SELECT count(*) FROM jobs WHERE state = 2');
   const started = performance.now();
   await gs.backgroundAll(Array.from({ length: count }, () => gs.backgroundJob('noop')));
-  while ((completed.get() as number) < count) await new Promise((resolve) => setTimeout(resolve, 5));
+  while ((completed.value() as number) < count) await new Promise((resolve) => setTimeout(resolve, 5));
   const ours = performance.now() - started;
   reader.close();
   await gs.close();
@@ -238,3 +246,44 @@ console.log(
 }
 
 rmSync(directory, { recursive: true, force: true });
+
+// 6. The SQLite driver under the queue: node:sqlite (built into Node 22.13+) against better-sqlite3, each
+// in fresh processes, alternated, three rounds; medians.
+{
+  const drivers = nodeSqlite() ? ['node:sqlite', 'better-sqlite3'] : ['better-sqlite3'];
+  const script = fileURLToPath(new URL('./queue-driver.ts', import.meta.url));
+  const tsx = createRequire(import.meta.url).resolve('tsx/cli');
+  const runs = new Map<string, Record<string, number>[]>(drivers.map((driver) => [driver, []]));
+  for (let round = 0; round < 3; round++) {
+    for (const driver of drivers) {
+      const { stdout } = await exec(process.execPath, [tsx, script], {
+        env: { ...process.env, GEARSHIFT_SQLITE: driver },
+        timeout: 120_000,
+      });
+      runs.get(driver)?.push(JSON.parse(stdout) as Record<string, number>);
+    }
+  }
+  const median = (values: number[]) =>
+    [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] as number;
+  const measures: [string, string][] = [
+    ['oneAtATime', 'enqueue, one awaited call at a time'],
+    ['concurrent', 'enqueue, 20,000 concurrent calls'],
+    ['bulk', 'bulk enqueue, 50,000 in one call'],
+    ['status', 'status(), one call at a time'],
+    ['drain', 'drain 20,000 no-op jobs'],
+  ];
+  console.log(`\nthe SQLite driver (this process uses ${sqliteDriver()}), median of 3 fresh processes each`);
+  console.log(`  ${''.padEnd(34)} ${drivers.map((driver) => driver.padStart(14)).join(' ')}`);
+  for (const [key, label] of measures) {
+    const figures = drivers.map((driver) =>
+      median((runs.get(driver) ?? []).map((run) => run[key] as number)),
+    );
+    const ratio =
+      figures.length === 2 ? `   ${((figures[0] as number) / (figures[1] as number)).toFixed(2)}x` : '';
+    console.log(
+      `  ${label.padEnd(34)} ${figures.map((figure) => fmt(figure).padStart(14)).join(' ')}${ratio}  jobs/s`,
+    );
+  }
+  if (drivers.length === 1)
+    console.log(`  (node:sqlite needs Node 22.13 or later; this is ${process.version})`);
+}

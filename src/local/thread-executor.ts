@@ -3,7 +3,6 @@
  * resource limits); this file adds the routes around it: reports from each thread on a port of its own,
  * aborts to threads on a BroadcastChannel, and the reading of why a thread died.
  */
-import { randomUUID } from 'node:crypto';
 import { createRequire } from 'node:module';
 import {
   BroadcastChannel,
@@ -49,13 +48,16 @@ export interface ThreadExecutorOptions {
   readonly resourceLimits: ResourceLimits | undefined;
 }
 
+let executorCount = 0;
+
 /** Runs batches on worker threads. */
 export class ThreadExecutor implements Executor {
   readonly #options: ThreadExecutorOptions;
   readonly #lanes: Lanes;
   readonly #reports: ExecutorReports;
   readonly #handlePrefix: string;
-  readonly #channelName = `gearshift-abort-${randomUUID()}`;
+  /** Unique in this process, which is all a BroadcastChannel's name must be. */
+  readonly #channelName = `gearshift-abort-${process.pid}-${++executorCount}`;
   /** Made on first use: creating a client starts no threads. */
   #pool: Piscina | undefined;
   #channel: BroadcastChannel | undefined;

@@ -6,13 +6,13 @@
  * the lease expires and the job is claimed again (by then another attempt). Every write about a job is
  * fenced by its lease token, so a runner that lost a lease cannot complete or fail that job afterwards.
  */
-import { randomInt, randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { FunctionInfo, JobListener, JobTicket } from '../backend.js';
 import { type GearshiftError, JobAbortedError, JobTimeoutError, tookDownByAnother } from '../errors.js';
 import type { LocalPool } from '../local/create-local-backend.js';
 import type { LocalBackend } from '../local/local-backend.js';
 import { jobErrorToData } from '../payload/job-error.js';
+import { randomId, randomToken } from '../random.js';
 import { priorityNames } from './priority.js';
 import type { QueueStore } from './queue-store.js';
 import { EventKind, State } from './schema.js';
@@ -91,7 +91,7 @@ class RunnerJob implements JobListener {
 
 /** Claims jobs from a queue and runs them on a local pool. */
 export class QueueRunner {
-  readonly id = randomUUID();
+  readonly id = randomId();
   readonly #store: QueueStore;
   readonly #backend: LocalBackend;
   readonly #threads: number;
@@ -307,7 +307,7 @@ export class QueueRunner {
     const wanted = this.#claimAhead - this.#running.size;
     if (wanted < Math.max(1, Math.floor(this.#claimAhead / 4))) return;
     this.#claiming = true;
-    const token = randomInt(2 ** 47);
+    const token = randomToken();
     const { leaseMs } = this.#options;
     this.#write(() => {
       const now = Date.now();

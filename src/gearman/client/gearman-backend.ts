@@ -10,7 +10,6 @@
  * (each listens on a control function of its own); a caller's timeout counts from the start, which is
  * found by asking GET_STATUS while the job waits.
  */
-import { createHash, randomUUID } from 'node:crypto';
 import type {
   Backend,
   BackgroundRequest,
@@ -29,6 +28,7 @@ import {
 import type { FunctionSet, PayloadMode } from '../../functions/define.js';
 import { loadFunctionsModule } from '../../functions/load-module.js';
 import { jobErrorFromData, parseJobErrorData } from '../../payload/job-error.js';
+import { hash32, randomId } from '../../random.js';
 import { GearmanAdmin } from '../admin-client.js';
 import { cancelFunctionPrefix } from '../control.js';
 import type { FilledGearmanOptions } from '../gearman-options.js';
@@ -414,7 +414,7 @@ export class GearmanBackend implements Backend {
       // Without a unique of its own, a job gets a random one (as libgearman's clients do): gearmand's
       // persistent queues key their rows by function and unique, so jobs sharing the empty unique would
       // overwrite each other there and all but one be lost on a restart.
-      const { functionName, unique = randomUUID(), priority, runAt } = request;
+      const { functionName, unique = randomId(), priority, runAt } = request;
       let data: Buffer;
       try {
         data = this.#encode(functionName, request.input, request.payload);
@@ -471,10 +471,7 @@ export class GearmanBackend implements Backend {
   /** The server for a job: by its unique's hash (so that it coalesces cluster-wide), or in turn; skipping failed ones. */
   #pick(unique: string | undefined, tried: ReadonlySet<ServerLink>): ServerLink | undefined {
     const count = this.#links.length;
-    const start =
-      unique === undefined
-        ? this.#roundRobin++ % count
-        : createHash('md5').update(unique).digest().readUInt32BE(0) % count;
+    const start = unique === undefined ? this.#roundRobin++ % count : hash32(unique) % count;
     let soonest: ServerLink | undefined;
     for (let step = 0; step < count; step++) {
       const link = this.#links[(start + step) % count] as ServerLink;

@@ -8,7 +8,6 @@
  * slot, to its control function `gearshift:cancel:<id>`: gearshift clients send there the handle of a
  * running job whose caller left, and the worker aborts it.
  */
-import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Backend, FunctionInfo, JobListener, JobTicket } from '../../backend.js';
 import { checkMilliseconds } from '../../client/options.js';
@@ -25,6 +24,7 @@ import {
   type LocalPoolOptions,
 } from '../../local/create-local-backend.js';
 import { jobErrorToData } from '../../payload/job-error.js';
+import { randomHex } from '../../random.js';
 import { cancelFunctionOf } from '../control.js';
 import { type FilledGearmanOptions, fillGearmanOptions, type GearmanOptions } from '../gearman-options.js';
 import { PacketTypes } from '../protocol/packet-types.js';
@@ -177,7 +177,7 @@ class WorkerJob implements JobListener {
 /** Runs a module's jobs from Gearman job servers. */
 export class GearmanWorker {
   /** Short and unique: part of the client id and of the control function's name. */
-  readonly id = randomBytes(4).toString('hex');
+  readonly id = randomHex(4);
   readonly clientId: string;
   readonly #pool: LocalPool;
   readonly #options: FilledGearmanOptions;
