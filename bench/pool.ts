@@ -231,6 +231,31 @@ console.log(
   `  gearshift           ${coldGearshift.toFixed(0).padStart(10)} ms   ${(coldGearshift / coldPiscina).toFixed(2)}x of piscina's  (target at most 1.3x)\n`,
 );
 
+// 9. Who loads a TypeScript functions module: a pool of one thread starting and loading one (a module
+// with a sibling imported as './lib.js'), in fresh processes: plain node (Node's own type stripping on
+// 22 and 24; on 20, gearshift's fallback to tsx's CommonJS hook) against `node --import tsx`.
+const tsStart = async (viaTsx: boolean) => {
+  const script = fileURLToPath(new URL('./cold/ts-start.js', import.meta.url));
+  const runs: number[] = [];
+  for (let round = 0; round < 3; round++) {
+    const { stdout } = await exec(process.execPath, [...(viaTsx ? ['--import', 'tsx'] : []), script], {
+      timeout: 60_000,
+    });
+    runs.push((JSON.parse(stdout) as { ms: number }).ms);
+  }
+  return median(runs);
+};
+const strips = Boolean((process.features as { typescript?: unknown }).typescript);
+const tsPlain = await tsStart(false);
+const tsTsx = await tsStart(true);
+console.log('a TypeScript functions module: start() of a pool of one thread (median of 3 fresh processes)');
+console.log(
+  `  plain node            ${tsPlain.toFixed(0).padStart(8)} ms   (${strips ? "Node's type stripping" : 'tsx, as the fallback: this Node cannot strip types'})`,
+);
+console.log(
+  `  node --import tsx     ${tsTsx.toFixed(0).padStart(8)} ms   ${(tsTsx / tsPlain).toFixed(2)}x\n`,
+);
+
 // 8. Peak memory with 100,000 tiny jobs queued at once: each pool in a fresh process (main thread and
 // workers), so that what earlier rounds left on the heap does not hide the growth.
 async function peakRss(pool: 'piscina' | 'gearshift'): Promise<{ before: number; after: number }> {

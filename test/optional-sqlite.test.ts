@@ -72,7 +72,7 @@ describe('a process where better-sqlite3 cannot load', () => {
         /^QueueFileError: Queue file \S+ needs SQLite, and this Node \(v20\.\S+\) has no node:sqlite/,
       );
       expect(error).toMatch(/npm install better-sqlite3/);
-      expect(error).toMatch(/"allowScripts": \{ "better-sqlite3": true \}/);
+      expect(error).toMatch(/npm install-scripts approve better-sqlite3 && npm rebuild better-sqlite3/);
     });
   }
 });

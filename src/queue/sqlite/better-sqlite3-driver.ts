@@ -23,8 +23,8 @@ function betterSqlite3(file: string): typeof BetterSqlite3 {
     throw new QueueFileError(
       file,
       missing
-        ? `needs SQLite, and this Node (${process.version}) has no node:sqlite: use Node 22.13 or later, or install better-sqlite3 (npm install better-sqlite3; with npm 11, allow its build script: "allowScripts": { "better-sqlite3": true } in package.json)`
-        : `needs better-sqlite3's native addon, which did not load (${(error as Error).message}): rebuild it for this Node (npm rebuild better-sqlite3; with npm 11, allow its build script: "allowScripts": { "better-sqlite3": true } in package.json)`,
+        ? `needs SQLite, and this Node (${process.version}) has no node:sqlite: use Node 22.13 or later, or install better-sqlite3 and let it build its addon (npm install better-sqlite3; npm 11 skips the build until allowed: npm install-scripts approve better-sqlite3 && npm rebuild better-sqlite3)`
+        : `needs better-sqlite3's native addon, which did not load (${(error as Error).message}): build it for this Node (npm rebuild better-sqlite3; npm 11 skips the build until allowed: npm install-scripts approve better-sqlite3 first)`,
       error,
     );
   }
