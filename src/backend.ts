@@ -7,7 +7,9 @@
  * owns where jobs wait and run (queueing, priority, coalescing by `unique`, handles, status).
  */
 import type { GearshiftError } from './errors.js';
-import type { PayloadMode } from './functions/define.js';
+
+/** How a function's input and result travel: JSON values (the default) or raw bytes. */
+export type PayloadMode = 'json' | 'bytes';
 
 /** Job priority, as Gearman's SUBMIT_JOB_HIGH / SUBMIT_JOB / SUBMIT_JOB_LOW. */
 export type Priority = 'high' | 'normal' | 'low';
@@ -39,6 +41,14 @@ export interface SubmitRequest {
    * ask for it (Gearman has no "started" packet) asks only for such jobs.
    */
   readonly needsStart?: boolean | undefined;
+}
+
+/**
+ * The key under which jobs coalesce: a job submitted while another of the same function and unique is
+ * in flight joins it. Undefined for a job without a unique, which coalesces with nothing.
+ */
+export function coalescingKey(request: Pick<SubmitRequest, 'functionName' | 'unique'>): string | undefined {
+  return request.unique === undefined ? undefined : `${request.functionName}\u0000${request.unique}`;
 }
 
 /**
@@ -138,8 +148,6 @@ export interface Backend {
   status(handle: string): Promise<JobStatus>;
   /** The status of the job in flight with this unique (Gearman's GET_STATUS_UNIQUE). Optional. */
   statusOfUnique?(unique: string): Promise<JobStatus>;
-  /** Whether a handle has this backend's form (so that a client with two backends asks the right one). */
-  recognizes?(handle: string): boolean;
   /** Lets every submitted job finish, then releases resources. No submission arrives after this. */
   close(): Promise<void>;
   /** Stops at once: jobs still in flight are failed with `reason`, resources are released. */

@@ -9,6 +9,7 @@ export type {
   JobListener,
   JobStatus,
   JobTicket,
+  PayloadMode,
   Priority,
   SubmitRequest,
 } from './backend.js';
@@ -22,17 +23,18 @@ export {
   type TaskResults,
   type TaskResultType,
 } from './client/client.js';
+export type { JobEvent, JobEventHandlers, JobEventType, TaskEvent } from './client/events.js';
+export { JobRun } from './client/job-run.js';
+export type { BackgroundOptions, RunAllOptions, RunOptions } from './client/options.js';
+export { type TaskResult, TaskSet } from './client/task-set.js';
 export {
   type ClientOptions,
   type CustomBackendOptions,
   createClient,
   type GearmanClientOptions,
   type LocalClientOptions,
-} from './client/create-client.js';
-export type { JobEvent, JobEventHandlers, JobEventType, TaskEvent } from './client/events.js';
-export { JobRun } from './client/job-run.js';
-export type { BackgroundOptions, RunAllOptions, RunOptions } from './client/options.js';
-export { type TaskResult, TaskSet } from './client/task-set.js';
+} from './compose/create-client.js';
+export { createWorker, type WorkerOptions } from './compose/create-worker.js';
 export {
   ClientClosedError,
   FunctionsModuleError,
@@ -61,16 +63,16 @@ export {
   type JobContext,
   type JsonFunctionSpec,
   type JsonHandler,
-  type PayloadMode,
 } from './functions/define.js';
 export type { AnyFunctionSet, BytesInput, FunctionName, InputOf, ResultOf } from './functions/types.js';
 export { GearmanAdmin } from './gearman/admin-client.js';
 export type { GearmanOptions } from './gearman/gearman-options.js';
 export type { JobLine, PriorityStatusLine, StatusLine, WorkerLine } from './gearman/protocol/admin-text.js';
 export { parseServerAddress, type ServerAddress } from './gearman/server-address.js';
-export { createWorker, GearmanWorker, type WorkerOptions } from './gearman/worker/gearman-worker.js';
 export type { Jsonified, JsonResult, JsonValue } from './payload/jsonified.js';
 export { type FunctionStatus, openQueue, Queue, type RunnerStatus } from './queue/queue-admin.js';
 export { type Durability, defaultQueuePath } from './queue/queue-file.js';
 export type { QueueOptions } from './queue/queue-options.js';
 export type { Retention } from './queue/sql/retention.js';
+export { Worker } from './worker/worker.js';
+export type { WorkerEventMap } from './worker/worker-events.js';

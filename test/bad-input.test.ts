@@ -17,12 +17,12 @@ import {
   FunctionsModuleError,
   GearmanConnectionError,
   GearmanProtocolError,
-  type GearmanWorker,
   type GearshiftError,
   InvalidOptionError,
   PayloadError,
   QueueFileError,
   UnknownFunctionError,
+  type Worker,
 } from '../src/index.js';
 import type functions from './fixtures/functions.js';
 import { gearshift } from './helpers/cli.js';
@@ -317,7 +317,7 @@ describe('bad Gearman timing options', () => {
 describe.skipIf(!gearmandInstalled)('bad input on the Gearman wire', () => {
   const limit = 1024 * 1024;
   let gs: Fns;
-  let worker: GearmanWorker;
+  let worker: Worker;
   const fakes: { close(): Promise<void> }[] = [];
   beforeAll(async () => {
     const server = await startGearmand();

@@ -1,5 +1,5 @@
 import { afterAll, afterEach, beforeAll, describe } from 'vitest';
-import { createClient, createWorker, type GearmanWorker } from '../src/index.js';
+import { createClient, createWorker, type Worker } from '../src/index.js';
 import { conformanceSuite } from './conformance/suite.js';
 import type functions from './fixtures/functions.js';
 import { gearmandInstalled, startGearmand, stopAllGearmands, type TestGearmand } from './helpers/gearmand.js';
@@ -9,7 +9,7 @@ const functionsModule = new URL('./fixtures/functions.js', import.meta.url);
 // Every job goes through a real gearmand to a gearshift worker in this process.
 describe.skipIf(!gearmandInstalled)('through gearmand', () => {
   let server: TestGearmand;
-  const workers: GearmanWorker[] = [];
+  const workers: Worker[] = [];
   beforeAll(async () => {
     server = await startGearmand();
   });

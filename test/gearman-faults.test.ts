@@ -20,8 +20,8 @@ import {
   type GearmanOptions,
   GearmanProtocolError,
   GearmanServerError,
-  type GearmanWorker,
   parseServerAddress,
+  type Worker,
   WorkerCrashedError,
 } from '../src/index.js';
 import type crasherFunctions from './fixtures/crashers.js';
@@ -34,7 +34,7 @@ const functionsModule = new URL('./fixtures/functions.ts', import.meta.url);
 const quick = { retryMs: 50, requestTimeoutMs: 2000, connectTimeoutMs: 2000 } as const;
 
 const clients: Client<typeof functions>[] = [];
-const workers: GearmanWorker[] = [];
+const workers: Worker[] = [];
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
   await Promise.all(clients.splice(0).map((client) => client.destroy()));
@@ -50,7 +50,7 @@ function client(gearman: GearmanOptions): Client<typeof functions> {
   return made;
 }
 
-async function worker(gearman: GearmanOptions): Promise<GearmanWorker> {
+async function worker(gearman: GearmanOptions): Promise<Worker> {
   const made = createWorker({ functions: functionsModule, gearman, threads: 1 });
   workers.push(made);
   await made.start();

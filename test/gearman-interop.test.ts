@@ -10,9 +10,9 @@ import {
   createClient,
   createWorker,
   GearmanAdmin,
-  type GearmanWorker,
   JobFailedError,
   parseServerAddress,
+  type Worker,
 } from '../src/index.js';
 import { gearmandInstalled, startGearmand, stopAllGearmands, type TestGearmand } from './helpers/gearmand.js';
 
@@ -31,7 +31,7 @@ const phpWorker = new URL('./fixtures/php/worker.php', import.meta.url).pathname
 
 let server: TestGearmand;
 const processes: ChildProcess[] = [];
-const workers: GearmanWorker[] = [];
+const workers: Worker[] = [];
 beforeAll(async () => {
   if (gearmandInstalled) server = await startGearmand();
 });

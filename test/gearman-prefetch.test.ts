@@ -9,8 +9,8 @@ import {
   type Client,
   createClient,
   createWorker,
-  type GearmanWorker,
   InvalidOptionError,
+  type Worker,
   type WorkerOptions,
 } from '../src/index.js';
 import type functions from './fixtures/functions.js';
@@ -19,7 +19,7 @@ import { gearmandInstalled, startGearmand, stopAllGearmands } from './helpers/ge
 const functionsModule = new URL('./fixtures/functions.ts', import.meta.url);
 
 const clients: Client<typeof functions>[] = [];
-const workers: GearmanWorker[] = [];
+const workers: Worker[] = [];
 afterEach(async () => {
   await Promise.all(clients.splice(0).map((client) => client.destroy()));
   await Promise.all(workers.splice(0).map((worker) => worker.destroy()));
@@ -40,7 +40,7 @@ async function setUp(workerCount: number, options: Partial<WorkerOptions> = {}) 
 }
 
 /** Runs `work` while sampling each worker's `running` at every turn of the event loop; the highest seen. */
-async function highestRunning(sampled: GearmanWorker[], work: () => PromiseLike<unknown>): Promise<number[]> {
+async function highestRunning(sampled: Worker[], work: () => PromiseLike<unknown>): Promise<number[]> {
   const highest = sampled.map(() => 0);
   let sampling = true;
   const sample = () => {

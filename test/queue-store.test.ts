@@ -66,9 +66,11 @@ describe('leases', () => {
 
   it('keep a renewed lease: only an expired one goes back to the queue', () => {
     const queue = store();
-    write(queue, () => queue.insertJobs([job()], 1000));
-    write(queue, () => queue.claimJobs.claim('runner-a', 1, functions, 1000, 100, 10));
-    expect(write(queue, () => queue.leases.renew('runner-a', 5000))).toBe(1);
+    const [id] = write(queue, () => queue.insertJobs([job()], 1000)) as [number];
+    write(queue, () => queue.claimJobs.claim('runner-a', 7, functions, 1000, 100, 10));
+    // The renewal says which jobs the runner still holds, and under which lease token.
+    expect(write(queue, () => queue.leases.renew('runner-a', 5000))).toEqual(new Map([[id, 7]]));
+    expect(write(queue, () => queue.leases.renew('runner-b', 5000))).toEqual(new Map());
     expect(write(queue, () => queue.claimJobs.reapExpired(4000))).toBe(0);
     expect(write(queue, () => queue.claimJobs.reapExpired(6000))).toBe(1);
   });

@@ -15,16 +15,16 @@ import {
   createWorker,
   GearmanConnectionError,
   type GearmanOptions,
-  type GearmanWorker,
   InvalidOptionError,
   PayloadError,
+  type Worker,
 } from '../src/index.js';
 import type functions from './fixtures/functions.js';
 import { freePort, gearmandInstalled, startGearmand, stopAllGearmands } from './helpers/gearmand.js';
 import { startTlsProxy, type TlsProxy, tlsProxyInstalled } from './helpers/tls-proxy.js';
 
 const functionsModule = new URL('./fixtures/functions.ts', import.meta.url);
-const opened: (Client | GearmanWorker)[] = [];
+const opened: (Client | Worker)[] = [];
 const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {
   await Promise.all(opened.splice(0).map((each) => each.destroy()));
@@ -38,7 +38,7 @@ function client(gearman: GearmanOptions): Client<typeof functions> {
   return made;
 }
 
-async function worker(gearman: GearmanOptions): Promise<GearmanWorker> {
+async function worker(gearman: GearmanOptions): Promise<Worker> {
   const made = createWorker({ functions: functionsModule, gearman, threads: 1 });
   opened.push(made);
   await made.start();

@@ -1,5 +1,5 @@
 /** Reading the values of command-line options, with errors that name the option. */
-import { checkCount, checkMilliseconds } from '../client/options.js';
+import { checkCount, checkMilliseconds } from '../shared/validate.js';
 import { UsageError } from './usage-error.js';
 
 /** A whole number option (`--threads 4`), or its default. */

@@ -5,7 +5,7 @@
  */
 import { parseArgs } from 'node:util';
 import type { JobStatus } from '../backend.js';
-import { createClient } from '../client/create-client.js';
+import { createClient } from '../compose/create-client.js';
 import { GearmanAdmin } from '../gearman/admin-client.js';
 import { fillGearmanOptions } from '../gearman/gearman-options.js';
 import { openQueue } from '../queue/queue-admin.js';

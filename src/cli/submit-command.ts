@@ -6,8 +6,8 @@
 import { parseArgs } from 'node:util';
 import type { Priority } from '../backend.js';
 import type { Client } from '../client/client.js';
-import { createClient } from '../client/create-client.js';
 import type { BackgroundOptions } from '../client/options.js';
+import { createClient } from '../compose/create-client.js';
 import { countOption, millisecondsOption } from './cli-options.js';
 import { UsageError } from './usage-error.js';
 

@@ -5,19 +5,10 @@
  * A second signal stops it at once.
  */
 import { parseArgs } from 'node:util';
-import { createClient } from '../client/create-client.js';
-import { createWorker, type WorkerOptions } from '../gearman/worker/gearman-worker.js';
+import { createWorker } from '../compose/create-worker.js';
 import type { LocalPoolOptions } from '../local/create-local-backend.js';
-import { openQueue } from '../queue/queue-admin.js';
 import { countOption, millisecondsOption } from './cli-options.js';
 import { UsageError } from './usage-error.js';
-
-/** A running worker, as the service loop sees it. */
-interface Service {
-  readonly description: string;
-  stop(graceMs: number | undefined): Promise<void>;
-  destroy(): Promise<void>;
-}
 
 export async function work(args: readonly string[]): Promise<number> {
   const { values, positionals } = parseArgs({
@@ -50,15 +41,23 @@ export async function work(args: readonly string[]): Promise<number> {
   const prefetchMs = millisecondsOption('--prefetch-ms', values['prefetch-ms']);
   if (values.queue && prefetchMs !== undefined)
     throw new UsageError(
-      '--prefetch-ms is for --gearman workers (a queue runner claims only for free slots)',
+      '--prefetch-ms is for --gearman workers (a queue worker claims only for the room its pool has)',
     );
-  const service = values.queue
-    ? await queueService(values.queue, pool, millisecondsOption('--lease-ms', values['lease-ms']), grace)
-    : await gearmanService(values.gearman as string, pool, {
-        ...(values['client-id'] ? { clientId: values['client-id'] } : {}),
-        ...(prefetchMs === undefined ? {} : { prefetchMs }),
-      });
-  process.stderr.write(`gearshift work: pid ${process.pid} ${service.description}\n`);
+  const worker = createWorker({
+    ...pool,
+    ...(values.queue
+      ? {
+          queue: {
+            path: values.queue,
+            ...optional('leaseMs', millisecondsOption('--lease-ms', values['lease-ms'])),
+          },
+        }
+      : { gearman: { servers: values.gearman as string } }),
+    ...optional('clientId', values['client-id']),
+    ...optional('prefetchMs', prefetchMs),
+  });
+  await worker.start();
+  process.stderr.write(`gearshift work: pid ${process.pid} ${worker.description}\n`);
   // A worker is a service: it stays up until told to stop.
   const alive = setInterval(() => {}, 2 ** 30);
   await new Promise<void>((resolve) => {
@@ -66,9 +65,9 @@ export async function work(args: readonly string[]): Promise<number> {
       process.stderr.write(`gearshift work: ${signal}: finishing the running jobs, then stopping\n`);
       process.once(signal, () => {
         process.stderr.write(`gearshift work: ${signal} again: stopping now\n`);
-        void service.destroy().then(resolve);
+        void worker.destroy().then(resolve);
       });
-      void service.stop(grace).then(resolve);
+      void worker.stop(grace).then(resolve);
     };
     process.once('SIGTERM', () => stop('SIGTERM'));
     process.once('SIGINT', () => stop('SIGINT'));
@@ -95,41 +94,7 @@ function concurrencyOptions(
   return max === undefined ? {} : { maxConcurrency: countOption('--max-concurrency', max, 1, 1) };
 }
 
-async function queueService(
-  path: string,
-  pool: PoolOptions,
-  leaseMs: number | undefined,
-  shutdownGraceMs: number | undefined,
-): Promise<Service> {
-  const client = createClient({
-    ...pool,
-    queue: {
-      path,
-      ...(leaseMs === undefined ? {} : { leaseMs }),
-      ...(shutdownGraceMs === undefined ? {} : { shutdownGraceMs }),
-    },
-  });
-  await client.start();
-  const view = openQueue(path);
-  const me = view.runners().find((runner) => runner.pid === process.pid);
-  view.close();
-  return {
-    description: `runs ${me?.functions.join(', ') || '(no functions)'} from ${path}`,
-    stop: () => client.close(),
-    destroy: () => client.destroy(),
-  };
-}
-
-async function gearmanService(
-  servers: string,
-  pool: PoolOptions,
-  options: Pick<WorkerOptions, 'clientId' | 'prefetchMs'>,
-): Promise<Service> {
-  const worker = createWorker({ ...pool, ...options, gearman: { servers } });
-  await worker.start();
-  return {
-    description: `runs ${worker.functions.join(', ') || '(no functions)'} for ${servers} as ${worker.clientId}`,
-    stop: (graceMs) => worker.stop(graceMs),
-    destroy: () => worker.destroy(),
-  };
+/** `{ [name]: value }` when the value is given, `{}` when it is not. */
+function optional<K extends string, V>(name: K, value: V | undefined): { [key in K]?: V } {
+  return (value === undefined ? {} : { [name]: value }) as { [key in K]?: V };
 }

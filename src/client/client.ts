@@ -2,7 +2,14 @@
  * The client: one API over every backend. It checks what callers submit (names, inputs, options) before
  * anything runs, and owns promises, events, timeouts and signals; the backend only queues and runs.
  */
-import type { Backend, BackgroundRequest, FunctionInfo, JobStatus, SubmitRequest } from '../backend.js';
+import type {
+  Backend,
+  BackgroundRequest,
+  FunctionInfo,
+  JobStatus,
+  PayloadMode,
+  SubmitRequest,
+} from '../backend.js';
 import {
   ClientClosedError,
   FunctionsModuleError,
@@ -12,10 +19,10 @@ import {
   UnknownFunctionError,
   UnsupportedError,
 } from '../errors.js';
-import type { PayloadMode } from '../functions/define.js';
 import type { AnyFunctionSet, FunctionName, InputOf, ResultOf } from '../functions/types.js';
 import { toBuffer } from '../payload/bytes.js';
 import { assertJsonInput } from '../payload/json.js';
+import { IdleLatch } from '../shared/idle-latch.js';
 import { type EventRelay, JobCall } from './job-call.js';
 import { JobRun } from './job-run.js';
 import {
@@ -87,30 +94,24 @@ type CallInFlight = Pick<JobCall<unknown>, 'functionName' | 'abandon'>;
  * default export, which makes names, inputs and results checked at compile time.
  */
 export class Client<S extends AnyFunctionSet = AnyFunctionSet> {
-  /** Runs foreground jobs (run, runAll). */
+  /** Runs its jobs: a local pool, a queue file, both (routed), a Gearman cluster, or a transport of yours. */
   readonly #backend: Backend;
-  /** Keeps background jobs, when this client has somewhere to keep them. */
-  readonly #background: Backend | undefined;
   /** The backend's functions by name; null when the backend cannot know them; undefined until asked. */
   #functions: ReadonlyMap<string, FunctionInfo> | null | undefined;
   #functionsLoading: Promise<void> | undefined;
   #lifecycle: Lifecycle = 'open';
   readonly #calls = new Set<CallInFlight>();
   #openSets = 0;
-  #idleWaiters: (() => void)[] = [];
+  readonly #idle = new IdleLatch();
   #closing: Promise<void> | undefined;
   readonly #callEnded = (call: CallInFlight) => {
     this.#calls.delete(call);
     this.#checkIdle();
   };
 
-  /**
-   * @param backend what runs foreground jobs; see {@link createClient} for the usual ways to get one
-   * @param background what keeps background jobs (the same backend, a queue file, or none)
-   */
-  constructor(backend: Backend, background?: Backend) {
+  /** @param backend what runs the jobs; see {@link createClient} for the usual ways to get one */
+  constructor(backend: Backend) {
     this.#backend = backend;
-    this.#background = background ?? (backend.background ? backend : undefined);
   }
 
   /**
@@ -219,9 +220,6 @@ export class Client<S extends AnyFunctionSet = AnyFunctionSet> {
     if (typeof handle !== 'string' || handle.length === 0) {
       return Promise.reject(new InvalidOptionError('handle', 'a non-empty string', handle));
     }
-    const background = this.#background;
-    if (background && background !== this.#backend && background.recognizes?.(handle))
-      return background.status(handle);
     return this.#backend.status(handle);
   }
 
@@ -252,8 +250,7 @@ export class Client<S extends AnyFunctionSet = AnyFunctionSet> {
    * it, all of this happens on first use.
    */
   async start(): Promise<void> {
-    await this.#background?.start?.();
-    if (this.#backend !== this.#background) await this.#backend.start?.();
+    await this.#backend.start?.();
   }
 
   /**
@@ -265,12 +262,8 @@ export class Client<S extends AnyFunctionSet = AnyFunctionSet> {
     if (this.#lifecycle === 'open') this.#lifecycle = 'closing';
     this.#closing = (async () => {
       await this.#functionsLoading?.catch(() => {});
-      if (this.#calls.size > 0 || this.#openSets > 0) {
-        await new Promise<void>((resolve) => this.#idleWaiters.push(resolve));
-      }
+      if (this.#calls.size > 0 || this.#openSets > 0) await this.#idle.wait();
       this.#lifecycle = 'closed';
-      // The background backend first: its runner may be running jobs on the foreground one.
-      if (this.#background && this.#background !== this.#backend) await this.#background.close();
       await this.#backend.close();
     })();
     return this.#closing;
@@ -282,9 +275,7 @@ export class Client<S extends AnyFunctionSet = AnyFunctionSet> {
     for (const call of [...this.#calls]) {
       call.abandon(new ClientClosedError(`${call.functionName} was in flight when the client was destroyed`));
     }
-    const reason = new ClientClosedError('The client was destroyed');
-    if (this.#background && this.#background !== this.#backend) await this.#background.destroy(reason);
-    await this.#backend.destroy(reason);
+    await this.#backend.destroy(new ClientClosedError('The client was destroyed'));
     this.#checkIdle();
   }
 
@@ -358,8 +349,8 @@ export class Client<S extends AnyFunctionSet = AnyFunctionSet> {
 
   /** Checks background jobs like foreground ones, then hands them to the background backend together. */
   async #keep(jobs: readonly BackgroundJob[], many: boolean): Promise<string[]> {
-    const backend = this.#background;
-    if (!backend?.background) {
+    const backend = this.#backend;
+    if (!backend.background) {
       throw new UnsupportedError(
         'background jobs need a queue file or a Gearman server; this client has neither (queue: false, or a backend without background jobs)',
       );
@@ -415,10 +406,7 @@ export class Client<S extends AnyFunctionSet = AnyFunctionSet> {
   }
 
   #checkIdle(): void {
-    if (this.#calls.size > 0 || this.#openSets > 0 || this.#idleWaiters.length === 0) return;
-    const waiters = this.#idleWaiters;
-    this.#idleWaiters = [];
-    for (const resolve of waiters) resolve();
+    if (this.#calls.size === 0 && this.#openSets === 0) this.#idle.open();
   }
 
   #closedError(functionName: string): ClientClosedError {

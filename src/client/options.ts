@@ -1,6 +1,7 @@
 /** The options of a job and of a set of jobs, and their checks. */
 import type { Priority } from '../backend.js';
 import { InvalidOptionError } from '../errors.js';
+import { checkCount, checkMilliseconds, checkObject } from '../shared/validate.js';
 import type { JobEvent, JobEventHandlers, TaskEvent } from './events.js';
 
 /** Options of one job (`run`, `task`). */
@@ -137,30 +138,6 @@ export function checkBackgroundOptions(
   }
   if (delay !== undefined) at = now + checkMilliseconds(`${where}.delay`, delay, 0);
   return { ...options, runAt: at };
-}
-
-/** Checks a whole number from `min` up; `alternative` names what else the option takes ("or 'auto'"). */
-export function checkCount(name: string, value: unknown, min: number, alternative?: string): number {
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < min) {
-    const expected = `an integer from ${min} and up`;
-    throw new InvalidOptionError(name, alternative ? `${expected}, ${alternative}` : expected, value);
-  }
-  return value;
-}
-
-/** Checks a duration in milliseconds from `min` up. */
-export function checkMilliseconds(name: string, value: unknown, min: number): number {
-  if (typeof value !== 'number' || !Number.isFinite(value) || value < min) {
-    throw new InvalidOptionError(name, `a number of milliseconds from ${min} and up`, value);
-  }
-  return value;
-}
-
-/** Checks that a value is a non-null object. */
-export function checkObject(name: string, value: unknown): void {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    throw new InvalidOptionError(name, 'an object', value);
-  }
 }
 
 function checkPriority(name: string, value: unknown): void {

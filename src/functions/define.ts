@@ -3,7 +3,7 @@
  * workers. A functions module default-exports `defineFunctions({ ... })`, and the same module serves
  * every backend.
  */
-import type { FunctionInfo } from '../backend.js';
+import type { FunctionInfo, PayloadMode } from '../backend.js';
 
 /** What a running job can see and do, passed to every handler as its second argument. */
 export interface JobContext {
@@ -29,9 +29,6 @@ export interface JobContext {
   /** Sends a warning to the caller without failing the job (Gearman's WORK_WARNING). */
   warning(message: string): void;
 }
-
-/** How a function's input and result travel: JSON values (the default) or raw bytes. */
-export type PayloadMode = 'json' | 'bytes';
 
 /** A handler that takes and returns JSON values. */
 export type JsonHandler<I = never, R = unknown> = (input: I, job: JobContext) => R | Promise<R>;

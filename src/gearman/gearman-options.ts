@@ -1,7 +1,7 @@
 /** The `gearman` option of createClient and createWorker: its fields, defaults and checks. */
 import type { ConnectionOptions as TlsOptions } from 'node:tls';
-import { checkMilliseconds, checkObject } from '../client/options.js';
 import { InvalidOptionError } from '../errors.js';
+import { checkMilliseconds, checkObject } from '../shared/validate.js';
 import type { ConnectionOptions } from './connection.js';
 import { parseServerAddress, type ServerAddress } from './server-address.js';
 
@@ -28,7 +28,11 @@ export interface GearmanOptions {
    * @default 64 MiB
    */
   readonly maxPacketBytes?: number;
-  /** Milliseconds before a server that failed is tried again (doubling up to 30 s while it keeps failing). @default 1000 */
+  /**
+   * Milliseconds before a server that failed is tried again: the n-th try waits between half and all of
+   * retryMs x 2^(n-1), up to 30 s (the jitter keeps clients that lost a server together from returning
+   * together). @default 1000
+   */
   readonly retryMs?: number;
   /**
    * Milliseconds a submission (`run`, `runAll`, `background`) may wait for a server when every server is

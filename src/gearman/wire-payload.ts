@@ -2,8 +2,9 @@
  * Payloads on the Gearman wire: JSON as UTF-8 text (what a PHP worker's json_encode produces and its
  * json_decode reads), bytes as they are, no input as an empty payload.
  */
+
+import type { PayloadMode } from '../backend.js';
 import { PayloadError } from '../errors.js';
-import type { PayloadMode } from '../functions/define.js';
 
 /** An input, result or data chunk as bytes on the wire. */
 export function toWire(value: unknown, payload: PayloadMode): Buffer {

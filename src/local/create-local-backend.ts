@@ -1,10 +1,10 @@
 /** Making the local pool (threads, or inline) from the options that describe it. */
 import { availableParallelism } from 'node:os';
 import type { ResourceLimits } from 'node:worker_threads';
-import { checkCount, checkMilliseconds, checkObject } from '../client/options.js';
 import { InvalidOptionError } from '../errors.js';
 import { FunctionSet } from '../functions/define.js';
 import { toModuleUrl } from '../functions/load-module.js';
+import { checkCount, checkMilliseconds, checkObject } from '../shared/validate.js';
 import { InlineExecutor } from './inline-executor.js';
 import { type ExecutorFactory, LocalBackend } from './local-backend.js';
 import { ThreadExecutor } from './thread-executor.js';

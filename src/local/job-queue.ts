@@ -4,7 +4,7 @@
  * costs O(1) however long the queue is.
  */
 import type { Priority } from '../backend.js';
-import { Fifo } from '../fifo.js';
+import { Fifo } from '../shared/fifo.js';
 
 /** What the queue needs to know of an entry. */
 export interface Queueable {

@@ -7,29 +7,26 @@
  * a millisecond of work per batch), which is what lets many small jobs beat one-task-per-message pools;
  * jobs of unknown or long-running functions travel one to a message, so they spread over every thread.
  */
-import type {
-  Backend,
-  FunctionInfo,
-  JobListener,
-  JobStatus,
-  JobTicket,
-  Priority,
-  SubmitRequest,
-} from '../backend.js';
+
+import type { PayloadMode } from '../backend.js';
 import {
-  FunctionsModuleError,
-  type GearshiftError,
-  JobFailedError,
-  PayloadError,
-  UnknownFunctionError,
-  WorkerCrashedError,
-} from '../errors.js';
-import type { PayloadMode } from '../functions/define.js';
+  type Backend,
+  coalescingKey,
+  type FunctionInfo,
+  type JobListener,
+  type JobStatus,
+  type JobTicket,
+  type Priority,
+  type SubmitRequest,
+} from '../backend.js';
+import { type GearshiftError, WorkerCrashedError } from '../errors.js';
 import { toBuffer } from '../payload/bytes.js';
-import { deserializeError, serializeError } from '../payload/remote-error.js';
+import { jobErrorFromOutcome } from '../payload/job-error.js';
+import { IdleLatch } from '../shared/idle-latch.js';
+import { MovingAverage } from '../shared/moving-average.js';
 import type { Crash, Executor, ExecutorReports } from './executor.js';
 import { JobQueue } from './job-queue.js';
-import type { FailureOrigin, JobMessage } from './messages.js';
+import type { JobMessage } from './messages.js';
 
 /** Makes the executor, given where it reports and the prefix of job handles. */
 export type ExecutorFactory = (reports: ExecutorReports, handlePrefix: string) => Executor;
@@ -140,7 +137,7 @@ export class LocalBackend implements Backend {
   readonly #byUnique = new Map<string, Execution>();
   readonly #batches = new Map<number, BatchState>();
   /** Measured run time per function, in microseconds (an exponential moving average). */
-  readonly #durations = new Map<string, number>();
+  readonly #durations = new Map<string, MovingAverage>();
   #nextId = 0;
   #nextBatch = 0;
   /** Whether a host (a queue runner, a Gearman worker) has more jobs to bring when there is room. */
@@ -150,7 +147,8 @@ export class LocalBackend implements Backend {
   #closed = false;
   #manifest: Promise<FunctionInfo[]> | undefined;
   #knownNames: readonly string[] = [];
-  #idleWaiters: (() => void)[] = [];
+  readonly #idle = new IdleLatch();
+  #closing: Promise<void> | undefined;
   /** Submissions whose listener has not yet heard `created`: executions and listeners, pairwise. */
   readonly #unannouncedExecutions: Execution[] = [];
   readonly #unannouncedListeners: JobListener[] = [];
@@ -172,7 +170,7 @@ export class LocalBackend implements Backend {
   }
 
   submit(request: SubmitRequest, listener: JobListener): JobTicket {
-    const key = request.unique === undefined ? undefined : `${request.functionName}\u0000${request.unique}`;
+    const key = coalescingKey(request);
     const existing = key === undefined ? undefined : this.#byUnique.get(key);
     const execution = existing ?? this.#enqueue(request, key, listener);
     if (existing) existing.listeners.push(listener);
@@ -191,10 +189,6 @@ export class LocalBackend implements Backend {
     await this.#executor.warm();
   }
 
-  recognizes(handle: string): boolean {
-    return handle.startsWith(this.#handlePrefix);
-  }
-
   async status(handle: string): Promise<JobStatus> {
     const execution = handle.startsWith(this.#handlePrefix)
       ? this.#executions.get(Number(handle.slice(this.#handlePrefix.length)))
@@ -204,9 +198,14 @@ export class LocalBackend implements Backend {
     return { handle, known: true, running: state === 'running', numerator, denominator };
   }
 
-  async close(): Promise<void> {
+  close(): Promise<void> {
+    this.#closing ??= this.#close();
+    return this.#closing;
+  }
+
+  async #close(): Promise<void> {
     this.#closed = true;
-    if (this.#executions.size > 0) await new Promise<void>((resolve) => this.#idleWaiters.push(resolve));
+    if (this.#executions.size > 0) await this.#idle.wait();
     await this.#executor.close();
   }
 
@@ -339,13 +338,17 @@ export class LocalBackend implements Backend {
 
   /** The expected run time of a job, or undefined while its function has not been measured. */
   #estimate(execution: Execution): number | undefined {
-    const average = this.#durations.get(execution.functionName);
+    const average = this.#durations.get(execution.functionName)?.value;
     return average === undefined ? undefined : Math.max(average, 1);
   }
 
   #measure(functionName: string, micros: number): void {
-    const average = this.#durations.get(functionName);
-    this.#durations.set(functionName, average === undefined ? micros : average * 0.8 + micros * 0.2);
+    let average = this.#durations.get(functionName);
+    if (!average) {
+      average = new MovingAverage();
+      this.#durations.set(functionName, average);
+    }
+    average.add(micros);
   }
 
   #detachListener(execution: Execution, listener: JobListener, reason: GearshiftError): void {
@@ -410,7 +413,11 @@ export class LocalBackend implements Backend {
         if (outcome.ok || outcome.origin === 'handler') this.#measure(execution.functionName, micros);
         this.#advance(execution);
         if (outcome.ok) this.#complete(execution, this.#fromPayload(execution, outcome.value));
-        else this.#fail(execution, this.#failure(execution, outcome.origin, outcome.thrown));
+        else {
+          const { functionName, handle } = execution;
+          const failure = { origin: outcome.origin, thrown: outcome.thrown, known: this.#knownNames };
+          this.#fail(execution, jobErrorFromOutcome(failure, functionName, handle));
+        }
       },
       skipped: (id) => {
         const execution = this.#executions.get(id);
@@ -483,29 +490,6 @@ export class LocalBackend implements Backend {
     return execution.payload === 'bytes' ? toBuffer(execution.functionName, 'result', value) : value;
   }
 
-  #failure(execution: Execution, origin: FailureOrigin, thrown: unknown): GearshiftError {
-    const { functionName } = execution;
-    const error = thrown instanceof Error ? thrown : deserializeError(serializeError(thrown));
-    const detail = (key: string) => {
-      const value = (error as unknown as Record<string, unknown>)[key];
-      return typeof value === 'string' ? value : undefined;
-    };
-    switch (origin) {
-      case 'handler':
-        return new JobFailedError(functionName, execution.handle, error);
-      case 'payload':
-        return new PayloadError(functionName, detail('path') ?? 'result', detail('problem') ?? error.message);
-      case 'module':
-        return new FunctionsModuleError(
-          detail('module') ?? 'of this client',
-          detail('problem') ?? error.message,
-          error,
-        );
-      case 'unknown-function':
-        return new UnknownFunctionError(functionName, this.#knownNames);
-    }
-  }
-
   /** Ends an execution with its result and tells its callers. */
   #complete(execution: Execution, value: unknown): void {
     for (const listener of this.#finish(execution)) listener.complete(value);
@@ -533,8 +517,7 @@ export class LocalBackend implements Backend {
     execution.listeners = [];
     if (this.#executions.size === 0) {
       this.#executor.keepAlive(false);
-      const waiters = this.#idleWaiters.splice(0);
-      for (const resolve of waiters) resolve();
+      this.#idle.open();
     }
     return listeners;
   }

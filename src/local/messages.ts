@@ -5,6 +5,7 @@
  */
 import type { MessagePort } from 'node:worker_threads';
 import type { FunctionInfo } from '../backend.js';
+import type { FailureOrigin } from '../payload/job-error.js';
 import type { SerializedError } from '../payload/remote-error.js';
 
 /** What a worker thread is started with. */
@@ -65,9 +66,6 @@ export function decodeBatch(task: BatchTask): JobMessage[] {
 export type ManifestAnswer =
   | { readonly ok: true; readonly functions: readonly FunctionInfo[] }
   | { readonly ok: false; readonly error: SerializedError };
-
-/** Why a job ended without a result. */
-export type FailureOrigin = 'handler' | 'payload' | 'module' | 'unknown-function';
 
 /**
  * A thread's first message, on parentPort: the port it reports on from then on. A port of its own, not

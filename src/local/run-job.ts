@@ -5,8 +5,8 @@
 import { InvalidOptionError } from '../errors.js';
 import type { JobContext, ResolvedFunction } from '../functions/define.js';
 import { toBuffer } from '../payload/bytes.js';
+import type { FailureOrigin } from '../payload/job-error.js';
 import { toJsonPayload } from '../payload/json.js';
-import type { FailureOrigin } from './messages.js';
 
 /** Where a running job's progress reports go, by job id. */
 export interface ProgressReports {

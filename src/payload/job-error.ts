@@ -9,6 +9,7 @@ import {
   JobFailedError,
   JobTimeoutError,
   PayloadError,
+  UnknownFunctionError,
   WorkerCrashedError,
 } from '../errors.js';
 import { deserializeError, isSerializedError, type SerializedError, serializeError } from './remote-error.js';
@@ -42,8 +43,54 @@ export function jobErrorToData(error: unknown): JobErrorData {
   return { code: error.code, message: error.message, ...(cause ? { cause } : {}), details };
 }
 
-/** Rebuilds the typed error of a job's failure for its caller. */
-export function jobErrorFromData(data: JobErrorData, functionName: string, handle: string): GearshiftError {
+/** Where a job ended without a result: in its handler, its payload, its module, or an unknown name. */
+export type FailureOrigin = 'handler' | 'payload' | 'module' | 'unknown-function';
+
+/** Where a job of the local pool failed and what was thrown, as its runner reports it. */
+export interface JobFailure {
+  readonly origin: FailureOrigin;
+  /** The handler's own error (inline: the very object; from a thread: rebuilt from its message). */
+  readonly thrown: unknown;
+  /** The functions that do exist, for an unknown one. */
+  readonly known: readonly string[];
+}
+
+/** The codes of the conditions a local runner reports, by where the job failed. */
+const codeOfOrigin: Readonly<Record<FailureOrigin, string>> = {
+  handler: 'ERR_JOB_FAILED',
+  payload: 'ERR_PAYLOAD',
+  module: 'ERR_FUNCTIONS_MODULE',
+  'unknown-function': 'ERR_UNKNOWN_FUNCTION',
+};
+
+/** Rebuilds the typed error of a local job's failure: the same classes as from data, the cause kept. */
+export function jobErrorFromOutcome(
+  failure: JobFailure,
+  functionName: string,
+  handle: string,
+): GearshiftError {
+  const { origin, thrown, known } = failure;
+  const error = thrown instanceof Error ? thrown : deserializeError(serializeError(thrown));
+  const details: Record<string, string> = { known: known.join('\u0000') };
+  for (const key of ['path', 'problem', 'module'] as const) {
+    const value = (error as unknown as Record<string, unknown>)[key];
+    if (typeof value === 'string') details[key] = value;
+  }
+  if (origin === 'module') details.module ??= 'of this client';
+  const data: JobErrorData = { code: codeOfOrigin[origin], message: error.message, details };
+  return jobErrorFromData(data, functionName, handle, error);
+}
+
+/**
+ * Rebuilds the typed error of a job's failure for its caller. `cause`, when the failure did not cross a
+ * process, is the handler's own error, passed on as it is.
+ */
+export function jobErrorFromData(
+  data: JobErrorData,
+  functionName: string,
+  handle: string,
+  cause?: Error,
+): GearshiftError {
   const detail = (key: string): string | undefined => {
     const value = data.details?.[key];
     return value === undefined ? undefined : String(value);
@@ -67,11 +114,17 @@ export function jobErrorFromData(data: JobErrorData, functionName: string, handl
       return new FunctionsModuleError(
         detail('module') ?? '(of the runner)',
         detail('problem') ?? data.message,
+        cause,
       );
+    case 'ERR_UNKNOWN_FUNCTION':
+      return new UnknownFunctionError(functionName, detail('known')?.split('\u0000').filter(Boolean) ?? []);
     default: {
-      const cause =
-        data.cause && isSerializedError(data.cause) ? deserializeError(data.cause) : new Error(data.message);
-      return new JobFailedError(functionName, handle, cause);
+      const handlerError =
+        cause ??
+        (data.cause && isSerializedError(data.cause)
+          ? deserializeError(data.cause)
+          : new Error(data.message));
+      return new JobFailedError(functionName, handle, handlerError);
     }
   }
 }

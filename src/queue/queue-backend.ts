@@ -11,15 +11,18 @@ import type {
   JobListener,
   JobStatus,
   JobTicket,
+  PayloadMode,
   SubmitRequest,
 } from '../backend.js';
 import { type GearshiftError, QueueFileError } from '../errors.js';
-import type { PayloadMode } from '../functions/define.js';
 import type { LocalPool } from '../local/create-local-backend.js';
 import { jobErrorFromData, jobErrorToData, parseJobErrorData } from '../payload/job-error.js';
+import { IdleLatch } from '../shared/idle-latch.js';
+import { WorkerEvents } from '../worker/worker-events.js';
+import { WorkerHost } from '../worker/worker-host.js';
 import { priorityRank } from './priority.js';
 import type { Durability } from './queue-file.js';
-import { QueueRunner } from './queue-runner.js';
+import { type QueueOrigin, QueueSource } from './queue-source.js';
 import { QueueStore } from './queue-store.js';
 import { EventKind, State, stateNames } from './schema.js';
 import type { NewJob } from './sql/insert-jobs.js';
@@ -62,14 +65,16 @@ interface WaitGroup {
 export class QueueBackend implements Backend {
   readonly #options: QueueBackendOptions;
   #store: QueueStore | undefined;
-  #runner: QueueRunner | undefined;
+  /** This process's own worker on the file, sharing the client's pool and connection. */
+  #runner: WorkerHost<QueueOrigin> | undefined;
   #runnerStarted: Promise<void> | undefined;
   readonly #waiting = new Map<number, WaitGroup>();
   #unsubscribe: (() => void) | undefined;
   #holdOpen: NodeJS.Timeout | undefined;
   /** Foreground submissions not yet committed: close() waits for them too. */
   #submitting = 0;
-  #idle: (() => void) | undefined;
+  readonly #idle = new IdleLatch();
+  #closing: Promise<void> | undefined;
 
   constructor(options: QueueBackendOptions) {
     this.#options = options;
@@ -140,6 +145,7 @@ export class QueueBackend implements Backend {
     }
   }
 
+  /** Whether a handle is of a queue file (so that a client with a pool too asks the right one). */
   recognizes(handle: string): boolean {
     return handle.startsWith('Q:');
   }
@@ -152,12 +158,13 @@ export class QueueBackend implements Backend {
     return toStatus(handle, row);
   }
 
-  async close(): Promise<void> {
-    if (this.#waiting.size > 0 || this.#submitting > 0) {
-      await new Promise<void>((resolve) => {
-        this.#idle = resolve;
-      });
-    }
+  close(): Promise<void> {
+    this.#closing ??= this.#close();
+    return this.#closing;
+  }
+
+  async #close(): Promise<void> {
+    if (this.#waiting.size > 0 || this.#submitting > 0) await this.#idle.wait();
     await this.#runner?.stop(this.#options.shutdownGraceMs);
     await this.#closeRest();
   }
@@ -191,13 +198,18 @@ export class QueueBackend implements Backend {
     const embedded = this.#options.runner;
     if (embedded) {
       const { leaseMs, retention } = this.#options;
-      this.#runner = new QueueRunner(this.#store, embedded.pool, { leaseMs, retention });
-      this.#runnerStarted = this.#runner.start().catch((error: unknown) => {
-        process.emitWarning(
-          `the queue runner of ${path} did not start: ${String(error)}`,
-          'GearshiftWarning',
-        );
-      });
+      const store = this.#store;
+      const source = new QueueSource({ leaseMs, retention, store: () => store, ownsStore: false });
+      this.#runner = new WorkerHost(embedded.pool, source, new WorkerEvents(), false);
+      this.#runnerStarted = this.#runner.start().then(
+        () => {},
+        (error: unknown) => {
+          process.emitWarning(
+            `the queue runner of ${path} did not start: ${String(error)}`,
+            'GearshiftWarning',
+          );
+        },
+      );
     }
     return this.#store;
   }
@@ -322,9 +334,7 @@ export class QueueBackend implements Backend {
     this.#unsubscribe = undefined;
     clearInterval(this.#holdOpen);
     this.#holdOpen = undefined;
-    const idle = this.#idle;
-    this.#idle = undefined;
-    idle?.();
+    this.#idle.open();
   }
 }
 

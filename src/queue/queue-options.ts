@@ -1,6 +1,7 @@
 /** The `queue` option of createClient: its fields, their defaults, and their checks. */
-import { checkCount, checkMilliseconds, checkObject } from '../client/options.js';
+
 import { InvalidOptionError } from '../errors.js';
+import { checkCount, checkMilliseconds, checkObject } from '../shared/validate.js';
 import { type Durability, defaultQueuePath } from './queue-file.js';
 import type { Retention } from './sql/retention.js';
 

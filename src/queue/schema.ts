@@ -48,11 +48,11 @@ const migrations: readonly string[] = [
      started_at INTEGER,
      finished_at INTEGER
    );
-   CREATE INDEX jobs_ready ON jobs (priority, run_at, id) WHERE state = 0;
-   CREATE UNIQUE INDEX jobs_unique ON jobs (function, unique_key) WHERE unique_key IS NOT NULL AND state IN (0, 1);
-   CREATE INDEX jobs_leased ON jobs (lease_owner) WHERE state = 1;
-   CREATE INDEX jobs_lease_expiry ON jobs (lease_until) WHERE state = 1;
-   CREATE INDEX jobs_finished ON jobs (state, finished_at) WHERE state >= 2;
+   CREATE INDEX jobs_ready ON jobs (priority, run_at, id) WHERE state = ${State.queued};
+   CREATE UNIQUE INDEX jobs_unique ON jobs (function, unique_key) WHERE unique_key IS NOT NULL AND state IN (${State.queued}, ${State.running});
+   CREATE INDEX jobs_leased ON jobs (lease_owner) WHERE state = ${State.running};
+   CREATE INDEX jobs_lease_expiry ON jobs (lease_until) WHERE state = ${State.running};
+   CREATE INDEX jobs_finished ON jobs (state, finished_at) WHERE state >= ${State.completed};
 
    CREATE TABLE job_events (
      job_id INTEGER NOT NULL,

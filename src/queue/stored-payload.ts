@@ -2,7 +2,7 @@
  * Payloads as a queue file keeps them: JSON as TEXT, bytes as a BLOB, nothing as NULL. SQLite's
  * dynamic typing tells them apart on the way back, so no column says which is which.
  */
-import type { PayloadMode } from '../functions/define.js';
+import type { PayloadMode } from '../backend.js';
 
 /** Turns an input or a result into what is stored. */
 export function toStored(value: unknown, payload: PayloadMode): string | Uint8Array | null {

@@ -10,14 +10,17 @@
  * (each listens on a control function of its own); a caller's timeout counts from the start, which is
  * found by asking GET_STATUS while the job waits.
  */
-import type {
-  Backend,
-  BackgroundRequest,
-  FunctionInfo,
-  JobListener,
-  JobStatus,
-  JobTicket,
-  SubmitRequest,
+
+import type { PayloadMode } from '../../backend.js';
+import {
+  type Backend,
+  type BackgroundRequest,
+  coalescingKey,
+  type FunctionInfo,
+  type JobListener,
+  type JobStatus,
+  type JobTicket,
+  type SubmitRequest,
 } from '../../backend.js';
 import {
   GearmanConnectionError,
@@ -25,10 +28,11 @@ import {
   type GearshiftError,
   JobFailedError,
 } from '../../errors.js';
-import type { FunctionSet, PayloadMode } from '../../functions/define.js';
+import type { FunctionSet } from '../../functions/define.js';
 import { loadFunctionsModule } from '../../functions/load-module.js';
 import { jobErrorFromData, parseJobErrorData } from '../../payload/job-error.js';
-import { hash32, randomId } from '../../random.js';
+import { IdleLatch } from '../../shared/idle-latch.js';
+import { hash32, randomId } from '../../shared/random.js';
 import { GearmanAdmin } from '../admin-client.js';
 import { cancelFunctionPrefix } from '../control.js';
 import type { FilledGearmanOptions } from '../gearman-options.js';
@@ -192,7 +196,8 @@ export class GearmanBackend implements Backend {
   readonly #handleServers = new Map<string, ServerLink>();
   /** Submissions waiting to try the servers again (waitForServerMs), and how to fail each one now. */
   readonly #waits = new Map<NodeJS.Timeout, (reason: GearshiftError) => void>();
-  #idle: (() => void) | undefined;
+  readonly #idle = new IdleLatch();
+  #closing: Promise<void> | undefined;
 
   /**
    * @param functions the functions the workers run (the module, or the set), if this process has them:
@@ -214,12 +219,8 @@ export class GearmanBackend implements Backend {
     return this.#manifest;
   }
 
-  recognizes(handle: string): boolean {
-    return handle.startsWith('H:');
-  }
-
   submit(request: SubmitRequest, listener: JobListener): JobTicket {
-    const key = request.unique === undefined ? undefined : `${request.functionName}\u0000${request.unique}`;
+    const key = coalescingKey(request);
     const existing = key === undefined ? undefined : this.#coalesced.get(key);
     if (existing) {
       existing.listeners.push(listener);
@@ -278,8 +279,13 @@ export class GearmanBackend implements Backend {
     return { handle: '', ...statusFields(packet.args), waiting: Number(packet.args.clientCount) };
   }
 
-  async close(): Promise<void> {
-    if (this.#inFlight.size > 0) await new Promise<void>((resolve) => (this.#idle = resolve));
+  close(): Promise<void> {
+    this.#closing ??= this.#close();
+    return this.#closing;
+  }
+
+  async #close(): Promise<void> {
+    if (this.#inFlight.size > 0) await this.#idle.wait();
     for (const link of this.#links) link.close();
   }
 
@@ -296,10 +302,9 @@ export class GearmanBackend implements Backend {
   /** Called by a job that ended. */
   ended(job: ForegroundJob): void {
     this.#inFlight.delete(job);
-    const { functionName, unique } = job.request;
-    const key = `${functionName}\u0000${unique}`;
-    if (unique !== undefined && this.#coalesced.get(key) === job) this.#coalesced.delete(key);
-    if (this.#inFlight.size === 0) this.#idle?.();
+    const key = coalescingKey(job.request);
+    if (key !== undefined && this.#coalesced.get(key) === job) this.#coalesced.delete(key);
+    if (this.#inFlight.size === 0) this.#idle.open();
   }
 
   /** Sends a foreground job to a server not yet tried; `cause` is why the last one failed. */

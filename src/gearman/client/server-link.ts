@@ -10,7 +10,8 @@ import {
   GearmanServerError,
   type GearshiftError,
 } from '../../errors.js';
-import { Fifo } from '../../fifo.js';
+import { backoffDelay } from '../../shared/backoff.js';
+import { Fifo } from '../../shared/fifo.js';
 import { GearmanConnection } from '../connection.js';
 import type { FilledGearmanOptions } from '../gearman-options.js';
 import type { ArgumentsOf, Packet } from '../protocol/packet-codec.js';
@@ -234,7 +235,7 @@ export class ServerLink {
 
   #backOff(): void {
     this.#failures++;
-    const delay = Math.min(this.#options.retryMs * 2 ** (this.#failures - 1), this.#options.maxRetryMs);
+    const delay = backoffDelay(this.#options.retryMs, this.#failures, this.#options.maxRetryMs);
     this.#downUntil = Date.now() + delay;
   }
 

@@ -5,6 +5,7 @@
  * it reconnects with a growing backoff and registers again (a restarted server knows nothing of it).
  */
 import { GearmanConnectionError } from '../../errors.js';
+import { backoffDelay } from '../../shared/backoff.js';
 import { GearmanConnection } from '../connection.js';
 import type { FilledGearmanOptions } from '../gearman-options.js';
 import type { ArgumentsOf, Packet } from '../protocol/packet-codec.js';
@@ -34,6 +35,8 @@ export interface GrabLoopOwner {
   assigned(loop: GrabLoop, assignment: Assignment): void;
   /** The loop grabbed what there was room for; `waiting` when the server may have more than that. */
   pumped(loop: GrabLoop, waiting: boolean): void;
+  /** The connection opened (and the functions are being registered). */
+  connected(loop: GrabLoop): void;
   /** The connection dropped: the jobs it brought can no longer be answered. */
   disconnected(loop: GrabLoop): void;
 }
@@ -127,6 +130,7 @@ export class GrabLoop {
         return;
       }
       this.#connection = connection;
+      this.#owner.connected(this);
       this.#failures = 0;
       this.#grabbing = 0;
       this.#ahead = 0;
@@ -217,7 +221,7 @@ export class GrabLoop {
   #scheduleRetry(): void {
     if (this.#stopped) return;
     this.#failures++;
-    const delay = Math.min(this.#options.retryMs * 2 ** (this.#failures - 1), this.#options.maxRetryMs);
+    const delay = backoffDelay(this.#options.retryMs, this.#failures, this.#options.maxRetryMs);
     this.#retry = setTimeout(() => void this.#connect(), delay);
   }
 }

@@ -3,6 +3,8 @@
  * then the best ready jobs of the functions a runner knows are leased to it. Priority first, across
  * functions; then the time they became ready; then the order they came in.
  */
+import { backoffDelaySql } from '../../shared/backoff.js';
+import { State } from '../schema.js';
 import type { SqliteConnection } from '../sqlite/sqlite-connection.js';
 import type { NewJob } from './insert-jobs.js';
 
@@ -24,25 +26,25 @@ export function prepareClaimJobs(db: SqliteConnection) {
   // A job whose runner vanished is retried after its backoff, like any failure, or ends after its last attempt.
   const reap = db.prepare(
     `UPDATE jobs SET
-       state = CASE WHEN attempts < max_attempts THEN 0 WHEN foreground THEN 3 ELSE 4 END,
-       run_at = CASE WHEN attempts < max_attempts THEN :now + backoff * (1 << min(attempts - 1, 20)) ELSE run_at END,
+       state = CASE WHEN attempts < max_attempts THEN ${State.queued} WHEN foreground THEN ${State.failed} ELSE ${State.dead} END,
+       run_at = CASE WHEN attempts < max_attempts THEN :now + ${backoffDelaySql('backoff', 'attempts')} ELSE run_at END,
        finished_at = CASE WHEN attempts < max_attempts THEN NULL ELSE :now END,
        error = :error, started_at = NULL, lease_owner = NULL, lease_token = NULL, lease_until = NULL
-     WHERE state = 1 AND lease_until < :now`,
+     WHERE state = ${State.running} AND lease_until < :now`,
   );
   const claim = db.prepare(
-    `UPDATE jobs SET state = 1, attempts = attempts + 1, lease_owner = :owner, lease_token = :token,
+    `UPDATE jobs SET state = ${State.running}, attempts = attempts + 1, lease_owner = :owner, lease_token = :token,
        lease_until = :until, numerator = 0, denominator = 0
      WHERE id IN (
        SELECT id FROM jobs
-       WHERE state = 0 AND run_at <= :now AND function IN (SELECT value FROM json_each(:functions))
+       WHERE state = ${State.queued} AND run_at <= :now AND function IN (SELECT value FROM json_each(:functions))
        ORDER BY priority, run_at, id LIMIT :limit)
      RETURNING id, function AS functionName, input, unique_key AS "unique", priority, foreground, run_at AS runAt,
        attempts, max_attempts AS maxAttempts, backoff`,
   );
   const nextReady = db.prepare(
     `SELECT min(run_at) FROM jobs
-     WHERE state = 0 AND run_at > :now AND function IN (SELECT value FROM json_each(:functions))`,
+     WHERE state = ${State.queued} AND run_at > :now AND function IN (SELECT value FROM json_each(:functions))`,
   );
 
   return {

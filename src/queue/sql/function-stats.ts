@@ -1,4 +1,5 @@
 /** Per function: jobs queued and running, as `gearadmin --status` shows them. */
+import { State } from '../schema.js';
 import type { SqliteConnection } from '../sqlite/sqlite-connection.js';
 
 /** One function's counts. */
@@ -10,8 +11,8 @@ export interface FunctionCounts {
 
 export function prepareFunctionStats(db: SqliteConnection) {
   const counts = db.prepare(
-    `SELECT function AS functionName, sum(state = 0) AS queued, sum(state = 1) AS running
-     FROM jobs WHERE state IN (0, 1) GROUP BY function ORDER BY function`,
+    `SELECT function AS functionName, sum(state = ${State.queued}) AS queued, sum(state = ${State.running}) AS running
+     FROM jobs WHERE state IN (${State.queued}, ${State.running}) GROUP BY function ORDER BY function`,
   );
   return (): FunctionCounts[] => counts.all() as FunctionCounts[];
 }

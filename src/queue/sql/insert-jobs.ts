@@ -1,4 +1,5 @@
 /** Adding jobs, with gearmand's rule for `unique`: a job already queued or running is returned instead. */
+import { State } from '../schema.js';
 import type { SqliteConnection } from '../sqlite/sqlite-connection.js';
 
 /** A job as it is written. */
@@ -16,11 +17,11 @@ export interface NewJob {
 
 export function prepareInsertJobs(db: SqliteConnection) {
   const findUnique = db.prepare(
-    'SELECT id FROM jobs WHERE function = ? AND unique_key = ? AND state IN (0, 1)',
+    `SELECT id FROM jobs WHERE function = ? AND unique_key = ? AND state IN (${State.queued}, ${State.running})`,
   );
   const insert = db.prepare(
     `INSERT INTO jobs (function, input, unique_key, priority, state, foreground, run_at, max_attempts, backoff, created_at)
-     VALUES (?, ?, ?, ?, 0, ?, ?, ?, ?, ?)`,
+     VALUES (?, ?, ?, ?, ${State.queued}, ?, ?, ?, ?, ?)`,
   );
   /** Adds the jobs (inside the caller's transaction); returns each one's id, an existing one's for a unique match. */
   return (jobs: readonly NewJob[], now: number): number[] =>

@@ -3,6 +3,7 @@
  * them, so that a caller in one process sees what a runner in another reports. Background jobs keep
  * only their latest progress, in the job row.
  */
+import { State } from '../schema.js';
 import type { SqliteConnection } from '../sqlite/sqlite-connection.js';
 
 /** One stored event. */
@@ -13,18 +14,20 @@ export interface StoredEvent {
 }
 
 export function prepareJobEvents(db: SqliteConnection) {
+  // Fenced like every write about a running job: nothing is added for a job whose lease was lost.
   const append = db.prepare(
     `INSERT INTO job_events (job_id, seq, kind, body)
-     VALUES (:id, (SELECT coalesce(max(seq), 0) + 1 FROM job_events WHERE job_id = :id), :kind, :body)`,
+     SELECT :id, (SELECT coalesce(max(seq), 0) + 1 FROM job_events WHERE job_id = :id), :kind, :body
+     WHERE EXISTS (SELECT 1 FROM jobs WHERE id = :id AND lease_token = :token AND state = ${State.running})`,
   );
   const after = db.prepare(
     'SELECT seq, kind, body FROM job_events WHERE job_id = ? AND seq > ? ORDER BY seq',
   );
   const remove = db.prepare('DELETE FROM job_events WHERE job_id = ?');
   return {
-    append: (id: number, kind: number, body: string | Uint8Array | null): void => {
-      append.run({ id, kind, body });
-    },
+    /** Adds an event of a running job whose lease is held with `token`; false when it is not. */
+    append: (id: number, token: number, kind: number, body: string | Uint8Array | null): boolean =>
+      append.run({ id, token, kind, body }).changes === 1,
     after: (id: number, seq: number): StoredEvent[] => after.all(id, seq) as StoredEvent[],
     remove: (id: number): void => {
       remove.run(id);

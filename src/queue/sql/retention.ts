@@ -3,6 +3,7 @@
  * dead ones for an age; the events of finished jobs go once their callers had time to read them.
  * Deletes go in slices, so that one pass never holds the write lock for long.
  */
+import { State } from '../schema.js';
 import type { SqliteConnection } from '../sqlite/sqlite-connection.js';
 
 /** How much of the past a queue keeps. */
@@ -19,14 +20,14 @@ const slice = 1000;
 
 export function prepareRetention(db: SqliteConnection) {
   const oldCompleted = db.prepare(
-    `DELETE FROM jobs WHERE id IN (SELECT id FROM jobs WHERE state = 2 AND finished_at < ? LIMIT ${slice})`,
+    `DELETE FROM jobs WHERE id IN (SELECT id FROM jobs WHERE state = ${State.completed} AND finished_at < ? LIMIT ${slice})`,
   );
   const beyondCount = db.prepare(
     `DELETE FROM jobs WHERE id IN (
-       SELECT id FROM jobs WHERE state = 2 ORDER BY finished_at DESC, id DESC LIMIT ${slice} OFFSET ?)`,
+       SELECT id FROM jobs WHERE state = ${State.completed} ORDER BY finished_at DESC, id DESC LIMIT ${slice} OFFSET ?)`,
   );
   const oldFailed = db.prepare(
-    `DELETE FROM jobs WHERE id IN (SELECT id FROM jobs WHERE state IN (3, 4) AND finished_at < ? LIMIT ${slice})`,
+    `DELETE FROM jobs WHERE id IN (SELECT id FROM jobs WHERE state IN (${State.failed}, ${State.dead}) AND finished_at < ? LIMIT ${slice})`,
   );
   const staleEvents = db.prepare(
     `DELETE FROM job_events WHERE job_id IN (

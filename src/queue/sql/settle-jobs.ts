@@ -3,24 +3,25 @@
  * good, back to the queue for another attempt, or released unrun). Every write is fenced by the lease
  * token: a runner that lost its lease changes nothing any more.
  */
+import { State } from '../schema.js';
 import type { SqliteConnection } from '../sqlite/sqlite-connection.js';
 
 export function prepareSettleJobs(db: SqliteConnection) {
-  const fence = 'WHERE id = :id AND lease_token = :token AND state = 1';
+  const fence = `WHERE id = :id AND lease_token = :token AND state = ${State.running}`;
   const started = db.prepare(`UPDATE jobs SET started_at = :at ${fence}`);
   const progress = db.prepare(`UPDATE jobs SET numerator = :numerator, denominator = :denominator ${fence}`);
   const complete = db.prepare(
-    `UPDATE jobs SET state = 2, result = :result, started_at = coalesce(started_at, :at), finished_at = :at,
+    `UPDATE jobs SET state = ${State.completed}, result = :result, started_at = coalesce(started_at, :at), finished_at = :at,
        lease_owner = NULL, lease_token = NULL, lease_until = NULL ${fence}`,
   );
   const fail = db.prepare(
     `UPDATE jobs SET state = :state, run_at = :runAt, error = :error,
-       finished_at = CASE WHEN :state = 0 THEN NULL ELSE :at END,
-       started_at = CASE WHEN :state = 0 THEN NULL ELSE coalesce(started_at, :at) END,
+       finished_at = CASE WHEN :state = ${State.queued} THEN NULL ELSE :at END,
+       started_at = CASE WHEN :state = ${State.queued} THEN NULL ELSE coalesce(started_at, :at) END,
        lease_owner = NULL, lease_token = NULL, lease_until = NULL ${fence}`,
   );
   const release = db.prepare(
-    `UPDATE jobs SET state = 0, attempts = attempts - 1, started_at = NULL, run_at = :at,
+    `UPDATE jobs SET state = ${State.queued}, attempts = attempts - 1, started_at = NULL, run_at = :at,
        lease_owner = NULL, lease_token = NULL, lease_until = NULL ${fence}`,
   );
 
@@ -31,7 +32,7 @@ export function prepareSettleJobs(db: SqliteConnection) {
       progress.run({ id, token, numerator, denominator }).changes === 1,
     complete: (id: number, token: number, result: string | Uint8Array | null, at: number): boolean =>
       complete.run({ id, token, result, at }).changes === 1,
-    /** Fails an attempt: `state` 0 queues it again at `runAt`; 3 (failed) or 4 (dead) ends it. */
+    /** Fails an attempt: State.queued queues it again at `runAt`; State.failed or State.dead ends it. */
     fail: (id: number, token: number, state: number, runAt: number, error: string, at: number): boolean =>
       fail.run({ id, token, state, runAt, error, at }).changes === 1,
     /** Gives an unfinished job back (a runner shutting down); the attempt does not count. */

@@ -1,6 +1,10 @@
-/** createClient: picks the backend from the options. */
+/**
+ * createClient: picks the backends from the options and composes them into the one the client holds: the
+ * local pool, a queue file, both (routed), a Gearman cluster, or a backend of your own.
+ */
 import type { ResourceLimits } from 'node:worker_threads';
 import type { Backend } from '../backend.js';
+import { Client } from '../client/client.js';
 import { InvalidOptionError } from '../errors.js';
 import { FunctionSet } from '../functions/define.js';
 import { toModuleUrl } from '../functions/load-module.js';
@@ -10,8 +14,8 @@ import { fillGearmanOptions, type GearmanOptions } from '../gearman/gearman-opti
 import { createLocalBackend, type LocalPool } from '../local/create-local-backend.js';
 import { QueueBackend } from '../queue/queue-backend.js';
 import { fillQueueOptions, type QueueOptions } from '../queue/queue-options.js';
-import { Client } from './client.js';
-import { checkObject } from './options.js';
+import { checkObject } from '../shared/validate.js';
+import { RoutingBackend } from './routing-backend.js';
 
 /** Options of a client: the functions it runs here, and where background jobs are kept. */
 export interface LocalClientOptions<S extends AnyFunctionSet = AnyFunctionSet> {
@@ -117,15 +121,17 @@ export function createClient<S extends AnyFunctionSet = AnyFunctionSet>(
   }
   const local = options.functions === undefined ? undefined : createLocalBackend(options);
   const queue = queueBackend(options, local);
-  const foreground = local && !queue?.foreground ? local.backend : queue?.backend;
-  if (!foreground) {
+  if (local && queue && !queue.foreground)
+    return new Client<S>(new RoutingBackend(local.backend, queue.backend));
+  const only = queue?.backend ?? local?.backend;
+  if (!only) {
     throw new InvalidOptionError(
       'functions',
       'given (or a queue given), so that jobs can run somewhere',
       undefined,
     );
   }
-  return new Client<S>(foreground, queue?.backend);
+  return new Client<S>(only);
 }
 
 function queueBackend(
@@ -134,6 +140,7 @@ function queueBackend(
 ): { backend: QueueBackend; foreground: boolean } | undefined {
   if (options.queue === false) return undefined;
   const queue = fillQueueOptions(options.queue ?? {}, local !== undefined);
-  const runner = queue.runner && local ? { pool: local, ownsBackend: false } : undefined;
+  // When the queue is the client's only backend (it takes foreground jobs too), it closes the pool.
+  const runner = queue.runner && local ? { pool: local, ownsBackend: queue.foreground } : undefined;
   return { backend: new QueueBackend({ ...queue, runner }), foreground: queue.foreground };
 }

@@ -1,0 +1,90 @@
+/**
+ * createWorker: a worker for a functions module, taking its jobs from a queue file or from Gearman job
+ * servers. The same Worker either way (start, stop with grace, destroy, events); only the source of
+ * jobs differs.
+ */
+import { InvalidOptionError } from '../errors.js';
+import { fillGearmanOptions, type GearmanOptions } from '../gearman/gearman-options.js';
+import { GearmanSource } from '../gearman/worker/gearman-source.js';
+import { createLocalBackend, type LocalPoolOptions } from '../local/create-local-backend.js';
+import { fillQueueOptions, type QueueOptions } from '../queue/queue-options.js';
+import { QueueSource } from '../queue/queue-source.js';
+import { QueueStore } from '../queue/queue-store.js';
+import { checkMilliseconds, checkObject } from '../shared/validate.js';
+import type { JobSource } from '../worker/job-source.js';
+import { Worker } from '../worker/worker.js';
+import { WorkerEvents } from '../worker/worker-events.js';
+import { WorkerHost } from '../worker/worker-host.js';
+
+/** Options of a worker: its functions, its pool, and where its jobs come from (one of `queue`, `gearman`). */
+export interface WorkerOptions extends LocalPoolOptions {
+  /** The functions module (its URL or path): the same module clients may name in createClient. */
+  readonly functions: URL | string;
+  /** A queue file to take jobs from: its path, or options (`leaseMs`, `durability`, `pollMs`, `retention`). */
+  readonly queue?: string | QueueOptions;
+  /** Job servers to take jobs from, and how to reach them. */
+  readonly gearman?: GearmanOptions;
+  /** With `gearman`: the id given to servers (SET_CLIENT_ID), seen in `gearadmin --workers`. @default gearshift-<host>-<pid>-<random> */
+  readonly clientId?: string;
+  /**
+   * With `gearman`: how much work, counted in the measured run time of its recent jobs, the worker grabs
+   * beyond the room its pool has: jobs it holds so that a thread never waits a round trip to the server
+   * for its next job. A held job is "running" for gearmand and waits here for at most about this long;
+   * 0 grabs only for room, as libgearman's workers do. Jobs that take longer than this are never held.
+   * @default 1
+   */
+  readonly prefetchMs?: number;
+}
+
+/**
+ * Makes a worker. Nothing starts (no thread, no file, no connection) until `start()`.
+ *
+ * @example
+ * ```ts
+ * const worker = createWorker({ functions: new URL('./functions.js', import.meta.url), queue: 'var/jobs.db' });
+ * await worker.start();
+ * process.once('SIGTERM', () => worker.stop(10_000));
+ * ```
+ */
+export function createWorker(options: WorkerOptions): Worker {
+  checkObject('options', options);
+  const { functions, queue, gearman } = options;
+  if (functions === undefined) {
+    throw new InvalidOptionError('functions', 'the functions module the worker runs', undefined);
+  }
+  if ((queue === undefined) === (gearman === undefined)) {
+    throw new InvalidOptionError(
+      queue === undefined ? 'queue' : 'gearman',
+      'given alone: a worker takes its jobs from a queue file (`queue`) or from job servers (`gearman`), one of them',
+      queue ?? gearman,
+    );
+  }
+  const events = new WorkerEvents();
+  let source: JobSource<unknown>;
+  if (queue !== undefined) {
+    for (const option of ['clientId', 'prefetchMs'] as const) {
+      if (options[option] !== undefined) {
+        throw new InvalidOptionError(
+          option,
+          'left out for a queue worker (it is for `gearman`)',
+          options[option],
+        );
+      }
+    }
+    const filled = fillQueueOptions(queue, true);
+    source = new QueueSource({
+      leaseMs: filled.leaseMs,
+      retention: filled.retention,
+      store: () => new QueueStore(filled.path, { durability: filled.durability, pollMs: filled.pollMs }),
+      ownsStore: true,
+    }) as JobSource<unknown>;
+  } else {
+    source = new GearmanSource({
+      gearman: fillGearmanOptions(gearman as GearmanOptions),
+      clientId: options.clientId,
+      prefetchMs: checkMilliseconds('prefetchMs', options.prefetchMs ?? 1, 0),
+    }) as JobSource<unknown>;
+  }
+  const host = new WorkerHost(createLocalBackend(options), source, events, true);
+  return new Worker(host, events, () => source.description);
+}

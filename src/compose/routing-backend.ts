@@ -1,0 +1,63 @@
+/**
+ * The backend of a client that has both a local pool and a queue file: foreground jobs go to the one,
+ * background jobs and their status to the other, and the two start and stop in the order the runner in
+ * between needs (the queue's runner runs its jobs on the pool: it stops first, the pool last).
+ */
+import type {
+  Backend,
+  BackgroundRequest,
+  FunctionInfo,
+  JobListener,
+  JobStatus,
+  JobTicket,
+  SubmitRequest,
+} from '../backend.js';
+import type { GearshiftError } from '../errors.js';
+import type { LocalBackend } from '../local/local-backend.js';
+import type { QueueBackend } from '../queue/queue-backend.js';
+
+/** Routes a client's calls between its local pool and its queue file. */
+export class RoutingBackend implements Backend {
+  readonly #pool: LocalBackend;
+  readonly #queue: QueueBackend;
+  #closing: Promise<void> | undefined;
+
+  constructor(pool: LocalBackend, queue: QueueBackend) {
+    this.#pool = pool;
+    this.#queue = queue;
+  }
+
+  manifest(): Promise<readonly FunctionInfo[] | undefined> {
+    return this.#pool.manifest();
+  }
+
+  submit(request: SubmitRequest, listener: JobListener): JobTicket {
+    return this.#pool.submit(request, listener);
+  }
+
+  background(requests: readonly BackgroundRequest[]): Promise<string[]> {
+    return this.#queue.background(requests);
+  }
+
+  status(handle: string): Promise<JobStatus> {
+    return this.#queue.recognizes(handle) ? this.#queue.status(handle) : this.#pool.status(handle);
+  }
+
+  async start(): Promise<void> {
+    await this.#queue.start();
+    await this.#pool.start();
+  }
+
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      await this.#queue.close();
+      await this.#pool.close();
+    })();
+    return this.#closing;
+  }
+
+  async destroy(reason: GearshiftError): Promise<void> {
+    await this.#queue.destroy(reason);
+    await this.#pool.destroy(reason);
+  }
+}

@@ -1,0 +1,231 @@
+/**
+ * A worker's jobs from Gearman job servers: registers the functions of a module on every server
+ * (CAN_DO, or CAN_DO_TIMEOUT), grabs jobs while the worker host has room, and sends back their status,
+ * data, warnings and end (WORK_COMPLETE, or WORK_EXCEPTION with the failure).
+ *
+ * Besides the module's functions it listens, on a connection of its own that never waits for room, to
+ * its control function `gearshift:cancel:<id>`: gearshift clients send there the handle of a running job
+ * whose caller left, and the worker aborts it.
+ */
+import { hostname } from 'node:os';
+import type { FunctionInfo } from '../../backend.js';
+import { type GearshiftError, JobAbortedError } from '../../errors.js';
+import { jobErrorToData } from '../../payload/job-error.js';
+import { randomHex } from '../../shared/random.js';
+import type { HostedJob } from '../../worker/hosted-job.js';
+import type { InnocentFailure, JobSource } from '../../worker/job-source.js';
+import type { WorkerHost } from '../../worker/worker-host.js';
+import { cancelFunctionOf } from '../control.js';
+import type { FilledGearmanOptions } from '../gearman-options.js';
+import { PacketTypes } from '../protocol/packet-types.js';
+import { checkWireSize, fromWire, toWire } from '../wire-payload.js';
+import { type Assignment, GrabLoop, type GrabLoopOwner } from './grab-loop.js';
+
+/** What a Gearman source's options say. */
+export interface GearmanSourceOptions {
+  readonly gearman: FilledGearmanOptions;
+  /** The id given to servers (SET_CLIENT_ID). */
+  readonly clientId: string | undefined;
+  /** How much work, in recent jobs' run time, to hold beyond the room the pool has (see WorkerOptions). */
+  readonly prefetchMs: number;
+}
+
+/** The most jobs held per job the pool runs at once, however short the jobs (bounds a burst's memory). */
+const maxHeldPerSlot = 64;
+/**
+ * How many times a job is run again here when another job took down the thread it ran on (after that
+ * it fails with the WorkerCrashedError): as gearmand would give it to another worker had this one died.
+ */
+const maxRunsAgain = 3;
+
+/** Grabs jobs from job servers for a worker. `GrabLoop` is the connection a job came on. */
+export class GearmanSource implements JobSource<GrabLoop> {
+  /** Short and unique: part of the client id and of the control function's name. */
+  readonly id = randomHex(4);
+  readonly clientId: string;
+  readonly #options: GearmanSourceOptions;
+  #host: WorkerHost<GrabLoop> | undefined;
+  #functions: readonly FunctionInfo[] = [];
+  #jobLoops: GrabLoop[] = [];
+  #controlLoops: GrabLoop[] = [];
+  /** Job loops that a server woke for more jobs than there is room for now. */
+  readonly #waitingLoops = new Set<GrabLoop>();
+
+  constructor(options: GearmanSourceOptions) {
+    this.#options = options;
+    this.clientId = options.clientId ?? `gearshift-${hostname()}-${process.pid}-${this.id}`;
+  }
+
+  get description(): string {
+    const servers = this.#options.gearman.servers.map((server) => server.label).join(',');
+    return `runs ${this.#functions.map((fn) => fn.name).join(', ') || '(no functions)'} for ${servers} as ${this.clientId}`;
+  }
+
+  /** Connects to every server (retrying those that fail) and starts grabbing. */
+  async start(host: WorkerHost<GrabLoop>, functions: readonly FunctionInfo[]): Promise<void> {
+    this.#host = host;
+    this.#functions = functions;
+    const registered = functions.map((fn) => ({ name: fn.name, timeout: fn.timeout }));
+    const connection = (loop: GrabLoop, state: 'connected' | 'disconnected') =>
+      host.events.emit('connection', { source: loop.server.label, state });
+    const jobs: GrabLoopOwner = {
+      clientId: this.clientId,
+      functions: registered,
+      room: (ahead) =>
+        host.stopping
+          ? 0
+          : host.capacity + Math.min(ahead, this.#held(host)) - host.running - this.#grabbing(),
+      assigned: (loop, assignment) => this.#assigned(host, loop, assignment),
+      pumped: (loop, waiting) => this.#pumped(host, loop, waiting),
+      connected: (loop) => connection(loop, 'connected'),
+      disconnected: (loop) => {
+        connection(loop, 'disconnected');
+        this.#disconnected(host, loop);
+      },
+    };
+    const { gearman } = this.#options;
+    this.#jobLoops = gearman.servers.map((server) => new GrabLoop(server, gearman, jobs));
+    this.#controlLoops = gearman.servers.map((server) => {
+      const owner: GrabLoopOwner = {
+        clientId: `${this.clientId}:control`,
+        functions: [{ name: cancelFunctionOf(this.id), timeout: undefined }],
+        room: () => (loop.grabbing === 0 ? 1 : 0),
+        assigned: (_loop, assignment) => this.#cancelRequested(host, loop, assignment),
+        pumped: () => {},
+        connected: () => {},
+        disconnected: () => {},
+      };
+      const loop = new GrabLoop(server, gearman, owner);
+      return loop;
+    });
+    await Promise.all([...this.#jobLoops, ...this.#controlLoops].map((loop) => loop.start()));
+  }
+
+  roomChanged(): void {
+    for (const loop of this.#jobLoops) loop.pump();
+  }
+
+  started(): void {
+    // Gearman has no packet for it: the caller learns a job started from its first status or data.
+  }
+
+  status(job: HostedJob<GrabLoop>, numerator: number, denominator: number): void {
+    job.origin.send(PacketTypes.WORK_STATUS, {
+      handle: job.handle,
+      numerator: String(numerator),
+      denominator: String(denominator),
+    });
+  }
+
+  data(job: HostedJob<GrabLoop>, chunk: unknown): void {
+    const bytes = this.#encode(job, chunk, 'data chunk');
+    if (bytes) job.origin.send(PacketTypes.WORK_DATA, { handle: job.handle }, bytes);
+  }
+
+  warning(job: HostedJob<GrabLoop>, message: string): void {
+    job.origin.send(PacketTypes.WORK_WARNING, { handle: job.handle }, Buffer.from(message, 'utf8'));
+  }
+
+  completed(job: HostedJob<GrabLoop>, result: unknown): void {
+    const bytes = this.#encode(job, result, 'result');
+    if (bytes) job.origin.send(PacketTypes.WORK_COMPLETE, { handle: job.handle }, bytes);
+  }
+
+  failed(job: HostedJob<GrabLoop>, error: GearshiftError): void {
+    // WORK_EXCEPTION carries the failure as JSON, which gearshift clients turn back into the same typed
+    // error; a client without the "exceptions" option gets WORK_FAIL from the server instead.
+    const data = Buffer.from(JSON.stringify(jobErrorToData(error)), 'utf8');
+    job.origin.send(PacketTypes.WORK_EXCEPTION, { handle: job.handle }, data);
+  }
+
+  innocentFailure(job: HostedJob<GrabLoop>): InnocentFailure {
+    return job.runsAgain < maxRunsAgain ? 'run-again' : 'fail';
+  }
+
+  abandon(): void {
+    // Nothing to say: when this worker's connection closes, the server gives the job to another worker.
+  }
+
+  stopTaking(): void {
+    this.#waitingLoops.clear();
+    for (const loop of [...this.#jobLoops, ...this.#controlLoops]) loop.stopGrabbing();
+  }
+
+  async close(): Promise<void> {
+    for (const loop of [...this.#jobLoops, ...this.#controlLoops]) loop.close();
+  }
+
+  /** A result or data chunk as bytes; undefined, with the job failed, when it is too large to send. */
+  #encode(job: HostedJob<GrabLoop>, value: unknown, what: string): Buffer | undefined {
+    const bytes = toWire(value, job.info.payload);
+    try {
+      checkWireSize(job.info.name, what, bytes, this.#options.gearman.maxPacketBytes);
+      return bytes;
+    } catch (error) {
+      this.#host?.abort(job, error as GearshiftError, 'fail');
+      return undefined;
+    }
+  }
+
+  /** How many jobs to hold beyond the room: as many as recent run times say start within prefetchMs. */
+  #held(host: WorkerHost<GrabLoop>): number {
+    const average = host.averageRunMs;
+    const { prefetchMs } = this.#options;
+    if (average === undefined || prefetchMs === 0) return 0;
+    const perSlot = Math.min(maxHeldPerSlot, Math.floor(prefetchMs / Math.max(average, 0.001)));
+    return perSlot * host.capacity;
+  }
+
+  #grabbing(): number {
+    return this.#jobLoops.reduce((total, loop) => total + loop.grabbing, 0);
+  }
+
+  /**
+   * While a server has jobs this worker has no room for, the pool looks for threads whose jobs wait on
+   * I/O, and grows its capacity for them (then this worker grabs more).
+   */
+  #pumped(host: WorkerHost<GrabLoop>, loop: GrabLoop, waiting: boolean): void {
+    if (waiting && !host.stopping) this.#waitingLoops.add(loop);
+    else this.#waitingLoops.delete(loop);
+    host.pool.backend.setHostDemand(this.#waitingLoops.size > 0);
+  }
+
+  #assigned(host: WorkerHost<GrabLoop>, loop: GrabLoop, assignment: Assignment): void {
+    const { handle, functionName } = assignment;
+    const info = this.#functions.find((fn) => fn.name === functionName);
+    if (!info) {
+      loop.send(PacketTypes.WORK_FAIL, { handle });
+      return;
+    }
+    const job = host.accept({ handle, info, unique: assignment.unique || undefined, origin: loop });
+    try {
+      job.input = fromWire(functionName, 'input', assignment.data, info.payload);
+    } catch (error) {
+      host.refuse(job, error as GearshiftError);
+      return;
+    }
+    host.run(job);
+  }
+
+  #cancelRequested(host: WorkerHost<GrabLoop>, loop: GrabLoop, assignment: Assignment): void {
+    // Only this worker's own control function may stop a job; anything else a server assigns here fails.
+    if (assignment.functionName !== cancelFunctionOf(this.id)) {
+      loop.send(PacketTypes.WORK_FAIL, { handle: assignment.handle });
+      return;
+    }
+    const job = host.job(assignment.data.toString('utf8'));
+    if (job)
+      host.abort(job, new JobAbortedError(job.info.name, job.handle, 'its caller stopped waiting'), 'fail');
+    loop.send(PacketTypes.WORK_COMPLETE, { handle: assignment.handle });
+  }
+
+  /** A server went away: the answers of its jobs can no longer be given, and it will give them to others. */
+  #disconnected(host: WorkerHost<GrabLoop>, loop: GrabLoop): void {
+    this.#pumped(host, loop, false);
+    for (const job of host.jobs()) {
+      if (job.origin !== loop) continue;
+      const reason = `its server ${loop.server.label} went away`;
+      host.abort(job, new JobAbortedError(job.info.name, job.handle, reason), 'drop');
+    }
+  }
+}

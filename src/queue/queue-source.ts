@@ -1,0 +1,376 @@
+/**
+ * A worker's jobs from a queue file: claims the best ready jobs of its functions, hands them to the
+ * worker host, and writes back what they report. Any number of workers, in any number of processes,
+ * may share a file.
+ *
+ * At least once: a claimed job holds a lease that this source renews while it runs; if the process
+ * dies, the lease expires and another worker claims the job again (as its next attempt). Every write
+ * about a job is fenced by its lease token, so a worker that lost a lease changes nothing of the job
+ * afterwards; and one that finds, when it renews, that it lost a lease (it stalled past `leaseMs` while
+ * another worker took the job) aborts that job and writes nothing more for it.
+ */
+import { hostname } from 'node:os';
+import type { FunctionInfo } from '../backend.js';
+import { type GearshiftError, JobAbortedError } from '../errors.js';
+import { jobErrorToData } from '../payload/job-error.js';
+import { backoffDelay } from '../shared/backoff.js';
+import { randomId, randomToken } from '../shared/random.js';
+import type { HostedJob } from '../worker/hosted-job.js';
+import type { InnocentFailure, JobSource } from '../worker/job-source.js';
+import type { WorkerHost } from '../worker/worker-host.js';
+import type { QueueStore } from './queue-store.js';
+import { EventKind, State } from './schema.js';
+import type { ClaimedJob } from './sql/claim-jobs.js';
+import type { Retention } from './sql/retention.js';
+import { fromStored, toStored } from './stored-payload.js';
+
+/** How a queue source behaves. */
+export interface QueueSourceOptions {
+  /** How long a claim lasts without renewal, in milliseconds; a dead worker's jobs come back after it. */
+  readonly leaseMs: number;
+  readonly retention: Retention;
+  /** Opens the file (at start: a worker does no I/O before), or gives the connection a client has. */
+  readonly store: () => QueueStore;
+  /** Whether closing the source closes the file (false when a client shares its connection). */
+  readonly ownsStore: boolean;
+}
+
+/** What the source keeps of a job it claimed: the row, the lease token, the progress not yet written. */
+export interface QueueOrigin {
+  readonly row: ClaimedJob;
+  readonly token: number;
+  progress: [number, number] | undefined;
+}
+
+/** How often the progress of background jobs is written, at most (the first report goes at once). */
+const progressEveryMs = 100;
+/** How often finished jobs are pruned. */
+const pruneEveryMs = 30_000;
+/** Claim ahead enough to keep the pool busy for this long. */
+const claimAheadMs = 50;
+const maxClaimAhead = 512;
+
+/** Claims jobs from a queue file for a worker. */
+export class QueueSource implements JobSource<QueueOrigin> {
+  /** The id this worker has in the file's `runners` table. */
+  readonly id = randomId();
+  #store: QueueStore | undefined;
+  readonly #options: QueueSourceOptions;
+  #host: WorkerHost<QueueOrigin> | undefined;
+  #functions = new Map<string, FunctionInfo>();
+  /** The function names as a JSON array, as the claim query takes them. */
+  #functionList = '[]';
+  #claiming = false;
+  #stopping = false;
+  #registered = false;
+  #unsubscribe: (() => void) | undefined;
+  #renewTimer: NodeJS.Timeout | undefined;
+  #readyTimer: NodeJS.Timeout | undefined;
+  #progressTimer: NodeJS.Timeout | undefined;
+  #lastProgressFlush = 0;
+  #lastPrune = 0;
+  #lastReap = 0;
+
+  constructor(options: QueueSourceOptions) {
+    this.#options = options;
+  }
+
+  get description(): string {
+    const file = this.#store?.file ?? 'a queue file';
+    return `runs ${[...this.#functions.keys()].join(', ') || '(no functions)'} from ${file}`;
+  }
+
+  /** Opens the file, registers this worker for its functions, and starts claiming. */
+  async start(host: WorkerHost<QueueOrigin>, functions: readonly FunctionInfo[]): Promise<void> {
+    this.#host = host;
+    if (this.#stopping) return;
+    this.#store = this.#options.store();
+    this.#functions = new Map(functions.map((fn) => [fn.name, fn]));
+    this.#functionList = JSON.stringify([...this.#functions.keys()]);
+    const now = Date.now();
+    await this.#write(() =>
+      this.#opened.runners.register({
+        id: this.id,
+        pid: process.pid,
+        host: hostname(),
+        functions: this.#functionList,
+        threads: host.pool.threads,
+        leaseMs: this.#options.leaseMs,
+        startedAt: now,
+        heartbeatAt: now,
+      }),
+    );
+    this.#registered = true;
+    host.events.emit('connection', { source: this.#opened.file, state: 'connected' });
+    this.#unsubscribe = this.#opened.changes.subscribe(() => {
+      this.#checkCancellations();
+      this.#fill();
+    });
+    this.#renewTimer = setInterval(() => this.#renew(), Math.max(50, Math.floor(this.#options.leaseMs / 3)));
+    this.#renewTimer.unref();
+    this.#fill();
+  }
+
+  roomChanged(): void {
+    // On the next turn: after the write about the job that ended is queued.
+    setImmediate(() => this.#fill());
+  }
+
+  started(job: HostedJob<QueueOrigin>): void {
+    const { row, token } = job.origin;
+    const at = Date.now();
+    void this.#write(() => this.#opened.settle.started(row.id, token, at));
+  }
+
+  status(job: HostedJob<QueueOrigin>, numerator: number, denominator: number): void {
+    const { row, token } = job.origin;
+    // The row keeps the latest progress, for status(): a background job's is written at most every
+    // progressEveryMs; a foreground job's with each report, which its caller reads in order anyway.
+    if (row.foreground) {
+      const body = JSON.stringify([numerator, denominator]);
+      void this.#write(() => {
+        if (this.#opened.settle.progress(row.id, token, numerator, denominator))
+          this.#opened.events.append(row.id, token, EventKind.status, body);
+      });
+      return;
+    }
+    job.origin.progress = [numerator, denominator];
+    if (this.#progressTimer) return;
+    const wait = this.#lastProgressFlush + progressEveryMs - Date.now();
+    if (wait <= 0) this.#flushProgress();
+    else this.#progressTimer = setTimeout(() => this.#flushProgress(), wait);
+  }
+
+  data(job: HostedJob<QueueOrigin>, chunk: unknown): void {
+    // Background jobs have nobody to hear partial results; foreground callers read them in order.
+    if (job.origin.row.foreground) this.#event(job, EventKind.data, toStored(chunk, job.info.payload));
+  }
+
+  warning(job: HostedJob<QueueOrigin>, message: string): void {
+    if (job.origin.row.foreground) this.#event(job, EventKind.warning, JSON.stringify(message));
+  }
+
+  completed(job: HostedJob<QueueOrigin>, result: unknown): void {
+    const { row, token, progress } = job.origin;
+    const stored = toStored(result, job.info.payload);
+    void this.#write(() => {
+      if (progress) this.#opened.settle.progress(row.id, token, ...progress);
+      this.#fenced(job, this.#opened.settle.complete(row.id, token, stored, Date.now()));
+    });
+  }
+
+  /** A failed attempt: retried after a backoff while attempts remain, unless `final`; else the job ends. */
+  failed(job: HostedJob<QueueOrigin>, error: GearshiftError, final: boolean): void {
+    const { row, token } = job.origin;
+    const { id, attempts, maxAttempts, backoff, foreground, runAt } = row;
+    const retry = !final && attempts < maxAttempts;
+    const state = retry ? State.queued : foreground ? State.failed : State.dead;
+    const now = Date.now();
+    const stored = JSON.stringify(jobErrorToData(error));
+    const next = retry ? now + backoffDelay(backoff, attempts) : runAt;
+    void this.#write(() => this.#fenced(job, this.#opened.settle.fail(id, token, state, next, stored, now)));
+  }
+
+  /** Not its own failure: the job goes back to the queue with its attempt given back. */
+  innocentFailure(job: HostedJob<QueueOrigin>): InnocentFailure {
+    this.abandon(job);
+    return 'given-back';
+  }
+
+  abandon(job: HostedJob<QueueOrigin>): void {
+    const { row, token } = job.origin;
+    const at = Date.now();
+    void this.#write(() => this.#opened.settle.release(row.id, token, at));
+  }
+
+  stopTaking(): void {
+    this.#stopping = true;
+    this.#unsubscribe?.();
+    this.#unsubscribe = undefined;
+    clearTimeout(this.#readyTimer);
+  }
+
+  async close(): Promise<void> {
+    this.stopTaking();
+    this.#flushProgress();
+    clearInterval(this.#renewTimer);
+    clearTimeout(this.#progressTimer);
+    if (this.#registered) await this.#write(() => this.#opened.runners.remove(this.id));
+    if (this.#options.ownsStore) this.#store?.close();
+  }
+
+  /** The file, once started (every path that uses it runs after start). */
+  get #opened(): QueueStore {
+    if (!this.#store) throw new Error('gearshift: the queue source was used before it started');
+    return this.#store;
+  }
+
+  /**
+   * How many jobs to hold claimed: enough for the pool for about claimAheadMs of its recent jobs, and at
+   * least two per job it runs at once. The pool's capacity grows while its jobs wait on I/O, and so does
+   * this.
+   */
+  #claimAhead(host: WorkerHost<QueueOrigin>): number {
+    const average = host.averageRunMs;
+    const factor = average === undefined ? 2 : Math.max(2, claimAheadMs / Math.max(average, 0.01));
+    return Math.min(maxClaimAhead, Math.ceil(host.capacity * factor));
+  }
+
+  /** Claims more jobs when enough room is free, in one write with whatever else is pending. */
+  #fill(): void {
+    const host = this.#host;
+    if (!host || this.#stopping || this.#claiming || this.#functions.size === 0) return;
+    const ahead = this.#claimAhead(host);
+    const wanted = ahead - host.running;
+    if (wanted < Math.max(1, Math.floor(ahead / 4))) return;
+    this.#claiming = true;
+    const token = randomToken();
+    const { leaseMs } = this.#options;
+    this.#write(() => {
+      const now = Date.now();
+      if (now - this.#lastReap >= Math.min(1000, leaseMs)) {
+        this.#lastReap = now;
+        this.#opened.claimJobs.reapExpired(now);
+      }
+      return this.#opened.claimJobs.claim(this.id, token, this.#functionList, now, leaseMs, wanted);
+    }).then(
+      (claimed) => {
+        this.#claiming = false;
+        if (claimed === undefined) return;
+        for (const row of claimed) this.#run(host, row, token);
+        if (claimed.length === wanted) this.#fill();
+        else this.#scheduleNextReady();
+      },
+      () => {
+        this.#claiming = false;
+      },
+    );
+  }
+
+  #run(host: WorkerHost<QueueOrigin>, row: ClaimedJob, token: number): void {
+    const info = this.#functions.get(row.functionName) as FunctionInfo;
+    const handle = this.#opened.handle(row.id);
+    const origin: QueueOrigin = { row, token, progress: undefined };
+    const job = host.accept({ handle, info, unique: row.unique ?? undefined, origin });
+    if (this.#stopping) {
+      host.abort(job, new JobAbortedError(row.functionName, handle, 'its worker is shutting down'), 'drop');
+      this.abandon(job);
+      return;
+    }
+    try {
+      job.input = fromStored(row.input);
+    } catch (error) {
+      host.refuse(
+        job,
+        new JobAbortedError(row.functionName, handle, `its stored input is not JSON: ${String(error)}`),
+      );
+      return;
+    }
+    host.run(job);
+  }
+
+  #event(job: HostedJob<QueueOrigin>, kind: number, body: string | Uint8Array | null): void {
+    const { row, token } = job.origin;
+    void this.#write(() => this.#opened.events.append(row.id, token, kind, body));
+  }
+
+  /** Wakes up when the next scheduled job becomes ready (the change signal covers the rest). */
+  #scheduleNextReady(): void {
+    clearTimeout(this.#readyTimer);
+    const now = Date.now();
+    const next = this.#opened.claimJobs.nextReadyAt(this.#functionList, now);
+    if (next === null) return;
+    this.#readyTimer = setTimeout(() => this.#fill(), Math.max(0, next - now));
+    this.#readyTimer.unref();
+  }
+
+  /** Aborts the jobs whose callers stopped waiting (a foreground job's timeout or abort). */
+  #checkCancellations(): void {
+    const host = this.#host;
+    if (!host || host.running === 0 || this.#opened.closed) return;
+    for (const id of this.#opened.leases.cancelled(this.id)) {
+      const job = host.job(this.#opened.handle(id));
+      if (!job) continue;
+      host.abort(job, new JobAbortedError(job.info.name, job.handle, 'its caller stopped waiting'), 'fail');
+    }
+  }
+
+  /**
+   * Renews the leases of the jobs held here, and aborts those whose lease another worker holds now: this
+   * worker stalled past its lease (a paused process, a long pause of the event loop), the lease
+   * expired, and the job was taken again. What ran here of it stops, and writes nothing more.
+   */
+  #renew(): void {
+    const now = Date.now();
+    const { leaseMs } = this.#options;
+    // The jobs held when the renewal is asked for: a job claimed later is not in what it reads.
+    const asked = this.#host?.jobs() ?? [];
+    void this.#write(() => {
+      this.#opened.runners.heartbeat(this.id, now);
+      const held = this.#host?.running ? this.#opened.leases.renew(this.id, now + leaseMs) : undefined;
+      // Workers silent for three leases are gone; their jobs come back through lease expiry.
+      this.#opened.runners.prune(now);
+      if (now - this.#lastPrune >= pruneEveryMs) {
+        this.#lastPrune = now;
+        this.#opened.prune(this.#options.retention, now);
+      }
+      return held;
+    }).then((held) => {
+      if (!held) return;
+      for (const job of asked) if (held.get(job.origin.row.id) !== job.origin.token) this.#lost(job);
+    });
+    this.#checkCancellations();
+  }
+
+  #lost(job: HostedJob<QueueOrigin>): void {
+    const host = this.#host;
+    if (!host || job.ended) return;
+    process.emitWarning(
+      `queue worker ${this.id}: lost the lease of ${job.handle} (${job.info.name}), which another worker took after leaseMs (${this.#options.leaseMs} ms) without renewal; stopping it here and writing nothing more for it`,
+      'GearshiftWarning',
+    );
+    host.abort(
+      job,
+      new JobAbortedError(job.info.name, job.handle, 'its lease was lost to another worker'),
+      'drop',
+    );
+  }
+
+  /** A settling write that changed nothing: the lease was lost meanwhile (the job ended here anyway). */
+  #fenced(job: HostedJob<QueueOrigin>, changed: boolean): void {
+    if (changed) return;
+    process.emitWarning(
+      `queue worker ${this.id}: the end of ${job.handle} (${job.info.name}) was not written: its lease is another worker's now`,
+      'GearshiftWarning',
+    );
+  }
+
+  #flushProgress(): void {
+    this.#progressTimer = undefined;
+    this.#lastProgressFlush = Date.now();
+    const dirty = (this.#host?.jobs() ?? []).filter((job) => job.origin.progress);
+    if (dirty.length === 0) return;
+    const writes = dirty.map((job) => ({
+      id: job.origin.row.id,
+      token: job.origin.token,
+      progress: job.origin.progress as [number, number],
+    }));
+    for (const job of dirty) job.origin.progress = undefined;
+    void this.#write(() => {
+      for (const { id, token, progress } of writes) this.#opened.settle.progress(id, token, ...progress);
+    });
+  }
+
+  /** Queues a write; a failed write is reported as a warning and left to the lease to repair. */
+  #write<T>(operation: () => T): Promise<T | undefined> {
+    const store = this.#store;
+    if (!store || store.closed) return Promise.resolve(undefined);
+    return store.runnerWrites.write(operation).catch((error: unknown) => {
+      process.emitWarning(
+        `queue worker ${this.id}: a write to ${store.file} failed: ${String(error)}`,
+        'GearshiftWarning',
+      );
+      return undefined;
+    });
+  }
+}

@@ -1,0 +1,74 @@
+/**
+ * One job a worker runs for a remote caller (a queue file's, a job server's): what the host keeps of
+ * it, and the listener the local pool reports it to. Its source (QueueSource, GearmanSource) keeps what
+ * it needs to answer for the job in `origin`.
+ */
+import type { FunctionInfo, JobListener, JobTicket } from '../backend.js';
+import type { GearshiftError } from '../errors.js';
+
+/** Where a hosted job's reports go: its host, which passes them to the source after its own bookkeeping. */
+export interface HostedJobReports<O> {
+  started(job: HostedJob<O>): void;
+  status(job: HostedJob<O>, numerator: number, denominator: number): void;
+  data(job: HostedJob<O>, chunk: unknown): void;
+  warning(job: HostedJob<O>, message: string): void;
+  complete(job: HostedJob<O>, result: unknown): void;
+  fail(job: HostedJob<O>, error: GearshiftError): void;
+}
+
+/** A job of a remote caller, run on the local pool. */
+export class HostedJob<O> implements JobListener {
+  readonly handle: string;
+  readonly info: FunctionInfo;
+  readonly unique: string | undefined;
+  /** What the source needs to answer for the job (a claimed row and its lease token, a connection). */
+  readonly origin: O;
+  /** The decoded input; undefined until decoded (a job whose input cannot be decoded never runs). */
+  input: unknown;
+  ticket: JobTicket | undefined;
+  /** When it started on a thread (performance.now()), if it has. */
+  startedAt: number | undefined;
+  timer: NodeJS.Timeout | undefined;
+  /** Once ended, nothing more is reported or written for it. */
+  ended = false;
+  /** How many times it was run again after another job took down the thread it ran on. */
+  runsAgain = 0;
+  readonly #reports: HostedJobReports<O>;
+
+  constructor(
+    job: { handle: string; info: FunctionInfo; unique: string | undefined; origin: O },
+    reports: HostedJobReports<O>,
+  ) {
+    this.handle = job.handle;
+    this.info = job.info;
+    this.unique = job.unique;
+    this.origin = job.origin;
+    this.#reports = reports;
+  }
+
+  created(): void {}
+
+  started(): void {
+    if (!this.ended) this.#reports.started(this);
+  }
+
+  status(numerator: number, denominator: number): void {
+    if (!this.ended) this.#reports.status(this, numerator, denominator);
+  }
+
+  data(chunk: unknown): void {
+    if (!this.ended) this.#reports.data(this, chunk);
+  }
+
+  warning(message: string): void {
+    if (!this.ended) this.#reports.warning(this, message);
+  }
+
+  complete(result: unknown): void {
+    if (!this.ended) this.#reports.complete(this, result);
+  }
+
+  fail(error: GearshiftError): void {
+    if (!this.ended) this.#reports.fail(this, error);
+  }
+}

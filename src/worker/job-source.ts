@@ -1,0 +1,37 @@
+/**
+ * Where a worker's jobs come from and where their answers go: a queue file (QueueSource) or job servers
+ * (GearmanSource). The host (WorkerHost) runs the jobs on the local pool and keeps what every source
+ * needs once (timeouts, stop with grace, the run-time average, capacity); a source speaks its medium.
+ */
+import type { FunctionInfo } from '../backend.js';
+import type { GearshiftError } from '../errors.js';
+import type { HostedJob } from './hosted-job.js';
+import type { WorkerHost } from './worker-host.js';
+
+/** What a source does with a job that failed only because another job took down its thread. */
+export type InnocentFailure = 'run-again' | 'given-back' | 'fail';
+
+/** A source of jobs for a worker. `O` is what it keeps per job to answer for it. */
+export interface JobSource<O> {
+  /** What it says of itself once started: "runs f, g from var/jobs.db". */
+  readonly description: string;
+  /** Starts taking jobs for these functions and handing them to the host (`host.run`). */
+  start(host: WorkerHost<O>, functions: readonly FunctionInfo[]): Promise<void>;
+  /** The host has more room than before (a job ended, the pool grew): take more, if there are any. */
+  roomChanged(): void;
+  started(job: HostedJob<O>): void;
+  status(job: HostedJob<O>, numerator: number, denominator: number): void;
+  data(job: HostedJob<O>, chunk: unknown): void;
+  warning(job: HostedJob<O>, message: string): void;
+  completed(job: HostedJob<O>, result: unknown): void;
+  /** The job failed; `final` when it must not be tried again (its caller cancelled it, say). */
+  failed(job: HostedJob<O>, error: GearshiftError, final: boolean): void;
+  /** Another job took down the thread this one ran on. */
+  innocentFailure(job: HostedJob<O>): InnocentFailure;
+  /** The worker stops while the job still runs: give it back to whoever hands it to another worker. */
+  abandon(job: HostedJob<O>): void;
+  /** Takes no more jobs. */
+  stopTaking(): void;
+  /** Releases what it holds (connections, timers, its registration). */
+  close(): Promise<void>;
+}

@@ -1,0 +1,214 @@
+/**
+ * The host of the local pool for remote callers, written once for every source of jobs: it runs what a
+ * source hands it (a claimed row of a queue file, a job a server assigned) on the pool, times each job
+ * against its function's timeout, measures run times, knows how much more the pool can take, and stops
+ * with a grace period. What is said back, and how, is the source's (JobSource).
+ */
+import type { FunctionInfo, JobStatus } from '../backend.js';
+import { type GearshiftError, JobAbortedError, JobTimeoutError, tookDownByAnother } from '../errors.js';
+import type { LocalPool } from '../local/create-local-backend.js';
+import { IdleLatch } from '../shared/idle-latch.js';
+import { MovingAverage } from '../shared/moving-average.js';
+import { HostedJob, type HostedJobReports } from './hosted-job.js';
+import type { JobSource } from './job-source.js';
+import type { WorkerEvents } from './worker-events.js';
+
+/** What a source says of a job it hands to the host. */
+export interface JobToRun<O> {
+  readonly handle: string;
+  readonly info: FunctionInfo;
+  readonly unique: string | undefined;
+  readonly origin: O;
+}
+
+/** Runs a source's jobs on a local pool. */
+export class WorkerHost<O> {
+  readonly pool: LocalPool;
+  readonly #source: JobSource<O>;
+  readonly #events: WorkerEvents;
+  /** Whether stopping the host closes the pool (false when a client shares it). */
+  readonly #ownsPool: boolean;
+  readonly #running = new Map<string, HostedJob<O>>();
+  readonly #runTimes = new MovingAverage();
+  readonly #idle = new IdleLatch();
+  #stopping = false;
+  readonly #reports: HostedJobReports<O> = {
+    started: (job) => this.#started(job),
+    status: (job, numerator, denominator) => this.#source.status(job, numerator, denominator),
+    data: (job, chunk) => this.#source.data(job, chunk),
+    warning: (job, message) => this.#source.warning(job, message),
+    complete: (job, result) => {
+      // The answer goes before the end frees the room (which may ask for the next job).
+      this.#source.completed(job, result);
+      this.#end(job, 'completed');
+    },
+    fail: (job, error) => this.#failed(job, error, false),
+  };
+
+  constructor(pool: LocalPool, source: JobSource<O>, events: WorkerEvents, ownsPool: boolean) {
+    this.pool = pool;
+    this.#source = source;
+    this.#events = events;
+    this.#ownsPool = ownsPool;
+  }
+
+  /** Jobs it holds now, running or waiting for a thread. */
+  get running(): number {
+    return this.#running.size;
+  }
+
+  /** Jobs the pool runs at once now (it grows while its jobs wait on I/O). */
+  get capacity(): number {
+    return this.pool.backend.capacity;
+  }
+
+  /** The moving average of how long jobs run here, in milliseconds; undefined before the first. */
+  get averageRunMs(): number | undefined {
+    return this.#runTimes.value;
+  }
+
+  get stopping(): boolean {
+    return this.#stopping;
+  }
+
+  /** The events it emits (a source reports its connections through them). */
+  get events(): WorkerEvents {
+    return this.#events;
+  }
+
+  /** Loads the functions module, then starts the source. */
+  async start(): Promise<readonly FunctionInfo[]> {
+    const functions = (await this.pool.backend.manifest()) ?? [];
+    // The pool grew (a thread found waiting on its jobs): the source may take more.
+    this.pool.backend.onCapacityGrew(() => this.#source.roomChanged());
+    await this.#source.start(this, functions);
+    return functions;
+  }
+
+  /** A job the source took: kept here, and run once its input is decoded (`run`). */
+  accept(job: JobToRun<O>): HostedJob<O> {
+    const hosted = new HostedJob(job, this.#reports);
+    this.#running.set(job.handle, hosted);
+    return hosted;
+  }
+
+  /** Runs an accepted job on the pool (again, after another job took down the thread it ran on). */
+  run(job: HostedJob<O>): void {
+    const { handle, unique, input, info } = job;
+    job.ticket = this.pool.backend.submit(
+      { functionName: info.name, input, payload: info.payload, priority: 'normal', unique, handle },
+      job,
+    );
+  }
+
+  /** The job of this handle, while it is here. */
+  job(handle: string): HostedJob<O> | undefined {
+    return this.#running.get(handle);
+  }
+
+  /** Every job here now. */
+  jobs(): HostedJob<O>[] {
+    return [...this.#running.values()];
+  }
+
+  /**
+   * Stops a job here: its signal aborts with `error`; `fail` tells the source it failed (final), `drop`
+   * ends it without a word (its lease was lost, its server went away: someone else answers for it).
+   */
+  abort(job: HostedJob<O>, error: GearshiftError, then: 'fail' | 'drop'): void {
+    if (job.ended) return;
+    job.ticket?.detach(error);
+    if (then === 'fail') this.#failed(job, error, true);
+    else this.#end(job, 'abandoned', error);
+  }
+
+  /** Fails a job that never reached the pool (its input could not be decoded, say). */
+  refuse(job: HostedJob<O>, error: GearshiftError): void {
+    this.#failed(job, error, true);
+  }
+
+  /** The status of a job by handle as the pool sees it (for a source that is asked). */
+  status(handle: string): Promise<JobStatus> {
+    return this.pool.backend.status(handle);
+  }
+
+  /**
+   * Stops: takes no more jobs, lets running ones finish for up to `graceMs`, then aborts the rest and
+   * gives them back through the source (another worker takes them), and releases everything.
+   */
+  async stop(graceMs: number): Promise<void> {
+    this.#stopping = true;
+    this.pool.backend.setHostDemand(false);
+    this.#source.stopTaking();
+    if (this.#running.size > 0 && graceMs > 0) {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        this.#idle.wait(),
+        new Promise<void>((resolve) => {
+          timer = setTimeout(resolve, graceMs);
+        }),
+      ]);
+      clearTimeout(timer);
+    }
+    for (const job of [...this.#running.values()]) {
+      if (job.ended) continue;
+      job.ticket?.detach(new JobAbortedError(job.info.name, job.handle, 'its worker is shutting down'));
+      this.#source.abandon(job);
+      this.#end(job, 'abandoned');
+    }
+    await this.#source.close();
+    if (this.#ownsPool) await this.pool.backend.close();
+  }
+
+  #started(job: HostedJob<O>): void {
+    job.startedAt = performance.now();
+    this.#events.emit('jobStarted', { handle: job.handle, functionName: job.info.name });
+    const { timeout, name } = job.info;
+    if (timeout !== undefined) {
+      job.timer = setTimeout(() => {
+        const error = new JobTimeoutError(name, job.handle, timeout);
+        job.ticket?.detach(error);
+        this.#failed(job, error, false);
+      }, timeout);
+    }
+    this.#source.started(job);
+  }
+
+  #failed(job: HostedJob<O>, error: GearshiftError, final: boolean): void {
+    if (job.ended) return;
+    if (!final && tookDownByAnother(error)) {
+      const taken = this.#source.innocentFailure(job);
+      if (taken === 'run-again') {
+        job.runsAgain++;
+        clearTimeout(job.timer);
+        job.startedAt = undefined;
+        this.run(job);
+        return;
+      }
+      if (taken === 'given-back') {
+        this.#end(job, 'abandoned', error);
+        return;
+      }
+    }
+    this.#source.failed(job, error, final);
+    this.#end(job, 'failed', error);
+  }
+
+  #end(job: HostedJob<O>, outcome: 'completed' | 'failed' | 'abandoned', error?: Error): void {
+    if (job.ended) return;
+    job.ended = true;
+    clearTimeout(job.timer);
+    this.#running.delete(job.handle);
+    const ms = job.startedAt === undefined ? undefined : performance.now() - job.startedAt;
+    if (ms !== undefined) this.#runTimes.add(ms);
+    this.#events.emit('jobEnded', {
+      handle: job.handle,
+      functionName: job.info.name,
+      outcome,
+      ...(error ? { error } : {}),
+      ...(ms === undefined ? {} : { ms }),
+    });
+    if (this.#running.size === 0) this.#idle.open();
+    if (!this.#stopping) this.#source.roomChanged();
+  }
+}
