@@ -1,0 +1,90 @@
+/**
+ * close() called more than once, and by more than one caller at a time, settles for every caller, on
+ * every backend: the local pool (threads and inline), a queue file, a client with both (routed), a
+ * Gearman cluster, and a worker's stop().
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import type { Backend } from '../src/backend.js';
+import { GearmanBackend } from '../src/gearman/client/gearman-backend.js';
+import { fillGearmanOptions } from '../src/gearman/gearman-options.js';
+import { createClient, createWorker } from '../src/index.js';
+import { createLocalBackend } from '../src/local/create-local-backend.js';
+import { QueueBackend } from '../src/queue/queue-backend.js';
+import { fillQueueOptions } from '../src/queue/queue-options.js';
+import type functions from './fixtures/functions.js';
+import { gearmandInstalled, startGearmand, stopAllGearmands } from './helpers/gearmand.js';
+
+const functionsModule = new URL('./fixtures/functions.js', import.meta.url);
+const directory = mkdtempSync(join(tmpdir(), 'gearshift-close-'));
+afterAll(() => rmSync(directory, { recursive: true, force: true }));
+afterEach(() => stopAllGearmands());
+let files = 0;
+const nextFile = () => join(directory, `queue-${++files}.db`);
+
+/** Runs a job that takes a while, then closes three times while it runs: every close settles after it. */
+async function closesTwice(backend: Backend, runJob: () => Promise<unknown>): Promise<void> {
+  const running = runJob();
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  const closes = [backend.close(), backend.close(), backend.close()];
+  await expect(running).resolves.toBe(200);
+  await expect(Promise.all(closes)).resolves.toHaveLength(3);
+  await expect(backend.close()).resolves.toBeUndefined();
+}
+
+function sleepJob(backend: Backend): () => Promise<unknown> {
+  return () =>
+    new Promise((resolve, reject) => {
+      backend.submit(
+        { functionName: 'sleep', input: { ms: 200 }, payload: 'json', priority: 'normal', unique: undefined },
+        {
+          created: () => {},
+          started: () => {},
+          status: () => {},
+          data: () => {},
+          warning: () => {},
+          complete: resolve,
+          fail: reject,
+        },
+      );
+    });
+}
+
+describe('close() more than once settles every caller', () => {
+  for (const threads of [1, 0]) {
+    it(`the local pool (${threads ? 'threads' : 'inline'})`, async () => {
+      const { backend } = createLocalBackend({ functions: functionsModule, threads });
+      await backend.manifest();
+      await closesTwice(backend, sleepJob(backend));
+    });
+  }
+
+  it('a queue file, its job waited on through the file', async () => {
+    const pool = createLocalBackend({ functions: functionsModule, threads: 1 });
+    const options = fillQueueOptions({ path: nextFile(), foreground: true }, true);
+    const backend = new QueueBackend({ ...options, runner: { pool, ownsBackend: true } });
+    await closesTwice(backend, sleepJob(backend));
+  });
+
+  it('a client with a pool and a queue file (routed), and the client itself', async () => {
+    const gs = createClient<typeof functions>({ functions: functionsModule, threads: 1, queue: nextFile() });
+    await gs.background('noInput');
+    const running = gs.run('sleep', { ms: 200 });
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const closes = [gs.close(), gs.close()];
+    await expect(running).resolves.toBe(200);
+    await expect(Promise.all(closes)).resolves.toHaveLength(2);
+  });
+
+  it.runIf(gearmandInstalled)('a Gearman client, and a worker stopped twice', async () => {
+    const server = await startGearmand();
+    const gearman = { servers: [server.address] };
+    const worker = createWorker({ functions: functionsModule, gearman, threads: 1 });
+    await worker.start();
+    const backend = new GearmanBackend(fillGearmanOptions(gearman), undefined);
+    await closesTwice(backend, sleepJob(backend));
+    await expect(Promise.all([worker.stop(1000), worker.stop(1000)])).resolves.toHaveLength(2);
+  });
+});
