@@ -6,7 +6,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createClient } from '../src/index.js';
-import { openSqlite, sqliteDriver } from '../src/queue/sqlite/open-sqlite.js';
+import { sqliteDriver } from '../src/queue/sqlite/open-sqlite.js';
+import { drainMs } from './queue-drain.js';
 import type functions from './queue-functions.js';
 
 const directory = mkdtempSync(join(tmpdir(), 'gearshift-bench-driver-'));
@@ -54,20 +55,6 @@ const rates: Record<string, number | string> = { driver: sqliteDriver() };
   );
   await gs.close();
 }
-{
-  const count = 20_000;
-  const path = fresh();
-  const gs = createClient<typeof functions>({ functions: functionsModule, threads: 2, queue: { path } });
-  await gs.start();
-  await gs.run('noop');
-  const reader = openSqlite(path);
-  const completed = reader.prepare('SELECT count(*) FROM jobs WHERE state = 2');
-  const started = performance.now();
-  await gs.backgroundAll(Array.from({ length: count }, () => gs.backgroundJob('noop')));
-  while ((completed.value() as number) < count) await new Promise((resolve) => setTimeout(resolve, 5));
-  rates.drain = rate(count, performance.now() - started);
-  reader.close();
-  await gs.close();
-}
+rates.drain = rate(20_000, await drainMs(fresh(), 20_000));
 rmSync(directory, { recursive: true, force: true });
 console.log(JSON.stringify(rates));

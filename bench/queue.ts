@@ -13,7 +13,8 @@ import Database from 'better-sqlite3';
 import { better, defineQueue, defineWorker, JobStatus } from 'plainjob';
 import { type Client, createClient } from '../src/index.js';
 import { nodeSqlite } from '../src/queue/sqlite/node-sqlite-driver.js';
-import { openSqlite, sqliteDriver } from '../src/queue/sqlite/open-sqlite.js';
+import { sqliteDriver } from '../src/queue/sqlite/open-sqlite.js';
+import { drainMs } from './queue-drain.js';
 import type functions from './queue-functions.js';
 
 const exec = promisify(execFile);
@@ -153,19 +154,7 @@ console.log(
 // plainjob: its worker, which runs jobs one at a time in the main thread).
 {
   const count = 20_000;
-  const path = fresh('gearshift-drain');
-  const gs = createClient<typeof functions>({ functions: functionsModule, threads: 2, queue: { path } });
-  await gs.start();
-  await gs.run('noop');
-  // Read with this process's own SQLite driver: two copies of SQLite must not open one file.
-  const reader = openSqlite(path);
-  const completed = reader.prepare('SELECT count(*) FROM jobs WHERE state = 2');
-  const started = performance.now();
-  await gs.backgroundAll(Array.from({ length: count }, () => gs.backgroundJob('noop')));
-  while ((completed.value() as number) < count) await new Promise((resolve) => setTimeout(resolve, 5));
-  const ours = performance.now() - started;
-  reader.close();
-  await gs.close();
+  const ours = await drainMs(fresh('gearshift-drain'), count);
 
   const { queue, db } = plainQueue();
   queue.addMany(

@@ -16,8 +16,7 @@ import { jobErrorToData } from '../payload/job-error.js';
 import { backoffDelay } from '../shared/backoff.js';
 import { randomId, randomToken } from '../shared/random.js';
 import type { HostedJob } from '../worker/hosted-job.js';
-import type { InnocentFailure, JobSource } from '../worker/job-source.js';
-import type { WorkerHost } from '../worker/worker-host.js';
+import type { InnocentFailure, JobHost, JobSource } from '../worker/job-source.js';
 import type { QueueStore } from './queue-store.js';
 import { EventKind, State } from './schema.js';
 import type { ClaimedJob } from './sql/claim-jobs.js';
@@ -56,7 +55,7 @@ export class QueueSource implements JobSource<QueueOrigin> {
   readonly id = randomId();
   #store: QueueStore | undefined;
   readonly #options: QueueSourceOptions;
-  #host: WorkerHost<QueueOrigin> | undefined;
+  #host: JobHost<QueueOrigin> | undefined;
   #functions = new Map<string, FunctionInfo>();
   /** The function names as a JSON array, as the claim query takes them. */
   #functionList = '[]';
@@ -81,7 +80,7 @@ export class QueueSource implements JobSource<QueueOrigin> {
   }
 
   /** Opens the file, registers this worker for its functions, and starts claiming. */
-  async start(host: WorkerHost<QueueOrigin>, functions: readonly FunctionInfo[]): Promise<void> {
+  async start(host: JobHost<QueueOrigin>, functions: readonly FunctionInfo[]): Promise<void> {
     this.#host = host;
     if (this.#stopping) return;
     this.#store = this.#options.store();
@@ -210,7 +209,7 @@ export class QueueSource implements JobSource<QueueOrigin> {
    * least two per job it runs at once. The pool's capacity grows while its jobs wait on I/O, and so does
    * this.
    */
-  #claimAhead(host: WorkerHost<QueueOrigin>): number {
+  #claimAhead(host: JobHost<QueueOrigin>): number {
     const average = host.averageRunMs;
     const factor = average === undefined ? 2 : Math.max(2, claimAheadMs / Math.max(average, 0.01));
     return Math.min(maxClaimAhead, Math.ceil(host.capacity * factor));
@@ -247,7 +246,7 @@ export class QueueSource implements JobSource<QueueOrigin> {
     );
   }
 
-  #run(host: WorkerHost<QueueOrigin>, row: ClaimedJob, token: number): void {
+  #run(host: JobHost<QueueOrigin>, row: ClaimedJob, token: number): void {
     const info = this.#functions.get(row.functionName) as FunctionInfo;
     const handle = this.#opened.handle(row.id);
     const origin: QueueOrigin = { row, token, progress: undefined };

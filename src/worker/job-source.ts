@@ -5,18 +5,48 @@
  */
 import type { FunctionInfo } from '../backend.js';
 import type { GearshiftError } from '../errors.js';
+import type { LocalPool } from '../local/create-local-backend.js';
 import type { HostedJob } from './hosted-job.js';
-import type { WorkerHost } from './worker-host.js';
+import type { WorkerEvents } from './worker-events.js';
 
 /** What a source does with a job that failed only because another job took down its thread. */
 export type InnocentFailure = 'run-again' | 'given-back' | 'fail';
+
+/** What a source hands the host of a job it took. */
+export interface JobToRun<O> {
+  readonly handle: string;
+  readonly info: FunctionInfo;
+  readonly unique: string | undefined;
+  readonly origin: O;
+}
+
+/** What a source may ask of its host (WorkerHost). */
+export interface JobHost<O> {
+  readonly pool: LocalPool;
+  readonly events: WorkerEvents;
+  /** Jobs it holds now, running or waiting for a thread. */
+  readonly running: number;
+  /** Jobs the pool runs at once now (it grows while its jobs wait on I/O). */
+  readonly capacity: number;
+  /** The moving average of how long jobs run, in milliseconds; undefined before the first. */
+  readonly averageRunMs: number | undefined;
+  readonly stopping: boolean;
+  /** Keeps a job the source took; `run` it once its input is decoded, or `refuse` it. */
+  accept(job: JobToRun<O>): HostedJob<O>;
+  run(job: HostedJob<O>): void;
+  refuse(job: HostedJob<O>, error: GearshiftError): void;
+  /** Stops a job: `fail` tells the source it failed (final), `drop` ends it without a word. */
+  abort(job: HostedJob<O>, error: GearshiftError, then: 'fail' | 'drop'): void;
+  job(handle: string): HostedJob<O> | undefined;
+  jobs(): HostedJob<O>[];
+}
 
 /** A source of jobs for a worker. `O` is what it keeps per job to answer for it. */
 export interface JobSource<O> {
   /** What it says of itself once started: "runs f, g from var/jobs.db". */
   readonly description: string;
   /** Starts taking jobs for these functions and handing them to the host (`host.run`). */
-  start(host: WorkerHost<O>, functions: readonly FunctionInfo[]): Promise<void>;
+  start(host: JobHost<O>, functions: readonly FunctionInfo[]): Promise<void>;
   /** The host has more room than before (a job ended, the pool grew): take more, if there are any. */
   roomChanged(): void;
   started(job: HostedJob<O>): void;

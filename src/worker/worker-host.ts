@@ -10,19 +10,11 @@ import type { LocalPool } from '../local/create-local-backend.js';
 import { IdleLatch } from '../shared/idle-latch.js';
 import { MovingAverage } from '../shared/moving-average.js';
 import { HostedJob, type HostedJobReports } from './hosted-job.js';
-import type { JobSource } from './job-source.js';
+import type { JobHost, JobSource, JobToRun } from './job-source.js';
 import type { WorkerEvents } from './worker-events.js';
 
-/** What a source says of a job it hands to the host. */
-export interface JobToRun<O> {
-  readonly handle: string;
-  readonly info: FunctionInfo;
-  readonly unique: string | undefined;
-  readonly origin: O;
-}
-
 /** Runs a source's jobs on a local pool. */
-export class WorkerHost<O> {
+export class WorkerHost<O> implements JobHost<O> {
   readonly pool: LocalPool;
   readonly #source: JobSource<O>;
   readonly #events: WorkerEvents;

@@ -13,8 +13,7 @@ import { type GearshiftError, JobAbortedError } from '../../errors.js';
 import { jobErrorToData } from '../../payload/job-error.js';
 import { randomHex } from '../../shared/random.js';
 import type { HostedJob } from '../../worker/hosted-job.js';
-import type { InnocentFailure, JobSource } from '../../worker/job-source.js';
-import type { WorkerHost } from '../../worker/worker-host.js';
+import type { InnocentFailure, JobHost, JobSource } from '../../worker/job-source.js';
 import { cancelFunctionOf } from '../control.js';
 import type { FilledGearmanOptions } from '../gearman-options.js';
 import { PacketTypes } from '../protocol/packet-types.js';
@@ -44,7 +43,7 @@ export class GearmanSource implements JobSource<GrabLoop> {
   readonly id = randomHex(4);
   readonly clientId: string;
   readonly #options: GearmanSourceOptions;
-  #host: WorkerHost<GrabLoop> | undefined;
+  #host: JobHost<GrabLoop> | undefined;
   #functions: readonly FunctionInfo[] = [];
   #jobLoops: GrabLoop[] = [];
   #controlLoops: GrabLoop[] = [];
@@ -62,7 +61,7 @@ export class GearmanSource implements JobSource<GrabLoop> {
   }
 
   /** Connects to every server (retrying those that fail) and starts grabbing. */
-  async start(host: WorkerHost<GrabLoop>, functions: readonly FunctionInfo[]): Promise<void> {
+  async start(host: JobHost<GrabLoop>, functions: readonly FunctionInfo[]): Promise<void> {
     this.#host = host;
     this.#functions = functions;
     const registered = functions.map((fn) => ({ name: fn.name, timeout: fn.timeout }));
@@ -168,7 +167,7 @@ export class GearmanSource implements JobSource<GrabLoop> {
   }
 
   /** How many jobs to hold beyond the room: as many as recent run times say start within prefetchMs. */
-  #held(host: WorkerHost<GrabLoop>): number {
+  #held(host: JobHost<GrabLoop>): number {
     const average = host.averageRunMs;
     const { prefetchMs } = this.#options;
     if (average === undefined || prefetchMs === 0) return 0;
@@ -184,13 +183,13 @@ export class GearmanSource implements JobSource<GrabLoop> {
    * While a server has jobs this worker has no room for, the pool looks for threads whose jobs wait on
    * I/O, and grows its capacity for them (then this worker grabs more).
    */
-  #pumped(host: WorkerHost<GrabLoop>, loop: GrabLoop, waiting: boolean): void {
+  #pumped(host: JobHost<GrabLoop>, loop: GrabLoop, waiting: boolean): void {
     if (waiting && !host.stopping) this.#waitingLoops.add(loop);
     else this.#waitingLoops.delete(loop);
     host.pool.backend.setHostDemand(this.#waitingLoops.size > 0);
   }
 
-  #assigned(host: WorkerHost<GrabLoop>, loop: GrabLoop, assignment: Assignment): void {
+  #assigned(host: JobHost<GrabLoop>, loop: GrabLoop, assignment: Assignment): void {
     const { handle, functionName } = assignment;
     const info = this.#functions.find((fn) => fn.name === functionName);
     if (!info) {
@@ -207,7 +206,7 @@ export class GearmanSource implements JobSource<GrabLoop> {
     host.run(job);
   }
 
-  #cancelRequested(host: WorkerHost<GrabLoop>, loop: GrabLoop, assignment: Assignment): void {
+  #cancelRequested(host: JobHost<GrabLoop>, loop: GrabLoop, assignment: Assignment): void {
     // Only this worker's own control function may stop a job; anything else a server assigns here fails.
     if (assignment.functionName !== cancelFunctionOf(this.id)) {
       loop.send(PacketTypes.WORK_FAIL, { handle: assignment.handle });
@@ -220,7 +219,7 @@ export class GearmanSource implements JobSource<GrabLoop> {
   }
 
   /** A server went away: the answers of its jobs can no longer be given, and it will give them to others. */
-  #disconnected(host: WorkerHost<GrabLoop>, loop: GrabLoop): void {
+  #disconnected(host: JobHost<GrabLoop>, loop: GrabLoop): void {
     this.#pumped(host, loop, false);
     for (const job of host.jobs()) {
       if (job.origin !== loop) continue;

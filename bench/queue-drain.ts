@@ -1,0 +1,22 @@
+/** The drain measurement of bench:queue: how long a runner with 2 threads takes to run `count` no-op jobs. */
+import { createClient } from '../src/index.js';
+import { openSqlite } from '../src/queue/sqlite/open-sqlite.js';
+import type functions from './queue-functions.js';
+
+/** Milliseconds from committing `count` no-op background jobs to the last one completed. */
+export async function drainMs(path: string, count: number): Promise<number> {
+  const functionsModule = new URL('./queue-functions.js', import.meta.url);
+  const gs = createClient<typeof functions>({ functions: functionsModule, threads: 2, queue: { path } });
+  await gs.start();
+  await gs.run('noop');
+  // Read with this process's own SQLite driver: two copies of SQLite must not open one file.
+  const reader = openSqlite(path);
+  const completed = reader.prepare('SELECT count(*) FROM jobs WHERE state = 2');
+  const started = performance.now();
+  await gs.backgroundAll(Array.from({ length: count }, () => gs.backgroundJob('noop')));
+  while ((completed.value() as number) < count) await new Promise((resolve) => setTimeout(resolve, 5));
+  const ms = performance.now() - started;
+  reader.close();
+  await gs.close();
+  return ms;
+}
