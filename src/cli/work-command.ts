@@ -58,8 +58,6 @@ export async function work(args: readonly string[]): Promise<number> {
   });
   await worker.start();
   process.stderr.write(`gearshift work: pid ${process.pid} ${worker.description}\n`);
-  // A worker is a service: it stays up until told to stop.
-  const alive = setInterval(() => {}, 2 ** 30);
   await new Promise<void>((resolve) => {
     const stop = (signal: string) => {
       process.stderr.write(`gearshift work: ${signal}: finishing the running jobs, then stopping\n`);
@@ -72,7 +70,6 @@ export async function work(args: readonly string[]): Promise<number> {
     process.once('SIGTERM', () => stop('SIGTERM'));
     process.once('SIGINT', () => stop('SIGINT'));
   });
-  clearInterval(alive);
   return 0;
 }
 

@@ -13,6 +13,8 @@ export class Worker {
   #functions: string[] = [];
   #started: Promise<void> | undefined;
   #stopped: Promise<void> | undefined;
+  /** A worker is a service: from start() to stop() it holds the process open, as a listening server does. */
+  #alive: NodeJS.Timeout | undefined;
 
   /** @internal made by createWorker */
   constructor(host: WorkerHost<unknown>, events: WorkerEvents, describe: () => string) {
@@ -52,9 +54,16 @@ export class Worker {
    * queue file, or connects to every job server (retrying those that fail).
    */
   start(): Promise<void> {
-    this.#started ??= this.#host.start().then((functions) => {
-      this.#functions = functions.map((fn) => fn.name);
-    });
+    this.#started ??= (async () => {
+      this.#alive = setInterval(() => {}, 2 ** 30);
+      try {
+        const functions = await this.#host.start();
+        this.#functions = functions.map((fn) => fn.name);
+      } catch (error) {
+        clearInterval(this.#alive);
+        throw error;
+      }
+    })();
     return this.#started;
   }
 
@@ -66,7 +75,11 @@ export class Worker {
   stop(graceMs = 10_000): Promise<void> {
     this.#stopped ??= (async () => {
       await this.#started?.catch(() => {});
-      await this.#host.stop(graceMs);
+      try {
+        await this.#host.stop(graceMs);
+      } finally {
+        clearInterval(this.#alive);
+      }
     })();
     return this.#stopped;
   }
