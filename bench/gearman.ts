@@ -13,7 +13,7 @@ import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { cpus } from 'node:os';
 import { promisify } from 'node:util';
 import { type Client, createClient, GearmanAdmin, parseServerAddress } from '../src/index.js';
-import { startGearmand, type TestGearmand } from '../test/helpers/gearmand.js';
+import { gearmandPrograms, startGearmand, type TestGearmand } from '../test/helpers/gearmand.js';
 
 const exec = promisify(execFile);
 const cli = new URL('../dist/cli.js', import.meta.url).pathname;
@@ -153,7 +153,9 @@ const { stdout: phpVersion } = await exec('php', [
   '-r',
   'echo PHP_VERSION, " gearman ", phpversion("gearman");',
 ]);
-const gearmandVersion = (await exec('gearmand', ['--version'])).stdout.trim().split('\n')[0];
+const gearmandVersion = (await exec(gearmandPrograms.c ?? 'gearmand', ['--version'])).stdout
+  .trim()
+  .split('\n')[0];
 console.log(`gearshift bench:gearman  ${new Date().toISOString().slice(0, 10)}  node ${process.version}`);
 console.log(`${gearmandVersion}; php ${phpVersion}; ${cpus().length} x ${cpus()[0]?.model ?? 'cpu'}`);
 console.log(

@@ -5,19 +5,19 @@
  * process. Every 10 s it samples this process's RSS, heap and open handles, and the worker process's RSS;
  * after a warm-up (the first fifth of the run) any growth is reported. Not part of `npm test`.
  */
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createClient } from '../src/index.js';
-import { startGearmand, type TestGearmand } from '../test/helpers/gearmand.js';
+import { gearmandInstalled, startGearmand, type TestGearmand } from '../test/helpers/gearmand.js';
 import type functions from './queue-functions.js';
 
 const minutes = Number(process.env.SOAK_MINUTES ?? 10);
 const functionsModule = new URL('./queue-functions.ts', import.meta.url);
 const cli = new URL('../dist/cli.js', import.meta.url).pathname;
 const directory = mkdtempSync(join(tmpdir(), 'gearshift-soak-'));
-const withGearmand = spawnSync('gearmand', ['--version']).status === 0;
+const withGearmand = gearmandInstalled;
 
 const local = createClient<typeof functions>({ functions: functionsModule, threads: 2, queue: false });
 const queued = createClient<typeof functions>({

@@ -18,7 +18,7 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { gearmandInstalled } from './helpers/gearmand.js';
+import { gearmandInstalled, gearmandPrograms } from './helpers/gearmand.js';
 import { type Host, Network, netnsAvailable } from './helpers/netns.js';
 
 const tsx = createRequire(import.meta.url).resolve('tsx/cli');
@@ -100,7 +100,7 @@ describe.skipIf(!netnsAvailable || !gearmandInstalled)(
         '3',
       );
       if (database) args.push('-q', 'libsqlite3', '--libsqlite3-db', database);
-      gearmandHost.spawn('gearmand', args);
+      gearmandHost.spawn(gearmandPrograms.c ?? 'gearmand', args);
       await until('gearmand to listen', () => statusLines() !== undefined);
     }
 

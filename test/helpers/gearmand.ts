@@ -1,26 +1,53 @@
 /**
- * Real gearmand servers for tests: each on a free loopback port, logging into a temporary directory,
+ * Real Gearman job servers for tests: each on a free loopback port, logging into a temporary directory,
  * stopped by the test that started it (even when it fails, through stopAllGearmands in afterEach).
  *
- * Where gearmand is not installed, the tests that need it are skipped with one loud line saying what to
- * install; under CI (CI=true), a missing gearmand is a failure, not a skip.
+ * Two servers: C gearmand (Debian's gearman-job-server) and Perl's Gearman::Server (gearman-server).
+ * Both packages install a program named `gearmand`, so each is called by the full path its package
+ * lists, never through PATH.
+ *
+ * Where a server is not installed, the tests that need it are skipped with one loud line saying what to
+ * install; under CI (CI=true), a missing server is a failure, not a skip.
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { accessSync, constants, mkdtempSync, rmSync } from 'node:fs';
 import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-const installed = spawnSync('gearmand', ['--version'], { encoding: 'utf8' }).status === 0;
-if (!installed) {
-  const message =
-    'gearmand is not installed: the Gearman tests need it (apt-get install gearman-job-server gearman-tools php-cli php-gearman stunnel4)';
+/** Which job server: C gearmand, or Perl's Gearman::Server. */
+export type GearmandKind = 'c' | 'perl';
+
+/** The program a Debian package installs under the name `gearmand`, by the package's own file list. */
+function programOf(debianPackage: string): string | undefined {
+  const listed = spawnSync('dpkg', ['-L', debianPackage], { encoding: 'utf8' });
+  const path = (listed.stdout ?? '').split('\n').find((line) => /\/s?bin\/gearmand$/.test(line));
+  if (!path) return undefined;
+  try {
+    accessSync(path, constants.X_OK);
+    return path;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The full path of each server's program, where its package is installed. */
+export const gearmandPrograms: Readonly<Record<GearmandKind, string | undefined>> = {
+  c: programOf('gearman-job-server'),
+  perl: programOf('gearman-server'),
+};
+
+const packages: Record<GearmandKind, string> = { c: 'gearman-job-server', perl: 'gearman-server' };
+for (const kind of ['c', 'perl'] as const) {
+  if (gearmandPrograms[kind]) continue;
+  const message = `${packages[kind]} is not installed: the Gearman tests need it (apt-get install gearman-job-server gearman-server gearman-tools php-cli php-gearman stunnel4)`;
   if (process.env.CI) throw new Error(`${message}; under CI that is a failure, not a skip`);
   console.warn(`\n*** SKIPPED: ${message} ***\n`);
 }
-
 /** Whether the tests that need gearmand can run here. */
-export const gearmandInstalled = installed;
+export const gearmandInstalled = gearmandPrograms.c !== undefined;
+/** Whether the tests that need Perl's Gearman::Server can run here. */
+export const perlGearmandInstalled = gearmandPrograms.perl !== undefined;
 
 /** A gearmand started by a test. */
 export interface TestGearmand {
@@ -49,30 +76,25 @@ export function freePort(): Promise<number> {
   });
 }
 
-/** Starts gearmand on a free port with extra arguments (`-q libsqlite3 ...`), once it accepts connections. */
-export async function startGearmand(extra: readonly string[] = []): Promise<TestGearmand> {
+/**
+ * Starts a job server on a free port, once it accepts connections: C gearmand by default, with extra
+ * arguments (`-q libsqlite3 ...`), or Perl's Gearman::Server (`kind: 'perl'`, which logs nothing).
+ */
+export async function startGearmand(
+  extra: readonly string[] = [],
+  kind: GearmandKind = 'c',
+): Promise<TestGearmand> {
+  const program = gearmandPrograms[kind];
+  if (!program) throw new Error(`${packages[kind]} is not installed`);
   const port = await freePort();
   const logs = mkdtempSync(join(tmpdir(), 'gearshift-gearmand-'));
+  const logArgs = kind === 'c' ? ['-l', join(logs, 'gearmand.log'), '--verbose', 'ERROR'] : [];
   let child: ChildProcess | undefined;
   const launch = async () => {
-    child = spawn(
-      'gearmand',
-      [
-        '-p',
-        String(port),
-        '-L',
-        '127.0.0.1',
-        '-l',
-        join(logs, 'gearmand.log'),
-        '--verbose',
-        'ERROR',
-        ...extra,
-      ],
-      {
-        stdio: 'ignore',
-      },
-    );
-    await waitForPort(port, child);
+    child = spawn(program, ['-p', String(port), '-L', '127.0.0.1', ...logArgs, ...extra], {
+      stdio: 'ignore',
+    });
+    await waitForPort(port, child, program);
   };
   const halt = async () => {
     const current = child;
