@@ -27,6 +27,7 @@ import {
   GearmanProtocolError,
   type GearshiftError,
   JobFailedError,
+  UnsupportedError,
 } from '../../errors.js';
 import type { FunctionSet } from '../../functions/define.js';
 import { loadFunctionsModule } from '../../functions/load-module.js';
@@ -390,12 +391,15 @@ export class GearmanBackend implements Backend {
         workers.flatMap((worker) => worker.functions).filter((name) => name.startsWith(cancelFunctionPrefix)),
       );
       for (const functionName of controls) {
-        link.request(
-          PacketTypes.SUBMIT_JOB_HIGH_BG,
-          { functionName, unique: '' },
-          Buffer.from(handle, 'utf8'),
-          ignoredAnswer,
-        );
+        const data = Buffer.from(handle, 'utf8');
+        // High priority, to pass the jobs queued for the worker; a server without it takes a normal one.
+        link.request(PacketTypes.SUBMIT_JOB_HIGH_BG, { functionName, unique: '' }, data, {
+          ...ignoredAnswer,
+          failed: (error) => {
+            if (error instanceof UnsupportedError)
+              link.request(PacketTypes.SUBMIT_JOB_BG, { functionName, unique: '' }, data, ignoredAnswer);
+          },
+        });
       }
     };
     // Either may fail (the job already ended, the server went away): the job is then as good as stopped.

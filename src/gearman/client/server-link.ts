@@ -9,13 +9,14 @@ import {
   GearmanProtocolError,
   GearmanServerError,
   type GearshiftError,
+  UnsupportedError,
 } from '../../errors.js';
 import { backoffDelay } from '../../shared/backoff.js';
 import { Fifo } from '../../shared/fifo.js';
 import { GearmanConnection } from '../connection.js';
 import type { FilledGearmanOptions } from '../gearman-options.js';
 import type { ArgumentsOf, Packet } from '../protocol/packet-codec.js';
-import { type PacketType, PacketTypes } from '../protocol/packet-types.js';
+import { type PacketType, PacketTypes, packetLayouts } from '../protocol/packet-types.js';
 import type { ServerAddress } from '../server-address.js';
 
 /** A foreground job created on this server: where its WORK_* packets go. */
@@ -55,8 +56,14 @@ export class ServerLink {
   #opening = false;
   /** Requests to send once the connection is open. */
   #outbox: Outgoing[] = [];
-  /** Requests sent and not yet answered, oldest first, with when they were sent. */
-  readonly #waiting = new Fifo<{ readonly waiting: Waiting; readonly sentAt: number }>();
+  /** Requests sent and not yet answered, oldest first, with their type and when they were sent. */
+  readonly #waiting = new Fifo<{
+    readonly waiting: Waiting;
+    readonly type: PacketType;
+    readonly sentAt: number;
+  }>();
+  /** Extension packets this server refused as unknown: asked again, they fail at once. */
+  readonly #refused = new Set<PacketType>();
   #timer: NodeJS.Timeout | undefined;
   #failures = 0;
   #downUntil = 0;
@@ -86,6 +93,10 @@ export class ServerLink {
     data?: Buffer,
     waiting?: Waiting,
   ): void {
+    if (this.#refused.has(type)) {
+      waiting?.failed(this.#unsupported(type), true);
+      return;
+    }
     const outgoing: Outgoing = { type, args, data, waiting };
     if (this.#connection && !this.#connection.closed) this.#send(this.#connection, outgoing);
     else {
@@ -148,7 +159,7 @@ export class ServerLink {
   #send(connection: GearmanConnection, outgoing: Outgoing): void {
     connection.send(outgoing.type, outgoing.args as never, outgoing.data);
     if (outgoing.waiting) {
-      this.#waiting.push({ waiting: outgoing.waiting, sentAt: Date.now() });
+      this.#waiting.push({ waiting: outgoing.waiting, type: outgoing.type, sentAt: Date.now() });
       this.#timer ??= setInterval(
         () => this.#checkTimeouts(),
         Math.min(this.#options.requestTimeoutMs, 1000),
@@ -186,10 +197,11 @@ export class ServerLink {
       this.#timer = undefined;
     }
     if (packet.type === PacketTypes.ERROR) {
-      head.waiting.failed(
-        new GearmanServerError(this.server.label, packet.args.code, packet.args.text),
-        true,
-      );
+      const { code, text } = packet.args;
+      if (extensions.has(head.type) && isUnknownCommand(code, text)) {
+        this.#refused.add(head.type);
+        head.waiting.failed(this.#unsupported(head.type), true);
+      } else head.waiting.failed(new GearmanServerError(this.server.label, code, text), true);
     } else if (packet.type === head.waiting.answer) {
       head.waiting.answered(packet);
     } else {
@@ -198,6 +210,12 @@ export class ServerLink {
       this.#connection?.close(new GearmanProtocolError(problem, this.server.label));
     }
     this.#hold();
+  }
+
+  #unsupported(type: PacketType): UnsupportedError {
+    return new UnsupportedError(
+      `The job server ${this.server.label} does not know ${packetLayouts[type].name} (${extensions.get(type)}), an extension of gearmand's protocol; Perl's Gearman::Server, for one, lacks it`,
+    );
   }
 
   #checkTimeouts(): void {
@@ -247,6 +265,26 @@ export class ServerLink {
       this.#connection?.hold(busy);
     }
   }
+}
+
+/**
+ * The packets of gearmand's protocol that older servers may not know, with what a caller asked for. A
+ * server that refuses one gets no second try on this link: the next request of that type fails at once.
+ */
+const extensions = new Map<PacketType, string>([
+  [PacketTypes.SUBMIT_JOB_EPOCH, 'a background job with `runAt` or `delay`'],
+  [PacketTypes.GET_STATUS_UNIQUE, 'statusOfUnique()'],
+  [PacketTypes.SUBMIT_JOB_LOW, "priority 'low'"],
+  [PacketTypes.SUBMIT_JOB_LOW_BG, "a background job of priority 'low'"],
+  [PacketTypes.SUBMIT_JOB_HIGH_BG, "a background job of priority 'high'"],
+]);
+
+/**
+ * Whether an ERROR says the server does not know the packet: Perl's Gearman::Server answers one it has no
+ * handler for with `server_error` about a missing `CMD_...` method; others say UNKNOWN_COMMAND.
+ */
+function isUnknownCommand(code: string, text: string): boolean {
+  return /unknown[_ ]?(command|packet)/i.test(code) || /object method "CMD_\w*"/.test(text);
 }
 
 /** The answer to the "exceptions" option: nothing to do either way (older servers may refuse it). */

@@ -36,6 +36,8 @@ const maxHeldPerSlot = 64;
  * it fails with the WorkerCrashedError): as gearmand would give it to another worker had this one died.
  */
 const maxRunsAgain = 3;
+/** The most handles remembered per server of jobs cancelled before they came here. */
+const maxCancelledEarly = 1000;
 
 /** Grabs jobs from job servers for a worker. `GrabLoop` is the connection a job came on. */
 export class GearmanSource implements JobSource<GrabLoop> {
@@ -49,6 +51,13 @@ export class GearmanSource implements JobSource<GrabLoop> {
   #controlLoops: GrabLoop[] = [];
   /** Job loops that a server woke for more jobs than there is room for now. */
   readonly #waitingLoops = new Set<GrabLoop>();
+  /**
+   * Per server, handles of jobs whose callers left before the job came here: a server that cannot drop a
+   * queued job (Perl's Gearman::Server has no `cancel job`) still assigns it, and it is then failed
+   * without running. Forgotten when either connection to that server drops: a restarted server hands out
+   * its handles anew.
+   */
+  readonly #cancelledEarly = new Map<string, Set<string>>();
 
   constructor(options: GearmanSourceOptions) {
     this.#options = options;
@@ -92,7 +101,7 @@ export class GearmanSource implements JobSource<GrabLoop> {
         assigned: (_loop, assignment) => this.#cancelRequested(host, loop, assignment),
         pumped: () => {},
         connected: () => {},
-        disconnected: () => {},
+        disconnected: () => this.#cancelledEarly.delete(server.label),
       };
       const loop = new GrabLoop(server, gearman, owner);
       return loop;
@@ -196,6 +205,11 @@ export class GearmanSource implements JobSource<GrabLoop> {
       loop.send(PacketTypes.WORK_FAIL, { handle });
       return;
     }
+    const cancelled = this.#cancelledEarly.get(loop.server.label);
+    if (cancelled?.delete(handle)) {
+      loop.send(PacketTypes.WORK_FAIL, { handle });
+      return;
+    }
     const job = host.accept({ handle, info, unique: assignment.unique || undefined, origin: loop });
     try {
       job.input = fromWire(functionName, 'input', assignment.data, info.payload);
@@ -212,15 +226,26 @@ export class GearmanSource implements JobSource<GrabLoop> {
       loop.send(PacketTypes.WORK_FAIL, { handle: assignment.handle });
       return;
     }
-    const job = host.job(assignment.data.toString('utf8'));
+    const handle = assignment.data.toString('utf8');
+    const job = host.job(handle);
     if (job)
       host.abort(job, new JobAbortedError(job.info.name, job.handle, 'its caller stopped waiting'), 'fail');
+    else this.#cancelEarly(loop.server.label, handle);
     loop.send(PacketTypes.WORK_COMPLETE, { handle: assignment.handle });
+  }
+
+  #cancelEarly(server: string, handle: string): void {
+    let handles = this.#cancelledEarly.get(server);
+    if (!handles) this.#cancelledEarly.set(server, (handles = new Set()));
+    handles.add(handle);
+    // Most such jobs were dropped by the server or ran elsewhere: keep only the latest.
+    if (handles.size > maxCancelledEarly) handles.delete(handles.values().next().value as string);
   }
 
   /** A server went away: the answers of its jobs can no longer be given, and it will give them to others. */
   #disconnected(host: JobHost<GrabLoop>, loop: GrabLoop): void {
     this.#pumped(host, loop, false);
+    this.#cancelledEarly.delete(loop.server.label);
     for (const job of host.jobs()) {
       if (job.origin !== loop) continue;
       const reason = `its server ${loop.server.label} went away`;

@@ -1,16 +1,26 @@
 /**
- * One worker connection to one job server: it registers its functions (CAN_DO, or CAN_DO_TIMEOUT for a
- * function with a timeout) and a client id, then grabs jobs (GRAB_JOB_ALL) while its worker has room,
- * sends PRE_SLEEP right behind its grabs, and grabs again on NOOP. When the connection drops,
- * it reconnects with a growing backoff and registers again (a restarted server knows nothing of it).
+ * One worker connection to one job server: it learns which grab packet the server knows, registers its
+ * functions (CAN_DO, or CAN_DO_TIMEOUT for a function with a timeout) and a client id, then grabs jobs
+ * while its worker has room, sends PRE_SLEEP right behind its grabs, and grabs again on NOOP. When the
+ * connection drops, it reconnects with a growing backoff and registers again (a restarted server knows
+ * nothing of it).
  */
 import { GearmanConnectionError } from '../../errors.js';
 import { backoffDelay } from '../../shared/backoff.js';
 import { GearmanConnection } from '../connection.js';
 import type { FilledGearmanOptions } from '../gearman-options.js';
 import type { ArgumentsOf, Packet } from '../protocol/packet-codec.js';
-import { type PacketType, PacketTypes } from '../protocol/packet-types.js';
+import { type PacketName, type PacketType, PacketTypes, packetLayouts } from '../protocol/packet-types.js';
 import type { ServerAddress } from '../server-address.js';
+
+/**
+ * The grab packets, best first: GRAB_JOB_ALL (gearmand 1.1: the unique and any reducer), GRAB_JOB_UNIQ
+ * (the unique), GRAB_JOB (the original protocol, all that Perl's Gearman::Server knows).
+ */
+const grabPackets = [PacketTypes.GRAB_JOB_ALL, PacketTypes.GRAB_JOB_UNIQ, PacketTypes.GRAB_JOB] as const;
+type GrabPacket = (typeof grabPackets)[number];
+/** The ECHO_REQ data that closes a grab probe. */
+const probeEcho = Buffer.from('gearshift:grab-probe');
 
 /** A job a server assigned, whichever packet brought it. */
 export interface Assignment {
@@ -62,6 +72,10 @@ export class GrabLoop {
   #stopped = false;
   #failures = 0;
   #retry: NodeJS.Timeout | undefined;
+  /** The grab packet this server knows (learned anew on each connection). */
+  #grab: GrabPacket = grabPackets[0];
+  /** While the grab packet is being learned: which candidate is tried, and how the server answered it. */
+  #probe: { index: number; answered: boolean; refused: boolean } | undefined;
 
   constructor(server: ServerAddress, options: FilledGearmanOptions, owner: GrabLoopOwner) {
     this.server = server;
@@ -84,16 +98,20 @@ export class GrabLoop {
     this.#connection?.send(type, args, data);
   }
 
+  /** The grab packet in use on this connection (GRAB_JOB_ALL where the server knows it). */
+  get grabPacket(): PacketName {
+    return packetLayouts[this.#grab].name;
+  }
+
   /** Grabs as many jobs as there is room for. */
   pump(): void {
     const connection = this.#connection;
-    if (!connection || connection.closed || this.#stopped || this.#sleeping) return;
+    if (!connection || connection.closed || this.#stopped || this.#sleeping || this.#probe) return;
     let grabs = 0;
     while (this.#owner.room(this.#ahead) > 0) {
-      if (this.#grabbing === 0) this.#owedSince = Date.now();
-      this.#grabbing++;
+      this.#owed();
       grabs++;
-      connection.send(PacketTypes.GRAB_JOB_ALL, {});
+      connection.send(this.#grab, {});
     }
     // Awake with no room: the server woke this loop for jobs that wait for room here.
     this.#owner.pumped(this, grabs === 0);
@@ -136,26 +154,68 @@ export class GrabLoop {
       this.#ahead = 0;
       this.#sleeping = false;
       this.#watch(connection);
-      connection.send(PacketTypes.SET_CLIENT_ID, { clientId: this.#owner.clientId });
-      for (const { name, timeout } of this.#owner.functions) {
-        if (timeout === undefined) connection.send(PacketTypes.CAN_DO, { functionName: name });
-        else {
-          // The worker times the job itself and answers with a typed JobTimeoutError. The server's timer,
-          // a little longer, only re-queues the last job it assigned here, and PRE_SLEEP cancels it: it
-          // tells gearmand the limit, it does not enforce it.
-          const backstop = Math.ceil(timeout + Math.max(1000, timeout / 10));
-          connection.send(PacketTypes.CAN_DO_TIMEOUT, { functionName: name, timeout: String(backstop) });
-        }
-      }
-      this.pump();
+      this.#tryGrab(connection, 0);
     } catch {
       this.#scheduleRetry();
     }
   }
 
+  /**
+   * Asks the server a grab packet before any function is registered, so that it cannot bring a job,
+   * followed by an ECHO_REQ: a server that knows the packet answers NO_JOB before the echo; one that does
+   * not answers ERROR (Perl's Gearman::Server) or nothing. gearmand answers a connection's packets in
+   * order, and closes the connection on a packet type it has never heard of, which none of these is.
+   */
+  #tryGrab(connection: GearmanConnection, index: number): void {
+    this.#probe = { index, answered: false, refused: false };
+    this.#owed();
+    connection.send(grabPackets[index] as GrabPacket, {});
+    connection.send(PacketTypes.ECHO_REQ, {}, probeEcho);
+  }
+
+  /** One packet while a grab probe is out; registers and grabs once the echo closes the last try. */
+  #probed(packet: Packet): void {
+    const probe = this.#probe;
+    const connection = this.#connection;
+    if (!probe || !connection) return;
+    if (packet.type === PacketTypes.NO_JOB) probe.answered = true;
+    else if (packet.type === PacketTypes.ERROR) probe.refused = true;
+    else if (packet.type === PacketTypes.ECHO_RES && packet.data.equals(probeEcho)) {
+      this.#answered();
+      const last = probe.index === grabPackets.length - 1;
+      if ((!probe.answered || probe.refused) && !last) {
+        this.#tryGrab(connection, probe.index + 1);
+        return;
+      }
+      this.#probe = undefined;
+      this.#grab = grabPackets[probe.index] as GrabPacket;
+      this.#register(connection);
+    }
+  }
+
+  #register(connection: GearmanConnection): void {
+    connection.send(PacketTypes.SET_CLIENT_ID, { clientId: this.#owner.clientId });
+    for (const { name, timeout } of this.#owner.functions) {
+      if (timeout === undefined) connection.send(PacketTypes.CAN_DO, { functionName: name });
+      else {
+        // The worker times the job itself and answers with a typed JobTimeoutError. The server's timer,
+        // a little longer, only re-queues the last job it assigned here, and PRE_SLEEP cancels it: it
+        // tells gearmand the limit, it does not enforce it.
+        const backstop = Math.ceil(timeout + Math.max(1000, timeout / 10));
+        connection.send(PacketTypes.CAN_DO_TIMEOUT, { functionName: name, timeout: String(backstop) });
+      }
+    }
+    this.pump();
+  }
+
   #packet(packet: Packet): void {
+    if (this.#probe) {
+      this.#probed(packet);
+      return;
+    }
     switch (packet.type) {
-      // gearmand answers GRAB_JOB_ALL with JOB_ASSIGN_UNIQ unless the job has a reducer: take all three.
+      // gearmand answers GRAB_JOB_ALL with JOB_ASSIGN_UNIQ unless the job has a reducer; GRAB_JOB brings
+      // JOB_ASSIGN, without the unique: take all three.
       case PacketTypes.JOB_ASSIGN:
       case PacketTypes.JOB_ASSIGN_UNIQ:
       case PacketTypes.JOB_ASSIGN_ALL: {
@@ -180,6 +240,12 @@ export class GrabLoop {
         // ERROR about a job the server no longer holds (it timed it out, say), ECHO_RES...: nothing to do.
         return;
     }
+  }
+
+  /** One more answer is owed (a grab, or a probe's echo). */
+  #owed(): void {
+    if (this.#grabbing === 0) this.#owedSince = Date.now();
+    this.#grabbing++;
   }
 
   #answered(): void {
@@ -214,6 +280,7 @@ export class GrabLoop {
     clearInterval(this.#watchdog);
     this.#connection = undefined;
     this.#grabbing = 0;
+    this.#probe = undefined;
     this.#owner.disconnected(this);
     this.#scheduleRetry();
   }
