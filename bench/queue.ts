@@ -1,6 +1,8 @@
 /**
- * npm run bench:queue: the SQLite queue against plainjob (also SQLite through better-sqlite3, WAL,
- * synchronous NORMAL), in one process, on the same disk. Prints rates and ratios; the README quotes them.
+ * npm run bench:queue: the SQLite queue against two peers, in one process, on the same disk: plainjob
+ * (also SQLite through better-sqlite3, WAL, synchronous NORMAL) and BullMQ 5 on a local redis-server
+ * with its append-only file fsynced every second (started here on a free port; its column is left out,
+ * saying so, where redis-server is not installed). Prints rates and ratios; the README quotes them.
  */
 import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -10,12 +12,14 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import Database from 'better-sqlite3';
+import { Queue as BullQueue, Worker as BullWorker, type ConnectionOptions } from 'bullmq';
 import { better, defineQueue, defineWorker, JobStatus } from 'plainjob';
 import { type Client, createClient } from '../src/index.js';
 import { nodeSqlite } from '../src/queue/sqlite/node-sqlite-driver.js';
 import { sqliteDriver } from '../src/queue/sqlite/open-sqlite.js';
 import { drainMs } from './queue-drain.js';
 import type functions from './queue-functions.js';
+import { startRedis } from './redis-server.js';
 
 const exec = promisify(execFile);
 const directory = mkdtempSync(join(tmpdir(), 'gearshift-bench-queue-'));
@@ -54,23 +58,65 @@ function line(
   label: string,
   gearshift: number,
   plainjob: number | undefined,
+  bullmq: number | undefined,
   unit = 'jobs/s',
   target = '',
 ): void {
-  const ratio = plainjob === undefined ? '' : `${(gearshift / plainjob).toFixed(2)}x`;
-  const peer = plainjob === undefined ? ''.padStart(12) : fmt(plainjob).padStart(12);
+  const peer = (figure: number | undefined) => {
+    const ratio = figure === undefined ? '' : `${(gearshift / figure).toFixed(2)}x`;
+    return `${(figure === undefined ? '' : fmt(figure)).padStart(10)} ${ratio.padStart(7)}`;
+  };
   console.log(
-    `  ${label.padEnd(34)} ${fmt(gearshift).padStart(10)} ${peer}   ${ratio.padStart(6)}  ${unit} ${target}`,
+    `  ${label.padEnd(34)} ${fmt(gearshift).padStart(10)} ${peer(plainjob)} ${peer(bullmq)}  ${unit} ${target}`,
   );
+}
+
+const redis = await startRedis();
+const connection: ConnectionOptions | undefined = redis && {
+  host: '127.0.0.1',
+  port: redis.port,
+  maxRetriesPerRequest: null,
+};
+let queues = 0;
+/** A BullMQ queue of its own for one measurement, or undefined without redis-server. */
+function bullQueue(): BullQueue | undefined {
+  return connection && new BullQueue(`bench-${++queues}`, { connection });
 }
 
 console.log(`gearshift bench:queue  ${new Date().toISOString().slice(0, 10)}  node ${process.version}`);
 console.log(
-  `${cpus()[0]?.model ?? 'cpu'}, ${availableParallelism()} cores; files in ${tmpdir()}; both WAL + synchronous NORMAL\n`,
+  `${cpus()[0]?.model ?? 'cpu'}, ${availableParallelism()} cores; files in ${tmpdir()}; SQLite: WAL + synchronous NORMAL`,
 );
 console.log(
-  `  ${''.padEnd(34)} ${'gearshift'.padStart(10)} ${'plainjob'.padStart(12)}   ${'ratio'.padStart(6)}`,
+  redis
+    ? `BullMQ 5 on ${redis.version}, appendonly yes, appendfsync everysec, on loopback; ratios are gearshift's\n`
+    : '*** redis-server is not installed: the BullMQ column is left out (apt-get install redis-server) ***\n',
 );
+console.log(
+  `  ${''.padEnd(34)} ${'gearshift'.padStart(10)} ${'plainjob'.padStart(10)} ${'ratio'.padStart(7)} ${'BullMQ'.padStart(10)} ${'ratio'.padStart(7)}`,
+);
+
+/** Milliseconds for a BullMQ worker (concurrency 2) to run `count` queued no-op jobs; undefined without Redis. */
+async function bullDrainMs(count: number): Promise<number | undefined> {
+  const bull = bullQueue();
+  if (!bull || !connection) return undefined;
+  await bull.addBulk(Array.from({ length: count }, () => ({ name: 'noop', data: {} })));
+  let completed = 0;
+  let drained: () => void = () => {};
+  const done = new Promise<void>((resolve) => {
+    drained = resolve;
+  });
+  const started = performance.now();
+  const worker = new BullWorker(bull.name, async () => undefined, { connection, concurrency: 2 });
+  worker.on('completed', () => {
+    if (++completed === count) drained();
+  });
+  await done;
+  const ms = performance.now() - started;
+  await worker.close();
+  await bull.close();
+  return ms;
+}
 
 // 1. Durable enqueue, one awaited call at a time (plainjob's add() is synchronous: one commit each).
 {
@@ -84,7 +130,15 @@ console.log(
   const theirs = await timed(() => {
     for (let n = 0; n < count; n++) queue.add('noop', {});
   });
-  line('enqueue, one call at a time', rate(count, ours), rate(count, theirs));
+  const bull = bullQueue();
+  await bull?.add('noop', {});
+  const bulls =
+    bull &&
+    (await timed(async () => {
+      for (let n = 0; n < count; n++) await bull.add('noop', {});
+    }));
+  await bull?.close();
+  line('enqueue, one call at a time', rate(count, ours), rate(count, theirs), bulls && rate(count, bulls));
   await gs.close();
   queue.close();
   db.close();
@@ -100,7 +154,17 @@ console.log(
   const theirs = await timed(() => {
     for (let n = 0; n < count; n++) queue.add('noop', {});
   });
-  line('enqueue, 20,000 concurrent calls', rate(count, ours), rate(count, theirs));
+  const bull = bullQueue();
+  await bull?.add('noop', {});
+  const bulls =
+    bull && (await timed(() => Promise.all(Array.from({ length: count }, () => bull.add('noop', {})))));
+  await bull?.close();
+  line(
+    'enqueue, 20,000 concurrent calls',
+    rate(count, ours),
+    rate(count, theirs),
+    bulls && rate(count, bulls),
+  );
   await gs.close();
   queue.close();
   db.close();
@@ -121,10 +185,17 @@ console.log(
       Array.from({ length: count }, () => ({})),
     ),
   );
+  const bull = bullQueue();
+  await bull?.add('noop', {});
+  const bulls =
+    bull &&
+    (await timed(() => bull.addBulk(Array.from({ length: count }, () => ({ name: 'noop', data: {} })))));
+  await bull?.close();
   line(
     'bulk enqueue, 50,000 in one call',
     rate(count, ours),
     rate(count, theirs),
+    bulls && rate(count, bulls),
     'jobs/s',
     '(target 50,000)',
   );
@@ -145,13 +216,14 @@ console.log(
   const concurrent = await timed(() =>
     Promise.all(Array.from({ length: 5000 }, () => concurrentClient.background('noop'))),
   );
-  line("'power': one call at a time", rate(500, serial), undefined);
-  line("'power': 5,000 concurrent calls", rate(5000, concurrent), undefined);
+  line("'power': one call at a time", rate(500, serial), undefined, undefined);
+  line("'power': 5,000 concurrent calls", rate(5000, concurrent), undefined, undefined);
   await Promise.all([serialClient.close(), concurrentClient.close()]);
 }
 
 // 4. Drain: 20,000 queued no-op jobs run to completion (gearshift: its runner and 2 threads;
-// plainjob: its worker, which runs jobs one at a time in the main thread).
+// plainjob: its worker, which runs jobs one at a time in the main thread; BullMQ: a worker with
+// concurrency 2, as many jobs at once as gearshift's two threads run by default for CPU-bound work).
 {
   const count = 20_000;
   const ours = await drainMs(fresh('gearshift-drain'), count);
@@ -171,33 +243,41 @@ console.log(
   await running;
   queue.close();
   db.close();
+  const bulls = await bullDrainMs(count);
   line(
     'drain 20,000 no-op jobs',
     rate(count, ours),
     rate(count, theirs),
+    bulls && rate(count, bulls),
     'jobs/s',
     '(target 15,000 and 1.5x)',
   );
 }
 
-// 5. Latency from enqueue to start, with an idle runner (plainjob's worker polling every 10 ms).
+// 5. Latency from enqueue to start and to completion, one job at a time, with an idle runner. gearshift:
+// its embedded runner; completion is seen by polling status() on each turn of the event loop. plainjob:
+// its worker polling every 10 ms (start only: it has no completion signal but polling its table).
+// BullMQ: a worker, concurrency 1; completion is its worker's 'completed' event, after the job's move
+// to the completed set in Redis.
 {
   const rounds = 300;
+  const now = () => performance.timeOrigin + performance.now();
   const percentile = (values: number[], p: number) =>
     [...values].sort((a, b) => a - b)[Math.floor((values.length - 1) * p)] as number;
   const path = fresh('gearshift-latency');
   const gs = createClient<typeof functions>({ functions: functionsModule, threads: 2, queue: { path } });
   await gs.start();
-  const ours: number[] = [];
+  const ours = { start: [] as number[], end: [] as number[] };
   for (let round = 0; round < rounds; round++) {
-    const sent = performance.timeOrigin + performance.now();
+    const sent = now();
     const handle = await gs.background('stamp');
     let status = await gs.status(handle);
     while (status.state !== 'completed') {
-      await new Promise((resolve) => setTimeout(resolve, 1));
+      await new Promise((resolve) => setImmediate(resolve));
       status = await gs.status(handle);
     }
-    ours.push((status.result as number) - sent);
+    ours.end.push(now() - sent);
+    ours.start.push((status.result as number) - sent);
   }
   await gs.close();
 
@@ -208,14 +288,14 @@ console.log(
   const worker = defineWorker(
     'stamp',
     () => {
-      startedAt = performance.timeOrigin + performance.now();
+      startedAt = now();
     },
     { queue, logger: silent, pollIntervall: 10 },
   );
   const running = worker.start();
   for (let round = 0; round < rounds / 3; round++) {
     startedAt = 0;
-    sentAt = performance.timeOrigin + performance.now();
+    sentAt = now();
     queue.add('stamp', {});
     while (startedAt === 0) await new Promise((resolve) => setTimeout(resolve, 1));
     theirs.push(startedAt - sentAt);
@@ -224,16 +304,48 @@ console.log(
   await running;
   queue.close();
   db.close();
-  const ms = (value: number) => value.toFixed(2).padStart(10);
-  console.log(`\n  enqueue to start, idle runner     ${'gearshift'.padStart(10)} ${'plainjob'.padStart(12)}`);
+
+  const bulls = { start: [] as number[], end: [] as number[] };
+  const bull = bullQueue();
+  if (bull && connection) {
+    let ended: () => void = () => {};
+    const bullWorker = new BullWorker(bull.name, async () => now(), { connection, concurrency: 1 });
+    bullWorker.on('completed', () => ended());
+    await bullWorker.waitUntilReady();
+    for (let round = 0; round < rounds; round++) {
+      const done = new Promise<void>((resolve) => {
+        ended = resolve;
+      });
+      const sent = now();
+      const job = await bull.add('stamp', {});
+      await done;
+      bulls.end.push(now() - sent);
+      const finished = await bull.getJob(job.id as string);
+      bulls.start.push((finished?.returnvalue as number) - sent);
+    }
+    await bullWorker.close();
+    await bull.close();
+  }
+
+  const ms = (values: number[], p: number) =>
+    (values.length ? percentile(values, p).toFixed(2) : '').padStart(10);
   console.log(
-    `    p50                             ${ms(percentile(ours, 0.5))} ${ms(percentile(theirs, 0.5)).padStart(12)}   ms  (target under 5 ms)`,
+    `\n  one job at a time, idle runner      ${'gearshift'.padStart(10)} ${'plainjob'.padStart(10)} ${'BullMQ'.padStart(10)}`,
   );
-  console.log(
-    `    p99                             ${ms(percentile(ours, 0.99))} ${ms(percentile(theirs, 0.99)).padStart(12)}   ms`,
-  );
+  for (const [label, p] of [
+    ['p50', 0.5],
+    ['p99', 0.99],
+  ] as const) {
+    console.log(
+      `    enqueue to start, ${label}            ${ms(ours.start, p)} ${ms(theirs, p)} ${ms(bulls.start, p)}   ms${p === 0.5 ? '  (target under 5 ms)' : ''}`,
+    );
+    console.log(
+      `    enqueue to completion, ${label}       ${ms(ours.end, p)} ${''.padStart(10)} ${ms(bulls.end, p)}   ms`,
+    );
+  }
 }
 
+await redis?.stop();
 rmSync(directory, { recursive: true, force: true });
 
 // 6. The SQLite driver under the queue: node:sqlite (built into Node 22.13+) against better-sqlite3, each
