@@ -7,7 +7,8 @@
  * `--prefetch-ms 0`) or `php bench/php/worker.php`, all
  * serving the same tiny job (n => n + 1). Each side runs a warm-up round of a tenth of the jobs, then the
  * measured round; the PHP client times its own loop (PHP's start-up is not counted); each figure is the
- * better of two measurements, so that one unlucky moment does not decide a ratio.
+ * better of two measurements, so that one unlucky moment does not decide a ratio. Two rows measure the
+ * client alone: serial runs against a PHP worker on both sides, and background submissions (no worker).
  */
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { cpus } from 'node:os';
@@ -69,10 +70,20 @@ async function startWorkers(side: Side, server: TestGearmand, count: number): Pr
   }
 }
 
-/** Jobs per second for one side in one scenario, on a fresh gearmand. */
-async function measure(side: Side, mode: Mode, count: number, workers: number): Promise<number> {
+/**
+ * Jobs per second for one side in one scenario, on a fresh gearmand; with `phpWorkers`, the workers are
+ * PHP's whichever side's client is measured (the client alone).
+ */
+async function measure(
+  side: Side,
+  mode: Mode,
+  count: number,
+  workers: number,
+  phpWorkers: boolean,
+): Promise<number> {
   const server = await startGearmand();
-  const children = mode === 'background' ? [] : await startWorkers(side, server, workers);
+  const children =
+    mode === 'background' ? [] : await startWorkers(phpWorkers ? 'php' : side, server, workers);
   try {
     const ms = side === 'php' ? await php(server, mode, count) : await gearshift(server, mode, count);
     return (count / ms) * 1000;
@@ -118,13 +129,29 @@ async function php(server: TestGearmand, mode: Mode, count: number): Promise<num
   return ms;
 }
 
-const scenarios: { label: string; mode: Mode; count: number; workers: number; reference: string }[] = [
+const scenarios: {
+  label: string;
+  mode: Mode;
+  count: number;
+  workers: number;
+  /** The client alone: PHP workers on both sides. */
+  phpWorkers?: boolean;
+  reference: string;
+}[] = [
   {
     label: `serial run / doNormal (${fmt(serialJobs)})`,
     mode: 'serial',
     count: serialJobs,
     workers: 1,
     reference: '~4,500',
+  },
+  {
+    label: `  the client alone, PHP worker`,
+    mode: 'serial',
+    count: serialJobs,
+    workers: 1,
+    phpWorkers: true,
+    reference: '',
   },
   {
     label: `runAll / runTasks, 1 worker (${fmt(manyJobs)})`,
@@ -173,10 +200,10 @@ console.log(
 );
 for (const scenario of scenarios) {
   const best: Record<Side, number> = { gearshift: 0, 'gearshift-inline': 0, 'gearshift-classic': 0, php: 0 };
-  // Background submissions involve no worker, and a serial caller never lets a worker hold a second job:
-  // there the extra gearshift columns would measure the same thing again.
+  // Background submissions involve no worker, nor does a client measured alone, and a serial caller never
+  // lets a worker hold a second job: there the extra gearshift columns would measure the same thing again.
   const sides: Side[] =
-    scenario.mode === 'background'
+    scenario.mode === 'background' || scenario.phpWorkers
       ? ['gearshift', 'php']
       : scenario.mode === 'serial'
         ? ['gearshift', 'gearshift-inline', 'php']
@@ -184,11 +211,14 @@ for (const scenario of scenarios) {
   for (let round = 0; round < 2; round++) {
     // Alternate who goes first, so that no side always meets a cold or a warm machine.
     for (const side of round === 0 ? sides : [...sides].reverse())
-      best[side] = Math.max(best[side], await measure(side, scenario.mode, scenario.count, scenario.workers));
+      best[side] = Math.max(
+        best[side],
+        await measure(side, scenario.mode, scenario.count, scenario.workers, scenario.phpWorkers ?? false),
+      );
   }
   const figure = (side: Side) => (best[side] ? fmt(best[side]) : '-').padStart(8);
   const ratio = (side: Side) => (best[side] ? `${(best[side] / best.php).toFixed(2)}x` : '-').padStart(6);
   console.log(
-    `  ${scenario.label.padEnd(40)} ${columns.map(figure).join(' ')}  ${columns.slice(0, 3).map(ratio).join(' ')}  (${scenario.reference})`,
+    `  ${scenario.label.padEnd(40)} ${columns.map(figure).join(' ')}  ${columns.slice(0, 3).map(ratio).join(' ')}  ${scenario.reference && `(${scenario.reference})`}`,
   );
 }
