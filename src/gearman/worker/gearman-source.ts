@@ -235,8 +235,8 @@ export class GearmanSource implements JobSource<GrabLoop> {
   }
 
   #cancelEarly(server: string, handle: string): void {
-    let handles = this.#cancelledEarly.get(server);
-    if (!handles) this.#cancelledEarly.set(server, (handles = new Set()));
+    const handles = this.#cancelledEarly.get(server) ?? new Set<string>();
+    this.#cancelledEarly.set(server, handles);
     handles.add(handle);
     // Most such jobs were dropped by the server or ran elsewhere: keep only the latest.
     if (handles.size > maxCancelledEarly) handles.delete(handles.values().next().value as string);
