@@ -122,6 +122,9 @@ describe('no code travels on the wire', () => {
                   )
                 : encodePacket('RES', PacketTypes.NO_JOB, {}),
             );
+          } else if (packet.type === PacketTypes.ECHO_REQ) {
+            // A worker's first packets on a connection ask which grab the server knows, with an echo behind.
+            socket.write(encodePacket('RES', PacketTypes.ECHO_RES, {}, packet.data));
           } else if (packet.type === PacketTypes.PRE_SLEEP) {
             // As gearmand does: a worker going to sleep while jobs wait is woken at once.
             if (queue.length > 0) socket.write(encodePacket('RES', PacketTypes.NOOP, {}));

@@ -382,11 +382,7 @@ export function conformanceSuite(name: string, target: ConformanceTarget): void 
         const client = open(1);
         const marker = join(scratch, 'dropped');
         const controller = new AbortController();
-        // CPU-bound, so that it holds its thread (a thread whose jobs wait on I/O may take more of them),
-        // and running before the next is submitted (a server may hand out different functions' jobs in
-        // any order: Perl's Gearman::Server does).
-        const blocker = client.run('spin', { ms: 300 });
-        await new Promise((resolve) => setTimeout(resolve, 50));
+        const blocker = client.run('sleep', { ms: 300 });
         const queued = client.run('mark', { path: marker, text: 'ran' }, { signal: controller.signal });
         await new Promise((resolve) => setTimeout(resolve, 50));
         const abortedAt = Date.now();
