@@ -104,6 +104,22 @@ describe.skipIf(!perlGearmandInstalled)("Perl's Gearman::Server", () => {
       }
     });
 
+    it('a job that fails ends on the server too (this server needs a WORK_FAIL after WORK_EXCEPTION)', async () => {
+      await worker();
+      const gs = client();
+      try {
+        const handle = await gs.background('fail', { message: 'no such invoice' });
+        let status = await gs.status(handle);
+        for (let tries = 0; status.known && tries < 200; tries++) {
+          await new Promise((resolve) => setTimeout(resolve, 10));
+          status = await gs.status(handle);
+        }
+        expect(status).toMatchObject({ known: false, running: false });
+      } finally {
+        await gs.close();
+      }
+    });
+
     it('background + status: the job is queued, known while it runs, then forgotten', async () => {
       const gs = client();
       try {
