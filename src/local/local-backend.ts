@@ -138,6 +138,8 @@ export class LocalBackend implements Backend {
   readonly #batches = new Map<number, BatchState>();
   /** Measured run time per function, in microseconds (an exponential moving average). */
   readonly #durations = new Map<string, MovingAverage>();
+  /** The same over every function: what a worker host sizes its prefetch by. */
+  readonly #allDurations = new MovingAverage();
   #nextId = 0;
   #nextBatch = 0;
   /** Whether a host (a queue runner, a Gearman worker) has more jobs to bring when there is room. */
@@ -276,6 +278,15 @@ export class LocalBackend implements Backend {
     return this.#executor.capacity;
   }
 
+  /**
+   * The moving average of recent jobs' handler run times, in milliseconds, as the threads (or the inline
+   * runner) timed them; undefined before the first job ran.
+   */
+  get averageRunMs(): number | undefined {
+    const micros = this.#allDurations.value;
+    return micros === undefined ? undefined : micros / 1000;
+  }
+
   /** Jobs submitted and not yet ended, queued here or running. */
   get inFlight(): number {
     return this.#executions.size;
@@ -349,6 +360,7 @@ export class LocalBackend implements Backend {
       this.#durations.set(functionName, average);
     }
     average.add(micros);
+    this.#allDurations.add(micros);
   }
 
   #detachListener(execution: Execution, listener: JobListener, reason: GearshiftError): void {

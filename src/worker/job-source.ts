@@ -28,7 +28,7 @@ export interface JobHost<O> {
   readonly running: number;
   /** Jobs the pool runs at once now (it grows while its jobs wait on I/O). */
   readonly capacity: number;
-  /** The moving average of how long jobs run, in milliseconds; undefined before the first. */
+  /** The moving average of how long jobs' handlers run, in milliseconds, as the pool timed them; undefined before the first. */
   readonly averageRunMs: number | undefined;
   readonly stopping: boolean;
   /** Keeps a job the source took; `run` it once its input is decoded, or `refuse` it. */

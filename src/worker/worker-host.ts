@@ -8,7 +8,6 @@ import type { FunctionInfo, JobStatus } from '../backend.js';
 import { type GearshiftError, JobAbortedError, JobTimeoutError, tookDownByAnother } from '../errors.js';
 import type { LocalPool } from '../local/create-local-backend.js';
 import { IdleLatch } from '../shared/idle-latch.js';
-import { MovingAverage } from '../shared/moving-average.js';
 import { HostedJob, type HostedJobReports } from './hosted-job.js';
 import type { JobHost, JobSource, JobToRun } from './job-source.js';
 import type { WorkerEvents } from './worker-events.js';
@@ -21,7 +20,6 @@ export class WorkerHost<O> implements JobHost<O> {
   /** Whether stopping the host closes the pool (false when a client shares it). */
   readonly #ownsPool: boolean;
   readonly #running = new Map<string, HostedJob<O>>();
-  readonly #runTimes = new MovingAverage();
   readonly #idle = new IdleLatch();
   #stopping = false;
   readonly #reports: HostedJobReports<O> = {
@@ -54,9 +52,13 @@ export class WorkerHost<O> implements JobHost<O> {
     return this.pool.backend.capacity;
   }
 
-  /** The moving average of how long jobs run here, in milliseconds; undefined before the first. */
+  /**
+   * The moving average of how long jobs' handlers run, in milliseconds, as the pool timed them where they
+   * ran; undefined before the first. Not the time from start to end here: for a job of microseconds on
+   * a thread that is mostly the trip between threads, and sizing prefetch by it starves the thread.
+   */
   get averageRunMs(): number | undefined {
-    return this.#runTimes.value;
+    return this.pool.backend.averageRunMs;
   }
 
   get stopping(): boolean {
@@ -192,7 +194,6 @@ export class WorkerHost<O> implements JobHost<O> {
     clearTimeout(job.timer);
     this.#running.delete(job.handle);
     const ms = job.startedAt === undefined ? undefined : performance.now() - job.startedAt;
-    if (ms !== undefined) this.#runTimes.add(ms);
     this.#events.emit('jobEnded', {
       handle: job.handle,
       functionName: job.info.name,
