@@ -128,7 +128,8 @@ describe.skipIf(!perlGearmandInstalled)("Perl's Gearman::Server", () => {
         expect(queued).toMatchObject({ handle, known: true, running: false });
         await worker();
         let status = await gs.status(handle);
-        for (let tries = 0; !status.running && tries < 200; tries++) {
+        // Running comes first, the progress with the job's first WORK_STATUS.
+        for (let tries = 0; !(status.running && status.denominator > 0) && tries < 200; tries++) {
           await new Promise((resolve) => setTimeout(resolve, 10));
           status = await gs.status(handle);
         }
