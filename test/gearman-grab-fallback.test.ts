@@ -96,7 +96,12 @@ describe('the grab fallback, against a server that answers nothing to a grab it 
     });
     await worker.start();
     expect(await result).toBe('42');
-    // Each connection (the job loop's and the control loop's) learns the grab before it registers.
+    // Each connection (the job loop's and the control loop's) learns the grab before it registers; the
+    // control loop may still be learning when the job is done.
+    for (let tries = 0; tries < 200; tries++) {
+      if (seen.length === 2 && seen.every((sent) => sent.includes('GRAB_JOB', 6))) break;
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
     expect(seen).toHaveLength(2);
     for (const sent of seen) {
       expect(sent.slice(0, 7)).toEqual([
