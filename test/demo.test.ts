@@ -12,24 +12,23 @@ const run = promisify(execFile);
 const tsx = createRequire(import.meta.url).resolve('tsx/cli');
 const demo = new URL('../examples/parallel-report/main.ts', import.meta.url).pathname;
 const dataDir = mkdtempSync(join(tmpdir(), 'gearshift-demo-'));
+/** The demo's command line for three small databases in `directory`, with `extra` options. */
+const demoArgs = (directory: string, ...extra: string[]) => [
+  tsx,
+  demo,
+  '--databases',
+  '3',
+  '--rows',
+  '3000',
+  '--data-dir',
+  directory,
+  ...extra,
+];
 afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
 
 describe('the parallel-report demo', () => {
   it('builds its databases once, reports on each and in total, and times both ways', async () => {
-    const args = [
-      tsx,
-      demo,
-      '--databases',
-      '3',
-      '--rows',
-      '3000',
-      '--data-dir',
-      dataDir,
-      '--threads',
-      '2',
-      '--remote-ms',
-      '200',
-    ];
+    const args = demoArgs(dataDir, '--threads', '2', '--remote-ms', '200');
     const first = await run(process.execPath, args, { timeout: 60_000 });
     expect(first.stdout).toContain('3 databases created, 0 reused');
     expect(first.stdout).toMatch(/\[ 3\/3\] shop-0\d\.db/);
@@ -71,18 +70,7 @@ describe.skipIf(!gearmandInstalled)('the parallel-report demo on gearmand', () =
     );
     const gearmanData = mkdtempSync(join(tmpdir(), 'gearshift-demo-gearman-'));
     try {
-      const args = [
-        tsx,
-        demo,
-        '--databases',
-        '3',
-        '--rows',
-        '3000',
-        '--data-dir',
-        gearmanData,
-        '--gearman',
-        server.address,
-      ];
+      const args = demoArgs(gearmanData, '--gearman', server.address);
       const { stdout } = await run(process.execPath, args, { timeout: 60_000 });
       expect(stdout).toContain(`fanned out over the workers of ${server.address}:`);
       expect(stdout).toContain('3 databases created, 0 reused');

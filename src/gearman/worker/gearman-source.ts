@@ -144,12 +144,9 @@ export class GearmanSource implements JobSource<GrabLoop> {
     // error; a client without the "exceptions" option gets WORK_FAIL from the server instead.
     const data = Buffer.from(JSON.stringify(jobErrorToData(error)), 'utf8');
     job.origin.send(PacketTypes.WORK_EXCEPTION, { handle: job.handle }, data);
-    // gearmand ends a job with its exception. In the original protocol (Perl's Gearman::Server) an
-    // exception is only passed on, and the job runs on for the server until a WORK_FAIL: without one it
-    // would be handed out again when this connection closes. A server that lacks GRAB_JOB_ALL gets the
-    // WORK_FAIL; one that had ended the job answers it with an ERROR, which a grab loop ignores.
-    if (job.origin.grabPacket !== 'GRAB_JOB_ALL')
-      job.origin.send(PacketTypes.WORK_FAIL, { handle: job.handle });
+    // Where an exception does not end the job, the server would hand it out again once this connection
+    // closed; where it does, an extra WORK_FAIL would only be answered with an ERROR.
+    if (!job.origin.exceptionEndsJob) job.origin.send(PacketTypes.WORK_FAIL, { handle: job.handle });
   }
 
   innocentFailure(job: HostedJob<GrabLoop>): InnocentFailure {

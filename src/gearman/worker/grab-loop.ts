@@ -10,7 +10,7 @@ import { backoffDelay } from '../../shared/backoff.js';
 import { GearmanConnection } from '../connection.js';
 import type { FilledGearmanOptions } from '../gearman-options.js';
 import type { ArgumentsOf, Packet } from '../protocol/packet-codec.js';
-import { type PacketName, type PacketType, PacketTypes, packetLayouts } from '../protocol/packet-types.js';
+import { type PacketType, PacketTypes } from '../protocol/packet-types.js';
 import type { ServerAddress } from '../server-address.js';
 
 /**
@@ -98,9 +98,12 @@ export class GrabLoop {
     this.#connection?.send(type, args, data);
   }
 
-  /** The grab packet in use on this connection (GRAB_JOB_ALL where the server knows it). */
-  get grabPacket(): PacketName {
-    return packetLayouts[this.#grab].name;
+  /**
+   * Whether WORK_EXCEPTION ends a job on this server, as in gearmand 1.1 (told by its GRAB_JOB_ALL). In the
+   * original protocol (Perl's Gearman::Server) an exception is only passed on, and a WORK_FAIL ends the job.
+   */
+  get exceptionEndsJob(): boolean {
+    return this.#grab === PacketTypes.GRAB_JOB_ALL;
   }
 
   /** Grabs as many jobs as there is room for. */
