@@ -17,17 +17,29 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createClient, createWorker, JobAbortedError, UnsupportedError, type Worker } from '../src/index.js';
+import {
+  createClient,
+  createWorker,
+  GearmanAdmin,
+  JobAbortedError,
+  JobFailedError,
+  parseServerAddress,
+  UnsupportedError,
+  type Worker,
+} from '../src/index.js';
 import { conformanceSuite } from './conformance/suite.js';
 import type functions from './fixtures/functions.js';
+import type timedFunctions from './fixtures/timed-functions.js';
 import {
   perlGearmandInstalled,
   startGearmand,
   stopAllGearmands,
   type TestGearmand,
 } from './helpers/gearmand.js';
+import { startWorkProcess, stopAllRunners } from './helpers/runner-process.js';
 
 const functionsModule = new URL('./fixtures/functions.js', import.meta.url);
+const timedModule = new URL('./fixtures/timed-functions.ts', import.meta.url).pathname;
 
 describe.skipIf(!perlGearmandInstalled)("Perl's Gearman::Server", () => {
   let server: TestGearmand;
@@ -40,6 +52,7 @@ describe.skipIf(!perlGearmandInstalled)("Perl's Gearman::Server", () => {
   });
   afterEach(async () => {
     await Promise.all(workers.splice(0).map((worker) => worker.destroy()));
+    await stopAllRunners();
   });
   afterAll(async () => {
     await stopAllGearmands();
@@ -119,6 +132,44 @@ describe.skipIf(!perlGearmandInstalled)("Perl's Gearman::Server", () => {
         await gs.close();
       }
     });
+
+    it("a function's timeout reaches the server in seconds: a worker that stops answering has its job failed there", async () => {
+      // Registered with CAN_DO_TIMEOUT timeout + max(1 s, 10%) = 2.5 s, sent as 3 (seconds) to this
+      // server; in milliseconds it would wait 42 minutes. The worker's own timer cannot fire: its
+      // process is stopped.
+      const child = await startWorkProcess(timedModule, ['--gearman', server.address, '--threads', '1']);
+      const admin = new GearmanAdmin(parseServerAddress(server.address), {
+        connectTimeoutMs: 2000,
+        keepAliveMs: 0,
+        tls: undefined,
+        requestTimeoutMs: 2000,
+      });
+      const gs = createClient<typeof timedFunctions>({ gearman: gearman() });
+      try {
+        const outcome = gs.run('waitLimited', { ms: 60_000 }).catch((thrown: unknown) => thrown);
+        await expect
+          .poll(
+            async () => (await admin.status()).find((line) => line.functionName === 'waitLimited')?.running,
+            {
+              timeout: 10_000,
+            },
+          )
+          .toBe(1);
+        child.kill('SIGSTOP');
+        const stoppedAt = Date.now();
+        const error = await Promise.race([
+          outcome,
+          new Promise((resolve) => setTimeout(() => resolve('no answer within 15 s'), 15_000)),
+        ]);
+        expect(error).toBeInstanceOf(JobFailedError);
+        // The server's answer (WORK_FAIL, no cause), after the backstop: not the worker's JobTimeoutError.
+        expect((error as JobFailedError).cause).toBeUndefined();
+        expect(Date.now() - stoppedAt).toBeGreaterThan(1000);
+      } finally {
+        child.kill('SIGCONT');
+        await gs.close();
+      }
+    }, 30_000);
 
     it('background + status: the job is queued, known while it runs, then forgotten', async () => {
       const gs = client();

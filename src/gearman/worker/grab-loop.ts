@@ -201,11 +201,17 @@ export class GrabLoop {
     for (const { name, timeout } of this.#owner.functions) {
       if (timeout === undefined) connection.send(PacketTypes.CAN_DO, { functionName: name });
       else {
-        // The worker times the job itself and answers with a typed JobTimeoutError. The server's timer,
-        // a little longer, only re-queues the last job it assigned here, and PRE_SLEEP cancels it: it
-        // tells gearmand the limit, it does not enforce it.
-        const backstop = Math.ceil(timeout + Math.max(1000, timeout / 10));
-        connection.send(PacketTypes.CAN_DO_TIMEOUT, { functionName: name, timeout: String(backstop) });
+        // The worker times the job itself and answers with a typed JobTimeoutError; the server's timer,
+        // a little longer, is a backstop for a worker that stopped answering. gearmand re-queues the
+        // job then (the last one it assigned here; PRE_SLEEP cancels it), Perl's Gearman::Server fails
+        // it. The protocol gives no unit: gearmand 1.1 reads milliseconds (at least 1000), the original
+        // protocol's server seconds (both measured).
+        const backstopMs = timeout + Math.max(1000, timeout / 10);
+        const backstop = this.#grab === PacketTypes.GRAB_JOB_ALL ? backstopMs : backstopMs / 1000;
+        connection.send(PacketTypes.CAN_DO_TIMEOUT, {
+          functionName: name,
+          timeout: String(Math.ceil(backstop)),
+        });
       }
     }
     this.pump();
