@@ -32,6 +32,7 @@ import {
 import type { FunctionSet } from '../../functions/define.js';
 import { loadFunctionsModule } from '../../functions/load-module.js';
 import { jobErrorFromData, parseJobErrorData } from '../../payload/job-error.js';
+import { BoundedMap } from '../../shared/bounded-map.js';
 import { IdleLatch } from '../../shared/idle-latch.js';
 import { hash32, randomId } from '../../shared/random.js';
 import { GearmanAdmin } from '../admin-client.js';
@@ -194,7 +195,7 @@ export class GearmanBackend implements Backend {
   readonly #coalesced = new Map<string, ForegroundJob>();
   readonly #inFlight = new Set<ForegroundJob>();
   /** Which server has a background job, by handle (the most recent ones). */
-  readonly #handleServers = new Map<string, ServerLink>();
+  readonly #handleServers = new BoundedMap<string, ServerLink>(rememberedHandles);
   /** Submissions waiting to try the servers again (waitForServerMs), and how to fail each one now. */
   readonly #waits = new Map<NodeJS.Timeout, (reason: GearshiftError) => void>();
   readonly #idle = new IdleLatch();
@@ -435,7 +436,7 @@ export class GearmanBackend implements Backend {
         answer: PacketTypes.JOB_CREATED,
         answered: (packet) => {
           const { handle } = (packet as Packet<8>).args;
-          this.#rememberHandle(handle, link);
+          this.#handleServers.set(handle, link);
           resolve(handle);
         },
         failed: (error, sent) => {
@@ -524,14 +525,6 @@ export class GearmanBackend implements Backend {
 
   #linkOf(handle: string): ServerLink | undefined {
     return this.#handleServers.get(handle) ?? this.#links.find((link) => link.jobs.has(handle));
-  }
-
-  #rememberHandle(handle: string, link: ServerLink): void {
-    this.#handleServers.set(handle, link);
-    if (this.#handleServers.size > rememberedHandles) {
-      const [oldest] = this.#handleServers.keys();
-      if (oldest !== undefined) this.#handleServers.delete(oldest);
-    }
   }
 
   #noServer(tried: ReadonlySet<ServerLink>, cause?: GearshiftError): GearmanConnectionError {

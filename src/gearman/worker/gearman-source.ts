@@ -11,6 +11,7 @@ import { hostname } from 'node:os';
 import type { FunctionInfo } from '../../backend.js';
 import { type GearshiftError, JobAbortedError } from '../../errors.js';
 import { jobErrorToData } from '../../payload/job-error.js';
+import { BoundedMap } from '../../shared/bounded-map.js';
 import { randomHex } from '../../shared/random.js';
 import type { HostedJob } from '../../worker/hosted-job.js';
 import type { InnocentFailure, JobHost, JobSource } from '../../worker/job-source.js';
@@ -57,7 +58,7 @@ export class GearmanSource implements JobSource<GrabLoop> {
    * without running. Forgotten when either connection to that server drops: a restarted server hands out
    * its handles anew.
    */
-  readonly #cancelledEarly = new Map<string, Set<string>>();
+  readonly #cancelledEarly = new Map<string, BoundedMap<string, true>>();
 
   constructor(options: GearmanSourceOptions) {
     this.#options = options;
@@ -238,11 +239,10 @@ export class GearmanSource implements JobSource<GrabLoop> {
   }
 
   #cancelEarly(server: string, handle: string): void {
-    const handles = this.#cancelledEarly.get(server) ?? new Set<string>();
+    const handles = this.#cancelledEarly.get(server) ?? new BoundedMap<string, true>(maxCancelledEarly);
     this.#cancelledEarly.set(server, handles);
-    handles.add(handle);
-    // Most such jobs were dropped by the server or ran elsewhere: keep only the latest.
-    if (handles.size > maxCancelledEarly) handles.delete(handles.values().next().value as string);
+    // Most such jobs were dropped by the server or ran elsewhere: only the latest are kept.
+    handles.set(handle, true);
   }
 
   /** A server went away: the answers of its jobs can no longer be given, and it will give them to others. */
