@@ -4,11 +4,13 @@
  *
  * Each scenario gets a fresh gearmand on a free loopback port, and worker processes of one side only:
  * `gearshift work bench/functions.ts --gearman ... --threads 1` (or `--threads 0`, with or without
- * `--prefetch-ms 0`) or `php bench/php/worker.php`, all
- * serving the same tiny job (n => n + 1). Each side runs a warm-up round of a tenth of the jobs, then the
- * measured round; the PHP client times its own loop (PHP's start-up is not counted); each figure is the
- * better of two measurements, so that one unlucky moment does not decide a ratio. Two rows measure the
- * client alone: serial runs against a PHP worker on both sides, and background submissions (no worker).
+ * `--prefetch-ms 0`), or `php bench/php/worker.php`, all serving the same tiny job (n => n + 1); and, as
+ * the floor under any Node library, a client and worker written with node:net and nothing else
+ * (`bench/floor/gearman.mjs`). Each side runs a warm-up round of a tenth of the jobs, then the measured
+ * round; the PHP and floor clients time their own loop (their start-up is not counted); each figure is
+ * the better of two measurements, so that one unlucky moment does not decide a ratio. Two rows measure
+ * the client alone: serial runs against a PHP worker on every side, and background submissions (no
+ * worker).
  */
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { cpus } from 'node:os';
@@ -21,6 +23,7 @@ const cli = new URL('../dist/cli.js', import.meta.url).pathname;
 const functionsModule = new URL('./functions.ts', import.meta.url).pathname;
 const phpWorker = new URL('./php/worker.php', import.meta.url).pathname;
 const phpClient = new URL('./php/client.php', import.meta.url).pathname;
+const floorProgram = new URL('./floor/gearman.mjs', import.meta.url).pathname;
 const serialJobs = 5000;
 const manyJobs = 20_000;
 const fmt = (value: number) => Math.round(value).toLocaleString('en-US');
@@ -35,11 +38,13 @@ type Mode = 'serial' | 'tasks' | 'background';
 /**
  * gearshift with its worker's jobs on one worker thread, or on its main thread (`--threads 0`), or on its
  * main thread without prefetch (`--prefetch-ms 0`: a job grabbed only for a free slot, as libgearman's
- * workers do); or PHP.
+ * workers do); or the least a Node program can do (bench/floor, node:net and nothing else); or PHP.
  */
-type Side = 'gearshift' | 'gearshift-inline' | 'gearshift-classic' | 'php';
+type Side = 'gearshift' | 'gearshift-inline' | 'gearshift-classic' | 'floor' | 'php';
+/** Sides whose client and worker are programs of their own, timing their own rounds. */
+type ProgramSide = 'floor' | 'php';
 /** The `gearshift work` options of each gearshift side. */
-const workerOptions: Record<Exclude<Side, 'php'>, string[]> = {
+const workerOptions: Record<Exclude<Side, ProgramSide>, string[]> = {
   gearshift: ['--threads', '1'],
   'gearshift-inline': ['--threads', '0'],
   'gearshift-classic': ['--threads', '0', '--prefetch-ms', '0'],
@@ -50,11 +55,15 @@ async function startWorkers(side: Side, server: TestGearmand, count: number): Pr
   const children = Array.from({ length: count }, () =>
     side === 'php'
       ? spawn('php', [phpWorker, '127.0.0.1', String(server.port), 'inc'], { stdio: 'ignore' })
-      : spawn(
-          process.execPath,
-          [cli, 'work', functionsModule, '--gearman', server.address, ...workerOptions[side]],
-          { stdio: 'ignore' },
-        ),
+      : side === 'floor'
+        ? spawn(process.execPath, [floorProgram, 'worker', '127.0.0.1', String(server.port), 'inc'], {
+            stdio: 'ignore',
+          })
+        : spawn(
+            process.execPath,
+            [cli, 'work', functionsModule, '--gearman', server.address, ...workerOptions[side]],
+            { stdio: 'ignore' },
+          ),
   );
   const admin = new GearmanAdmin(parseServerAddress(server.address), {
     connectTimeoutMs: 2000,
@@ -85,7 +94,10 @@ async function measure(
   const children =
     mode === 'background' ? [] : await startWorkers(phpWorkers ? 'php' : side, server, workers);
   try {
-    const ms = side === 'php' ? await php(server, mode, count) : await gearshift(server, mode, count);
+    const ms =
+      side === 'php' || side === 'floor'
+        ? await program(side, server, mode, count)
+        : await gearshift(server, mode, count);
     return (count / ms) * 1000;
   } finally {
     for (const child of children) child.kill('SIGKILL');
@@ -118,14 +130,15 @@ async function roundOf(gs: Client, mode: Mode, count: number): Promise<void> {
   }
 }
 
-async function php(server: TestGearmand, mode: Mode, count: number): Promise<number> {
-  const { stdout } = await exec(
-    'php',
-    [phpClient, '127.0.0.1', String(server.port), 'inc', mode, String(count), String(warmUp(count))],
-    { timeout: 300_000 },
-  );
+/** Runs the PHP client or the floor's, which time their own measured round (not their start-up). */
+async function program(side: ProgramSide, server: TestGearmand, mode: Mode, count: number): Promise<number> {
+  const [command, script] = side === 'php' ? ['php', phpClient] : [process.execPath, floorProgram];
+  const args = ['127.0.0.1', String(server.port), 'inc', mode, String(count), String(warmUp(count))];
+  const { stdout } = await exec(command, side === 'php' ? [script, ...args] : [script, 'client', ...args], {
+    timeout: 300_000,
+  });
   const { ms, count: checked } = JSON.parse(stdout) as { ms: number; count: number };
-  if (checked !== count) throw new Error(`the PHP client got ${checked} of ${count} right`);
+  if (checked !== count) throw new Error(`the ${side} client got ${checked} of ${count} right`);
   return ms;
 }
 
@@ -192,21 +205,31 @@ console.log(
   'jobs on one worker thread (the default pool), or inline on its main thread (--threads 0, as PHP does);',
 );
 console.log(
-  '"classic" is inline without prefetch (--prefetch-ms 0: a job grabbed only for a free slot, as PHP does)\n',
+  '"classic" is inline without prefetch (--prefetch-ms 0: a job grabbed only for a free slot, as PHP does);',
 );
-const columns: Side[] = ['gearshift', 'gearshift-inline', 'gearshift-classic', 'php'];
 console.log(
-  `  ${'scenario'.padEnd(40)} ${['thread', 'inline', 'classic', 'PHP'].map((name) => name.padStart(8)).join(' ')}  ${'ratios to PHP'.padStart(20)}  (issue's PHP)`,
+  '"node:net" is a client and worker with node:net and nothing else (bench/floor): the floor under any Node library\n',
+);
+const columns: Side[] = ['gearshift', 'gearshift-inline', 'gearshift-classic', 'floor', 'php'];
+const ratioColumns = columns.slice(0, 4);
+console.log(
+  `  ${'scenario'.padEnd(40)} ${['thread', 'inline', 'classic', 'node:net', 'PHP'].map((name) => name.padStart(8)).join(' ')}  ${'ratios to PHP'.padStart(27)}  (issue's PHP)`,
 );
 for (const scenario of scenarios) {
-  const best: Record<Side, number> = { gearshift: 0, 'gearshift-inline': 0, 'gearshift-classic': 0, php: 0 };
+  const best: Record<Side, number> = {
+    gearshift: 0,
+    'gearshift-inline': 0,
+    'gearshift-classic': 0,
+    floor: 0,
+    php: 0,
+  };
   // Background submissions involve no worker, nor does a client measured alone, and a serial caller never
   // lets a worker hold a second job: there the extra gearshift columns would measure the same thing again.
   const sides: Side[] =
     scenario.mode === 'background' || scenario.phpWorkers
-      ? ['gearshift', 'php']
+      ? ['gearshift', 'floor', 'php']
       : scenario.mode === 'serial'
-        ? ['gearshift', 'gearshift-inline', 'php']
+        ? ['gearshift', 'gearshift-inline', 'floor', 'php']
         : columns;
   for (let round = 0; round < 2; round++) {
     // Alternate who goes first, so that no side always meets a cold or a warm machine.
@@ -219,6 +242,6 @@ for (const scenario of scenarios) {
   const figure = (side: Side) => (best[side] ? fmt(best[side]) : '-').padStart(8);
   const ratio = (side: Side) => (best[side] ? `${(best[side] / best.php).toFixed(2)}x` : '-').padStart(6);
   console.log(
-    `  ${scenario.label.padEnd(40)} ${columns.map(figure).join(' ')}  ${columns.slice(0, 3).map(ratio).join(' ')}  ${scenario.reference && `(${scenario.reference})`}`,
+    `  ${scenario.label.padEnd(40)} ${columns.map(figure).join(' ')}  ${ratioColumns.map(ratio).join(' ')}  ${scenario.reference && `(${scenario.reference})`}`,
   );
 }
