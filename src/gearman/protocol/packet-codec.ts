@@ -26,11 +26,17 @@ const magicBytes: Readonly<Record<Magic, Buffer>> = {
   REQ: Buffer.from('\u0000REQ', 'latin1'),
   RES: Buffer.from('\u0000RES', 'latin1'),
 };
+/** The magic bytes as the big-endian word a header starts with. */
+const magicWords: Readonly<Record<Magic, number>> = {
+  REQ: magicBytes.REQ.readUInt32BE(0),
+  RES: magicBytes.RES.readUInt32BE(0),
+};
 const noData = Buffer.alloc(0);
 
 /**
  * Encodes one packet. Arguments are UTF-8 and may not hold a NUL byte (it would end them early); the data
- * part may hold anything.
+ * part may hold anything. Each argument is written straight into the one buffer of the packet: a worker
+ * or client encodes a few packets per job, and a buffer per argument was a good part of its allocation.
  */
 export function encodePacket<T extends PacketType>(
   magic: Magic,
@@ -39,50 +45,59 @@ export function encodePacket<T extends PacketType>(
   data: Buffer = noData,
 ): Buffer {
   const layout = packetLayouts[type];
-  const values = (layout.args as readonly string[]).map((name) => {
+  const names = layout.args as readonly string[];
+  const values: string[] = [];
+  let size = data.length;
+  for (const name of names) {
     const value = (args as Record<string, string>)[name];
     if (typeof value !== 'string')
       throw new GearmanProtocolError(`${layout.name} needs its ${name} argument`);
-    const bytes = Buffer.from(value, 'utf8');
-    if (bytes.includes(0)) throw new GearmanProtocolError(`${layout.name}: ${name} cannot hold a NUL byte`);
-    return bytes;
-  });
+    if (value.includes('\u0000'))
+      throw new GearmanProtocolError(`${layout.name}: ${name} cannot hold a NUL byte`);
+    values.push(value);
+    size += Buffer.byteLength(value, 'utf8');
+  }
   if (!layout.data && data.length > 0) throw new GearmanProtocolError(`${layout.name} has no data part`);
   // Every argument ends in NUL, but for the last one of a type without a data part.
   const separators = layout.data ? values.length : Math.max(values.length - 1, 0);
-  const size = values.reduce((total, value) => total + value.length, 0) + separators + data.length;
+  size += separators;
   const packet = Buffer.allocUnsafe(headerSize + size);
-  magicBytes[magic].copy(packet, 0);
+  packet.writeUInt32BE(magicWords[magic], 0);
   packet.writeUInt32BE(type, 4);
   packet.writeUInt32BE(size, 8);
   let offset = headerSize;
-  values.forEach((value, index) => {
-    offset += value.copy(packet, offset);
+  for (let index = 0; index < values.length; index++) {
+    offset += packet.write(values[index] as string, offset, 'utf8');
     if (index < separators) packet[offset++] = 0;
-  });
+  }
   data.copy(packet, offset);
   return packet;
 }
 
-/** Reads a header: which way it goes, its type and its body's size. Throws on a bad magic or type. */
+/**
+ * Reads the header at `offset`: which way the packet goes, its type and its body's size. Throws on a bad
+ * magic or type.
+ */
 export function decodeHeader(
-  header: Buffer,
+  bytes: Buffer,
+  offset: number,
   server?: string,
 ): { magic: Magic; type: PacketType; size: number } {
+  const word = bytes.readUInt32BE(offset);
   let magic: Magic;
-  if (header.compare(magicBytes.REQ, 0, 4, 0, 4) === 0) magic = 'REQ';
-  else if (header.compare(magicBytes.RES, 0, 4, 0, 4) === 0) magic = 'RES';
+  if (word === magicWords.REQ) magic = 'REQ';
+  else if (word === magicWords.RES) magic = 'RES';
   else
     throw new GearmanProtocolError(
-      `bad magic ${JSON.stringify(header.subarray(0, 4).toString('latin1'))}`,
+      `bad magic ${JSON.stringify(bytes.toString('latin1', offset, offset + 4))}`,
       server,
     );
-  const type = header.readUInt32BE(4);
+  const type = bytes.readUInt32BE(offset + 4);
   const layout = layoutOf(type);
   if (!layout) throw new GearmanProtocolError(`unknown packet type ${type}`, server);
   if (!layout.magic.includes(magic))
     throw new GearmanProtocolError(`${layout.name} cannot be a ${magic}`, server);
-  return { magic, type: type as PacketType, size: header.readUInt32BE(8) };
+  return { magic, type: type as PacketType, size: bytes.readUInt32BE(offset + 8) };
 }
 
 /** Splits a body into its type's arguments and data part. Throws when arguments are missing. */
@@ -113,7 +128,7 @@ export function decodeBody(magic: Magic, type: PacketType, body: Buffer, server?
 export function decodePacket(frame: Buffer): Packet {
   if (frame.length < headerSize)
     throw new GearmanProtocolError(`a packet of ${frame.length} bytes is shorter than its header`);
-  const { magic, type, size } = decodeHeader(frame);
+  const { magic, type, size } = decodeHeader(frame, 0);
   if (frame.length !== headerSize + size) {
     throw new GearmanProtocolError(
       `the header says ${size} bytes of body, the packet has ${frame.length - headerSize}`,

@@ -6,15 +6,16 @@
  */
 import { GearmanProtocolError } from '../../errors.js';
 import { decodeBody, decodeHeader, headerSize, type Packet } from './packet-codec.js';
-import type { Magic, PacketType } from './packet-types.js';
 
 /** Decodes a stream of packets. */
 export class PacketDecoder {
   readonly #maxBodyBytes: number;
   readonly #server: string | undefined;
+  /** Bytes kept from earlier reads: the start of a packet, in the pieces it came in. */
   #chunks: Buffer[] = [];
   #length = 0;
-  #header: { magic: Magic; type: PacketType; size: number } | undefined;
+  /** How many bytes the kept packet needs before it can be read: its header, then all of it. */
+  #needed = headerSize;
 
   /**
    * @param maxBodyBytes the largest body accepted; a larger one is an error, and is not read
@@ -27,59 +28,49 @@ export class PacketDecoder {
 
   /** Bytes received that do not yet make a whole packet. */
   get pending(): number {
-    return this.#length + (this.#header ? headerSize : 0);
+    return this.#length;
   }
 
-  /** Adds bytes and returns the packets they complete, in order. */
+  /**
+   * Adds bytes and returns the packets they complete, in order. Packets are read in place from the read
+   * that brought them (a body is a view of it, not a copy); only a packet split across reads is joined,
+   * once, when all of it is there.
+   */
   push(chunk: Buffer): Packet[] {
-    if (chunk.length > 0) {
+    let bytes = chunk;
+    if (this.#length > 0) {
       this.#chunks.push(chunk);
       this.#length += chunk.length;
+      if (this.#length < this.#needed) return [];
+      bytes = Buffer.concat(this.#chunks, this.#length);
     }
     const packets: Packet[] = [];
-    for (;;) {
-      if (!this.#header) {
-        if (this.#length < headerSize) break;
-        const header = decodeHeader(this.#take(headerSize), this.#server);
-        if (header.size > this.#maxBodyBytes) {
-          throw new GearmanProtocolError(
-            `a packet announces ${header.size} bytes, more than the ${this.#maxBodyBytes} allowed (maxPacketBytes)`,
-            this.#server,
-          );
-        }
-        this.#header = header;
+    let offset = 0;
+    let needed = headerSize;
+    while (bytes.length - offset >= headerSize) {
+      const { magic, type, size } = decodeHeader(bytes, offset, this.#server);
+      if (size > this.#maxBodyBytes) {
+        throw new GearmanProtocolError(
+          `a packet announces ${size} bytes, more than the ${this.#maxBodyBytes} allowed (maxPacketBytes)`,
+          this.#server,
+        );
       }
-      if (this.#length < this.#header.size) break;
-      const { magic, type, size } = this.#header;
-      this.#header = undefined;
-      packets.push(decodeBody(magic, type, this.#take(size), this.#server));
+      if (bytes.length - offset < headerSize + size) {
+        needed = headerSize + size;
+        break;
+      }
+      const start = offset + headerSize;
+      offset = start + size;
+      packets.push(decodeBody(magic, type, bytes.subarray(start, offset), this.#server));
     }
+    this.#keep(offset === bytes.length ? undefined : bytes.subarray(offset), needed);
     return packets;
   }
 
-  /** Removes and returns the first `count` buffered bytes, copying only when they span chunks. */
-  #take(count: number): Buffer {
-    this.#length -= count;
-    const first = this.#chunks[0];
-    if (count === 0) return Buffer.alloc(0);
-    if (first && first.length >= count) {
-      if (first.length === count) this.#chunks.shift();
-      else this.#chunks[0] = first.subarray(count);
-      return first.subarray(0, count);
-    }
-    const taken = Buffer.allocUnsafe(count);
-    let filled = 0;
-    while (filled < count) {
-      const chunk = this.#chunks[0] as Buffer;
-      const wanted = count - filled;
-      if (chunk.length <= wanted) {
-        filled += chunk.copy(taken, filled);
-        this.#chunks.shift();
-      } else {
-        filled += chunk.copy(taken, filled, 0, wanted);
-        this.#chunks[0] = chunk.subarray(wanted);
-      }
-    }
-    return taken;
+  /** Keeps the start of the next packet (if any), which needs `needed` bytes in all. */
+  #keep(rest: Buffer | undefined, needed: number): void {
+    this.#chunks = rest ? [rest] : [];
+    this.#length = rest ? rest.length : 0;
+    this.#needed = needed;
   }
 }
