@@ -17,7 +17,10 @@ const functionsModule = new URL('./functions.ts', import.meta.url);
 const roundMs = 1500;
 const rounds = 5;
 
-/** One response packet. */
+/**
+ * One response packet. Framed here, not with src's encodePacket: the answers are part of each figure,
+ * and they must cost the same whatever version of the codec is being measured.
+ */
 function response(type: number, ...parts: string[]): Buffer {
   const body = Buffer.from(parts.join('\0'), 'utf8');
   const packet = Buffer.alloc(12 + body.length);

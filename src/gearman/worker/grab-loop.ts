@@ -103,6 +103,11 @@ export class GrabLoop {
    * original protocol (Perl's Gearman::Server) an exception is only passed on, and a WORK_FAIL ends the job.
    */
   get exceptionEndsJob(): boolean {
+    return this.#speaksGearmand11;
+  }
+
+  /** Whether the server is gearmand 1.1 or like it: it knows GRAB_JOB_ALL (learned by the probe). */
+  get #speaksGearmand11(): boolean {
     return this.#grab === PacketTypes.GRAB_JOB_ALL;
   }
 
@@ -207,7 +212,7 @@ export class GrabLoop {
         // it. The protocol gives no unit: gearmand 1.1 reads milliseconds (at least 1000), the original
         // protocol's server seconds (both measured).
         const backstopMs = timeout + Math.max(1000, timeout / 10);
-        const backstop = this.#grab === PacketTypes.GRAB_JOB_ALL ? backstopMs : backstopMs / 1000;
+        const backstop = this.#speaksGearmand11 ? backstopMs : backstopMs / 1000;
         connection.send(PacketTypes.CAN_DO_TIMEOUT, {
           functionName: name,
           timeout: String(Math.ceil(backstop)),
