@@ -39,9 +39,11 @@ const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
   await Promise.all(clients.splice(0).map((client) => client.destroy()));
   await Promise.all(workers.splice(0).map((worker) => worker.destroy()));
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
   await stopAllRunners();
+  // The servers stop before their directories go: a gearmand with a persistent queue still writes to
+  // its SQLite file while it runs, and removing the directory under it fails (ENOTEMPTY) or leaves files.
   await stopAllGearmands();
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
 
 function client(gearman: GearmanOptions): Client<typeof functions> {
