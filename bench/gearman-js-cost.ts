@@ -3,14 +3,17 @@
  * sockets of the client and the worker are real, to a local listener that says nothing; what they write
  * is answered in-process instead (on the next turn, as a read would be), so no system call, server or
  * other process is timed. On a crowded machine the end-to-end figures of bench:gearman move by a third
- * from run to run; these by about a tenth, enough to show what a change to the hot path saves.
+ * from run to run; these by a tenth to a fifth (2026-12-02, CPU time), enough to show a change of a few
+ * microseconds per job to the hot path.
  *
  * Measured: a worker's job (`--threads 0 --prefetch-ms 0`: JOB_ASSIGN_UNIQ in, WORK_COMPLETE and the next
  * GRAB_JOB_ALL out) and a serial background submission (SUBMIT_JOB_BG out, JOB_CREATED in). Each is the
- * median of five rounds, in microseconds per job; the in-process answers are in it too, the same for any
- * version of gearshift measured.
+ * median of five rounds, in microseconds of CPU time per job; the in-process answers are in it too.
+ * Beside each, in the same run and harness, the same job done by a bare node:net worker or client (the
+ * floor: framed by hand, no checks, as bench/floor/gearman.mjs does it). The difference between the two
+ * is gearshift's own JavaScript per job.
  */
-import { createServer, Socket } from 'node:net';
+import { connect, createServer, Socket } from 'node:net';
 import { createClient, createWorker } from '../src/index.js';
 
 const functionsModule = new URL('./functions.ts', import.meta.url);
@@ -69,16 +72,38 @@ function answeredWrite(this: Socket, chunk: Uint8Array | string, ...rest: unknow
 const realWrite = Socket.prototype.write as unknown as typeof answeredWrite;
 Socket.prototype.write = answeredWrite as unknown as Socket['write'];
 
-/** The median, over rounds of `roundMs`, of microseconds per counted job. */
+/**
+ * The median, over rounds of `roundMs`, of the process's CPU time (user and system) per counted job, in
+ * microseconds. CPU time, not elapsed time: on a shared machine a process that is made to wait does
+ * fewer jobs in a round but spends no more CPU on each.
+ */
 async function measure(count: () => number): Promise<number> {
   const perJob: number[] = [];
   for (let round = 0; round < rounds; round++) {
     const before = count();
-    const started = performance.now();
+    const started = process.cpuUsage();
     await new Promise((resolve) => setTimeout(resolve, roundMs));
-    perJob.push(((performance.now() - started) * 1000) / (count() - before));
+    const spent = process.cpuUsage(started);
+    perJob.push((spent.user + spent.system) / (count() - before));
   }
   return perJob.sort((a, b) => a - b)[Math.floor(rounds / 2)] as number;
+}
+
+/** A bare request packet, framed by hand as bench/floor/gearman.mjs frames it. */
+function request(type: number, ...parts: string[]): Buffer {
+  const packet = response(type, ...parts);
+  packet.write('\0REQ', 0, 'latin1');
+  return packet;
+}
+
+/** A bare node:net connection to the silent listener, calling `onPacket` for each packet answered. */
+async function bareSocket(onPacket: (socket: Socket, type: number, body: Buffer) => void): Promise<Socket> {
+  const socket = connect(port, '127.0.0.1');
+  await new Promise((resolve) => socket.once('connect', resolve));
+  socket.on('data', (chunk: Buffer) => {
+    for (const { type, body } of packetsOf(chunk)) onPacket(socket, type, body);
+  });
+  return socket;
 }
 
 // The worker: every GRAB_JOB_ALL on its job connection brings a job, and PRE_SLEEP a NOOP (more wait).
@@ -111,6 +136,20 @@ await new Promise((resolve) => setTimeout(resolve, roundMs)); // warm-up
 const workerCost = await measure(() => completed);
 await worker.destroy();
 
+// The floor worker: the handle out of JOB_ASSIGN_UNIQ, n + 1 as JSON, WORK_COMPLETE and the next grab.
+const bareWorker = await bareSocket((socket, type, body) => {
+  if (type !== 31) return;
+  const handleEnd = body.indexOf(0);
+  const dataStart = body.indexOf(0, body.indexOf(0, handleEnd + 1) + 1) + 1;
+  const result = JSON.stringify(JSON.parse(body.toString('utf8', dataStart)) + 1);
+  const handle = body.toString('utf8', 0, handleEnd);
+  socket.write(Buffer.concat([request(13, handle, result), request(39), request(4)]));
+});
+bareWorker.write(Buffer.concat([request(1, 'inc'), request(39), request(4)]));
+await new Promise((resolve) => setTimeout(resolve, roundMs)); // warm-up
+const workerFloor = await measure(() => completed);
+bareWorker.destroy();
+
 // The client: every SUBMIT_JOB_BG is created at once.
 let created = 0;
 answer = (_socket, type, body) => {
@@ -128,9 +167,34 @@ const clientCost = await measure(() => created);
 submitting = false;
 await submissions;
 await client.destroy();
+
+// The floor client: SUBMIT_JOB_BG with a random unique (as gearshift's), awaited until JOB_CREATED.
+let createdAnswer: (() => void) | undefined;
+const bareClient = await bareSocket((_socket, type) => {
+  if (type === 8) createdAnswer?.();
+});
+submitting = true;
+const bareSubmissions = (async () => {
+  while (submitting) {
+    await new Promise<void>((resolve) => {
+      createdAnswer = resolve;
+      bareClient.write(request(18, 'inc', crypto.randomUUID(), String(created)));
+    });
+  }
+})();
+await new Promise((resolve) => setTimeout(resolve, roundMs)); // warm-up
+const clientFloor = await measure(() => created);
+submitting = false;
+await bareSubmissions;
+bareClient.destroy();
 listener.close();
 
 console.log(`gearshift bench:gearman-js  ${new Date().toISOString().slice(0, 10)}  node ${process.version}`);
-console.log('JavaScript per job, socket writes answered in-process; median of five rounds of 1.5 s');
-console.log(`  a worker's job (inline, no prefetch)   ${workerCost.toFixed(2).padStart(7)} us`);
-console.log(`  a background submission (serial)       ${clientCost.toFixed(2).padStart(7)} us`);
+console.log('CPU time per job, socket writes answered in-process; median of five rounds of 1.5 s');
+console.log("                                        gearshift   node:net floor   gearshift's own");
+const row = (label: string, cost: number, floor: number) =>
+  console.log(
+    `  ${label.padEnd(36)} ${cost.toFixed(2).padStart(7)} us ${floor.toFixed(2).padStart(11)} us ${(cost - floor).toFixed(2).padStart(12)} us`,
+  );
+row("a worker's job (inline, no prefetch)", workerCost, workerFloor);
+row('a background submission (serial)', clientCost, clientFloor);
