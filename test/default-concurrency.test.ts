@@ -29,6 +29,15 @@ afterEach(async () => {
   await Promise.all(clients.splice(0).map((client) => client.destroy()));
 });
 
+/**
+ * Closes this file's clients and stops its runner processes: before the directory of their queue file
+ * goes, since both still write to it (a directory removed under a writer fails with ENOTEMPTY).
+ */
+async function releaseQueueFile(): Promise<void> {
+  await Promise.all(clients.splice(0).map((client) => client.destroy()));
+  await stopAllRunners();
+}
+
 function openClient(
   options: LocalClientOptions<typeof concurrencyFunctions> = {},
 ): Client<typeof concurrencyFunctions> {
@@ -274,6 +283,7 @@ describe('gearshift work with no concurrency option, on one thread', () => {
       }
       expect(mostAtOnce(waited)).toBe(10);
     } finally {
+      await releaseQueueFile();
       rmSync(directory, { recursive: true, force: true });
     }
   });
@@ -298,6 +308,7 @@ describe('gearshift work with no concurrency option, on one thread', () => {
         expect((await client.status(handle)).attempts).toBe(1);
       }
     } finally {
+      await releaseQueueFile();
       rmSync(directory, { recursive: true, force: true });
     }
   });
