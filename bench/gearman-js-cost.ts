@@ -73,11 +73,12 @@ const realWrite = Socket.prototype.write as unknown as typeof answeredWrite;
 Socket.prototype.write = answeredWrite as unknown as Socket['write'];
 
 /**
- * The median, over rounds of `roundMs`, of the process's CPU time (user and system) per counted job, in
- * microseconds. CPU time, not elapsed time: on a shared machine a process that is made to wait does
- * fewer jobs in a round but spends no more CPU on each.
+ * After a warm-up round, the median over rounds of `roundMs` of the process's CPU time (user and system)
+ * per counted job, in microseconds. CPU time, not elapsed time: on a shared machine a process that is
+ * made to wait does fewer jobs in a round but spends no more CPU on each.
  */
 async function measure(count: () => number): Promise<number> {
+  await new Promise((resolve) => setTimeout(resolve, roundMs));
   const perJob: number[] = [];
   for (let round = 0; round < rounds; round++) {
     const before = count();
@@ -132,7 +133,6 @@ const worker = createWorker({
   prefetchMs: 0,
 });
 await worker.start();
-await new Promise((resolve) => setTimeout(resolve, roundMs)); // warm-up
 const workerCost = await measure(() => completed);
 await worker.destroy();
 
@@ -146,7 +146,6 @@ const bareWorker = await bareSocket((socket, type, body) => {
   socket.write(Buffer.concat([request(13, handle, result), request(39), request(4)]));
 });
 bareWorker.write(Buffer.concat([request(1, 'inc'), request(39), request(4)]));
-await new Promise((resolve) => setTimeout(resolve, roundMs)); // warm-up
 const workerFloor = await measure(() => completed);
 bareWorker.destroy();
 
@@ -162,7 +161,6 @@ let submitting = true;
 const submissions = (async () => {
   while (submitting) await client.background('inc', created);
 })();
-await new Promise((resolve) => setTimeout(resolve, roundMs)); // warm-up
 const clientCost = await measure(() => created);
 submitting = false;
 await submissions;
@@ -182,7 +180,6 @@ const bareSubmissions = (async () => {
     });
   }
 })();
-await new Promise((resolve) => setTimeout(resolve, roundMs)); // warm-up
 const clientFloor = await measure(() => created);
 submitting = false;
 await bareSubmissions;

@@ -25,16 +25,18 @@ import { mostAtOnce, mostAtOnceOnAThread } from './helpers/spans.js';
 
 const functions = new URL('./fixtures/concurrency-functions.js', import.meta.url);
 const clients: Client<typeof concurrencyFunctions>[] = [];
-afterEach(async () => {
+/** Destroys the clients this file opened. */
+async function destroyClients(): Promise<void> {
   await Promise.all(clients.splice(0).map((client) => client.destroy()));
-});
+}
+afterEach(destroyClients);
 
 /**
  * Closes this file's clients and stops its runner processes: before the directory of their queue file
  * goes, since both still write to it (a directory removed under a writer fails with ENOTEMPTY).
  */
 async function releaseQueueFile(): Promise<void> {
-  await Promise.all(clients.splice(0).map((client) => client.destroy()));
+  await destroyClients();
   await stopAllRunners();
 }
 
