@@ -41,6 +41,8 @@ export interface SubmitRequest {
    * ask for it (Gearman has no "started" packet) asks only for such jobs.
    */
   readonly needsStart?: boolean | undefined;
+  /** The checkpoint an earlier attempt of this job recorded (a worker host's retry), for `job.resumeFrom`. */
+  readonly resumeFrom?: unknown;
 }
 
 /**
@@ -68,6 +70,11 @@ export interface JobListener {
   status(numerator: number, denominator: number): void;
   data(chunk: unknown): void;
   warning(message: string): void;
+  /**
+   * The handler recorded a checkpoint (a JSON value). Optional: a listener that keeps nothing for a next
+   * attempt (a caller waiting on its result) leaves it out.
+   */
+  checkpoint?(state: unknown): void;
   complete(result: unknown): void;
   /** The job ended without a result; `error` says why (JobFailedError, WorkerCrashedError, ...). */
   fail(error: GearshiftError): void;

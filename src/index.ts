@@ -5,8 +5,10 @@
 
 export type {
   Backend,
+  BackgroundRequest,
   FunctionInfo,
   JobListener,
+  JobState,
   JobStatus,
   JobTicket,
   PayloadMode,
@@ -76,3 +78,4 @@ export type { QueueOptions } from './queue/queue-options.js';
 export type { Retention } from './queue/sql/retention.js';
 export { Worker } from './worker/worker.js';
 export type { WorkerEventMap } from './worker/worker-events.js';
+export type { WorkerLog } from './worker/worker-log.js';

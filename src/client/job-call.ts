@@ -5,6 +5,7 @@
  */
 import type { JobListener, JobTicket } from '../backend.js';
 import { type GearshiftError, JobAbortedError, JobFailedError, JobTimeoutError } from '../errors.js';
+import { after, cancel, type Timer } from '../shared/timers.js';
 import { dispatchEvent, EventChannel, type JobEvent, type JobEventHandlers } from './events.js';
 
 /** A second audience for a job's events. */
@@ -30,7 +31,7 @@ export class JobCall<R> implements JobListener {
   readonly #relay: EventRelay<R> | undefined;
   readonly #onEnd: (call: JobCall<R>) => void;
   #ticket: JobTicket | undefined;
-  #timer: NodeJS.Timeout | undefined;
+  #timer: Timer | undefined;
   #abortListener: (() => void) | undefined;
   #channels: Set<EventChannel<JobEvent<R>>> | undefined;
   #ended = false;
@@ -115,9 +116,8 @@ export class JobCall<R> implements JobListener {
   started(): void {
     const { timeout } = this;
     if (this.#ended || timeout === undefined || this.#timer) return;
-    this.#timer = setTimeout(
-      () => this.abandon(new JobTimeoutError(this.functionName, this.#handle, timeout)),
-      timeout,
+    this.#timer = after(timeout, () =>
+      this.abandon(new JobTimeoutError(this.functionName, this.#handle, timeout)),
     );
   }
 
@@ -185,7 +185,7 @@ export class JobCall<R> implements JobListener {
 
   #end(): void {
     this.#ended = true;
-    clearTimeout(this.#timer);
+    cancel(this.#timer);
     if (this.#abortListener) this.#signal?.removeEventListener('abort', this.#abortListener);
     if (this.#listened()) this.#emit(this.#finalEvent());
     if (this.#channels) for (const channel of this.#channels) channel.end();

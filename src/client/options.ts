@@ -1,7 +1,7 @@
 /** The options of a job and of a set of jobs, and their checks. */
 import type { Priority } from '../backend.js';
 import { InvalidOptionError } from '../errors.js';
-import { checkCount, checkMilliseconds, checkObject } from '../shared/validate.js';
+import { checkCount, checkMilliseconds, checkObject, checkTimeAhead } from '../shared/validate.js';
 import type { JobEvent, JobEventHandlers, TaskEvent } from './events.js';
 
 /** Options of one job (`run`, `task`). */
@@ -126,16 +126,7 @@ export function checkBackgroundOptions(
     );
   }
   let at: number | undefined;
-  if (runAt !== undefined) {
-    at = runAt instanceof Date ? runAt.getTime() : runAt;
-    if (typeof at !== 'number' || !Number.isFinite(at)) {
-      throw new InvalidOptionError(
-        `${where}.runAt`,
-        'a valid Date or a number of milliseconds since the epoch',
-        runAt,
-      );
-    }
-  }
+  if (runAt !== undefined) at = checkTimeAhead(`${where}.runAt`, runAt, now);
   if (delay !== undefined) at = now + checkMilliseconds(`${where}.delay`, delay, 0);
   return { ...options, runAt: at };
 }
@@ -160,9 +151,7 @@ function checkUnique(name: string, value: unknown): void {
 }
 
 function checkTimeout(name: string, value: unknown): void {
-  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
-    throw new InvalidOptionError(name, 'a positive number of milliseconds', value);
-  }
+  checkMilliseconds(name, value, 0, true);
 }
 
 function checkSignal(name: string, value: unknown): void {

@@ -15,6 +15,7 @@ import type { JobSource } from '../worker/job-source.js';
 import { Worker } from '../worker/worker.js';
 import { WorkerEvents } from '../worker/worker-events.js';
 import { WorkerHost } from '../worker/worker-host.js';
+import { logWorkerEvents, stderrLog, type WorkerLog } from '../worker/worker-log.js';
 
 /** Options of a worker: its functions, its pool, and where its jobs come from (one of `queue`, `gearman`). */
 export interface WorkerOptions extends LocalPoolOptions {
@@ -34,6 +35,13 @@ export interface WorkerOptions extends LocalPoolOptions {
    * @default 1
    */
   readonly prefetchMs?: number;
+  /**
+   * Where the worker writes what it must not keep silent, one line each: a server it cannot reach and
+   * its reconnection, a job it refused, a dead runner whose jobs it took back. Each is also an event
+   * (`connection`, `refused`, `runnerGone`). `false` writes nothing.
+   * @default a line on stderr
+   */
+  readonly log?: WorkerLog;
 }
 
 /**
@@ -85,6 +93,10 @@ export function createWorker(options: WorkerOptions): Worker {
       prefetchMs: checkMilliseconds('prefetchMs', options.prefetchMs ?? 1, 0),
     }) as JobSource<unknown>;
   }
+  const { log = stderrLog } = options;
+  if (log !== false && typeof log !== 'function')
+    throw new InvalidOptionError('log', 'a function that takes a line, or false', log);
+  logWorkerEvents(events, log, `gearshift worker ${process.pid}`);
   const host = new WorkerHost(createLocalBackend(options), source, events, true);
   return new Worker(host, events, () => source.description);
 }

@@ -4,6 +4,7 @@
  * every backend.
  */
 import type { FunctionInfo, PayloadMode } from '../backend.js';
+import { checkMilliseconds } from '../shared/validate.js';
 
 /** What a running job can see and do, passed to every handler as its second argument. */
 export interface JobContext {
@@ -28,6 +29,21 @@ export interface JobContext {
   data(chunk: unknown): void;
   /** Sends a warning to the caller without failing the job (Gearman's WORK_WARNING). */
   warning(message: string): void;
+  /**
+   * Records where the job is (a JSON value), so that a later attempt of the same job resumes from there
+   * instead of from the start: on a queue file it is kept with the job, fenced by its lease like every
+   * write, and the attempt after a crash, a failure or a retry sees it as {@link JobContext.resumeFrom}.
+   * It is written with the runner's next commit, within about a millisecond; a crash in that window
+   * loses only the latest one. On a Gearman worker it lives as long as the worker (a job run again after
+   * its thread crashed sees it); on the local pool it is kept by nobody (nothing there retries).
+   * @example `job.checkpoint({ sentUpTo: i })`
+   */
+  checkpoint(state: unknown): void;
+  /**
+   * The last checkpoint an earlier attempt of this job recorded, or undefined when there is none (its
+   * first attempt, or a backend that keeps none).
+   */
+  readonly resumeFrom: unknown;
 }
 
 /** A handler that takes and returns JSON values. */
@@ -157,9 +173,7 @@ function resolveEntry(name: string, entry: FunctionEntry): ResolvedFunction {
     );
   }
   const { timeout } = entry;
-  if (timeout !== undefined && !(Number.isFinite(timeout) && timeout > 0)) {
-    throw new TypeError(`defineFunctions(): '${name}'.timeout must be a positive number of milliseconds`);
-  }
+  if (timeout !== undefined) checkMilliseconds(`defineFunctions(): '${name}'.timeout`, timeout, 0, true);
   const payload: PayloadMode = 'bytes' in entry ? 'bytes' : 'json';
   return { name, handler: handler as ResolvedFunction['handler'], payload, timeout };
 }

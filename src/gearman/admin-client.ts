@@ -3,6 +3,7 @@
  * shows, and `cancel job` for the client. One short connection per command, as gearadmin does.
  */
 import { GearmanConnectionError, GearmanServerError } from '../errors.js';
+import { after, cancel } from '../shared/timers.js';
 import {
   type AdminCommand,
   answersWithList,
@@ -33,20 +34,18 @@ export async function adminCommand(
     const reader = new LineReader();
     const lines: string[] = [];
     const finish = (error?: Error) => {
-      clearTimeout(timer);
+      cancel(timer);
       socket.destroy();
       if (error) reject(error);
       else resolve(lines);
     };
-    const timer = setTimeout(
-      () =>
-        finish(
-          new GearmanConnectionError(
-            server.label,
-            `did not answer "${command.name}" within ${options.requestTimeoutMs} ms`,
-          ),
+    const timer = after(options.requestTimeoutMs, () =>
+      finish(
+        new GearmanConnectionError(
+          server.label,
+          `did not answer "${command.name}" within ${options.requestTimeoutMs} ms`,
         ),
-      options.requestTimeoutMs,
+      ),
     );
     socket.setEncoding('utf8');
     socket.on('data', (chunk: string) => {

@@ -6,6 +6,7 @@
 import type { Socket } from 'node:net';
 import type { ConnectionOptions as TlsOptions } from 'node:tls';
 import { GearmanConnectionError } from '../errors.js';
+import { after, cancel } from '../shared/timers.js';
 import type { ServerAddress } from './server-address.js';
 
 /** How sockets to job servers are opened. */
@@ -27,19 +28,18 @@ export async function openSocket(server: ServerAddress, options: SocketOptions):
   return new Promise((resolve, reject) => {
     const ready = options.tls ? 'secureConnect' : 'connect';
     const fail = (problem: string, cause?: unknown) => {
-      clearTimeout(timer);
+      cancel(timer);
       socket.destroy();
       reject(new GearmanConnectionError(server.label, problem, cause));
     };
-    const timer = setTimeout(
-      () => fail(`did not connect within ${options.connectTimeoutMs} ms`),
-      options.connectTimeoutMs,
+    const timer = after(options.connectTimeoutMs, () =>
+      fail(`did not connect within ${options.connectTimeoutMs} ms`),
     );
     socket.once('error', (error: NodeJS.ErrnoException) => {
       fail(`cannot be reached: ${error.code ?? ''} ${error.message}`.replace(/\s+/g, ' ').trim(), error);
     });
     socket.once(ready, () => {
-      clearTimeout(timer);
+      cancel(timer);
       socket.removeAllListeners('error');
       socket.setNoDelay(true);
       if (options.keepAliveMs > 0) socket.setKeepAlive(true, options.keepAliveMs);

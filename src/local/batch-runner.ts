@@ -65,7 +65,14 @@ export class BatchRunner {
       const fn = functions.get(message.functionName);
       if (!fn) return undefined;
       const handle = message.givenHandle ?? `${this.#handlePrefix}${message.id}`;
-      const context = new RunningJob(fn, message.id, handle, message.unique, this.#reports);
+      const context = new RunningJob(
+        fn,
+        message.id,
+        handle,
+        message.unique,
+        message.resumeFrom,
+        this.#reports,
+      );
       this.#pending.set(message.id, context);
       return context;
     });

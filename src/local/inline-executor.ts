@@ -56,6 +56,7 @@ export class InlineExecutor implements Executor {
       status: (id, numerator, denominator) => reports.status(id, numerator, denominator),
       data: (id, chunk) => reports.data(id, structuredClone(chunk)),
       warning: (id, message) => reports.warning(id, message),
+      checkpoint: (id, state) => reports.checkpoint(id, structuredClone(state)),
       skipped: (id) => reports.skipped(id),
       done: (id, micros, outcome) =>
         reports.done(id, micros, outcome.ok ? { ok: true, value: structuredClone(outcome.value) } : outcome),

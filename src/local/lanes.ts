@@ -15,6 +15,7 @@
  * often while nothing changes.
  */
 import type { EventLoopUtilization } from 'node:perf_hooks';
+import { after, cancel, type Timer } from '../shared/timers.js';
 
 /** What a lane's thread lets the main thread read of it without a message. */
 export interface LaneGauges {
@@ -62,7 +63,7 @@ export class Lanes {
   readonly #lanes = new Map<number, Lane>();
   #demand = false;
   readonly #readyWaiters: (() => void)[] = [];
-  #timer: NodeJS.Timeout | undefined;
+  #timer: Timer | undefined;
   #lookIntervalMs = 1;
 
   constructor(options: LaneOptions) {
@@ -197,7 +198,7 @@ export class Lanes {
   /** Stops looking. */
   close(): void {
     this.#demand = false;
-    clearTimeout(this.#timer);
+    cancel(this.#timer);
     this.#timer = undefined;
   }
 
@@ -254,7 +255,7 @@ export class Lanes {
     let any = false;
     for (const lane of this.#lanes.values()) if (this.#growable(lane)) any = true;
     if (!any) return;
-    this.#timer = setTimeout(this.#look, this.#lookIntervalMs);
+    this.#timer = after(this.#lookIntervalMs, this.#look);
     // Looking must not keep a process alive on its own: the jobs in flight do that.
     this.#timer.unref();
   }

@@ -24,6 +24,7 @@ import { toBuffer } from '../payload/bytes.js';
 import { jobErrorFromOutcome } from '../payload/job-error.js';
 import { IdleLatch } from '../shared/idle-latch.js';
 import { MovingAverage } from '../shared/moving-average.js';
+import { after, cancel, type Timer } from '../shared/timers.js';
 import type { Crash, Executor, ExecutorReports } from './executor.js';
 import { JobQueue } from './job-queue.js';
 import type { JobMessage } from './messages.js';
@@ -67,6 +68,7 @@ class Execution implements JobMessage {
   /** The job's handle: the one it came with (a queue's), or the pool's own. */
   readonly handle: string;
   readonly givenHandle: string | undefined;
+  readonly resumeFrom: unknown;
   /** The key of `unique` coalescing: function and unique. */
   readonly key: string | undefined;
   state: ExecutionState = 'queued';
@@ -76,7 +78,7 @@ class Execution implements JobMessage {
   batch: BatchState | undefined;
   /** Its position in its batch. */
   batchIndex = 0;
-  graceTimer: NodeJS.Timeout | undefined;
+  graceTimer: Timer | undefined;
 
   constructor(
     id: number,
@@ -93,6 +95,7 @@ class Execution implements JobMessage {
     this.payload = request.payload;
     this.handle = handle;
     this.givenHandle = request.handle;
+    this.resumeFrom = request.resumeFrom;
     this.key = key;
     this.listeners = [listener];
   }
@@ -379,7 +382,7 @@ export class LocalBackend implements Backend {
       this.#executor.abort(execution.id, reason);
     } else if (execution.state === 'running') {
       this.#executor.abort(execution.id, reason);
-      execution.graceTimer = setTimeout(() => this.#terminate(execution), this.#abortGrace);
+      execution.graceTimer = after(this.#abortGrace, () => this.#terminate(execution));
     }
   }
 
@@ -418,6 +421,10 @@ export class LocalBackend implements Backend {
       warning: (id, message) => {
         const execution = this.#executions.get(id);
         if (execution) for (const listener of execution.listeners) listener.warning(message);
+      },
+      checkpoint: (id, state) => {
+        const execution = this.#executions.get(id);
+        if (execution) for (const listener of execution.listeners) listener.checkpoint?.(state);
       },
       done: (id, micros, outcome) => {
         const execution = this.#executions.get(id);
@@ -520,7 +527,7 @@ export class LocalBackend implements Backend {
   /** The bookkeeping of an ending: returns the listeners still waiting, who are told by the caller. */
   #finish(execution: Execution): readonly JobListener[] {
     execution.state = 'ended';
-    clearTimeout(execution.graceTimer);
+    cancel(execution.graceTimer);
     this.#executions.delete(execution.id);
     if (execution.key !== undefined && this.#byUnique.get(execution.key) === execution) {
       this.#byUnique.delete(execution.key);

@@ -26,11 +26,13 @@ export interface JobMessage {
   readonly unique?: string | undefined;
   /** The handle the job came with (a queue's), which the handler sees instead of the pool's own. */
   readonly givenHandle?: string | undefined;
+  /** The checkpoint an earlier attempt recorded, which the handler sees as `job.resumeFrom`. */
+  readonly resumeFrom?: unknown;
 }
 
 /**
  * A piscina task: describe the functions (`'manifest'`), or run a batch of jobs one after another. A batch
- * travels flat, `[batch, id, functionName, input, unique, givenHandle, id, ...]`, because every object on the way is
+ * travels flat, `[batch, id, functionName, input, unique, givenHandle, resumeFrom, id, ...]`, because every object on the way is
  * a cost of structured cloning, paid once per message and felt most when jobs go one at a time.
  */
 export type TaskMessage = 'manifest' | BatchTask;
@@ -38,12 +40,13 @@ export type TaskMessage = 'manifest' | BatchTask;
 /** A batch of jobs, flat: see {@link TaskMessage}. */
 export type BatchTask = readonly [batch: number, ...fields: unknown[]];
 
-const fieldsPerJob = 5;
+const fieldsPerJob = 6;
 
 /** Flattens a batch for the trip to a thread. */
 export function encodeBatch(batch: number, jobs: readonly JobMessage[]): BatchTask {
   const task: [number, ...unknown[]] = [batch];
-  for (const job of jobs) task.push(job.id, job.functionName, job.input, job.unique, job.givenHandle);
+  for (const job of jobs)
+    task.push(job.id, job.functionName, job.input, job.unique, job.givenHandle, job.resumeFrom);
   return task;
 }
 
@@ -57,6 +60,7 @@ export function decodeBatch(task: BatchTask): JobMessage[] {
       input: task[field + 2],
       unique: task[field + 3] as string | undefined,
       givenHandle: task[field + 4] as string | undefined,
+      resumeFrom: task[field + 5],
     });
   }
   return jobs;
@@ -115,6 +119,7 @@ export type ThreadReport =
   | { readonly t: 'status'; readonly id: number; readonly numerator: number; readonly denominator: number }
   | { readonly t: 'data'; readonly id: number; readonly chunk: unknown }
   | { readonly t: 'warning'; readonly id: number; readonly message: string }
+  | { readonly t: 'checkpoint'; readonly id: number; readonly state: unknown }
   | {
       readonly t: 'done';
       readonly id: number;

@@ -13,6 +13,8 @@ export interface ProgressReports {
   status(id: number, numerator: number, denominator: number): void;
   data(id: number, chunk: unknown): void;
   warning(id: number, message: string): void;
+  /** A checkpoint, already checked as JSON. */
+  checkpoint(id: number, state: unknown): void;
 }
 
 /** How a job ended: its result as a payload, or what was thrown and where. */
@@ -23,6 +25,7 @@ export type JobOutcome =
 /** The {@link JobContext} a handler receives. Reports made after the job ended are ignored. */
 export class RunningJob implements JobContext {
   readonly unique: string | undefined;
+  readonly resumeFrom: unknown;
   readonly #function: ResolvedFunction;
   /** The job's id in the pool (not its handle). */
   readonly id: number;
@@ -39,12 +42,14 @@ export class RunningJob implements JobContext {
     id: number,
     handle: string,
     unique: string | undefined,
+    resumeFrom: unknown,
     reports: ProgressReports,
   ) {
     this.#function = fn;
     this.id = id;
     this.handle = handle;
     this.unique = unique;
+    this.resumeFrom = resumeFrom;
     this.#reports = reports;
   }
 
@@ -91,6 +96,11 @@ export class RunningJob implements JobContext {
   warning(message: string): void {
     if (this.#finished) return;
     this.#reports.warning(this.id, String(message));
+  }
+
+  checkpoint(state: unknown): void {
+    if (this.#finished) return;
+    this.#reports.checkpoint(this.id, toJsonPayload(this.#function.name, 'checkpoint', state));
   }
 
   /** Marks the job ended: later reports from code it left running are dropped. */

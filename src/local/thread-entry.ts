@@ -94,6 +94,7 @@ const runner = new BatchRunner(
     status: (id, numerator, denominator) => reportEvent({ t: 'status', id, numerator, denominator }),
     data: (id, chunk) => reportEvent({ t: 'data', id, chunk }),
     warning: (id, message) => reportEvent({ t: 'warning', id, message }),
+    checkpoint: (id, state) => reportEvent({ t: 'checkpoint', id, state }),
     skipped: (id) => report({ t: 'skipped', id }),
     done(id, micros, outcome) {
       const tail = tails.get(id);

@@ -312,6 +312,9 @@ export class ThreadExecutor implements Executor {
       case 'warning':
         reports.warning(message.id, message.message);
         return;
+      case 'checkpoint':
+        reports.checkpoint(message.id, message.state);
+        return;
       case 'skipped':
         reports.skipped(message.id);
         return;

@@ -5,6 +5,7 @@
  */
 import { type FSWatcher, watch } from 'node:fs';
 import { basename, dirname } from 'node:path';
+import { cancel, every, type Timer } from '../shared/timers.js';
 
 /** Calls its listeners when the queue file may have changed. */
 export class ChangeSignal {
@@ -12,7 +13,7 @@ export class ChangeSignal {
   readonly #pollMs: number;
   readonly #listeners = new Set<() => void>();
   #watcher: FSWatcher | undefined;
-  #poll: NodeJS.Timeout | undefined;
+  #poll: Timer | undefined;
   #firing = false;
 
   constructor(file: string, pollMs: number) {
@@ -51,14 +52,14 @@ export class ChangeSignal {
     } catch {
       this.#watcher = undefined;
     }
-    this.#poll = setInterval(() => this.notify(), this.#pollMs);
+    this.#poll = every(this.#pollMs, () => this.notify());
     this.#poll.unref();
   }
 
   #stop(): void {
     this.#watcher?.close();
     this.#watcher = undefined;
-    clearInterval(this.#poll);
+    cancel(this.#poll);
     this.#poll = undefined;
   }
 }

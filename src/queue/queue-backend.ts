@@ -18,11 +18,14 @@ import { type GearshiftError, QueueFileError } from '../errors.js';
 import type { LocalPool } from '../local/create-local-backend.js';
 import { jobErrorFromData, jobErrorToData, parseJobErrorData } from '../payload/job-error.js';
 import { IdleLatch } from '../shared/idle-latch.js';
+import { cancel, every, maxTimerMs, type Timer } from '../shared/timers.js';
 import { WorkerEvents } from '../worker/worker-events.js';
 import { WorkerHost } from '../worker/worker-host.js';
+import { logWorkerEvents, stderrLog } from '../worker/worker-log.js';
 import { priorityRank } from './priority.js';
 import type { Durability } from './queue-file.js';
-import { type QueueOrigin, QueueSource } from './queue-source.js';
+import type { QueueOrigin } from './queue-origin.js';
+import { QueueSource } from './queue-source.js';
 import { QueueStore } from './queue-store.js';
 import { EventKind, State, stateNames } from './schema.js';
 import type { NewJob } from './sql/insert-jobs.js';
@@ -70,7 +73,7 @@ export class QueueBackend implements Backend {
   #runnerStarted: Promise<void> | undefined;
   readonly #waiting = new Map<number, WaitGroup>();
   #unsubscribe: (() => void) | undefined;
-  #holdOpen: NodeJS.Timeout | undefined;
+  #holdOpen: Timer | undefined;
   /** Foreground submissions not yet committed: close() waits for them too. */
   #submitting = 0;
   readonly #idle = new IdleLatch();
@@ -182,7 +185,7 @@ export class QueueBackend implements Backend {
   async #closeRest(reason?: GearshiftError): Promise<void> {
     this.#unsubscribe?.();
     this.#unsubscribe = undefined;
-    clearInterval(this.#holdOpen);
+    cancel(this.#holdOpen);
     this.#holdOpen = undefined;
     const runner = this.#options.runner;
     if (runner?.ownsBackend)
@@ -200,7 +203,9 @@ export class QueueBackend implements Backend {
       const { leaseMs, retention } = this.#options;
       const store = this.#store;
       const source = new QueueSource({ leaseMs, retention, store: () => store, ownsStore: false });
-      this.#runner = new WorkerHost(embedded.pool, source, new WorkerEvents(), false);
+      const events = new WorkerEvents();
+      logWorkerEvents(events, stderrLog, `gearshift queue runner ${process.pid}`);
+      this.#runner = new WorkerHost(embedded.pool, source, events, false);
       this.#runnerStarted = this.#runner.start().then(
         () => {},
         (error: unknown) => {
@@ -253,7 +258,7 @@ export class QueueBackend implements Backend {
     this.#unsubscribe ??= store.changes.subscribe(() => this.#poll());
     // A caller is waiting: the process must not end before its job does (the watch and the safety-net
     // timer of the change signal hold nothing open by themselves).
-    this.#holdOpen ??= setInterval(() => {}, 2 ** 30);
+    this.#holdOpen ??= every(maxTimerMs, () => {});
     store.changes.notify();
   }
 
@@ -332,7 +337,7 @@ export class QueueBackend implements Backend {
     if (this.#waiting.size > 0 || this.#submitting > 0) return;
     this.#unsubscribe?.();
     this.#unsubscribe = undefined;
-    clearInterval(this.#holdOpen);
+    cancel(this.#holdOpen);
     this.#holdOpen = undefined;
     this.#idle.open();
   }

@@ -14,10 +14,14 @@ import type { FunctionInfo } from '../backend.js';
 import { type GearshiftError, JobAbortedError } from '../errors.js';
 import { jobErrorToData } from '../payload/job-error.js';
 import { backoffDelay } from '../shared/backoff.js';
+import { thisProcess } from '../shared/local-processes.js';
 import { randomId, randomToken } from '../shared/random.js';
+import { after, cancel, type Timer } from '../shared/timers.js';
 import type { HostedJob } from '../worker/hosted-job.js';
 import type { InnocentFailure, JobHost, JobSource } from '../worker/job-source.js';
+import type { QueueOrigin } from './queue-origin.js';
 import type { QueueStore } from './queue-store.js';
+import { heartbeatMsFor, RunnerUpkeep } from './runner-upkeep.js';
 import { EventKind, State } from './schema.js';
 import type { ClaimedJob } from './sql/claim-jobs.js';
 import type { Retention } from './sql/retention.js';
@@ -34,17 +38,8 @@ export interface QueueSourceOptions {
   readonly ownsStore: boolean;
 }
 
-/** What the source keeps of a job it claimed: the row, the lease token, the progress not yet written. */
-export interface QueueOrigin {
-  readonly row: ClaimedJob;
-  readonly token: number;
-  progress: [number, number] | undefined;
-}
-
 /** How often the progress of background jobs is written, at most (the first report goes at once). */
 const progressEveryMs = 100;
-/** How often finished jobs are pruned. */
-const pruneEveryMs = 30_000;
 /** Claim ahead enough to keep the pool busy for this long. */
 const claimAheadMs = 50;
 const maxClaimAhead = 512;
@@ -63,11 +58,10 @@ export class QueueSource implements JobSource<QueueOrigin> {
   #stopping = false;
   #registered = false;
   #unsubscribe: (() => void) | undefined;
-  #renewTimer: NodeJS.Timeout | undefined;
-  #readyTimer: NodeJS.Timeout | undefined;
-  #progressTimer: NodeJS.Timeout | undefined;
+  #upkeep: RunnerUpkeep | undefined;
+  #readyTimer: Timer | undefined;
+  #progressTimer: Timer | undefined;
   #lastProgressFlush = 0;
-  #lastPrune = 0;
   #lastReap = 0;
 
   constructor(options: QueueSourceOptions) {
@@ -87,26 +81,45 @@ export class QueueSource implements JobSource<QueueOrigin> {
     this.#functions = new Map(functions.map((fn) => [fn.name, fn]));
     this.#functionList = JSON.stringify([...this.#functions.keys()]);
     const now = Date.now();
+    const { leaseMs, retention } = this.#options;
+    const { hostKey, pid, startTime } = thisProcess();
     await this.#write(() =>
       this.#opened.runners.register({
         id: this.id,
-        pid: process.pid,
+        pid,
         host: hostname(),
+        hostKey,
+        startTime,
         functions: this.#functionList,
         threads: host.pool.threads,
-        leaseMs: this.#options.leaseMs,
+        leaseMs,
+        heartbeatMs: heartbeatMsFor(leaseMs),
         startedAt: now,
         heartbeatAt: now,
       }),
     );
     this.#registered = true;
     host.events.emit('connection', { source: this.#opened.file, state: 'connected' });
+    this.#upkeep = new RunnerUpkeep(this.#opened, {
+      id: this.id,
+      leaseMs,
+      retention,
+      write: (operation) => this.#write(operation),
+      held: () => host.jobs(),
+      lost: (job) => this.#lost(job),
+      buried: (dead) => {
+        for (const { runner, jobs } of dead)
+          host.events.emit('runnerGone', { runner: runner.id, pid: runner.pid, host: runner.host, jobs });
+        this.#fill();
+      },
+    });
+    // The jobs of a runner of this host that died before this one started are taken back first.
+    await this.#upkeep.sweep();
+    this.#upkeep.start();
     this.#unsubscribe = this.#opened.changes.subscribe(() => {
       this.#checkCancellations();
       this.#fill();
     });
-    this.#renewTimer = setInterval(() => this.#renew(), Math.max(50, Math.floor(this.#options.leaseMs / 3)));
-    this.#renewTimer.unref();
     this.#fill();
   }
 
@@ -137,7 +150,7 @@ export class QueueSource implements JobSource<QueueOrigin> {
     if (this.#progressTimer) return;
     const wait = this.#lastProgressFlush + progressEveryMs - Date.now();
     if (wait <= 0) this.#flushProgress();
-    else this.#progressTimer = setTimeout(() => this.#flushProgress(), wait);
+    else this.#progressTimer = after(wait, () => this.#flushProgress());
   }
 
   data(job: HostedJob<QueueOrigin>, chunk: unknown): void {
@@ -147,6 +160,12 @@ export class QueueSource implements JobSource<QueueOrigin> {
 
   warning(job: HostedJob<QueueOrigin>, message: string): void {
     if (job.origin.row.foreground) this.#event(job, EventKind.warning, JSON.stringify(message));
+  }
+
+  checkpoint(job: HostedJob<QueueOrigin>, state: unknown): void {
+    const { row, token } = job.origin;
+    const stored = JSON.stringify(state);
+    void this.#write(() => this.#opened.settle.checkpoint(row.id, token, stored));
   }
 
   completed(job: HostedJob<QueueOrigin>, result: unknown): void {
@@ -186,14 +205,14 @@ export class QueueSource implements JobSource<QueueOrigin> {
     this.#stopping = true;
     this.#unsubscribe?.();
     this.#unsubscribe = undefined;
-    clearTimeout(this.#readyTimer);
+    cancel(this.#readyTimer);
   }
 
   async close(): Promise<void> {
     this.stopTaking();
     this.#flushProgress();
-    clearInterval(this.#renewTimer);
-    clearTimeout(this.#progressTimer);
+    this.#upkeep?.stop();
+    cancel(this.#progressTimer);
     if (this.#registered) await this.#write(() => this.#opened.runners.remove(this.id));
     if (this.#options.ownsStore) this.#store?.close();
   }
@@ -258,6 +277,7 @@ export class QueueSource implements JobSource<QueueOrigin> {
     }
     try {
       job.input = fromStored(row.input);
+      if (row.checkpoint !== null) job.resumeFrom = JSON.parse(row.checkpoint);
     } catch (error) {
       host.refuse(
         job,
@@ -275,11 +295,11 @@ export class QueueSource implements JobSource<QueueOrigin> {
 
   /** Wakes up when the next scheduled job becomes ready (the change signal covers the rest). */
   #scheduleNextReady(): void {
-    clearTimeout(this.#readyTimer);
+    cancel(this.#readyTimer);
     const now = Date.now();
     const next = this.#opened.claimJobs.nextReadyAt(this.#functionList, now);
     if (next === null) return;
-    this.#readyTimer = setTimeout(() => this.#fill(), Math.max(0, next - now));
+    this.#readyTimer = after(Math.max(0, next - now), () => this.#fill());
     this.#readyTimer.unref();
   }
 
@@ -292,33 +312,6 @@ export class QueueSource implements JobSource<QueueOrigin> {
       if (!job) continue;
       host.abort(job, new JobAbortedError(job.info.name, job.handle, 'its caller stopped waiting'), 'fail');
     }
-  }
-
-  /**
-   * Renews the leases of the jobs held here, and aborts those whose lease another worker holds now: this
-   * worker stalled past its lease (a paused process, a long pause of the event loop), the lease
-   * expired, and the job was taken again. What ran here of it stops, and writes nothing more.
-   */
-  #renew(): void {
-    const now = Date.now();
-    const { leaseMs } = this.#options;
-    // The jobs held when the renewal is asked for: a job claimed later is not in what it reads.
-    const asked = this.#host?.jobs() ?? [];
-    void this.#write(() => {
-      this.#opened.runners.heartbeat(this.id, now);
-      const held = this.#host?.running ? this.#opened.leases.renew(this.id, now + leaseMs) : undefined;
-      // Workers silent for three leases are gone; their jobs come back through lease expiry.
-      this.#opened.runners.prune(now);
-      if (now - this.#lastPrune >= pruneEveryMs) {
-        this.#lastPrune = now;
-        this.#opened.prune(this.#options.retention, now);
-      }
-      return held;
-    }).then((held) => {
-      if (!held) return;
-      for (const job of asked) if (held.get(job.origin.row.id) !== job.origin.token) this.#lost(job);
-    });
-    this.#checkCancellations();
   }
 
   #lost(job: HostedJob<QueueOrigin>): void {

@@ -72,6 +72,13 @@ const migrations: readonly string[] = [
      started_at INTEGER NOT NULL,
      heartbeat_at INTEGER NOT NULL
    ) WITHOUT ROWID;`,
+  // 2: a runner says which host and process it is (so that a runner of the same host takes back a dead
+  // one's jobs at once) and how often it beats; a job keeps its handler's last checkpoint.
+  `ALTER TABLE runners ADD COLUMN host_key TEXT NOT NULL DEFAULT '';
+   ALTER TABLE runners ADD COLUMN start_time TEXT NOT NULL DEFAULT '';
+   ALTER TABLE runners ADD COLUMN heartbeat_ms INTEGER NOT NULL DEFAULT 10000;
+   CREATE INDEX runners_host ON runners (host_key);
+   ALTER TABLE jobs ADD COLUMN checkpoint BLOB;`,
 ];
 
 /** The schema version this gearshift writes. */

@@ -5,6 +5,7 @@
  */
 import type { FunctionInfo, JobListener, JobTicket } from '../backend.js';
 import type { GearshiftError } from '../errors.js';
+import type { Timer } from '../shared/timers.js';
 
 /** Where a hosted job's reports go: its host, which passes them to the source after its own bookkeeping. */
 export interface HostedJobReports<O> {
@@ -12,6 +13,7 @@ export interface HostedJobReports<O> {
   status(job: HostedJob<O>, numerator: number, denominator: number): void;
   data(job: HostedJob<O>, chunk: unknown): void;
   warning(job: HostedJob<O>, message: string): void;
+  checkpoint(job: HostedJob<O>, state: unknown): void;
   complete(job: HostedJob<O>, result: unknown): void;
   fail(job: HostedJob<O>, error: GearshiftError): void;
 }
@@ -25,10 +27,12 @@ export class HostedJob<O> implements JobListener {
   readonly origin: O;
   /** The decoded input; undefined until decoded (a job whose input cannot be decoded never runs). */
   input: unknown;
+  /** The latest checkpoint: the one its source brought, then each its handler records (a run again sees it). */
+  resumeFrom: unknown;
   ticket: JobTicket | undefined;
   /** When it started on a thread (performance.now()), if it has. */
   startedAt: number | undefined;
-  timer: NodeJS.Timeout | undefined;
+  timer: Timer | undefined;
   /** Once ended, nothing more is reported or written for it. */
   ended = false;
   /** How many times it was run again after another job took down the thread it ran on. */
@@ -62,6 +66,12 @@ export class HostedJob<O> implements JobListener {
 
   warning(message: string): void {
     if (!this.ended) this.#reports.warning(this, message);
+  }
+
+  checkpoint(state: unknown): void {
+    if (this.ended) return;
+    this.resumeFrom = state;
+    this.#reports.checkpoint(this, state);
   }
 
   complete(result: unknown): void {

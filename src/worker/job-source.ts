@@ -53,6 +53,8 @@ export interface JobSource<O> {
   status(job: HostedJob<O>, numerator: number, denominator: number): void;
   data(job: HostedJob<O>, chunk: unknown): void;
   warning(job: HostedJob<O>, message: string): void;
+  /** The handler recorded a checkpoint: keep it where the job's next attempt will find it, if anywhere. */
+  checkpoint(job: HostedJob<O>, state: unknown): void;
   completed(job: HostedJob<O>, result: unknown): void;
   /** The job failed; `final` when it must not be tried again (its caller cancelled it, say). */
   failed(job: HostedJob<O>, error: GearshiftError, final: boolean): void;

@@ -14,8 +14,34 @@ export interface WorkerEventMap {
     /** Milliseconds it ran, when it started. */
     readonly ms?: number;
   };
-  /** A connection to where the jobs come from opened or dropped (a job server; a queue file opens once). */
-  connection: { readonly source: string; readonly state: 'connected' | 'disconnected' };
+  /**
+   * A connection to where the jobs come from opened, dropped, or could not be made (a job server; a queue
+   * file opens once). `disconnected` carries an `error` when the connection was lost (not closed by the
+   * worker); `unreachable` comes once per outage, with why and when the next try is; the `connected`
+   * after either is the reconnection.
+   */
+  connection: {
+    readonly source: string;
+    readonly state: 'connected' | 'disconnected' | 'unreachable';
+    readonly error?: Error;
+    /** With `unreachable`: milliseconds until the next try. */
+    readonly retryInMs?: number;
+  };
+  /**
+   * A job was refused without running (its input cannot be read, its function is not here, its server
+   * sent more than was asked for): its caller is told it failed, where the medium allows.
+   */
+  refused: {
+    readonly handle: string;
+    readonly functionName: string;
+    readonly source: string;
+    readonly error: Error;
+  };
+  /**
+   * A runner of this host was found dead (its process is gone): the jobs it held went back to the queue
+   * at once, without waiting out their leases.
+   */
+  runnerGone: { readonly runner: string; readonly pid: number; readonly host: string; readonly jobs: number };
 }
 
 /** A typed EventEmitter of a worker's events. */

@@ -8,6 +8,7 @@ import type { FunctionInfo, JobStatus } from '../backend.js';
 import { type GearshiftError, JobAbortedError, JobTimeoutError, tookDownByAnother } from '../errors.js';
 import type { LocalPool } from '../local/create-local-backend.js';
 import { IdleLatch } from '../shared/idle-latch.js';
+import { after, cancel, type Timer } from '../shared/timers.js';
 import { HostedJob, type HostedJobReports } from './hosted-job.js';
 import type { JobHost, JobSource, JobToRun } from './job-source.js';
 import type { WorkerEvents } from './worker-events.js';
@@ -27,6 +28,7 @@ export class WorkerHost<O> implements JobHost<O> {
     status: (job, numerator, denominator) => this.#source.status(job, numerator, denominator),
     data: (job, chunk) => this.#source.data(job, chunk),
     warning: (job, message) => this.#source.warning(job, message),
+    checkpoint: (job, state) => this.#source.checkpoint(job, state),
     complete: (job, result) => {
       // The answer goes before the end frees the room (which may ask for the next job).
       this.#source.completed(job, result);
@@ -88,9 +90,17 @@ export class WorkerHost<O> implements JobHost<O> {
 
   /** Runs an accepted job on the pool (again, after another job took down the thread it ran on). */
   run(job: HostedJob<O>): void {
-    const { handle, unique, input, info } = job;
+    const { handle, unique, input, info, resumeFrom } = job;
     job.ticket = this.pool.backend.submit(
-      { functionName: info.name, input, payload: info.payload, priority: 'normal', unique, handle },
+      {
+        functionName: info.name,
+        input,
+        payload: info.payload,
+        priority: 'normal',
+        unique,
+        handle,
+        resumeFrom,
+      },
       job,
     );
   }
@@ -135,14 +145,14 @@ export class WorkerHost<O> implements JobHost<O> {
     this.pool.backend.setHostDemand(false);
     this.#source.stopTaking();
     if (this.#running.size > 0 && graceMs > 0) {
-      let timer: NodeJS.Timeout | undefined;
+      let timer: Timer | undefined;
       await Promise.race([
         this.#idle.wait(),
         new Promise<void>((resolve) => {
-          timer = setTimeout(resolve, graceMs);
+          timer = after(graceMs, resolve);
         }),
       ]);
-      clearTimeout(timer);
+      cancel(timer);
     }
     for (const job of [...this.#running.values()]) {
       if (job.ended) continue;
@@ -159,11 +169,11 @@ export class WorkerHost<O> implements JobHost<O> {
     this.#events.emit('jobStarted', { handle: job.handle, functionName: job.info.name });
     const { timeout, name } = job.info;
     if (timeout !== undefined) {
-      job.timer = setTimeout(() => {
+      job.timer = after(timeout, () => {
         const error = new JobTimeoutError(name, job.handle, timeout);
         job.ticket?.detach(error);
         this.#failed(job, error, false);
-      }, timeout);
+      });
     }
     this.#source.started(job);
   }
@@ -174,7 +184,7 @@ export class WorkerHost<O> implements JobHost<O> {
       const taken = this.#source.innocentFailure(job);
       if (taken === 'run-again') {
         job.runsAgain++;
-        clearTimeout(job.timer);
+        cancel(job.timer);
         job.startedAt = undefined;
         this.run(job);
         return;
@@ -191,7 +201,7 @@ export class WorkerHost<O> implements JobHost<O> {
   #end(job: HostedJob<O>, outcome: 'completed' | 'failed' | 'abandoned', error?: Error): void {
     if (job.ended) return;
     job.ended = true;
-    clearTimeout(job.timer);
+    cancel(job.timer);
     this.#running.delete(job.handle);
     const ms = job.startedAt === undefined ? undefined : performance.now() - job.startedAt;
     this.#events.emit('jobEnded', {

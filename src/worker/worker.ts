@@ -2,6 +2,8 @@
  * A worker: runs the jobs of a functions module that come from a queue file or from Gearman job servers,
  * on a local thread pool, until stopped. Made by `createWorker`; what `gearshift work` runs.
  */
+
+import { cancel, every, maxTimerMs, type Timer } from '../shared/timers.js';
 import type { WorkerEventMap, WorkerEvents } from './worker-events.js';
 import type { WorkerHost } from './worker-host.js';
 
@@ -14,7 +16,7 @@ export class Worker {
   #started: Promise<void> | undefined;
   #stopped: Promise<void> | undefined;
   /** A worker is a service: from start() to stop() it holds the process open, as a listening server does. */
-  #alive: NodeJS.Timeout | undefined;
+  #alive: Timer | undefined;
 
   /** @internal made by createWorker */
   constructor(host: WorkerHost<unknown>, events: WorkerEvents, describe: () => string) {
@@ -55,12 +57,12 @@ export class Worker {
    */
   start(): Promise<void> {
     this.#started ??= (async () => {
-      this.#alive = setInterval(() => {}, 2 ** 30);
+      this.#alive = every(maxTimerMs, () => {});
       try {
         const functions = await this.#host.start();
         this.#functions = functions.map((fn) => fn.name);
       } catch (error) {
-        clearInterval(this.#alive);
+        cancel(this.#alive);
         throw error;
       }
     })();
@@ -78,7 +80,7 @@ export class Worker {
       try {
         await this.#host.stop(graceMs);
       } finally {
-        clearInterval(this.#alive);
+        cancel(this.#alive);
       }
     })();
     return this.#stopped;

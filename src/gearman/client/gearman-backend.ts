@@ -35,6 +35,7 @@ import { jobErrorFromData, parseJobErrorData } from '../../payload/job-error.js'
 import { BoundedMap } from '../../shared/bounded-map.js';
 import { IdleLatch } from '../../shared/idle-latch.js';
 import { hash32, randomId } from '../../shared/random.js';
+import { after, cancel, every, type Timer } from '../../shared/timers.js';
 import { GearmanAdmin } from '../admin-client.js';
 import { cancelFunctionPrefix } from '../control.js';
 import type { FilledGearmanOptions } from '../gearman-options.js';
@@ -88,7 +89,7 @@ class ForegroundJob implements LinkJob {
   link: ServerLink | undefined;
   started = false;
   ended = false;
-  poll: NodeJS.Timeout | undefined;
+  poll: Timer | undefined;
   readonly #backend: GearmanBackend;
 
   constructor(
@@ -169,14 +170,14 @@ class ForegroundJob implements LinkJob {
   markStarted(): void {
     if (this.started) return;
     this.started = true;
-    clearInterval(this.poll);
+    cancel(this.poll);
     for (const listener of this.listeners) listener.started();
   }
 
   end(tell: (listener: JobListener) => void): void {
     if (this.ended) return;
     this.ended = true;
-    clearInterval(this.poll);
+    cancel(this.poll);
     if (this.handle) this.link?.forget(this.handle);
     const listeners = this.listeners.splice(0);
     this.#backend.ended(this);
@@ -197,7 +198,7 @@ export class GearmanBackend implements Backend {
   /** Which server has a background job, by handle (the most recent ones). */
   readonly #handleServers = new BoundedMap<string, ServerLink>(rememberedHandles);
   /** Submissions waiting to try the servers again (waitForServerMs), and how to fail each one now. */
-  readonly #waits = new Map<NodeJS.Timeout, (reason: GearshiftError) => void>();
+  readonly #waits = new Map<Timer, (reason: GearshiftError) => void>();
   readonly #idle = new IdleLatch();
   #closing: Promise<void> | undefined;
 
@@ -293,7 +294,7 @@ export class GearmanBackend implements Backend {
 
   async destroy(reason: GearshiftError): Promise<void> {
     for (const [timer, fail] of this.#waits) {
-      clearTimeout(timer);
+      cancel(timer);
       fail(reason);
     }
     this.#waits.clear();
@@ -352,7 +353,7 @@ export class GearmanBackend implements Backend {
   /** Asks GET_STATUS until the job runs: the only way a client learns that a job started. */
   #watchStart(job: ForegroundJob, link: ServerLink): void {
     let asking = false;
-    job.poll = setInterval(() => {
+    job.poll = every(startPollMs, () => {
       if (asking || job.started || job.ended) return;
       asking = true;
       this.#ask(link, PacketTypes.GET_STATUS, { handle: job.handle }, PacketTypes.STATUS_RES).then(
@@ -364,7 +365,7 @@ export class GearmanBackend implements Backend {
           asking = false;
         },
       );
-    }, startPollMs);
+    });
     job.poll.unref();
   }
 
@@ -512,13 +513,10 @@ export class GearmanBackend implements Backend {
     const left = waitUntil - Date.now();
     if (left <= 0 || this.#links.every((link) => link.retryAt === Number.POSITIVE_INFINITY)) return false;
     tried.clear();
-    const timer = setTimeout(
-      () => {
-        this.#waits.delete(timer);
-        again();
-      },
-      Math.min(waitPollMs, left),
-    );
+    const timer = after(Math.min(waitPollMs, left), () => {
+      this.#waits.delete(timer);
+      again();
+    });
     this.#waits.set(timer, fail);
     return true;
   }

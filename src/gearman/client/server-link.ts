@@ -13,6 +13,7 @@ import {
 } from '../../errors.js';
 import { backoffDelay } from '../../shared/backoff.js';
 import { Fifo } from '../../shared/fifo.js';
+import { cancel, every, type Timer } from '../../shared/timers.js';
 import { GearmanConnection } from '../connection.js';
 import type { FilledGearmanOptions } from '../gearman-options.js';
 import type { ArgumentsOf, Packet } from '../protocol/packet-codec.js';
@@ -64,7 +65,7 @@ export class ServerLink {
   }>();
   /** Extension packets this server refused as unknown: asked again, they fail at once. */
   readonly #refused = new Set<PacketType>();
-  #timer: NodeJS.Timeout | undefined;
+  #timer: Timer | undefined;
   #failures = 0;
   #downUntil = 0;
   #closing = false;
@@ -160,10 +161,7 @@ export class ServerLink {
     connection.send(outgoing.type, outgoing.args as never, outgoing.data);
     if (outgoing.waiting) {
       this.#waiting.push({ waiting: outgoing.waiting, type: outgoing.type, sentAt: Date.now() });
-      this.#timer ??= setInterval(
-        () => this.#checkTimeouts(),
-        Math.min(this.#options.requestTimeoutMs, 1000),
-      );
+      this.#timer ??= every(Math.min(this.#options.requestTimeoutMs, 1000), () => this.#checkTimeouts());
       this.#timer.unref();
     }
   }
@@ -193,7 +191,7 @@ export class ServerLink {
       return;
     }
     if (this.#waiting.length === 0) {
-      clearInterval(this.#timer);
+      cancel(this.#timer);
       this.#timer = undefined;
     }
     if (packet.type === PacketTypes.ERROR) {
@@ -233,7 +231,7 @@ export class ServerLink {
 
   #closed(error: GearshiftError | undefined, wasOpen: boolean): void {
     this.#connection = undefined;
-    clearInterval(this.#timer);
+    cancel(this.#timer);
     this.#timer = undefined;
     const reason = error ?? new GearmanConnectionError(this.server.label, 'was closed by this client');
     if (error && wasOpen && !this.#closing) this.#backOff();

@@ -75,8 +75,10 @@ export class GearmanSource implements JobSource<GrabLoop> {
     this.#host = host;
     this.#functions = functions;
     const registered = functions.map((fn) => ({ name: fn.name, timeout: fn.timeout }));
-    const connection = (loop: GrabLoop, state: 'connected' | 'disconnected') =>
-      host.events.emit('connection', { source: loop.server.label, state });
+    const connection = (loop: GrabLoop, state: 'connected' | 'disconnected', error?: Error) =>
+      host.events.emit('connection', { source: loop.server.label, state, ...(error ? { error } : {}) });
+    const unreachable = (loop: GrabLoop, error: Error, retryInMs: number) =>
+      host.events.emit('connection', { source: loop.server.label, state: 'unreachable', error, retryInMs });
     const jobs: GrabLoopOwner = {
       clientId: this.clientId,
       functions: registered,
@@ -87,10 +89,11 @@ export class GearmanSource implements JobSource<GrabLoop> {
       assigned: (loop, assignment) => this.#assigned(host, loop, assignment),
       pumped: (loop, waiting) => this.#pumped(host, loop, waiting),
       connected: (loop) => connection(loop, 'connected'),
-      disconnected: (loop) => {
-        connection(loop, 'disconnected');
+      disconnected: (loop, error) => {
+        connection(loop, 'disconnected', error);
         this.#disconnected(host, loop);
       },
+      unreachable,
     };
     const { gearman } = this.#options;
     this.#jobLoops = gearman.servers.map((server) => new GrabLoop(server, gearman, jobs));
@@ -103,6 +106,8 @@ export class GearmanSource implements JobSource<GrabLoop> {
         pumped: () => {},
         connected: () => {},
         disconnected: () => this.#cancelledEarly.delete(server.label),
+        // Its job loop to the same server says so.
+        unreachable: () => {},
       };
       const loop = new GrabLoop(server, gearman, owner);
       return loop;
@@ -133,6 +138,10 @@ export class GearmanSource implements JobSource<GrabLoop> {
 
   warning(job: HostedJob<GrabLoop>, message: string): void {
     job.origin.send(PacketTypes.WORK_WARNING, { handle: job.handle }, Buffer.from(message, 'utf8'));
+  }
+
+  checkpoint(): void {
+    // Gearman keeps no state of a job: the host keeps it in memory, for a run again here after a crash.
   }
 
   completed(job: HostedJob<GrabLoop>, result: unknown): void {

@@ -7,6 +7,7 @@
  */
 import { GearmanConnectionError } from '../../errors.js';
 import { backoffDelay } from '../../shared/backoff.js';
+import { after, cancel, every, maxTimerMs, type Timer } from '../../shared/timers.js';
 import { GearmanConnection } from '../connection.js';
 import type { FilledGearmanOptions } from '../gearman-options.js';
 import type { ArgumentsOf, Packet } from '../protocol/packet-codec.js';
@@ -48,7 +49,9 @@ export interface GrabLoopOwner {
   /** The connection opened (and the functions are being registered). */
   connected(loop: GrabLoop): void;
   /** The connection dropped: the jobs it brought can no longer be answered. */
-  disconnected(loop: GrabLoop): void;
+  disconnected(loop: GrabLoop, error: Error | undefined): void;
+  /** The server could not be reached (said once, until the next `connected`); the next try is in `retryInMs`. */
+  unreachable(loop: GrabLoop, error: Error, retryInMs: number): void;
 }
 
 /** Grabs jobs from one server. */
@@ -61,7 +64,7 @@ export class GrabLoop {
   #grabbing = 0;
   /** Since when the server owes an answer to a grab (reset by each answer). */
   #owedSince = 0;
-  #watchdog: NodeJS.Timeout | undefined;
+  #watchdog: Timer | undefined;
   #sleeping = false;
   /**
    * How many jobs beyond the free slots the server has shown it can fill: one more per job it assigned,
@@ -71,7 +74,9 @@ export class GrabLoop {
   #ahead = 0;
   #stopped = false;
   #failures = 0;
-  #retry: NodeJS.Timeout | undefined;
+  /** Whether the owner was told the server cannot be reached, since the last connection. */
+  #toldUnreachable = false;
+  #retry: Timer | undefined;
   /** The grab packet this server knows (learned anew on each connection). */
   #grab: GrabPacket = grabPackets[0];
   /** While the grab packet is being learned: which candidate is tried, and how the server answered it. */
@@ -134,12 +139,12 @@ export class GrabLoop {
   /** Grabs nothing more; the connection stays for the answers of jobs still running. */
   stopGrabbing(): void {
     this.#stopped = true;
-    clearTimeout(this.#retry);
+    cancel(this.#retry);
   }
 
   close(): void {
     this.stopGrabbing();
-    clearInterval(this.#watchdog);
+    cancel(this.#watchdog);
     this.#connection?.close();
     this.#connection = undefined;
   }
@@ -149,13 +154,14 @@ export class GrabLoop {
     try {
       const connection = await GearmanConnection.open(this.server, this.#options, {
         packet: (packet) => this.#packet(packet),
-        closed: () => this.#dropped(),
+        closed: (error) => this.#dropped(error),
       });
       if (this.#stopped) {
         connection.close();
         return;
       }
       this.#connection = connection;
+      this.#toldUnreachable = false;
       this.#owner.connected(this);
       this.#failures = 0;
       this.#grabbing = 0;
@@ -163,8 +169,12 @@ export class GrabLoop {
       this.#sleeping = false;
       this.#watch(connection);
       this.#tryGrab(connection, 0);
-    } catch {
-      this.#scheduleRetry();
+    } catch (error) {
+      const delay = this.#scheduleRetry();
+      if (delay !== undefined && !this.#toldUnreachable) {
+        this.#toldUnreachable = true;
+        this.#owner.unreachable(this, error as Error, delay);
+      }
     }
   }
 
@@ -213,9 +223,10 @@ export class GrabLoop {
         // protocol's server seconds (both measured).
         const backstopMs = timeout + Math.max(1000, timeout / 10);
         const backstop = this.#speaksGearmand11 ? backstopMs : backstopMs / 1000;
+        // Servers keep it in 32 bits (libgearman's uint32_t, gearmand's int): a longer one is no timeout.
         connection.send(PacketTypes.CAN_DO_TIMEOUT, {
           functionName: name,
-          timeout: String(Math.ceil(backstop)),
+          timeout: String(Math.min(Math.ceil(backstop), maxTimerMs)),
         });
       }
     }
@@ -273,36 +284,36 @@ export class GrabLoop {
    * died with our packets unacknowledged (keepalive only covers an idle connection).
    */
   #watch(connection: GearmanConnection): void {
-    clearInterval(this.#watchdog);
+    cancel(this.#watchdog);
     const limit = this.#options.requestTimeoutMs;
-    this.#watchdog = setInterval(
-      () => {
-        if (this.#grabbing > 0 && Date.now() - this.#owedSince > limit)
-          connection.close(
-            new GearmanConnectionError(
-              this.server.label,
-              `did not answer a grab within ${limit} ms (requestTimeoutMs)`,
-            ),
-          );
-      },
-      Math.min(limit, 1000),
-    );
+    this.#watchdog = every(Math.min(limit, 1000), () => {
+      if (this.#grabbing > 0 && Date.now() - this.#owedSince > limit)
+        connection.close(
+          new GearmanConnectionError(
+            this.server.label,
+            `did not answer a grab within ${limit} ms (requestTimeoutMs)`,
+          ),
+        );
+    });
     this.#watchdog.unref();
   }
 
-  #dropped(): void {
-    clearInterval(this.#watchdog);
+  /** The connection is gone: `error` says why, undefined when this worker closed it. */
+  #dropped(error: Error | undefined): void {
+    cancel(this.#watchdog);
     this.#connection = undefined;
     this.#grabbing = 0;
     this.#probe = undefined;
-    this.#owner.disconnected(this);
+    this.#owner.disconnected(this, error);
     this.#scheduleRetry();
   }
 
-  #scheduleRetry(): void {
-    if (this.#stopped) return;
+  /** Tries again after a backoff; returns the delay, or undefined when stopped. */
+  #scheduleRetry(): number | undefined {
+    if (this.#stopped) return undefined;
     this.#failures++;
     const delay = backoffDelay(this.#options.retryMs, this.#failures, this.#options.maxRetryMs);
-    this.#retry = setTimeout(() => void this.#connect(), delay);
+    this.#retry = after(delay, () => void this.#connect());
+    return delay;
   }
 }

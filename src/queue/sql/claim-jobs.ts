@@ -13,24 +13,32 @@ export interface ClaimedJob extends NewJob {
   readonly id: number;
   /** Counted at claim: this attempt included. */
   readonly attempts: number;
+  /** The last checkpoint an earlier attempt wrote (JSON text), or null. */
+  readonly checkpoint: string | null;
 }
 
-/** What a job that lost its runner is failed with, as stored. */
+/** What a job whose runner stopped renewing its lease is failed with, as stored. */
 const lostRunner = JSON.stringify({
   name: 'WorkerCrashedError',
   message: 'its runner stopped renewing its lease (the runner process died or hung)',
   code: 'ERR_WORKER_CRASHED',
 });
 
+/**
+ * A running job whose runner is gone goes back to the queue after its backoff, like any failure (the
+ * attempt counts: a job that kills its runner every time must end), or ends after its last attempt.
+ */
+const reapRunning = `state = CASE WHEN attempts < max_attempts THEN ${State.queued} WHEN foreground THEN ${State.failed} ELSE ${State.dead} END,
+  run_at = CASE WHEN attempts < max_attempts THEN :now + ${backoffDelaySql('backoff', 'attempts')} ELSE run_at END,
+  finished_at = CASE WHEN attempts < max_attempts THEN NULL ELSE :now END,
+  error = :error, started_at = NULL, lease_owner = NULL, lease_token = NULL, lease_until = NULL`;
+
 export function prepareClaimJobs(db: SqliteConnection) {
-  // A job whose runner vanished is retried after its backoff, like any failure, or ends after its last attempt.
   const reap = db.prepare(
-    `UPDATE jobs SET
-       state = CASE WHEN attempts < max_attempts THEN ${State.queued} WHEN foreground THEN ${State.failed} ELSE ${State.dead} END,
-       run_at = CASE WHEN attempts < max_attempts THEN :now + ${backoffDelaySql('backoff', 'attempts')} ELSE run_at END,
-       finished_at = CASE WHEN attempts < max_attempts THEN NULL ELSE :now END,
-       error = :error, started_at = NULL, lease_owner = NULL, lease_token = NULL, lease_until = NULL
-     WHERE state = ${State.running} AND lease_until < :now`,
+    `UPDATE jobs SET ${reapRunning} WHERE state = ${State.running} AND lease_until < :now`,
+  );
+  const reapOwner = db.prepare(
+    `UPDATE jobs SET ${reapRunning} WHERE state = ${State.running} AND lease_owner = :owner`,
   );
   const claim = db.prepare(
     `UPDATE jobs SET state = ${State.running}, attempts = attempts + 1, lease_owner = :owner, lease_token = :token,
@@ -40,7 +48,7 @@ export function prepareClaimJobs(db: SqliteConnection) {
        WHERE state = ${State.queued} AND run_at <= :now AND function IN (SELECT value FROM json_each(:functions))
        ORDER BY priority, run_at, id LIMIT :limit)
      RETURNING id, function AS functionName, input, unique_key AS "unique", priority, foreground, run_at AS runAt,
-       attempts, max_attempts AS maxAttempts, backoff`,
+       attempts, max_attempts AS maxAttempts, backoff, checkpoint`,
   );
   const nextReady = db.prepare(
     `SELECT min(run_at) FROM jobs
@@ -50,6 +58,13 @@ export function prepareClaimJobs(db: SqliteConnection) {
   return {
     /** Returns expired leases to the queue; how many. */
     reapExpired: (now: number): number => reap.run({ now, error: lostRunner }).changes,
+    /** Returns the running jobs of a runner that is gone to the queue, failed with `why`; how many. */
+    reapOwner: (owner: string, now: number, why: string): number =>
+      reapOwner.run({
+        owner,
+        now,
+        error: JSON.stringify({ name: 'WorkerCrashedError', message: why, code: 'ERR_WORKER_CRASHED' }),
+      }).changes,
     /** Leases up to `limit` ready jobs to `owner` under `token`, in the order they should run. */
     claim(
       owner: string,

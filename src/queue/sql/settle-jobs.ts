@@ -1,5 +1,5 @@
 /**
- * What a runner writes about the jobs it holds: started, progress, and the end (completed, failed for
+ * What a runner writes about the jobs it holds: started, progress, checkpoints, and the end (completed, failed for
  * good, back to the queue for another attempt, or released unrun). Every write is fenced by the lease
  * token: a runner that lost its lease changes nothing any more.
  */
@@ -10,6 +10,7 @@ export function prepareSettleJobs(db: SqliteConnection) {
   const fence = `WHERE id = :id AND lease_token = :token AND state = ${State.running}`;
   const started = db.prepare(`UPDATE jobs SET started_at = :at ${fence}`);
   const progress = db.prepare(`UPDATE jobs SET numerator = :numerator, denominator = :denominator ${fence}`);
+  const checkpoint = db.prepare(`UPDATE jobs SET checkpoint = :state ${fence}`);
   const complete = db.prepare(
     `UPDATE jobs SET state = ${State.completed}, result = :result, started_at = coalesce(started_at, :at), finished_at = :at,
        lease_owner = NULL, lease_token = NULL, lease_until = NULL ${fence}`,
@@ -30,6 +31,9 @@ export function prepareSettleJobs(db: SqliteConnection) {
     started: (id: number, token: number, at: number): boolean => started.run({ id, token, at }).changes === 1,
     progress: (id: number, token: number, numerator: number, denominator: number): boolean =>
       progress.run({ id, token, numerator, denominator }).changes === 1,
+    /** Keeps a handler's checkpoint (JSON text), which a later attempt of the job resumes from. */
+    checkpoint: (id: number, token: number, state: string): boolean =>
+      checkpoint.run({ id, token, state }).changes === 1,
     complete: (id: number, token: number, result: string | Uint8Array | null, at: number): boolean =>
       complete.run({ id, token, result, at }).changes === 1,
     /** Fails an attempt: State.queued queues it again at `runAt`; State.failed or State.dead ends it. */
