@@ -123,6 +123,8 @@ export interface JobStatus {
   readonly lastError?: { readonly code: string; readonly message: string };
   /** The result, while the backend keeps it. */
   readonly result?: unknown;
+  /** The last checkpoint its handler recorded (`job.checkpoint()`), where the backend keeps it. */
+  readonly checkpoint?: unknown;
   readonly createdAt?: Date;
   readonly runAt?: Date;
   readonly startedAt?: Date;

@@ -72,7 +72,13 @@ export type { GearmanOptions } from './gearman/gearman-options.js';
 export type { JobLine, PriorityStatusLine, StatusLine, WorkerLine } from './gearman/protocol/admin-text.js';
 export { parseServerAddress, type ServerAddress } from './gearman/server-address.js';
 export type { Jsonified, JsonResult, JsonValue } from './payload/jsonified.js';
-export { type FunctionStatus, openQueue, Queue, type RunnerStatus } from './queue/queue-admin.js';
+export {
+  type FunctionStatus,
+  type OpenQueueOptions,
+  openQueue,
+  Queue,
+  type RunnerStatus,
+} from './queue/queue-admin.js';
 export { type Durability, defaultQueuePath } from './queue/queue-file.js';
 export type { QueueOptions } from './queue/queue-options.js';
 export type { Retention } from './queue/sql/retention.js';

@@ -64,7 +64,11 @@ describe('close() more than once settles every caller', () => {
   it('a queue file, its job waited on through the file', async () => {
     const pool = createLocalBackend({ functions: functionsModule, threads: 1 });
     const options = fillQueueOptions({ path: nextFile(), foreground: true }, true);
-    const backend = new QueueBackend({ ...options, runner: { pool, ownsBackend: true } });
+    const backend = new QueueBackend({
+      ...options,
+      runner: { pool, ownsBackend: true },
+      describe: () => pool.backend.manifest(),
+    });
     await closesTwice(backend, sleepJob(backend));
   });
 

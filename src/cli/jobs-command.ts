@@ -1,28 +1,45 @@
 /**
  * `gearshift jobs --queue <file> [--state dead] [--limit N]`: the most recent jobs in a state (the
  * dead-letter jobs by default), and `gearshift requeue --queue <file> <handle>...`: put failed or dead
- * jobs back with a fresh set of attempts.
+ * jobs back with a fresh set of attempts. A queue file only: gearmand keeps no finished jobs.
  */
-import { parseArgs } from 'node:util';
-import type { JobState } from '../backend.js';
 import { openQueue } from '../queue/queue-admin.js';
-import { countOption, requiredQueue } from './cli-options.js';
+import { type Command, type CommandLine, valueOr } from './command.js';
 import { UsageError } from './usage-error.js';
 
-export async function listJobs(args: readonly string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: [...args],
-    allowPositionals: true,
-    options: {
-      queue: { type: 'string' },
-      state: { type: 'string', default: 'dead' },
-      limit: { type: 'string' },
-    },
-  });
-  if (positionals.length > 0) throw new UsageError('jobs takes no arguments, only options');
-  const queue = openQueue(requiredQueue('jobs', values.queue));
+const queueOnly = (command: string) =>
+  `${command} takes --queue <file> only: gearmand keeps no finished jobs (gearshift status --gearman shows what it holds)`;
+
+export const jobsCommand: Command = {
+  name: 'jobs',
+  usage: `gearshift jobs --queue <file> [--state dead|failed|queued|running|completed] [--limit N]
+    The most recent jobs in a state: the dead-letter jobs by default.`,
+  options: ['queue', 'state', 'limit'],
+  refuses: { gearman: queueOnly('jobs') },
+  run: listJobs,
+};
+
+export const requeueCommand: Command = {
+  name: 'requeue',
+  usage: `gearshift requeue --queue <file> <handle>...
+    Puts failed or dead jobs back in the queue with a fresh set of attempts.`,
+  options: ['queue'],
+  refuses: { gearman: queueOnly('requeue') },
+  run: requeue,
+};
+
+/** The queue file a queue-only command works on. */
+function requiredQueue(command: string, queue: string | undefined): string {
+  if (queue === undefined)
+    throw new UsageError(`${command} needs --queue <file> (the queue file to work on)`);
+  return queue;
+}
+
+async function listJobs(line: CommandLine): Promise<number> {
+  if (line.positionals.length > 0) throw new UsageError('jobs takes no arguments, only options');
+  const queue = openQueue(requiredQueue('jobs', line.values.queue), { create: false });
   try {
-    const jobs = queue.jobs(values.state as JobState, countOption('--limit', values.limit, 100, 1));
+    const jobs = queue.jobs(valueOr(line, 'state', 'dead'), valueOr(line, 'limit', 100));
     process.stdout.write('HANDLE\tFUNCTION\tSTATE\tATTEMPTS\tLAST ERROR\n');
     for (const job of jobs) {
       const error = job.lastError ? `${job.lastError.code}: ${job.lastError.message}` : '';
@@ -36,14 +53,9 @@ export async function listJobs(args: readonly string[]): Promise<number> {
   }
 }
 
-export async function requeue(args: readonly string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: [...args],
-    allowPositionals: true,
-    options: { queue: { type: 'string' } },
-  });
+async function requeue({ values, positionals }: CommandLine): Promise<number> {
   if (positionals.length === 0) throw new UsageError('requeue needs the handles of the jobs to put back');
-  const queue = openQueue(requiredQueue('requeue', values.queue));
+  const queue = openQueue(requiredQueue('requeue', values.queue), { create: false });
   try {
     let refused = 0;
     for (const handle of positionals) {

@@ -1,62 +1,49 @@
 #!/usr/bin/env node
 /**
- * The `gearshift` command. Each command lives in a file of its own; this one parses the command line,
- * dispatches, and turns errors into messages and exit codes (0 done, 1 the job failed, 2 bad usage).
+ * The `gearshift` command. Each command lives in a file of its own; this one picks the command, reads
+ * its command line, and turns errors into one line and an exit code: 0 done, 1 the job or the operation
+ * failed, 2 a wrong command line (with that command's usage). No stack trace without `--verbose` (or
+ * `DEBUG` in the environment).
  */
 import { createRequire } from 'node:module';
 import { GearshiftError, InvalidOptionError } from '../errors.js';
-import { listFunctions } from './functions-command.js';
-import { listJobs, requeue } from './jobs-command.js';
-import { status } from './status-command.js';
-import { submit } from './submit-command.js';
+import { type Command, readCommandLine } from './command.js';
+import { functionsCommand } from './functions-command.js';
+import { jobsCommand, requeueCommand } from './jobs-command.js';
+import { statusCommand } from './status-command.js';
+import { submitCommand } from './submit-command.js';
 import { UsageError } from './usage-error.js';
-import { work } from './work-command.js';
+import { workCommand } from './work-command.js';
+
+const commands: readonly Command[] = [
+  submitCommand,
+  workCommand,
+  statusCommand,
+  jobsCommand,
+  requeueCommand,
+  functionsCommand,
+];
 
 const usage = `gearshift: the Gearman job model for Node.js
 
 Usage:
-  gearshift submit <function> [<json>] --functions <module> [--threads N] [--raw]
-      Runs one job on a local thread pool; prints its progress on stderr and its result on stdout
-      (JSON, or the raw bytes of a bytes function). --raw sends the input's text as it is.
-  gearshift submit <function> [<json>] (--queue <file> | --gearman host:port[,...]) [--background]
-                   [--priority P] [--unique KEY] [--delay MS] [--attempts N] [--raw] [--functions <module>]
-      Hands one job to the runners of a queue file, or to a Gearman cluster. With --background, prints
-      its handle once it is accepted; without, waits for the result.
-  gearshift work <module> (--queue <file> | --gearman host:port[,...]) [--threads N]
-                 [--concurrency N|auto] [--max-concurrency N] [--lease-ms MS] [--grace-ms MS]
-                 [--client-id ID] [--prefetch-ms MS]
-      Runs the module's jobs until SIGTERM or SIGINT (then finishes what runs). --threads 0 runs them
-      on the process's own thread: the least overhead per job, for short jobs that do not block.
-      --concurrency auto (the default): a thread takes more jobs while its jobs wait on I/O, up to
-      --max-concurrency (default 32); a number fixes the jobs per thread.
-      --prefetch-ms (Gearman, default 1): how much work, in recent jobs' run time, to hold beyond the
-      free slots; 0 grabs only for free slots.
-  gearshift status (--queue <file> | --gearman host:port[,...]) [<handle>]
-      Per function: jobs queued, running, and the workers that run it; or one job's state and progress.
-  gearshift jobs --queue <file> [--state dead|failed|queued|running|completed] [--limit N]
-      The most recent jobs in a state: the dead-letter jobs by default.
-  gearshift requeue --queue <file> <handle>...
-      Puts failed or dead jobs back in the queue with a fresh set of attempts.
-  gearshift functions <module>
-      Lists the functions a module defines, with their payloads and timeouts.
+${commands.map((command) => indent(command.usage)).join('\n')}
   gearshift --help | --version
+
+Durations take a unit (500ms, 30s, 15m, 12h, 7d) or are milliseconds. --verbose shows the stack of an
+unexpected error.
 `;
 
-async function main(argv: readonly string[]): Promise<number> {
-  const [command, ...rest] = argv;
-  switch (command) {
-    case 'submit':
-      return submit(rest);
-    case 'functions':
-      return listFunctions(rest);
-    case 'work':
-      return work(rest);
-    case 'status':
-      return status(rest);
-    case 'jobs':
-      return listJobs(rest);
-    case 'requeue':
-      return requeue(rest);
+function indent(text: string): string {
+  return text.replace(/^/gm, '  ');
+}
+
+const argv = process.argv.slice(2);
+const verbose = argv.includes('--verbose') || Boolean(process.env.DEBUG);
+
+async function main(): Promise<number> {
+  const [name, ...rest] = argv;
+  switch (name) {
     case '--version':
     case '-v': {
       // The package's own package.json, by its exported name: the same from src/ and from dist/.
@@ -69,10 +56,30 @@ async function main(argv: readonly string[]): Promise<number> {
     case '-h':
     case 'help':
       process.stdout.write(usage);
-      return command === undefined ? 2 : 0;
-    default:
-      throw new UsageError(`unknown command '${command}' (see the commands below)`);
+      return name === undefined ? 2 : 0;
   }
+  const command = commands.find((candidate) => candidate.name === name);
+  if (!command) {
+    fail(
+      `unknown command '${name}' (the commands: ${commands.map((known) => known.name).join(', ')})`,
+      usage,
+    );
+    return 2;
+  }
+  try {
+    return await command.run(readCommandLine(command, rest));
+  } catch (error) {
+    if (error instanceof UsageError || error instanceof InvalidOptionError) {
+      fail(error.message, `Usage:\n${indent(command.usage)}\n  (gearshift --help lists every command)\n`);
+      return 2;
+    }
+    throw error;
+  }
+}
+
+/** One line naming the mistake, then the usage that applies. */
+function fail(message: string, help: string): void {
+  process.stderr.write(`gearshift: ${message}\n\n${help}`);
 }
 
 // Output piped into a reader that stopped reading (`| head`): stop quietly, as Unix tools do.
@@ -81,22 +88,19 @@ process.stdout.on('error', (error: NodeJS.ErrnoException) => {
   throw error;
 });
 
-main(process.argv.slice(2)).then(
+main().then(
   (code) => {
     process.exitCode = code;
   },
   (error: unknown) => {
-    if (error instanceof UsageError || error instanceof InvalidOptionError) {
-      process.stderr.write(`gearshift: ${error.message}\n\n${usage}`);
-      process.exitCode = 2;
-    } else if (error instanceof GearshiftError) {
-      process.stderr.write(`gearshift: ${error.message}\n`);
-      process.exitCode = 1;
-    } else {
+    if (error instanceof GearshiftError) process.stderr.write(`gearshift: ${error.message}\n`);
+    else {
+      const what = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
       process.stderr.write(
-        `gearshift: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+        `gearshift: unexpected error: ${what}${verbose ? '' : ' (--verbose shows its stack)'}\n`,
       );
-      process.exitCode = 1;
     }
+    if (verbose && error instanceof Error && error.stack) process.stderr.write(`${error.stack}\n`);
+    process.exitCode = 1;
   },
 );

@@ -2,62 +2,79 @@
  * `gearshift work <module> --queue <file>` or `--gearman host:port[,host:port...]`: a worker process. It
  * runs the module's jobs on its threads until SIGTERM or SIGINT, then takes no more, lets running jobs
  * finish (up to --grace-ms) and gives the rest back (to the queue, or to gearmand for another worker).
- * A second signal stops it at once.
+ * A second signal stops it at once. What it must not keep silent (a server it cannot reach, a job it
+ * refused, a dead runner whose jobs it took back) goes to stderr, one line each.
  */
-import { parseArgs } from 'node:util';
 import { createWorker } from '../compose/create-worker.js';
-import type { LocalPoolOptions } from '../local/create-local-backend.js';
-import { countOption, millisecondsOption } from './cli-options.js';
+import type { Command, CommandLine } from './command.js';
 import { UsageError } from './usage-error.js';
 
-export async function work(args: readonly string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: [...args],
-    allowPositionals: true,
-    options: {
-      queue: { type: 'string' },
-      gearman: { type: 'string' },
-      threads: { type: 'string' },
-      concurrency: { type: 'string' },
-      'max-concurrency': { type: 'string' },
-      'lease-ms': { type: 'string' },
-      'grace-ms': { type: 'string' },
-      'client-id': { type: 'string' },
-      'prefetch-ms': { type: 'string' },
-    },
-  });
+export const workCommand: Command = {
+  name: 'work',
+  usage: `gearshift work <module> (--queue <file> | --gearman host:port[,...]) [--threads N]
+               [--concurrency N|auto] [--max-concurrency N] [--grace-ms DURATION]
+               [--lease-ms DURATION] (queue) [--client-id ID] [--prefetch-ms DURATION] (gearman)
+    Runs the module's jobs until SIGTERM or SIGINT (then finishes what runs). --threads 0 runs them
+    on the process's own thread: the least overhead per job, for short jobs that do not block.
+    --concurrency auto (the default): a thread takes more jobs while its jobs wait on I/O, up to
+    --max-concurrency (default 32); a number fixes the jobs per thread.
+    --prefetch-ms (Gearman, default 1): how much work, in recent jobs' run time, to hold beyond the
+    free slots; 0 grabs only for free slots.`,
+  options: [
+    'queue',
+    'gearman',
+    'threads',
+    'concurrency',
+    'max-concurrency',
+    'lease-ms',
+    'grace-ms',
+    'client-id',
+    'prefetch-ms',
+  ],
+  refuses: { functions: 'work takes the functions module as its argument: gearshift work <module> ...' },
+  run: work,
+};
+
+async function work({ values, positionals }: CommandLine): Promise<number> {
   const [module, ...extra] = positionals;
   if (!module || extra.length > 0)
     throw new UsageError('work takes exactly one argument: the functions module');
-  if (!values.queue === !values.gearman) {
+  if ((values.queue === undefined) === (values.gearman === undefined)) {
     throw new UsageError('work needs --queue <file> or --gearman host:port[,host:port...] (one of them)');
   }
-  const pool: PoolOptions = {
-    functions: module,
-    ...concurrencyOptions(values.concurrency, values['max-concurrency']),
-    ...(values.threads === undefined ? {} : { threads: countOption('--threads', values.threads, 1, 0) }),
-  };
-  const grace = millisecondsOption('--grace-ms', values['grace-ms']);
-  const prefetchMs = millisecondsOption('--prefetch-ms', values['prefetch-ms']);
-  if (values.queue && prefetchMs !== undefined)
-    throw new UsageError(
-      '--prefetch-ms is for --gearman workers (a queue worker claims only for the room its pool has)',
-    );
+  if (values.queue !== undefined) {
+    for (const option of ['client-id', 'prefetch-ms'] as const) {
+      if (values[option] !== undefined)
+        throw new UsageError(
+          `--${option} is for --gearman workers (a queue worker claims only for the room its pool has)`,
+        );
+    }
+  } else if (values['lease-ms'] !== undefined) {
+    throw new UsageError('--lease-ms is for --queue workers (gearmand holds no lease: it sees a worker die)');
+  }
+  const concurrency = values.concurrency;
+  if (values['max-concurrency'] !== undefined && concurrency !== undefined && concurrency !== 'auto') {
+    throw new UsageError('--max-concurrency goes with --concurrency auto (the default)');
+  }
   const worker = createWorker({
-    ...pool,
-    ...(values.queue
+    functions: module,
+    ...(values.threads === undefined ? {} : { threads: values.threads }),
+    ...(concurrency === undefined ? {} : { concurrency }),
+    ...(values['max-concurrency'] === undefined ? {} : { maxConcurrency: values['max-concurrency'] }),
+    ...(values.queue !== undefined
       ? {
           queue: {
             path: values.queue,
-            ...optional('leaseMs', millisecondsOption('--lease-ms', values['lease-ms'])),
+            ...(values['lease-ms'] === undefined ? {} : { leaseMs: values['lease-ms'] }),
           },
         }
       : { gearman: { servers: values.gearman as string } }),
-    ...optional('clientId', values['client-id']),
-    ...optional('prefetchMs', prefetchMs),
+    ...(values['client-id'] === undefined ? {} : { clientId: values['client-id'] }),
+    ...(values['prefetch-ms'] === undefined ? {} : { prefetchMs: values['prefetch-ms'] }),
   });
   await worker.start();
   process.stderr.write(`gearshift work: pid ${process.pid} ${worker.description}\n`);
+  const grace = values['grace-ms'];
   await new Promise<void>((resolve) => {
     const stop = (signal: string) => {
       process.stderr.write(`gearshift work: ${signal}: finishing the running jobs, then stopping\n`);
@@ -71,27 +88,4 @@ export async function work(args: readonly string[]): Promise<number> {
     process.once('SIGINT', () => stop('SIGINT'));
   });
   return 0;
-}
-
-/** What the command line says of the local pool. */
-type PoolOptions = Pick<LocalPoolOptions, 'threads' | 'concurrency' | 'maxConcurrency'> & {
-  readonly functions: string;
-};
-
-/** --concurrency N|auto (auto by default) and --max-concurrency N (only with auto). */
-function concurrencyOptions(
-  concurrency: string | undefined,
-  max: string | undefined,
-): Pick<LocalPoolOptions, 'concurrency' | 'maxConcurrency'> {
-  if (concurrency !== undefined && concurrency !== 'auto') {
-    if (max !== undefined)
-      throw new UsageError('--max-concurrency goes with --concurrency auto (the default)');
-    return { concurrency: countOption('--concurrency', concurrency, 1, 1) };
-  }
-  return max === undefined ? {} : { maxConcurrency: countOption('--max-concurrency', max, 1, 1) };
-}
-
-/** `{ [name]: value }` when the value is given, `{}` when it is not. */
-function optional<K extends string, V>(name: K, value: V | undefined): { [key in K]?: V } {
-  return (value === undefined ? {} : { [name]: value }) as { [key in K]?: V };
 }

@@ -7,7 +7,7 @@ import type { Backend } from '../backend.js';
 import { Client } from '../client/client.js';
 import { InvalidOptionError } from '../errors.js';
 import { FunctionSet } from '../functions/define.js';
-import { toModuleUrl } from '../functions/load-module.js';
+import { describeFunctions, toModuleUrl } from '../functions/load-module.js';
 import type { AnyFunctionSet } from '../functions/types.js';
 import { GearmanBackend } from '../gearman/client/gearman-backend.js';
 import { fillGearmanOptions, type GearmanOptions } from '../gearman/gearman-options.js';
@@ -142,5 +142,13 @@ function queueBackend(
   const queue = fillQueueOptions(options.queue ?? {}, local !== undefined);
   // When the queue is the client's only backend (it takes foreground jobs too), it closes the pool.
   const runner = queue.runner && local ? { pool: local, ownsBackend: queue.foreground } : undefined;
-  return { backend: new QueueBackend({ ...queue, runner }), foreground: queue.foreground };
+  // The pool describes the functions where it runs anyway; otherwise this thread reads the module.
+  const { functions } = options;
+  const describe =
+    local && (runner || !queue.foreground)
+      ? () => local.backend.manifest()
+      : functions === undefined
+        ? undefined
+        : () => describeFunctions(functions);
+  return { backend: new QueueBackend({ ...queue, runner, describe }), foreground: queue.foreground };
 }

@@ -11,9 +11,11 @@
  * A `.js` URL whose file does not exist but whose `.ts` twin does is taken to mean the twin, so
  * `new URL('./functions.js', import.meta.url)` works both from `src/` and from compiled `dist/`.
  */
+import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import type { FunctionInfo } from '../backend.js';
 import { FunctionsModuleError } from '../errors.js';
 import { FunctionSet } from './define.js';
 import { allowTypeScriptImports } from './typescript-imports.js';
@@ -29,6 +31,14 @@ export function loadFunctionsModule(location: string | URL): Promise<FunctionSet
     loaded.set(key, promise);
   }
   return promise;
+}
+
+/**
+ * What the functions are (names, payloads, timeouts), loading the module in this thread when given its
+ * location: for a process that submits jobs and runs none of them.
+ */
+export async function describeFunctions(functions: URL | string | FunctionSet): Promise<FunctionInfo[]> {
+  return (FunctionSet.is(functions) ? functions : await loadFunctionsModule(functions)).describe();
 }
 
 /** Turns a path or URL into a file URL, without touching the disk. */
@@ -48,6 +58,25 @@ async function importFunctions(location: string): Promise<FunctionSet> {
     namespace = await importModule(url);
   } catch (error) {
     if (error instanceof FunctionsModuleError) throw error;
+    // tsx reports a syntax error of TypeScript as esbuild's "Transform failed", with the location.
+    const fromTsx = /(\S+?):(\d+):(\d+): ERROR: (.*)/.exec((error as Error)?.message ?? '');
+    if (fromTsx) {
+      throw new FunctionsModuleError(
+        location,
+        // esbuild counts columns from 0.
+        `does not parse at ${fromTsx[1]}:${fromTsx[2]}:${Number(fromTsx[3]) + 1}: SyntaxError: ${fromTsx[4]}`,
+        error,
+      );
+    }
+    if (error instanceof SyntaxError) {
+      const where = syntaxErrorLocation(error, url);
+      const hint = moduleTypeHint(error, url);
+      throw new FunctionsModuleError(
+        location,
+        `does not parse${where ? ` at ${where}` : ''}: ${describe(error)}${hint}`,
+        error,
+      );
+    }
     throw new FunctionsModuleError(location, `threw while loading: ${describe(error)}`, error);
   }
   if (!FunctionSet.is(namespace.default)) {
@@ -116,6 +145,43 @@ function requireTypeScript(url: URL, refusal: unknown): { default?: unknown } {
   }
   (require(api) as { register: () => unknown }).register();
   return require(fileURLToPath(url)) as { default?: unknown };
+}
+
+/**
+ * Where a syntax error is, as `file:line:column`. Node's TypeScript stripping puts it at the head of the
+ * stack; for JavaScript Node keeps it to itself (it prints it only for an
+ * uncaught error), so a child process imports the module once more, uncaught, and the location is read
+ * from what it prints. Nothing of the module runs there: a syntax error fails the import before any
+ * module of it is evaluated.
+ */
+function syntaxErrorLocation(error: SyntaxError, url: URL): string | undefined {
+  const fromStack = printedLocation(error.stack ?? '');
+  if (fromStack) return fromStack;
+  const child = spawnSync(
+    process.execPath,
+    ['--input-type=module', '--eval', 'await import(process.argv[1])', url.href],
+    { encoding: 'utf8', timeout: 10_000 },
+  );
+  return printedLocation(child.stderr ?? '');
+}
+
+/** `file:line` with the source line and a caret under the column, as Node prints a syntax error. */
+function printedLocation(text: string): string | undefined {
+  // TypeScript stripping shows a few source lines before the caret; JavaScript shows the one.
+  const match = /^((?:file:|\/|[A-Za-z]:\\)\S*):(\d+)\n(?:.*\n){1,3}?([ \t]*)\^/m.exec(text);
+  if (!match) return undefined;
+  const file = match[1] as string;
+  return `${file.startsWith('file:') ? fileURLToPath(file) : file}:${match[2]}:${(match[3] as string).length + 1}`;
+}
+
+/**
+ * What to do about `import` in a module that Node reads as CommonJS: the nearest package.json does not
+ * say `"type": "module"` (npm init writes `"type": "commonjs"`).
+ */
+function moduleTypeHint(error: SyntaxError, url: URL): string {
+  if (!/Cannot use import statement outside a module|Unexpected token 'export'/.test(error.message))
+    return '';
+  return ` (Node reads ${fileURLToPath(url)} as CommonJS: set "type": "module" in the nearest package.json with \`npm pkg set type=module\`, or name the file .mjs or .mts)`;
 }
 
 function describe(error: unknown): string {

@@ -10,3 +10,8 @@ export const cancelFunctionPrefix = 'gearshift:cancel:';
 export function cancelFunctionOf(workerId: string): string {
   return `${cancelFunctionPrefix}${workerId}`;
 }
+
+/** Whether a function name is one of gearshift's control functions (not a job type of anyone's). */
+export function isControlFunction(name: string): boolean {
+  return name.startsWith(cancelFunctionPrefix);
+}

@@ -4,12 +4,14 @@
  */
 import type { JobState, JobStatus } from '../backend.js';
 import { InvalidOptionError } from '../errors.js';
+import { isGone } from '../shared/local-processes.js';
 import { toStatus } from './queue-backend.js';
 import type { Durability } from './queue-file.js';
 import { defaultQueuePath } from './queue-file.js';
 import { QueueStore } from './queue-store.js';
 import { State } from './schema.js';
 import type { Retention } from './sql/retention.js';
+import type { RunnerRow } from './sql/runners.js';
 
 /** One function's line of `gearshift status`, as `gearadmin --status` gives it for gearmand. */
 export interface FunctionStatus {
@@ -47,11 +49,14 @@ export class Queue {
     return this.#store.file;
   }
 
-  /** Per function: jobs queued and running, and the live runners that run it (functions no runner knows included). */
+  /**
+   * Per function: jobs queued and running, and the live runners that run it. A function with jobs and
+   * `workers: 0` has no live runner that knows it: its jobs wait until one starts (a typo in a name
+   * shows here).
+   */
   functions(): FunctionStatus[] {
-    const now = Date.now();
     const workers = new Map<string, number>();
-    for (const runner of this.#store.runners.alive(now)) {
+    for (const runner of this.#liveRunners()) {
       for (const name of JSON.parse(runner.functions) as string[])
         workers.set(name, (workers.get(name) ?? 0) + 1);
     }
@@ -66,9 +71,12 @@ export class Queue {
     return [...lines.values()].sort((a, b) => a.functionName.localeCompare(b.functionName));
   }
 
-  /** The runners working on the file now. */
+  /**
+   * The runners working on the file now: those heard from within three beats (two seconds each, at
+   * most), less those of this host whose process is gone.
+   */
   runners(): RunnerStatus[] {
-    return this.#store.runners.alive(Date.now()).map((runner) => ({
+    return this.#liveRunners().map((runner) => ({
       id: runner.id,
       pid: runner.pid,
       host: runner.host,
@@ -120,12 +128,22 @@ export class Queue {
   close(): void {
     this.#store.close();
   }
+
+  #liveRunners(): RunnerRow[] {
+    return this.#store.runners.alive(Date.now()).filter((runner) => !isGone(runner));
+  }
 }
 
-/** Opens a queue file for inspection (creating it if it does not exist, like every queue file). */
-export function openQueue(
-  path: string = defaultQueuePath(),
-  options: { durability?: Durability } = {},
-): Queue {
-  return new Queue(new QueueStore(path, { durability: options.durability ?? 'process', pollMs: 1000 }));
+/** How {@link openQueue} opens a file. */
+export interface OpenQueueOptions {
+  /** @default 'process' */
+  readonly durability?: Durability;
+  /** Whether a file that does not exist is created (empty); when not, it is a QueueFileError. @default true */
+  readonly create?: boolean;
+}
+
+/** Opens a queue file for inspection and repair; no runner starts. */
+export function openQueue(path: string = defaultQueuePath(), options: OpenQueueOptions = {}): Queue {
+  const { durability = 'process', create = true } = options;
+  return new Queue(new QueueStore(path, { durability, pollMs: 1000, create }));
 }

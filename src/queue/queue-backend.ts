@@ -53,6 +53,11 @@ export interface QueueBackendOptions {
   readonly attempts: number;
   readonly backoff: number;
   readonly runner: EmbeddedRunner | undefined;
+  /**
+   * What the client's functions are, when it has them: names are then checked before anything is
+   * written. Without them any name is accepted (runners elsewhere know the functions).
+   */
+  readonly describe: (() => Promise<readonly FunctionInfo[]>) | undefined;
 }
 
 /** The callers waiting on one foreground job, and how far they have read its events. */
@@ -89,8 +94,7 @@ export class QueueBackend implements Backend {
   }
 
   async manifest(): Promise<readonly FunctionInfo[] | undefined> {
-    // Without a runner here, the functions are whatever runners elsewhere know: any name is accepted.
-    return this.#options.runner ? this.#options.runner.pool.backend.manifest() : undefined;
+    return this.#options.describe?.();
   }
 
   async start(): Promise<void> {
@@ -372,6 +376,7 @@ export function toStatus(handle: string, row: JobRow): JobStatus {
     maxAttempts: row.maxAttempts,
     ...(error ? { lastError: { code: error.code, message: error.message } } : {}),
     ...(row.state === State.completed && row.result !== null ? { result: fromStored(row.result) } : {}),
+    ...(row.checkpoint === null ? {} : { checkpoint: JSON.parse(row.checkpoint) }),
     createdAt: new Date(row.createdAt),
     runAt: new Date(row.runAt),
     ...(row.startedAt === null ? {} : { startedAt: date(row.startedAt) }),

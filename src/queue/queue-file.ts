@@ -2,7 +2,7 @@
  * Opening a queue file: checks that it is a gearshift queue (or creates one), with the settings every
  * connection needs. A file that is not ours is left exactly as it was found.
  */
-import { closeSync, constants, mkdirSync, openSync, readSync, statSync } from 'node:fs';
+import { closeSync, constants, existsSync, mkdirSync, openSync, readSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { GearshiftError, QueueFileError } from '../errors.js';
 import { migrate, queueApplicationId } from './schema.js';
@@ -20,7 +20,8 @@ export function defaultQueuePath(): string {
 const sqliteHeader = Buffer.from('SQLite format 3\u0000', 'latin1');
 
 /**
- * Opens (creating if need be) a queue file and returns its connection, in WAL mode with a busy timeout.
+ * Opens (creating it if need be, unless `create` is false) a queue file and returns its connection, in
+ * WAL mode with a busy timeout.
  *
  * Durability: `'process'` (the default) keeps every committed job through the death of any process
  * (`kill -9` included): WAL with `synchronous = NORMAL` writes each commit to the WAL before returning,
@@ -28,9 +29,9 @@ const sqliteHeader = Buffer.from('SQLite format 3\u0000', 'latin1');
  * disk at each commit, which keeps them through a power loss too, at the price of one flush per commit
  * (group commit shares that flush among all the jobs of a commit).
  */
-export function openQueueFile(path: string, durability: Durability): SqliteConnection {
+export function openQueueFile(path: string, durability: Durability, create = true): SqliteConnection {
   const file = resolve(path);
-  prepareFile(file);
+  prepareFile(file, create);
   let db: SqliteConnection;
   try {
     db = openSqlite(file);
@@ -98,25 +99,21 @@ function switchToWal(db: SqliteConnection): void {
 /**
  * Makes sure the file exists with mode 0600 (SQLite gives its WAL and shared-memory files the mode of
  * the database), in a directory made with mode 0700, and that an existing file is a SQLite database.
+ * With `create` false a missing file is an error, and nothing is made.
  */
-function prepareFile(file: string): void {
+function prepareFile(file: string, create: boolean): void {
   const directory = dirname(file);
-  try {
-    mkdirSync(directory, { recursive: true, mode: 0o700 });
-  } catch (error) {
-    throw new QueueFileError(
-      file,
-      `cannot be created: its directory ${directory} cannot be made (${code(error)})`,
-      error,
-    );
+  if (!create && !existsSync(file)) {
+    throw new QueueFileError(file, 'does not exist (check the path: nothing was created)');
   }
+  makeDirectory(file, directory);
   let descriptor: number;
   try {
-    descriptor = openSync(file, constants.O_RDWR | constants.O_CREAT, 0o600);
+    descriptor = openSync(file, constants.O_RDWR | (create ? constants.O_CREAT : 0), 0o600);
   } catch (error) {
     throw new QueueFileError(
       file,
-      `cannot be opened for writing (${code(error)}): check the permissions of ${directory}`,
+      `cannot be opened for writing: ${describeFsError(error, directory)}`,
       error,
     );
   }
@@ -135,7 +132,48 @@ function prepareFile(file: string): void {
   }
 }
 
-function code(error: unknown): string {
-  const { code: errorCode, message } = error as { code?: string; message?: string };
-  return errorCode ?? message ?? String(error);
+/**
+ * Makes the file's directory and the missing ones above it (mode 0700), one level at a time: Node's own
+ * recursive mkdir loops forever under a file system that refuses new entries (seen under /proc).
+ */
+function makeDirectory(file: string, directory: string): void {
+  const missing: string[] = [];
+  for (let at = directory; !existsSync(at); at = dirname(at)) {
+    if (dirname(at) === at) break;
+    missing.unshift(at);
+  }
+  for (const level of missing) {
+    try {
+      mkdirSync(level, { mode: 0o700 });
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'EEXIST') continue;
+      throw new QueueFileError(
+        file,
+        `cannot be created: its directory ${level} cannot be made: ${describeFsError(error, dirname(level))}`,
+        error,
+      );
+    }
+  }
+}
+
+/** What a file system error means for a queue file in `directory`, in words, with its code. */
+function describeFsError(error: unknown, directory: string): string {
+  const { code = 'error', message } = error as NodeJS.ErrnoException;
+  switch (code) {
+    case 'EACCES':
+    case 'EPERM':
+      return `permission denied (${code}): check the rights on ${directory}`;
+    case 'ENOENT':
+      return `${directory} takes no new files (ENOENT): it is a virtual file system, such as /proc or /sys`;
+    case 'EROFS':
+      return `the file system of ${directory} is read-only (EROFS)`;
+    case 'ENOTDIR':
+      return `a part of the path is a file, not a directory (ENOTDIR)`;
+    case 'EISDIR':
+      return 'it is a directory (EISDIR): give the path of a file in it';
+    case 'ENOSPC':
+      return `no space left on the device of ${directory} (ENOSPC)`;
+    default:
+      return `${code}: ${message}`;
+  }
 }

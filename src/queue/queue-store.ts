@@ -23,6 +23,8 @@ export interface StoreOptions {
   readonly durability: Durability;
   /** The safety-net interval at which waiters look at the file even without a sign of change. */
   readonly pollMs: number;
+  /** Whether a missing file is created. @default true */
+  readonly create?: boolean;
 }
 
 /** A connection to a queue file with everything the backend and the runner do with it. */
@@ -50,7 +52,7 @@ export class QueueStore {
   #closed = false;
 
   constructor(file: string, options: StoreOptions) {
-    this.db = openQueueFile(file, options.durability);
+    this.db = openQueueFile(file, options.durability, options.create ?? true);
     this.file = this.db.file;
     this.queueId = this.db.prepare("SELECT value FROM queue_info WHERE key = 'queue_id'").value() as string;
     this.changes = new ChangeSignal(this.file, options.pollMs);

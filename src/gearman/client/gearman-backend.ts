@@ -30,7 +30,7 @@ import {
   UnsupportedError,
 } from '../../errors.js';
 import type { FunctionSet } from '../../functions/define.js';
-import { loadFunctionsModule } from '../../functions/load-module.js';
+import { describeFunctions } from '../../functions/load-module.js';
 import { jobErrorFromData, parseJobErrorData } from '../../payload/job-error.js';
 import { BoundedMap } from '../../shared/bounded-map.js';
 import { IdleLatch } from '../../shared/idle-latch.js';
@@ -215,10 +215,7 @@ export class GearmanBackend implements Backend {
 
   manifest(): Promise<readonly FunctionInfo[] | undefined> {
     const functions = this.#functions;
-    this.#manifest ??=
-      functions instanceof URL
-        ? loadFunctionsModule(functions).then((set) => set.describe())
-        : Promise.resolve(functions?.describe());
+    this.#manifest ??= functions === undefined ? Promise.resolve(undefined) : describeFunctions(functions);
     return this.#manifest;
   }
 

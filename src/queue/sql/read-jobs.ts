@@ -16,6 +16,8 @@ export interface JobRow {
   readonly denominator: number;
   readonly result: string | Uint8Array | null;
   readonly error: string | null;
+  /** JSON text, or null. */
+  readonly checkpoint: string | null;
   readonly createdAt: number;
   readonly startedAt: number | null;
   readonly finishedAt: number | null;
@@ -23,7 +25,7 @@ export interface JobRow {
 
 export function prepareReadJobs(db: SqliteConnection) {
   const columns = `id, function AS functionName, unique_key AS "unique", priority, state, foreground, run_at AS runAt,
-    attempts, max_attempts AS maxAttempts, numerator, denominator, result, error, created_at AS createdAt,
+    attempts, max_attempts AS maxAttempts, numerator, denominator, result, error, checkpoint, created_at AS createdAt,
     started_at AS startedAt, finished_at AS finishedAt`;
   const byId = db.prepare(`SELECT ${columns} FROM jobs WHERE id = ?`);
   const byState = db.prepare(`SELECT ${columns} FROM jobs WHERE state = ? ORDER BY id DESC LIMIT ?`);
