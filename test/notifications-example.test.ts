@@ -10,8 +10,10 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import Database from 'better-sqlite3';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import type notificationFunctions from '../examples/notifications/functions.js';
 import { type NotificationServer, startNotificationServer } from '../examples/notifications/server.js';
-import { startRunner, stopAllRunners, stopRunner } from './helpers/runner-process.js';
+import { createClient } from '../src/index.js';
+import { startRunner, stderrOf, stopAllRunners, stopRunner } from './helpers/runner-process.js';
 
 const exec = promisify(execFile);
 const cli = new URL('../dist/cli.js', import.meta.url).pathname;
@@ -79,4 +81,69 @@ describe('the notifications example', () => {
     const table = await exec(process.execPath, [cli, 'status', '--queue', queue]);
     expect(table.stdout).toBe('FUNCTION\tQUEUED\tRUNNING\tWORKERS\n');
   });
+});
+
+describe('the notifications example when its runner is killed', () => {
+  /** Polls `check` every few milliseconds until it returns a value, for at most `ms`. */
+  async function until<T>(check: () => T | undefined | Promise<T | undefined>, ms: number): Promise<T> {
+    const deadline = Date.now() + ms;
+    for (;;) {
+      const value = await check();
+      if (value !== undefined) return value;
+      if (Date.now() > deadline) throw new Error(`not within ${ms} ms`);
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+  }
+
+  it('kill -9 part way: a runner of the same host takes the job back at once and resumes from its checkpoint', async () => {
+    const queue = join(directory, 'crash.db');
+    const outbox = join(directory, 'crash-outbox.db');
+    const client = createClient<typeof notificationFunctions>({ queue: { path: queue } });
+    try {
+      const userIds = Array.from({ length: 2000 }, (_, index) => index + 1);
+      // 100 batches of 20, 15 ms apart: about 1.5 s of sending, long enough to be killed part way.
+      const handle = await client.background('sendPush', { userIds, message: 'hi', outbox, pauseMs: 15 });
+      // The lease is the default, 30 s: the recovery measured below owes nothing to it.
+      const first = await startRunner(functions, queue, ['--threads', '1']);
+      await until(async () => {
+        const { numerator } = await client.status(handle);
+        return numerator >= 700 ? numerator : undefined;
+      }, 30_000);
+      await stopRunner(first, 'SIGKILL');
+      const killedAt = Date.now();
+
+      const second = await startRunner(functions, queue, ['--threads', '1']);
+      const runningAgainAt = await until(async () => {
+        const status = await client.status(handle);
+        return status.state === 'running' && status.attempts === 2 ? Date.now() : undefined;
+      }, 20_000);
+      const final = await until(async () => {
+        const status = await client.status(handle);
+        return status.state === 'completed' ? status : undefined;
+      }, 60_000);
+      const recoveryMs = runningAgainAt - killedAt;
+      console.log(`notifications, kill -9 at 700+/2000: running again ${recoveryMs} ms after the kill`);
+      // Within the sweep (1 s), the backoff of a first retry (at most 1 s) and a start: not the 30 s lease.
+      expect(recoveryMs).toBeLessThan(5000);
+      expect(stderrOf(second)).toMatch(/is gone: 1 job it held went back to the queue/);
+
+      const result = final.result as { sent: number; of: number; resumedAt: number };
+      expect(result.of).toBe(2000);
+      expect(result.resumedAt).toBeGreaterThanOrEqual(700);
+      expect(result.sent).toBe(2000 - result.resumedAt);
+      const db = new Database(outbox, { readonly: true });
+      const { users, sends } = db
+        .prepare('SELECT count(*) AS users, sum(sends) AS sends FROM outbox WHERE job = ?')
+        .get(handle) as { users: number; sends: number };
+      db.close();
+      // Everyone got theirs; sent twice at most the batch in flight when the runner died.
+      expect(users).toBe(2000);
+      expect(sends - users).toBeLessThanOrEqual(20);
+      // The dead runner is not counted as a worker any more.
+      const table = await exec(process.execPath, [cli, 'status', '--queue', queue]);
+      expect(table.stdout).toBe('FUNCTION\tQUEUED\tRUNNING\tWORKERS\nsendPush\t0\t0\t1\n');
+    } finally {
+      await client.close();
+    }
+  }, 120_000);
 });

@@ -1,7 +1,8 @@
 /**
  * The notifications example's HTTP service (node:http):
  *
- *   POST /notifications  {"userIds": [...], "message": "..."}  (or {"users": 2000, ...})
+ *   POST /notifications  {"userIds": [...], "message": "..."}  (or {"users": 2000, ...}; "pauseMs": N
+ *        after each batch of 20, as a real push service's answer would take)
  *        queues one background job for all the users and answers 202 with its handle, in milliseconds
  *   GET  /notifications/<handle>
  *        the job's state and progress, from the queue file
@@ -59,6 +60,7 @@ export async function startNotificationServer(
         userIds,
         message: body.message,
         outbox: options.outbox,
+        ...(typeof body.pauseMs === 'number' ? { pauseMs: body.pauseMs } : {}),
       });
       return reply(response, 202, { handle, status: `/notifications/${encodeURIComponent(handle)}` });
     }

@@ -191,8 +191,14 @@ export function conformanceSuite(name: string, target: ConformanceTarget): void 
         const cases: [unknown, RegExp][] = [
           [{ priority: 'urgent' }, /`options\.priority` to be 'high', 'normal' or 'low', got `"urgent"`/],
           [{ unique: 'x'.repeat(65) }, /`options\.unique` to be at most 64 bytes/],
-          [{ timeout: -1 }, /`options\.timeout` to be a number of milliseconds above 0 up to 315576000000 \(10 years\), got `-1`/],
-          [{ timeout: 1e12 }, /`options\.timeout` to be a number of milliseconds above 0 up to 315576000000 \(10 years\), got `1000000000000`/],
+          [
+            { timeout: -1 },
+            /`options\.timeout` to be a number of milliseconds above 0 up to 315576000000 \(10 years\), got `-1`/,
+          ],
+          [
+            { timeout: 1e12 },
+            /`options\.timeout` to be a number of milliseconds above 0 up to 315576000000 \(10 years\), got `1000000000000`/,
+          ],
           [{ timeout: Number.NaN }, /`options\.timeout` to be a number of milliseconds .* got `NaN`/],
           [{ signal: 'stop' }, /`options\.signal` to be an AbortSignal/],
           [{ on: { status: 3 } }, /`options\.on\.status` to be a function/],

@@ -3,6 +3,12 @@ import { type ChildProcess, spawn } from 'node:child_process';
 
 const cli = new URL('../../dist/cli.js', import.meta.url).pathname;
 const started = new Set<ChildProcess>();
+const stderrs = new WeakMap<ChildProcess, string[]>();
+
+/** What a runner started here wrote on stderr so far. */
+export function stderrOf(child: ChildProcess): string {
+  return (stderrs.get(child) ?? []).join('');
+}
 
 /** Starts `gearshift work <module> --queue <file> ...args` and resolves once it is working. */
 export function startRunner(
@@ -26,6 +32,9 @@ export async function startWorkProcess(
   });
   started.add(child);
   child.once('exit', () => started.delete(child));
+  const chunks: string[] = [];
+  stderrs.set(child, chunks);
+  child.stderr?.on('data', (chunk: Buffer) => chunks.push(chunk.toString()));
   await new Promise<void>((resolve, reject) => {
     let output = '';
     const timer = setTimeout(() => reject(new Error(`the runner did not start: ${output}`)), 30_000);
