@@ -3,8 +3,16 @@
  * job submitted by another process, whose handle this one never saw.
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import { createClient, createWorker, UnsupportedError } from '../src/index.js';
+import { fillGearmanOptions } from '../src/gearman/gearman-options.js';
+import {
+  createClient,
+  createWorker,
+  GearmanAdmin,
+  parseServerAddress,
+  UnsupportedError,
+} from '../src/index.js';
 import type functions from './fixtures/functions.js';
+import { gearshift } from './helpers/cli.js';
 import { gearmandInstalled, startGearmand, stopAllGearmands } from './helpers/gearmand.js';
 
 const functionsModule = new URL('./fixtures/functions.ts', import.meta.url);
@@ -41,6 +49,40 @@ describe.skipIf(!gearmandInstalled)('statusOfUnique, through gearmand', () => {
       expect(await observer.statusOfUnique('nightly-report')).toMatchObject({ known: false, running: false });
     } finally {
       await Promise.all(callers.map((caller) => caller.destroy()));
+      await worker.destroy();
+    }
+  });
+});
+
+describe.skipIf(!gearmandInstalled)('gearshift status --gearman', () => {
+  it("shows a background job's state and progress, nothing undefined, and hides gearshift's control functions", async () => {
+    const server = await startGearmand();
+    const gearman = { servers: [server.address] };
+    const worker = createWorker({ functions: functionsModule, gearman, threads: 1 });
+    const client = createClient<typeof functions>({ functions: functionsModule, gearman });
+    try {
+      await worker.start();
+      const handle = await client.background('progress', { steps: 400 });
+      let shown = await gearshift('status', '--gearman', server.address, handle);
+      for (let tries = 0; !shown.stdout.includes('state: running') && tries < 200; tries++) {
+        shown = await gearshift('status', '--gearman', server.address, handle);
+      }
+      expect(shown.code).toBe(0);
+      expect(shown.stdout).toMatch(
+        new RegExp(`^handle: ${handle}\\nstate: running\\nprogress: \\d+/\\d+\\n$`),
+      );
+      expect(shown.stdout).not.toContain('undefined');
+      const table = await gearshift('status', '--gearman', server.address);
+      expect(table.stdout).toContain('\nprogress\t');
+      // The worker registered gearshift:cancel:<id> too: an internal control function, not shown.
+      expect(table.stdout).not.toContain('gearshift:');
+      const admin = await new GearmanAdmin(
+        parseServerAddress(server.address),
+        fillGearmanOptions(gearman),
+      ).status();
+      expect(admin.some((line) => line.functionName.startsWith('gearshift:cancel:'))).toBe(true);
+    } finally {
+      await client.destroy();
       await worker.destroy();
     }
   });
