@@ -137,9 +137,12 @@ function requireTypeScript(url: URL, refusal: unknown): { default?: unknown } {
   try {
     api = require.resolve('tsx/cjs/api');
   } catch {
+    const hint = refusal instanceof SyntaxError ? moduleTypeHint(refusal, url) : '';
     throw new FunctionsModuleError(
       url.href,
-      `is TypeScript that this Node cannot run by itself (${describe(refusal)}): install tsx (npm install --save-dev tsx), or compile it and point at the .js`,
+      hint
+        ? `cannot be loaded: ${describe(refusal)}${hint}`
+        : `is TypeScript that this Node cannot run by itself (${describe(refusal)}): install tsx (npm install --save-dev tsx), or compile it and point at the .js`,
       refusal,
     );
   }
