@@ -71,11 +71,12 @@ describe.skipIf(!gearmandInstalled || !phpReady || !cliReady)(
   'PHP and gearman-tools with gearshift, through gearmand',
   () => {
     describe('a PHP GearmanClient served by a gearshift worker', () => {
-      async function gearshiftWorker(): Promise<void> {
+      async function gearshiftWorker(failAs?: 'fail' | 'exception'): Promise<void> {
         const worker = createWorker({
           functions: functionsModule,
           gearman: { servers: [server.address] },
           threads: 2,
+          ...(failAs ? { failAs } : {}),
         });
         workers.push(worker);
         await worker.start();
@@ -95,7 +96,7 @@ describe.skipIf(!gearmandInstalled || !phpReady || !cliReady)(
         );
       });
 
-      it('addTask + runTasks, with status, data, complete and exception callbacks', async () => {
+      it('addTask + runTasks, with status, data, warning, complete callbacks, and a failure as warning and fail', async () => {
         await gearshiftWorker();
         const lines = await php('tasks');
         const of = (unique: string) => lines.filter((line) => line.unique === unique);
@@ -104,16 +105,31 @@ describe.skipIf(!gearmandInstalled || !phpReady || !cliReady)(
           'data',
           'status',
           'data',
+          'warning',
           'complete',
         ]);
         expect(of('progress-task')[0]).toMatchObject({ numerator: 1, denominator: 2 });
         expect(of('progress-task')[1]).toMatchObject({ data: '{"step":1}' });
-        expect(of('progress-task')[4]).toMatchObject({ data: '{"steps":2}' });
+        expect(of('progress-task')[4]).toMatchObject({ data: 'almost done' });
+        expect(of('progress-task')[5]).toMatchObject({ data: '{"steps":2}' });
         for (const n of [1, 2, 3])
           expect(of(`add-${n}`)).toEqual([{ event: 'complete', unique: `add-${n}`, data: String(100 + n) }]);
-        const [exception] = of('fail-task');
-        expect(exception?.event).toBe('exception');
-        expect(JSON.parse(String(exception?.data))).toMatchObject({
+        // By default every client hears the end as WORK_FAIL; the failure comes first, as a warning.
+        const [warning, fail] = of('fail-task');
+        expect(fail?.event).toBe('fail');
+        expect(warning?.event).toBe('warning');
+        expect(JSON.parse(String(warning?.data))).toMatchObject({
+          code: 'ERR_JOB_FAILED',
+          cause: { name: 'CodedError', message: 'from a task' },
+        });
+      });
+
+      it("with failAs: 'exception', the exception callback gets the failure", async () => {
+        await gearshiftWorker('exception');
+        const lines = await php('tasks');
+        const failures = lines.filter((line) => line.unique === 'fail-task');
+        expect(failures.map((line) => line.event)).toEqual(['exception']);
+        expect(JSON.parse(String(failures[0]?.data))).toMatchObject({
           code: 'ERR_JOB_FAILED',
           cause: { name: 'CodedError', message: 'from a task' },
         });

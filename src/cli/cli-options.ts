@@ -68,6 +68,7 @@ export const cliOptions = {
   'grace-ms': { value: 'MS', parse: duration(0) },
   'client-id': { value: 'ID', parse: text },
   'prefetch-ms': { value: 'MS', parse: duration(0) },
+  'fail-as': { value: 'fail|exception', parse: oneOf('fail', 'exception') },
   raw: { flag: true },
   background: { flag: true },
   priority: { value: 'high|normal|low', parse: oneOf<Priority>('high', 'normal', 'low') },

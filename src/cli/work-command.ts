@@ -13,13 +13,15 @@ export const workCommand: Command = {
   name: 'work',
   usage: `gearshift work <module> (--queue <file> | --gearman host:port[,...]) [--threads N]
                [--concurrency N|auto] [--max-concurrency N] [--grace-ms DURATION]
-               [--lease-ms DURATION] (queue) [--client-id ID] [--prefetch-ms DURATION] (gearman)
+               [--lease-ms DURATION] (queue) [--client-id ID] [--prefetch-ms DURATION] [--fail-as fail|exception] (gearman)
     Runs the module's jobs until SIGTERM or SIGINT (then finishes what runs). --threads 0 runs them
     on the process's own thread: the least overhead per job, for short jobs that do not block.
     --concurrency auto (the default): a thread takes more jobs while its jobs wait on I/O, up to
     --max-concurrency (default 32); a number fixes the jobs per thread.
     --prefetch-ms (Gearman, default 1): how much work, in recent jobs' run time, to hold beyond the
-    free slots; 0 grabs only for free slots.`,
+    free slots; 0 grabs only for free slots. --fail-as (Gearman, default fail): how a failed job is
+    told to gearmand 1.1: fail (every client hears the end; the failure comes as a warning) or
+    exception (WORK_EXCEPTION, for callers that all ask for exceptions; see docs/gearman.md).`,
   options: [
     'queue',
     'gearman',
@@ -30,6 +32,7 @@ export const workCommand: Command = {
     'grace-ms',
     'client-id',
     'prefetch-ms',
+    'fail-as',
   ],
   refuses: { functions: 'work takes the functions module as its argument: gearshift work <module> ...' },
   run: work,
@@ -43,7 +46,7 @@ async function work({ values, positionals }: CommandLine): Promise<number> {
     throw new UsageError('work needs --queue <file> or --gearman host:port[,host:port...] (one of them)');
   }
   if (values.queue !== undefined) {
-    for (const option of ['client-id', 'prefetch-ms'] as const) {
+    for (const option of ['client-id', 'prefetch-ms', 'fail-as'] as const) {
       if (values[option] !== undefined)
         throw new UsageError(
           `--${option} is for --gearman workers (a queue worker claims only for the room its pool has)`,
@@ -71,6 +74,7 @@ async function work({ values, positionals }: CommandLine): Promise<number> {
       : { gearman: { servers: values.gearman as string } }),
     ...(values['client-id'] === undefined ? {} : { clientId: values['client-id'] }),
     ...(values['prefetch-ms'] === undefined ? {} : { prefetchMs: values['prefetch-ms'] }),
+    ...(values['fail-as'] === undefined ? {} : { failAs: values['fail-as'] }),
   });
   await worker.start();
   process.stderr.write(`gearshift work: pid ${process.pid} ${worker.description}\n`);

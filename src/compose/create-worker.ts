@@ -36,6 +36,17 @@ export interface WorkerOptions extends LocalPoolOptions {
    */
   readonly prefetchMs?: number;
   /**
+   * With `gearman`: how a failed job is told to gearmand 1.1. `'fail'`: the failure as WORK_WARNING (every
+   * client gets it, as a warning), then WORK_FAIL, so that every client hears the end, whatever its
+   * library. `'exception'`: WORK_EXCEPTION, which fires the exception callbacks of clients that asked for
+   * exceptions (PHP's, and libgearman's with the option), while gearmand sends every other client a
+   * WORK_FAIL with a malformed handle that libraries matching handles exactly never recognise (their
+   * callers wait for ever). gearshift clients get the same typed error either way. Perl's
+   * Gearman::Server gets WORK_EXCEPTION and WORK_FAIL whatever this says: it does both right.
+   * @default 'fail'
+   */
+  readonly failAs?: 'fail' | 'exception';
+  /**
    * Where the worker writes what it must not keep silent, one line each: a server it cannot reach and
    * its reconnection, a job it refused, a dead runner whose jobs it took back. Each is also an event
    * (`connection`, `refused`, `runnerGone`). `false` writes nothing.
@@ -70,7 +81,7 @@ export function createWorker(options: WorkerOptions): Worker {
   const events = new WorkerEvents();
   let source: JobSource<unknown>;
   if (queue !== undefined) {
-    for (const option of ['clientId', 'prefetchMs'] as const) {
+    for (const option of ['clientId', 'prefetchMs', 'failAs'] as const) {
       if (options[option] !== undefined) {
         throw new InvalidOptionError(
           option,
@@ -91,6 +102,7 @@ export function createWorker(options: WorkerOptions): Worker {
       gearman: fillGearmanOptions(gearman as GearmanOptions),
       clientId: options.clientId,
       prefetchMs: checkMilliseconds('prefetchMs', options.prefetchMs ?? 1, 0),
+      failAs: checkFailAs(options.failAs),
     }) as JobSource<unknown>;
   }
   const { log = stderrLog } = options;
@@ -99,4 +111,11 @@ export function createWorker(options: WorkerOptions): Worker {
   logWorkerEvents(events, log, `gearshift worker ${process.pid}`);
   const host = new WorkerHost(createLocalBackend(options), source, events, true);
   return new Worker(host, events, () => source.description);
+}
+
+function checkFailAs(value: unknown): 'fail' | 'exception' {
+  if (value === undefined) return 'fail';
+  if (value !== 'fail' && value !== 'exception')
+    throw new InvalidOptionError('failAs', "'fail' or 'exception'", value);
+  return value;
 }

@@ -27,13 +27,17 @@ export function checkWireSize(functionName: string, what: string, bytes: Buffer,
 
 /**
  * Bytes from the wire as a value. JSON payloads must be JSON: a worker (or client) that sends plain text
- * to a JSON function gets a PayloadError that says so, rather than a guess at what it meant.
+ * to a JSON function gets a PayloadError that says so, rather than a guess at what it meant. NUL bytes
+ * after the JSON are left out: some client libraries end a payload with one, as a C string, and the JSON
+ * before it is what they meant.
  */
 export function fromWire(functionName: string, what: string, bytes: Buffer, payload: PayloadMode): unknown {
   if (payload === 'bytes') return bytes;
-  if (bytes.length === 0) return undefined;
+  let end = bytes.length;
+  while (end > 0 && bytes[end - 1] === 0) end--;
+  if (end === 0) return undefined;
   try {
-    return JSON.parse(bytes.toString('utf8'));
+    return JSON.parse(bytes.toString('utf8', 0, end));
   } catch {
     // Its size, never its bytes (nor JSON.parse's message, which quotes them): a payload may hold a
     // user's data, and error messages end up in logs.

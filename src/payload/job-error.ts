@@ -137,3 +137,15 @@ export function parseJobErrorData(text: string): JobErrorData {
   } catch {}
   return { code: 'ERR_JOB_FAILED', message: text, cause: { name: 'Error', message: text } };
 }
+
+const jobErrorPrefix = Buffer.from('{"code":"ERR_');
+
+/**
+ * Whether bytes are a failure as jobErrorToData writes it (its JSON begins with the code): how a
+ * gearshift client tells a worker's failure sent as a warning from a handler's own warning.
+ */
+export function isJobErrorText(bytes: Buffer): boolean {
+  return (
+    bytes.length > jobErrorPrefix.length && bytes.subarray(0, jobErrorPrefix.length).equals(jobErrorPrefix)
+  );
+}

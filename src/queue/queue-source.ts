@@ -282,6 +282,7 @@ export class QueueSource implements JobSource<QueueOrigin> {
       host.refuse(
         job,
         new JobAbortedError(row.functionName, handle, `its stored input is not JSON: ${String(error)}`),
+        this.#opened.file,
       );
       return;
     }

@@ -31,10 +31,10 @@ export interface JobHost<O> {
   /** The moving average of how long jobs' handlers run, in milliseconds, as the pool timed them; undefined before the first. */
   readonly averageRunMs: number | undefined;
   readonly stopping: boolean;
-  /** Keeps a job the source took; `run` it once its input is decoded, or `refuse` it. */
+  /** Keeps a job the source took; `run` it once its input is decoded, or `refuse` it (from `source`). */
   accept(job: JobToRun<O>): HostedJob<O>;
   run(job: HostedJob<O>): void;
-  refuse(job: HostedJob<O>, error: GearshiftError): void;
+  refuse(job: HostedJob<O>, error: GearshiftError, source: string): void;
   /** Stops a job: `fail` tells the source it failed (final), `drop` ends it without a word. */
   abort(job: HostedJob<O>, error: GearshiftError, then: 'fail' | 'drop'): void;
   job(handle: string): HostedJob<O> | undefined;

@@ -126,8 +126,12 @@ export class WorkerHost<O> implements JobHost<O> {
     else this.#end(job, 'abandoned', error);
   }
 
-  /** Fails a job that never reached the pool (its input could not be decoded, say). */
-  refuse(job: HostedJob<O>, error: GearshiftError): void {
+  /**
+   * Fails a job that never reached the pool (its input could not be decoded, say), and says so: its
+   * caller is told through the source, the worker's listeners (and log) through a `refused` event.
+   */
+  refuse(job: HostedJob<O>, error: GearshiftError, source: string): void {
+    this.#events.emit('refused', { handle: job.handle, functionName: job.info.name, source, error });
     this.#failed(job, error, true);
   }
 

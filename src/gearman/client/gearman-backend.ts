@@ -31,7 +31,7 @@ import {
 } from '../../errors.js';
 import type { FunctionSet } from '../../functions/define.js';
 import { describeFunctions } from '../../functions/load-module.js';
-import { jobErrorFromData, parseJobErrorData } from '../../payload/job-error.js';
+import { isJobErrorText, jobErrorFromData, parseJobErrorData } from '../../payload/job-error.js';
 import { BoundedMap } from '../../shared/bounded-map.js';
 import { IdleLatch } from '../../shared/idle-latch.js';
 import { hash32, randomId } from '../../shared/random.js';
@@ -90,6 +90,11 @@ class ForegroundJob implements LinkJob {
   started = false;
   ended = false;
   poll: Timer | undefined;
+  /**
+   * A warning that reads as a failure (a gearshift worker's, on gearmand 1.1: see GearmanSource): held
+   * until the next packet says whether it was one (a WORK_FAIL right behind it) or a warning after all.
+   */
+  #heldWarning: Buffer | undefined;
   readonly #backend: GearmanBackend;
 
   constructor(
@@ -108,6 +113,9 @@ class ForegroundJob implements LinkJob {
 
   work(packet: Packet): void {
     const { functionName, payload } = this.request;
+    const held = this.#heldWarning;
+    this.#heldWarning = undefined;
+    if (held && packet.type !== PacketTypes.WORK_FAIL) this.#warn(held);
     switch (packet.type) {
       case PacketTypes.WORK_STATUS: {
         this.markStarted();
@@ -118,7 +126,8 @@ class ForegroundJob implements LinkJob {
       }
       case PacketTypes.WORK_WARNING:
         this.markStarted();
-        for (const listener of this.listeners) listener.warning(packet.data.toString('utf8'));
+        if (isJobErrorText(packet.data)) this.#heldWarning = packet.data;
+        else this.#warn(packet.data);
         return;
       case PacketTypes.WORK_DATA:
       case PacketTypes.WORK_COMPLETE: {
@@ -140,9 +149,13 @@ class ForegroundJob implements LinkJob {
         else this.end((listener) => listener.complete(value));
         return;
       }
-      case PacketTypes.WORK_FAIL:
-        this.end((listener) => listener.fail(new JobFailedError(functionName, this.handle, undefined)));
+      case PacketTypes.WORK_FAIL: {
+        const error = held
+          ? jobErrorFromData(parseJobErrorData(held.toString('utf8')), functionName, this.handle)
+          : new JobFailedError(functionName, this.handle, undefined);
+        this.end((listener) => listener.fail(error));
         return;
+      }
       case PacketTypes.WORK_EXCEPTION: {
         const error = jobErrorFromData(
           parseJobErrorData(packet.data.toString('utf8')),
@@ -152,6 +165,11 @@ class ForegroundJob implements LinkJob {
         this.end((listener) => listener.fail(error));
       }
     }
+  }
+
+  #warn(message: Buffer): void {
+    const text = message.toString('utf8');
+    for (const listener of this.listeners) listener.warning(text);
   }
 
   lost(error: GearshiftError): void {

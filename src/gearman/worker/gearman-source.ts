@@ -9,7 +9,7 @@
  */
 import { hostname } from 'node:os';
 import type { FunctionInfo } from '../../backend.js';
-import { type GearshiftError, JobAbortedError } from '../../errors.js';
+import { type GearshiftError, JobAbortedError, UnknownFunctionError } from '../../errors.js';
 import { jobErrorToData } from '../../payload/job-error.js';
 import { BoundedMap } from '../../shared/bounded-map.js';
 import { randomHex } from '../../shared/random.js';
@@ -28,6 +28,8 @@ export interface GearmanSourceOptions {
   readonly clientId: string | undefined;
   /** How much work, in recent jobs' run time, to hold beyond the room the pool has (see WorkerOptions). */
   readonly prefetchMs: number;
+  /** How a failed job is told to a server where WORK_EXCEPTION ends it (gearmand 1.1): see WorkerOptions. */
+  readonly failAs: 'fail' | 'exception';
 }
 
 /** The most jobs held per job the pool runs at once, however short the jobs (bounds a burst's memory). */
@@ -150,13 +152,7 @@ export class GearmanSource implements JobSource<GrabLoop> {
   }
 
   failed(job: HostedJob<GrabLoop>, error: GearshiftError): void {
-    // WORK_EXCEPTION carries the failure as JSON, which gearshift clients turn back into the same typed
-    // error; a client without the "exceptions" option gets WORK_FAIL from the server instead.
-    const data = Buffer.from(JSON.stringify(jobErrorToData(error)), 'utf8');
-    job.origin.send(PacketTypes.WORK_EXCEPTION, { handle: job.handle }, data);
-    // Where an exception does not end the job, the server would hand it out again once this connection
-    // closed; where it does, an extra WORK_FAIL would only be answered with an ERROR.
-    if (!job.origin.exceptionEndsJob) job.origin.send(PacketTypes.WORK_FAIL, { handle: job.handle });
+    this.#sendFailure(job.origin, job.handle, error);
   }
 
   innocentFailure(job: HostedJob<GrabLoop>): InnocentFailure {
@@ -174,6 +170,43 @@ export class GearmanSource implements JobSource<GrabLoop> {
 
   async close(): Promise<void> {
     for (const loop of [...this.#jobLoops, ...this.#controlLoops]) loop.close();
+  }
+
+  /**
+   * Tells the server a job failed so that every client waiting on it hears the end, with the failure as
+   * JSON (which gearshift clients turn back into the same typed error) wherever the client can take it.
+   *
+   * gearmand 1.1 relays WORK_EXCEPTION only to clients that asked for the "exceptions" option; to every
+   * other client it sends a WORK_FAIL whose handle ends with a NUL (libgearman-server/server.cc,
+   * _server_queue_work_data: the handle's size as parsed counts the NUL that separated it from the
+   * data), which a client that matches handles exactly never recognises: its caller waits for ever. So
+   * by default the failure goes as WORK_WARNING (relayed to every client as it is) and the end as a
+   * WORK_FAIL of its own; `failAs: 'exception'` sends WORK_EXCEPTION instead, for clusters whose callers
+   * all ask for exceptions and rely on their exception callbacks.
+   *
+   * The original protocol (Perl's Gearman::Server) relays WORK_EXCEPTION to the clients that asked for
+   * it without ending the job, and knows no WORK_WARNING: the exception, then WORK_FAIL, which ends the
+   * job for everyone.
+   */
+  #sendFailure(loop: GrabLoop, handle: string, error: GearshiftError): void {
+    const data = Buffer.from(JSON.stringify(jobErrorToData(error)), 'utf8');
+    if (loop.exceptionEndsJob && this.#options.failAs === 'exception') {
+      loop.send(PacketTypes.WORK_EXCEPTION, { handle }, data);
+      return;
+    }
+    loop.send(
+      loop.exceptionEndsJob ? PacketTypes.WORK_WARNING : PacketTypes.WORK_EXCEPTION,
+      { handle },
+      data,
+    );
+    loop.send(PacketTypes.WORK_FAIL, { handle });
+  }
+
+  /** Fails a job this worker will not run, and says so (stderr, and a `refused` event). */
+  #refuse(host: JobHost<GrabLoop>, loop: GrabLoop, assignment: Assignment, error: GearshiftError): void {
+    const { handle, functionName } = assignment;
+    host.events.emit('refused', { handle, functionName, source: loop.server.label, error });
+    this.#sendFailure(loop, handle, error);
   }
 
   /** A result or data chunk as bytes; undefined, with the job failed, when it is too large to send. */
@@ -215,19 +248,25 @@ export class GearmanSource implements JobSource<GrabLoop> {
     const { handle, functionName } = assignment;
     const info = this.#functions.find((fn) => fn.name === functionName);
     if (!info) {
-      loop.send(PacketTypes.WORK_FAIL, { handle });
+      // A server assigns only what was registered: this one is confused, or not a job server.
+      const known = this.#functions.map((fn) => fn.name);
+      this.#refuse(host, loop, assignment, new UnknownFunctionError(functionName, known));
       return;
     }
     const cancelled = this.#cancelledEarly.get(loop.server.label);
     if (cancelled?.delete(handle)) {
-      loop.send(PacketTypes.WORK_FAIL, { handle });
+      this.#sendFailure(
+        loop,
+        handle,
+        new JobAbortedError(functionName, handle, 'its caller stopped waiting'),
+      );
       return;
     }
     const job = host.accept({ handle, info, unique: assignment.unique || undefined, origin: loop });
     try {
       job.input = fromWire(functionName, 'input', assignment.data, info.payload);
     } catch (error) {
-      host.refuse(job, error as GearshiftError);
+      host.refuse(job, error as GearshiftError, loop.server.label);
       return;
     }
     host.run(job);
