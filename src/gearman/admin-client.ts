@@ -2,7 +2,7 @@
  * The operator's view of a job server, over the text admin protocol: what `gearshift status --gearman`
  * shows, and `cancel job` for the client. One short connection per command, as gearadmin does.
  */
-import { GearmanConnectionError, GearmanServerError } from '../errors.js';
+import { GearmanConnectionError, GearmanProtocolError, GearmanServerError } from '../errors.js';
 import { after, cancel } from '../shared/timers.js';
 import {
   type AdminCommand,
@@ -10,6 +10,7 @@ import {
   encodeAdminCommand,
   type JobLine,
   LineReader,
+  maxAdminAnswerBytes,
   type PriorityStatusLine,
   parseErrorLine,
   parseJobLine,
@@ -22,10 +23,17 @@ import {
 import type { ServerAddress } from './server-address.js';
 import { openSocket, type SocketOptions } from './socket.js';
 
-/** Sends one admin command; resolves with its answer's lines (without the closing `.` of a list). */
+/** What an admin command needs of the gearman options. */
+export type AdminOptions = SocketOptions & { readonly requestTimeoutMs: number };
+
+/**
+ * Sends one admin command; resolves with its answer's lines (without the closing `.` of a list). An
+ * answer over 16 MiB, or with a line over a mebibyte, is a GearmanProtocolError: a server that never
+ * stops answering cannot fill the memory (gearmand's `status` of 100,000 functions is about 3 MiB).
+ */
 export async function adminCommand(
   server: ServerAddress,
-  options: SocketOptions & { readonly requestTimeoutMs: number },
+  options: AdminOptions,
   command: AdminCommand,
 ): Promise<string[]> {
   const socket = await openSocket(server, options);
@@ -33,6 +41,7 @@ export async function adminCommand(
     const list = answersWithList(command);
     const reader = new LineReader();
     const lines: string[] = [];
+    let received = 0;
     const finish = (error?: Error) => {
       cancel(timer);
       socket.destroy();
@@ -49,7 +58,20 @@ export async function adminCommand(
     );
     socket.setEncoding('utf8');
     socket.on('data', (chunk: string) => {
-      for (const line of reader.push(chunk)) {
+      received += Buffer.byteLength(chunk);
+      let complete: string[];
+      try {
+        if (received > maxAdminAnswerBytes) throw new RangeError(`more than ${maxAdminAnswerBytes} bytes`);
+        complete = reader.push(chunk);
+      } catch (error) {
+        return finish(
+          new GearmanProtocolError(
+            `its answer to "${command.name}" holds ${(error as Error).message}`,
+            server.label,
+          ),
+        );
+      }
+      for (const line of complete) {
         const error = lines.length === 0 ? parseErrorLine(line) : undefined;
         if (error) return finish(new GearmanServerError(server.label, error.code, error.text));
         if (list && line === '.') return finish();
@@ -70,9 +92,9 @@ export async function adminCommand(
 /** A job server's admin commands, answered as data. */
 export class GearmanAdmin {
   readonly server: ServerAddress;
-  readonly #options: SocketOptions & { readonly requestTimeoutMs: number };
+  readonly #options: AdminOptions;
 
-  constructor(server: ServerAddress, options: SocketOptions & { readonly requestTimeoutMs: number }) {
+  constructor(server: ServerAddress, options: AdminOptions) {
     this.server = server;
     this.#options = options;
   }

@@ -5,6 +5,9 @@ import { checkMilliseconds, checkObject } from '../shared/validate.js';
 import type { ConnectionOptions } from './connection.js';
 import { parseServerAddress, type ServerAddress } from './server-address.js';
 
+/** The largest packet either way, and the largest admin answer, unless `maxPacketBytes` says: 64 MiB. */
+export const defaultMaxPacketBytes = 64 * 1024 * 1024;
+
 /** How to reach a Gearman cluster. */
 export interface GearmanOptions {
   /**
@@ -73,7 +76,7 @@ export function fillGearmanOptions(options: GearmanOptions): FilledGearmanOption
       secret: true,
     });
   }
-  const maxPacketBytes = options.maxPacketBytes ?? 64 * 1024 * 1024;
+  const maxPacketBytes = options.maxPacketBytes ?? defaultMaxPacketBytes;
   if (!Number.isInteger(maxPacketBytes) || maxPacketBytes < 1024) {
     throw new InvalidOptionError(
       'gearman.maxPacketBytes',

@@ -46,16 +46,52 @@ export function encodeAdminCommand(command: AdminCommand): string {
   return `${words.join(' ')}\n`;
 }
 
-/** Splits a stream of text into lines, accepting both `\n` and `\r\n` endings. */
-export class LineReader {
-  #pending = '';
+/** The most an admin answer may hold, in bytes. */
+export const maxAdminAnswerBytes = 16 * 1024 * 1024;
 
-  /** Adds text; returns the whole lines it completes, without their endings. */
+/** The longest line an admin answer may hold: a `workers` line lists one worker's functions. */
+export const maxAdminLineChars = 1024 * 1024;
+
+/**
+ * Splits a stream of text into lines, accepting both `\n` and `\r\n` endings, in time linear in the
+ * text: each chunk is scanned once, and a line's pieces are joined once, when it ends. A line longer
+ * than `maxLineChars` is an error (a peer that never ends a line cannot fill the memory).
+ */
+export class LineReader {
+  readonly #maxLineChars: number;
+  /** The pieces of the line not yet ended, and their length. */
+  #pieces: string[] = [];
+  #pendingChars = 0;
+
+  constructor(maxLineChars = maxAdminLineChars) {
+    this.#maxLineChars = maxLineChars;
+  }
+
+  /** Adds text; returns the whole lines it completes, without their endings. Throws for a line too long. */
   push(chunk: string): string[] {
-    const text = this.#pending + chunk;
-    const lines = text.split('\n');
-    this.#pending = lines.pop() as string;
-    return lines.map((line) => (line.endsWith('\r') ? line.slice(0, -1) : line));
+    const lines: string[] = [];
+    let start = 0;
+    for (let end = chunk.indexOf('\n'); end !== -1; end = chunk.indexOf('\n', start)) {
+      this.#take(end - start);
+      this.#pieces.push(chunk.slice(start, end));
+      const line = this.#pieces.length === 1 ? (this.#pieces[0] as string) : this.#pieces.join('');
+      lines.push(line.endsWith('\r') ? line.slice(0, -1) : line);
+      this.#pieces = [];
+      this.#pendingChars = 0;
+      start = end + 1;
+    }
+    if (start < chunk.length) {
+      this.#take(chunk.length - start);
+      this.#pieces.push(chunk.slice(start));
+    }
+    return lines;
+  }
+
+  #take(chars: number): void {
+    this.#pendingChars += chars;
+    if (this.#pendingChars > this.#maxLineChars) {
+      throw new RangeError(`a line longer than ${this.#maxLineChars} characters`);
+    }
   }
 }
 

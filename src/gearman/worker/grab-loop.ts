@@ -5,7 +5,7 @@
  * connection drops, it reconnects with a growing backoff and registers again (a restarted server knows
  * nothing of it).
  */
-import { GearmanConnectionError } from '../../errors.js';
+import { GearmanConnectionError, GearmanProtocolError } from '../../errors.js';
 import { backoffDelay } from '../../shared/backoff.js';
 import { after, cancel, every, maxTimerMs, type Timer } from '../../shared/timers.js';
 import { GearmanConnection } from '../connection.js';
@@ -20,6 +20,8 @@ import type { ServerAddress } from '../server-address.js';
  */
 const grabPackets = [PacketTypes.GRAB_JOB_ALL, PacketTypes.GRAB_JOB_UNIQ, PacketTypes.GRAB_JOB] as const;
 type GrabPacket = (typeof grabPackets)[number];
+/** Failures counted for a server that broke the protocol: enough for the backoff to reach its cap. */
+const maxDoublingsToMaxRetry = 16;
 /** The ECHO_REQ data that closes a grab probe. */
 const probeEcho = Buffer.from('gearshift:grab-probe');
 
@@ -244,9 +246,15 @@ export class GrabLoop {
       case PacketTypes.JOB_ASSIGN:
       case PacketTypes.JOB_ASSIGN_UNIQ:
       case PacketTypes.JOB_ASSIGN_ALL: {
+        const { handle, functionName } = packet.args;
+        if (this.#grabbing === 0) {
+          this.#misbehaved(
+            `sent a job it was not asked for (${handle}, ${functionName}: no grab was outstanding)`,
+          );
+          return;
+        }
         this.#answered();
         this.#ahead++;
-        const { handle, functionName } = packet.args;
         const unique = 'unique' in packet.args ? packet.args.unique : '';
         this.#owner.assigned(this, { handle, functionName, unique, data: packet.data });
         this.pump();
@@ -265,6 +273,16 @@ export class GrabLoop {
         // ERROR about a job the server no longer holds (it timed it out, say), ECHO_RES...: nothing to do.
         return;
     }
+  }
+
+  /**
+   * The server broke the protocol in a way that could make this worker run what it did not ask for (a
+   * job beyond its grabs): the connection is dropped, so that the server hands its jobs to others, and
+   * it is tried again only after the longest backoff (`maxRetryMs`).
+   */
+  #misbehaved(problem: string): void {
+    this.#failures = Math.max(this.#failures, maxDoublingsToMaxRetry);
+    this.#connection?.close(new GearmanProtocolError(problem, this.server.label));
   }
 
   /** One more answer is owed (a grab, or a probe's echo). */
