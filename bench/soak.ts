@@ -1,9 +1,14 @@
 /**
- * npm run soak: a steady mixed load for SOAK_MINUTES (10 by default) on every backend at once: fan-outs
- * and single calls on local threads, background jobs on a queue file drained by the embedded runner, and
- * (when gearmand is installed) foreground and background jobs through a gearmand served by a worker
- * process. Every 10 s it samples this process's RSS, heap and open handles, and the worker process's RSS;
- * after a warm-up (the first fifth of the run) any growth is reported. Not part of `npm test`.
+ * npm run soak: a steady mixed load for SOAK_MINUTES (10 by default; SOAK_SECONDS for less) on every
+ * backend at once: fan-outs and single calls on local threads, background jobs on a queue file drained
+ * by the embedded runner, and (when gearmand is installed) foreground and background jobs through a
+ * gearmand served by a worker process. It samples, every tenth of the run, this process's heap after a
+ * full garbage collection (run it with --expose-gc), RSS and open handles, and the worker process's RSS.
+ *
+ * It asserts, and exits 1 when it fails: no job failed; after the warm-up (the first fifth), the live
+ * heap of the last third is within 16 MB and 10% of the first third's (medians), the open handles no
+ * more than 5 above, and the worker's RSS within 48 MB and 25% (it is not collected first). `test/soak.test.ts` runs it for a minute
+ * in CI; `npm run soak` for ten.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -13,7 +18,17 @@ import { createClient } from '../src/index.js';
 import { gearmandInstalled, startGearmand, type TestGearmand } from '../test/helpers/gearmand.js';
 import type functions from './queue-functions.js';
 
-const minutes = Number(process.env.SOAK_MINUTES ?? 10);
+const minutes = process.env.SOAK_SECONDS
+  ? Number(process.env.SOAK_SECONDS) / 60
+  : Number(process.env.SOAK_MINUTES ?? 10);
+const sampleEveryMs = (minutes * 60_000) / 10;
+const collect = (globalThis as { gc?: () => void }).gc;
+if (!collect) {
+  console.error(
+    'soak: run it with node --expose-gc (npm run soak does), so that the heap sampled is the live one',
+  );
+  process.exit(2);
+}
 const functionsModule = new URL('./queue-functions.ts', import.meta.url);
 const cli = new URL('../dist/cli.js', import.meta.url).pathname;
 const directory = mkdtempSync(join(tmpdir(), 'gearshift-soak-'));
@@ -89,6 +104,7 @@ interface Sample {
 const samples: Sample[] = [];
 const megabytes = (bytes: number) => Math.round(bytes / 1024 / 1024);
 function sample(started: number): void {
+  collect?.();
   const memory = process.memoryUsage();
   let workerRssMb: number | undefined;
   if (worker?.pid) {
@@ -116,7 +132,7 @@ console.log(
   `backends: local threads, queue file${withGearmand ? ', gearmand + a worker process' : ' (no gearmand here)'}\n`,
 );
 const started = Date.now();
-const timer = setInterval(() => sample(started), 10_000);
+const timer = setInterval(() => sample(started), sampleEveryMs);
 while (Date.now() - started < minutes * 60_000) await round();
 clearInterval(timer);
 sample(started);
@@ -128,12 +144,39 @@ const most = (pick: (each: Sample) => number) => Math.max(...settled.map(pick));
 console.log(`\n${jobs.toLocaleString('en-US')} jobs done (background ones: accepted), ${failures} failed`);
 console.log(`after warm-up (from ${first.minute.toFixed(1)} min):`);
 console.log(`  rss     ${first.rssMb} MB -> ${last.rssMb} MB (max ${most((each) => each.rssMb)} MB)`);
-console.log(`  heap    ${first.heapMb} MB -> ${last.heapMb} MB (max ${most((each) => each.heapMb)} MB)`);
+console.log(
+  `  heap    ${first.heapMb} MB -> ${last.heapMb} MB (max ${most((each) => each.heapMb)} MB), live after a GC`,
+);
 console.log(`  handles ${first.handles} -> ${last.handles} (max ${most((each) => each.handles)})`);
 if (first.workerRssMb !== undefined)
   console.log(
     `  worker  ${first.workerRssMb} MB -> ${last.workerRssMb} MB (max ${most((each) => each.workerRssMb ?? 0)} MB)`,
   );
+
+/** The median of a measure over the first and the last third of the samples after the warm-up. */
+function thirds(pick: (each: Sample) => number): [number, number] {
+  const third = Math.max(1, Math.floor(settled.length / 3));
+  const median = (values: number[]) => values.sort((a, b) => a - b)[Math.floor(values.length / 2)] as number;
+  return [median(settled.slice(0, third).map(pick)), median(settled.slice(-third).map(pick))];
+}
+const problems: string[] = [];
+if (failures > 0) problems.push(`${failures} jobs failed`);
+if (jobs === 0) problems.push('no job ran');
+const [heapBefore, heapAfter] = thirds((each) => each.heapMb);
+if (heapAfter > heapBefore * 1.1 + 16)
+  problems.push(`the live heap grew from ${heapBefore} MB to ${heapAfter} MB`);
+const [handlesBefore, handlesAfter] = thirds((each) => each.handles);
+if (handlesAfter > handlesBefore + 5)
+  problems.push(`open handles grew from ${handlesBefore} to ${handlesAfter}`);
+if (first.workerRssMb !== undefined) {
+  const [workerBefore, workerAfter] = thirds((each) => each.workerRssMb ?? 0);
+  if (workerAfter > workerBefore * 1.25 + 48)
+    problems.push(`the worker's RSS grew from ${workerBefore} MB to ${workerAfter} MB`);
+}
+console.log(
+  problems.length === 0 ? '\nsoak: no growth, no failure' : `\nsoak: FAILED: ${problems.join('; ')}`,
+);
+process.exitCode = problems.length === 0 ? 0 : 1;
 
 await Promise.all([local.close(), queued.close(), cluster?.close()]);
 worker?.kill('SIGTERM');
