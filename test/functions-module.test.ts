@@ -1,5 +1,8 @@
 import { execFile } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { createClient as createClientFromDist } from 'gearshift';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -72,8 +75,29 @@ describe('createClient options', () => {
   });
 
   it('starts no thread and loads nothing until the first job', async () => {
-    const client = createClient({ functions: '/nonexistent/functions.js', threads: 4 });
-    await client.close();
+    const directory = mkdtempSync(join(tmpdir(), 'gearshift-lazy-'));
+    const marker = join(directory, 'loads');
+    process.env.LOAD_MARKER = marker;
+    const threads = () => Number(/Threads:\s+(\d+)/.exec(readFileSync('/proc/self/status', 'utf8'))?.[1]);
+    try {
+      const before = threads();
+      const client = createClient({
+        functions: new URL('./fixtures/load-marker.ts', import.meta.url),
+        threads: 4,
+      });
+      clients.push(client);
+      // Nothing to wait for but time: a client that started its pool would have threads, and modules
+      // loaded in them, well within this.
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      expect(existsSync(marker)).toBe(false);
+      expect(threads()).toBeLessThanOrEqual(before);
+      await client.run('threadId');
+      expect(readFileSync(marker, 'utf8').split('\n').filter(Boolean).length).toBeGreaterThanOrEqual(1);
+      expect(threads()).toBeGreaterThan(before);
+    } finally {
+      delete process.env.LOAD_MARKER;
+      rmSync(directory, { recursive: true, force: true });
+    }
   });
 });
 

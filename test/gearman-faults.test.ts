@@ -114,15 +114,21 @@ describe.skipIf(!gearmandInstalled)('Gearman faults, against real gearmand proce
       '1',
     ]);
     const caller = client({ servers: [server.address], ...quick });
-    const job = caller.run('sleep', { ms: 1500 });
+    const job = caller.run('pidAfter', { ms: 1500 });
     await until('the first worker to start the job', async () =>
       (await admin(server.address).status()).some(
-        (line) => line.functionName === 'sleep' && line.running === 1,
+        (line) => line.functionName === 'pidAfter' && line.running === 1,
       ),
     );
-    await startWorkProcess(functionsModule.pathname, ['--gearman', server.address, '--threads', '1']);
+    const second = await startWorkProcess(functionsModule.pathname, [
+      '--gearman',
+      server.address,
+      '--threads',
+      '1',
+    ]);
     await stopRunner(first, 'SIGKILL');
-    await expect(job).resolves.toBe(1500);
+    // The answer is the second worker's: the first was killed before it could give one.
+    await expect(job).resolves.toBe(second.pid);
   });
 
   it("a job that kills its worker's thread: the caller gets WorkerCrashedError, the worker serves on", async () => {
@@ -285,10 +291,27 @@ describe.skipIf(!gearmandInstalled)('Gearman faults, against real gearmand proce
     expect(error).toBeInstanceOf(GearmanProtocolError);
     expect((error as Error).message).toMatch(/magic/i);
 
-    // A worker pointed at it keeps retrying without crashing, and stops when asked.
-    const confused = await worker({ servers: [http], ...quick });
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    // A worker pointed at it keeps retrying without crashing (each try a protocol error of its own,
+    // followed by a new connection), and stops when asked.
+    const lost: Error[] = [];
+    const confused = createWorker({
+      functions: functionsModule,
+      gearman: { servers: [http], ...quick },
+      threads: 1,
+      log: false,
+    });
+    workers.push(confused);
+    confused.on('connection', (event) => {
+      if (event.error) lost.push(event.error);
+    });
+    await confused.start();
+    await until('the worker to try the peer twice', async () => lost.length >= 2);
+    expect(lost.every((error) => error instanceof GearmanProtocolError)).toBe(true);
     await confused.stop(0);
+    // And this process serves on: a caller on a real server is unaffected.
+    const server = await startGearmand();
+    await worker({ servers: [server.address], ...quick });
+    expect(await client({ servers: [server.address], ...quick }).run('add', { a: 2, b: 3 })).toBe(5);
   });
 
   it('a server announcing a packet larger than maxPacketBytes: a GearmanProtocolError, the body is not read', async () => {

@@ -4,23 +4,47 @@
  * than prefetchMs, and with prefetchMs 0, it takes only what its slots can run, and leaves the rest
  * for other workers. Real gearmand, a worker in this process (so that its `running` can be sampled).
  */
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { fillGearmanOptions } from '../src/gearman/gearman-options.js';
 import {
   type Client,
   createClient,
   createWorker,
+  GearmanAdmin,
   InvalidOptionError,
+  parseServerAddress,
   type Worker,
   type WorkerOptions,
 } from '../src/index.js';
 import type functions from './fixtures/functions.js';
 import { gearmandInstalled, startGearmand, stopAllGearmands } from './helpers/gearmand.js';
+import { startWorkProcess, stopAllRunners, stopRunner } from './helpers/runner-process.js';
+
+/** The lines of a ledger file (none while it does not exist). */
+function lines(path: string): string[] {
+  return existsSync(path) ? readFileSync(path, 'utf8').split('\n').filter(Boolean) : [];
+}
+
+/** Polls `check` until it is true, for at most 30 s. */
+async function until(check: () => boolean | Promise<boolean>): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error('not within 30 s');
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
 
 const functionsModule = new URL('./fixtures/functions.ts', import.meta.url);
 
 const clients: Client<typeof functions>[] = [];
 const workers: Worker[] = [];
+const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {
+  for (const cleanup of cleanups.splice(0)) await cleanup();
+  await stopAllRunners();
   await Promise.all(clients.splice(0).map((client) => client.destroy()));
   await Promise.all(workers.splice(0).map((worker) => worker.destroy()));
   await stopAllGearmands();
@@ -100,5 +124,55 @@ describe.skipIf(!gearmandInstalled)('how much a worker takes from gearmand', () 
     expect(() =>
       createWorker({ functions: functionsModule, gearman: { servers: ['127.0.0.1:1'] }, prefetchMs: -1 }),
     ).toThrow(/prefetchMs/);
+  });
+
+  it('a worker killed while it holds prefetched jobs: gearmand gives them to another worker, none lost', async () => {
+    const server = await startGearmand();
+    const directory = mkdtempSync(join(tmpdir(), 'gearshift-prefetch-'));
+    const ledger = join(directory, 'ledger');
+    try {
+      const module = new URL('./fixtures/queue-functions.ts', import.meta.url).pathname;
+      const args = [
+        '--gearman',
+        server.address,
+        '--threads',
+        '1',
+        '--concurrency',
+        '1',
+        '--prefetch-ms',
+        '100',
+      ];
+      const first = await startWorkProcess(module, args);
+      const client = createClient({ gearman: { servers: [server.address] } });
+      cleanups.push(() => client.destroy());
+      // Short jobs measured first: the worker then holds as many as start within 100 ms.
+      const job = (tag: string) => client.backgroundJob('record', { log: ledger, tag, ms: 5 });
+      await client.backgroundAll(Array.from({ length: 20 }, (_, n) => job(`warm-${n}`)));
+      await until(() => lines(ledger).length >= 20);
+      await client.backgroundAll(Array.from({ length: 300 }, (_, n) => job(`job-${n}`)));
+      // Held: assigned (running, for gearmand) beyond the one its slot runs.
+      const admin = new GearmanAdmin(
+        parseServerAddress(server.address),
+        fillGearmanOptions({ servers: server.address }),
+      );
+      let held = 0;
+      await until(async () => {
+        held = (await admin.status()).find((line) => line.functionName === 'record')?.running ?? 0;
+        return held >= 3;
+      });
+      await stopRunner(first, 'SIGKILL');
+      const ranBeforeKill = new Set(lines(ledger).map((line) => line.split(' ')[0]));
+      await startWorkProcess(module, args);
+      await until(() => new Set(lines(ledger).map((line) => line.split(' ')[0])).size >= 320);
+      const tags = lines(ledger).map((line) => line.split(' ')[0] as string);
+      expect(new Set(tags).size).toBe(320);
+      // Twice at most the jobs the first worker held when it was killed (one may have run, unanswered).
+      expect(tags.length - 320).toBeLessThanOrEqual(held);
+      console.log(
+        `prefetch: ${held} jobs held at the kill, ${320 - ranBeforeKill.size} run by the second worker, ${tags.length - 320} twice`,
+      );
+    } finally {
+      rmSync(directory, { recursive: true, force: true });
+    }
   });
 });
