@@ -2,7 +2,16 @@
  * Opening a queue file: checks that it is a gearshift queue (or creates one), with the settings every
  * connection needs. A file that is not ours is left exactly as it was found.
  */
-import { closeSync, constants, existsSync, mkdirSync, openSync, readSync, statSync } from 'node:fs';
+import {
+  closeSync,
+  constants,
+  existsSync,
+  fstatSync,
+  mkdirSync,
+  openSync,
+  readSync,
+  statSync,
+} from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { GearshiftError, QueueFileError } from '../errors.js';
 import { migrate, queueApplicationId } from './schema.js';
@@ -118,6 +127,7 @@ function prepareFile(file: string, create: boolean): void {
     );
   }
   try {
+    checkMode(file, fstatSync(descriptor).mode);
     const header = Buffer.alloc(sqliteHeader.length);
     const read = readSync(descriptor, header, 0, header.length, 0);
     if (read > 0 && !(read === header.length && header.equals(sqliteHeader))) {
@@ -129,6 +139,34 @@ function prepareFile(file: string, create: boolean): void {
     }
   } finally {
     closeSync(descriptor);
+  }
+}
+
+/** Files already warned about in this process (a file is opened by each client, worker and command). */
+const warnedModes = new Set<string>();
+
+/**
+ * A queue file holds every job's input and result, and what is in it runs on the workers: one that any
+ * user of the host may write is refused (anyone could add jobs that the workers run); one that its group
+ * or other users may read, or its group write, is used, with a warning once per process (a group shared
+ * on purpose, between an app's user and its workers', is a setup people choose). gearshift makes its
+ * files 0600; this is for files made otherwise.
+ */
+function checkMode(file: string, mode: number): void {
+  const octal = (mode & 0o777).toString(8).padStart(4, '0');
+  if (mode & 0o002) {
+    throw new QueueFileError(
+      file,
+      `is writable by every user of this host (mode ${octal}): anyone could add jobs that its workers run; it was not used (chmod 600 it)`,
+    );
+  }
+  if (mode & 0o077 && !warnedModes.has(file)) {
+    warnedModes.add(file);
+    const who = mode & 0o070 ? (mode & 0o007 ? 'its group and other users' : 'its group') : 'other users';
+    process.emitWarning(
+      `Queue file ${file} is open to ${who} (mode ${octal}): jobs' inputs and results are in it, and a writer can add jobs; chmod 600 it unless that is meant`,
+      'GearshiftWarning',
+    );
   }
 }
 
