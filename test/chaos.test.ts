@@ -1,17 +1,27 @@
 /**
  * Chaos, on every backend, for a bounded time (CHAOS_SECONDS, 20 by default): a mixed load (background
  * jobs, foreground calls, fan-outs) runs while processes are killed with SIGKILL, worker threads crash
- * (poison jobs) and gearmand restarts. Then the books are checked: every acknowledged background job
- * ran (or, for poison, ended dead), every foreground call settled with a result or a typed error, jobs
- * ran twice only where at-least-once allows it, and a queue file passes `PRAGMA integrity_check`.
- * Each part prints its figures; RELIABILITY.md quotes them.
+ * (poison jobs) and gearmand restarts. Then the books are checked against a ledger the jobs write
+ * themselves: every acknowledged background job ran (or, for poison, ended dead); every foreground call
+ * settled, with its own result or with a typed error of a kind a fault explains, and no more calls
+ * failed of each kind than were in flight at the faults of that kind; every submission refused was
+ * refused with a typed error; jobs ran twice only where at-least-once allows it, and no more often than
+ * the jobs in flight at the faults; and a queue file passes `PRAGMA integrity_check`. Each part prints its figures; RELIABILITY.md quotes them.
  */
 import type { ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { type Client, createClient, GearshiftError, WorkerCrashedError } from '../src/index.js';
+import { fillGearmanOptions } from '../src/gearman/gearman-options.js';
+import {
+  type Client,
+  createClient,
+  GearmanAdmin,
+  GearshiftError,
+  parseServerAddress,
+  WorkerCrashedError,
+} from '../src/index.js';
 import type queueFunctions from './fixtures/queue-functions.js';
 import { gearmandInstalled, startGearmand, stopAllGearmands, type TestGearmand } from './helpers/gearmand.js';
 import { startRunner, startWorkProcess, stopAllRunners, stopRunner } from './helpers/runner-process.js';
@@ -35,8 +45,17 @@ class Books {
   readonly acknowledged = new Map<string, string>();
   readonly poisoned = new Set<string>();
   readonly calls: Promise<'ok' | 'typed error'>[] = [];
+  /** Poison calls, which must fail (with WorkerCrashedError), apart from the floor of results. */
+  readonly poisonCalls: Promise<unknown>[] = [];
+  /** Foreground calls not yet settled. */
+  #pending = 0;
+  /** The calls in flight at the faults, by kind of fault: the most each kind can explain failing. */
+  readonly inFlightAtFaults = new Map<string, number>();
   /** The typed errors of foreground calls, by code. */
   readonly errors = new Map<string, number>();
+  /** Background submissions refused (with a typed error, or the test fails), by code. */
+  readonly refusals = new Map<string, number>();
+  #unexplained: unknown[] = [];
   #tag = 0;
 
   /** Background jobs the backend acknowledged, with the tags they were given. */
@@ -46,33 +65,84 @@ class Books {
     });
   }
 
+  /** Submits background jobs: acknowledged ones are tracked by handle; a refusal must be typed. */
+  submit(submitted: PromiseLike<readonly string[]>, tags: readonly string[]): void {
+    Promise.resolve(submitted).then(
+      (handles) => this.acknowledge(handles, tags),
+      (error: unknown) => {
+        if (error instanceof GearshiftError)
+          this.refusals.set(error.code, (this.refusals.get(error.code) ?? 0) + 1);
+        else this.#unexplained.push(error);
+      },
+    );
+  }
+
+  /** Submits a poison job: acknowledged, it must end dead. */
+  submitPoison(submitted: PromiseLike<string>): void {
+    Promise.resolve(submitted).then(
+      (handle) => this.poisoned.add(handle),
+      (error: unknown) => this.#unexplained.push(error),
+    );
+  }
+
+  /** Refusals that were not typed errors (none, or the test fails). */
+  get unexplained(): readonly unknown[] {
+    return this.#unexplained;
+  }
+
   nextTag(): string {
     return `t${++this.#tag}`;
   }
 
-  /** Tracks a call that must fail, with a typed error. */
-  trackFailure(call: PromiseLike<unknown>): void {
-    this.calls.push(
+  /** Tracks a poison call: it must fail, with WorkerCrashedError. */
+  trackPoison(call: PromiseLike<unknown>): void {
+    this.poisonCalls.push(
       Promise.resolve(call).then(
         () => {
-          throw new Error('a call that must fail succeeded');
+          throw new Error('a poison call succeeded');
         },
-        (error: unknown) => this.#typed(error),
+        (error: unknown) => {
+          if (!(error instanceof WorkerCrashedError)) throw error;
+        },
       ),
     );
   }
 
   /** Tracks a foreground call: it must settle with its tag as result, or a typed error. */
   track(call: PromiseLike<unknown>, tag: string): void {
+    this.#pending++;
+    for (const kind of this.#during)
+      this.inFlightAtFaults.set(kind, (this.inFlightAtFaults.get(kind) ?? 0) + 1);
     this.calls.push(
-      Promise.resolve(call).then(
-        (result) => {
-          if (result !== tag) throw new Error(`call ${tag} got ${String(result)}`);
-          return 'ok' as const;
-        },
-        (error: unknown) => this.#typed(error),
-      ),
+      Promise.resolve(call)
+        .finally(() => {
+          this.#pending--;
+        })
+        .then(
+          (result) => {
+            if (result !== tag) throw new Error(`call ${tag} got ${String(result)}`);
+            return 'ok' as const;
+          },
+          (error: unknown) => this.#typed(error),
+        ),
     );
+  }
+
+  /** Faults in progress: calls started while one is may fail because of it too. */
+  readonly #during = new Set<string>();
+
+  /**
+   * A fault of `kind` happens until `fault` resolves: the calls in flight at its start, and those
+   * started before it ends, may fail because of it.
+   */
+  async fault(kind: string, fault: () => Promise<void>): Promise<void> {
+    this.inFlightAtFaults.set(kind, (this.inFlightAtFaults.get(kind) ?? 0) + this.#pending);
+    this.#during.add(kind);
+    try {
+      await fault();
+    } finally {
+      this.#during.delete(kind);
+    }
   }
 
   #typed(error: unknown): 'typed error' {
@@ -150,21 +220,35 @@ async function until(what: string, check: () => boolean | Promise<boolean>, limi
   }
 }
 
-/** The books, checked: settled calls, executions, duplicates. Returns the figures for the summary. */
+/**
+ * The books, checked: every call settled with its result or an error that a fault explains (`explained`:
+ * each error code, and the kind of fault that may cause it; no more of them than calls in flight at
+ * those faults); refusals typed and explained; every acknowledged job ran. Returns the summary's figures.
+ */
 async function settle(
   books: Books,
   ledger: string,
+  explained: Readonly<Record<string, string>>,
 ): Promise<{ ok: number; typed: number; duplicates: number }> {
   const outcomes = await Promise.all(books.calls);
+  await Promise.all(books.poisonCalls);
   const counts = executions(ledger);
   const lost = [...books.acknowledged.values()].filter((tag) => !counts.has(tag));
   expect(lost).toEqual([]);
+  expect(books.unexplained).toEqual([]);
+  expect([...books.refusals.keys()].filter((code) => !(code in explained))).toEqual([]);
+  for (const [code, count] of books.errors) {
+    const fault = explained[code];
+    expect(fault, `${count} calls failed with ${code}, which no fault here explains`).toBeDefined();
+    expect(count, `${code}: more calls failed than were in flight at the ${fault}s`).toBeLessThanOrEqual(
+      books.inFlightAtFaults.get(fault as string) ?? 0,
+    );
+  }
+  const ok = outcomes.filter((outcome) => outcome === 'ok').length;
+  expect(ok).toBeGreaterThan(0);
+  expect(books.acknowledged.size).toBeGreaterThan(0);
   const duplicates = [...counts.values()].reduce((sum, count) => sum + count - 1, 0);
-  return {
-    ok: outcomes.filter((outcome) => outcome === 'ok').length,
-    typed: outcomes.filter((outcome) => outcome === 'typed error').length,
-    duplicates,
-  };
+  return { ok, typed: outcomes.length - ok, duplicates };
 }
 
 describe('chaos', () => {
@@ -186,16 +270,13 @@ describe('chaos', () => {
 
       await underChaos(
         () => {
-          mixedLoad(gs, books, ledger, (jobs, tags) => {
-            gs.backgroundAll(jobs).then((handles) => books.acknowledge(handles, tags));
-          });
-          if (Math.random() < 0.1)
-            gs.background('poison', undefined, { attempts: 2 }).then((handle) => books.poisoned.add(handle));
+          mixedLoad(gs, books, ledger, (jobs, tags) => books.submit(gs.backgroundAll(jobs), tags));
+          if (Math.random() < 0.1) books.submitPoison(gs.background('poison', undefined, { attempts: 2 }));
         },
         async () => {
           const victim = Math.floor(Math.random() * runners.length);
           const runner = runners[victim] as ChildProcess;
-          await stopRunner(runner, 'SIGKILL');
+          await books.fault('runner kill', () => stopRunner(runner, 'SIGKILL'));
           kills++;
           // What the dead runner held (its leases stay until they expire) may run again: nothing else may.
           heldAtKills += Number(
@@ -212,7 +293,8 @@ describe('chaos', () => {
       await until('the queue to drain', async () => {
         return queryValue(queue, 'SELECT count(*) FROM jobs WHERE state IN (0, 1)') === 0;
       });
-      const figures = await settle(books, ledger);
+      // A foreground call's runner may die holding it: the one failure a runner kill explains.
+      const figures = await settle(books, ledger, { ERR_WORKER_CRASHED: 'runner kill' });
       for (const handle of books.acknowledged.keys())
         expect((await gs.status(handle)).state).toBe('completed');
       for (const handle of books.poisoned) expect((await gs.status(handle)).state).toBe('dead');
@@ -237,58 +319,62 @@ describe('chaos', () => {
       const workers: ChildProcess[] = await Promise.all(
         [1, 2].map(() => startWorkProcess(moduleUrl.pathname, workerArgs)),
       );
+      // A client of a lone gearmand rides out its restarts (waitForServerMs): what fails is what was in
+      // flight when it went down.
       const gs = createClient<typeof queueFunctions>({
         functions: moduleUrl,
-        gearman: { servers: [server.address], retryMs: 50, requestTimeoutMs: 3000 },
+        gearman: { servers: [server.address], retryMs: 50, requestTimeoutMs: 3000, waitForServerMs: 5000 },
       });
+      const admin = new GearmanAdmin(
+        parseServerAddress(server.address),
+        fillGearmanOptions({ servers: server.address }),
+      );
       const books = new Books();
       let kills = 0;
       let restarts = 0;
       let poison = 0;
+      /** Jobs in flight at each fault: the most that may run twice because of it. */
+      let heldAtFaults = 0;
 
       await underChaos(
         () => {
-          mixedLoad(gs, books, ledger, (jobs, tags) => {
-            // A submission refused while gearmand is down is not acknowledged, and not counted.
-            gs.backgroundAll(jobs).then(
-              (handles) => books.acknowledge(handles, tags),
-              () => {},
-            );
-          });
+          mixedLoad(gs, books, ledger, (jobs, tags) => books.submit(gs.backgroundAll(jobs), tags));
           if (Math.random() < 0.1) {
             poison++;
-            books.trackFailure(gs.run('poison'));
+            books.trackPoison(gs.run('poison'));
           }
         },
         async () => {
+          heldAtFaults += (await admin.status().catch(() => [])).reduce((sum, line) => sum + line.running, 0);
           // Every third fault is a gearmand restart, so that each run has both kinds.
           if ((kills + restarts) % 3 === 1) {
-            await server.restart();
+            await books.fault('gearmand restart', () => server.restart());
             restarts++;
           } else {
             const victim = Math.floor(Math.random() * workers.length);
-            await stopRunner(workers[victim] as ChildProcess, 'SIGKILL');
+            await books.fault('worker kill', () => stopRunner(workers[victim] as ChildProcess, 'SIGKILL'));
             kills++;
             workers[victim] = await startWorkProcess(moduleUrl.pathname, workerArgs);
           }
         },
       );
 
-      const figures = await settle(books, ledger).catch(async (error: unknown) => {
-        // The acknowledged jobs may still be queued: give the workers time to drain before judging.
-        await until('every acknowledged job to run', () => {
-          const counts = executions(ledger);
-          return [...books.acknowledged.values()].every((tag) => counts.has(tag));
-        }).catch(() => {
-          throw error;
-        });
-        return settle(books, ledger);
+      // The acknowledged jobs may still be queued: the workers drain them before the books are judged.
+      await until('every acknowledged job to run', () => {
+        const counts = executions(ledger);
+        return [...books.acknowledged.values()].every((tag) => counts.has(tag));
+      }).catch(() => {});
+      // In flight at a restart or on a killed worker's threads (the poison jobs' crashes are theirs).
+      const figures = await settle(books, ledger, {
+        ERR_CONNECTION: 'gearmand restart',
+        ERR_WORKER_CRASHED: 'worker kill',
       });
+      expect(figures.duplicates).toBeLessThanOrEqual(heldAtFaults);
       const crashed = await gs.run('poison').catch((error: unknown) => error);
       expect(crashed).toBeInstanceOf(WorkerCrashedError);
       await gs.destroy();
       console.log(
-        `chaos, gearmand: ${seconds} s, ${kills} worker kills (SIGKILL), ${restarts} gearmand restarts, ${poison} poison jobs (thread crashes), ${books.acknowledged.size} background jobs acknowledged, 0 lost, ${figures.duplicates} run twice, ${books.calls.length} foreground calls settled (${figures.ok} results, ${figures.typed} typed errors: ${describeErrors(books)})`,
+        `chaos, gearmand: ${seconds} s, ${kills} worker kills (SIGKILL), ${restarts} gearmand restarts, ${poison} poison jobs (thread crashes), ${books.acknowledged.size} background jobs acknowledged (${[...books.refusals.values()].reduce((sum, count) => sum + count, 0)} submissions refused), 0 lost, ${figures.duplicates} run twice (of ${heldAtFaults} in flight at the faults), ${books.calls.length} foreground calls settled (${figures.ok} results, ${figures.typed} typed errors: ${describeErrors(books)})`,
       );
     },
     (seconds + 180) * 1000,
