@@ -158,13 +158,20 @@ describe('with a concurrency option', () => {
 });
 
 describe('jobs that share a thread', () => {
+  /** Starts `count` jobs that wait `ms`; resolves, with their calls, once every one of them runs. */
+  async function waitingTogether(client: ReturnType<typeof openClient>, count: number, ms: number) {
+    let running = 0;
+    const calls = Array.from({ length: count }, () =>
+      client.run('wait', { ms }, { on: { status: () => running++ } }).catch((error: unknown) => error),
+    );
+    await expect.poll(() => running, { timeout: 10_000, interval: 5 }).toBe(count);
+    return calls;
+  }
+
   async function crashBeside(killer: 'exitNow' | 'exitSoon') {
     const client = openClient({ threads: 1 });
-    const waiting = Array.from({ length: 4 }, () =>
-      client.run('wait', { ms: 2_000 }).catch((error: unknown) => error as WorkerCrashedError),
-    );
     // Once the four wait together on the one thread, a fifth job kills it.
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    const waiting = await waitingTogether(client, 4, 2_000);
     const killed = (await client
       .run(killer, { ms: 10 })
       .catch((error: unknown) => error)) as WorkerCrashedError;
@@ -196,10 +203,7 @@ describe('jobs that share a thread', () => {
 
   it("share its termination: a job that ignores its abort past abortGrace takes the others' thread down too", async () => {
     const client = openClient({ threads: 1, abortGrace: 100 });
-    const waiting = Array.from({ length: 3 }, () =>
-      client.run('wait', { ms: 3_000 }).catch((error: unknown) => error),
-    );
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    const waiting = await waitingTogether(client, 3, 3_000);
     const stubborn = await client
       .run('ignoreAbort', { ms: 1_500 }, { timeout: 50 })
       .catch((error: unknown) => error);
@@ -300,7 +304,10 @@ describe('gearshift work with no concurrency option, on one thread', () => {
       const innocent = await client.backgroundAll(
         Array.from({ length: 4 }, () => client.backgroundJob('wait', { ms: 1_000 }, { attempts: 1 })),
       );
-      await new Promise((resolve) => setTimeout(resolve, 300));
+      // Every one of them runs (it said so: its first status) before the killer comes.
+      for (const handle of innocent) {
+        await expect.poll(async () => (await client.status(handle)).denominator, { timeout: 20_000 }).toBe(1);
+      }
       const killer = await client.background('exitNow', { ms: 0 }, { attempts: 1 });
       await expect.poll(async () => (await client.status(killer)).state, { timeout: 20_000 }).toBe('dead');
       for (const handle of innocent) {
@@ -322,8 +329,11 @@ describe('gearshift work with no concurrency option, on one thread', () => {
       await startWorkProcess(module, ['--gearman', gearmand.address, '--threads', '1']);
       const client = createClient<typeof concurrencyFunctions>({ gearman: { servers: [gearmand.address] } });
       clients.push(client);
-      const innocent = Array.from({ length: 4 }, () => client.run('wait', { ms: 1_000 }));
-      await new Promise((resolve) => setTimeout(resolve, 300));
+      let running = 0;
+      const innocent = Array.from({ length: 4 }, () =>
+        client.run('wait', { ms: 1_000 }, { on: { status: () => running++ } }),
+      );
+      await expect.poll(() => running, { timeout: 10_000, interval: 5 }).toBe(4);
       const killedAt = performance.timeOrigin + performance.now();
       const killed = await client.run('exitNow', { ms: 0 }).catch((error: unknown) => error);
       expect(killed).toBeInstanceOf(WorkerCrashedError);
