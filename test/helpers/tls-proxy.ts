@@ -10,7 +10,7 @@
  * are made with the openssl tool in a temporary directory, removed by `stop()`.
  */
 import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort, waitForPort } from './gearmand.js';
@@ -42,6 +42,8 @@ export interface TlsProxy {
   /** `127.0.0.1:<port>`, speaking TLS. */
   readonly address: string;
   readonly certificates: TestCertificates;
+  /** What stunnel logged so far (its errors: a refused handshake says why). */
+  log(): string;
   stop(): Promise<void>;
 }
 
@@ -143,6 +145,7 @@ export async function startTlsProxy(
       key: readFileSync(file('client.key')),
       strangerCa: readFileSync(file('stranger-ca.pem')),
     },
+    log: () => (existsSync(file('stunnel.log')) ? readFileSync(file('stunnel.log'), 'utf8') : ''),
     async stop() {
       if (child.exitCode === null && child.signalCode === null) {
         const exited = new Promise((resolve) => child.once('exit', resolve));
