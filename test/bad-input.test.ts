@@ -5,7 +5,7 @@
  * RELIABILITY.md lists the same rows.
  */
 import { execFileSync } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -191,6 +191,8 @@ describe('bad queue files and directories', () => {
   };
   const corrupt = join(dir, 'corrupt.db');
   const foreign = join(dir, 'foreign.db');
+  let corruptBytes: Buffer;
+  let foreignBytes: Buffer;
   const readOnly = join(dir, 'read-only');
 
   beforeAll(async () => {
@@ -204,6 +206,8 @@ describe('bad queue files and directories', () => {
     const other = openDatabase(foreign);
     other.exec('CREATE TABLE invoices (id INTEGER PRIMARY KEY, total INTEGER)');
     other.close();
+    corruptBytes = readFileSync(corrupt);
+    foreignBytes = readFileSync(foreign);
     mkdirSync(readOnly);
     makeReadOnly(readOnly);
   });
@@ -232,6 +236,9 @@ describe('bad queue files and directories', () => {
     async () => {
       expect((await good.status(goodHandle)).state).toBe('queued');
       expect(queryValue(goodPath, 'PRAGMA integrity_check')).toBe('ok');
+      // The bad files are left exactly as they were found.
+      expect(readFileSync(corrupt).equals(corruptBytes)).toBe(true);
+      expect(readFileSync(foreign).equals(foreignBytes)).toBe(true);
     },
   );
 
@@ -318,9 +325,13 @@ describe.skipIf(!gearmandInstalled)('bad input on the Gearman wire', () => {
   const limit = 1024 * 1024;
   let gs: Fns;
   let worker: Worker;
+  let real: string;
+  /** The client that met the last bad bytes: it must serve on, through the real server beside them. */
+  let lastClient: Loose | undefined;
   const fakes: { close(): Promise<void> }[] = [];
   beforeAll(async () => {
     const server = await startGearmand();
+    real = server.address;
     const gearman = { servers: [server.address], maxPacketBytes: limit, requestTimeoutMs: 500 };
     worker = createWorker({ functions: functionsModule, gearman, threads: 1 });
     await worker.start();
@@ -333,8 +344,11 @@ describe.skipIf(!gearmandInstalled)('bad input on the Gearman wire', () => {
     await stopAllGearmands();
   });
 
-  /** A fake server that answers any connection with `bytes`, then says nothing more. */
-  async function fake(bytes: Buffer): Promise<Loose> {
+  /**
+   * A client of a fake server that answers any connection with `bytes`, then says nothing more, and (with
+   * `andReal`) of the real gearmand after it: its first job goes to the fake (the first server in turn).
+   */
+  async function fake(bytes: Buffer, andReal = true): Promise<Loose> {
     const sockets = new Set<Socket>();
     const server = createServer((socket) => {
       sockets.add(socket);
@@ -344,8 +358,9 @@ describe.skipIf(!gearmandInstalled)('bad input on the Gearman wire', () => {
     const port = await freePort();
     await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
     const client = createClient({
-      gearman: { servers: [`127.0.0.1:${port}`], requestTimeoutMs: 500 },
+      gearman: { servers: [`127.0.0.1:${port}`, ...(andReal ? [real] : [])], requestTimeoutMs: 500 },
     }) as Loose;
+    if (andReal) lastClient = client;
     fakes.push({
       close: async () => {
         await client.destroy();
@@ -403,14 +418,18 @@ describe.skipIf(!gearmandInstalled)('bad input on the Gearman wire', () => {
         message: /type 99/,
       },
       {
+        // Alone: with a second server, the job would go there once this one is taken for gone.
         input: 'a truncated frame, then silence',
-        send: async () => (await fake(header('\0RES', 27, 100).subarray(0, 7))).run('echo', 1),
+        send: async () => (await fake(header('\0RES', 27, 100).subarray(0, 7), false)).run('echo', 1),
         error: GearmanConnectionError,
         message: /did not answer within 500 ms/,
       },
     ],
     async () => {
       expect(await gs.run('add', { a: 20, b: 22 })).toBe(42);
+      // The client that met the bad bytes serves on too: its next job goes to the real server.
+      if (lastClient) expect(await lastClient.run('add', { a: 1, b: 2 })).toBe(3);
+      lastClient = undefined;
       expect(worker.running).toBe(0);
     },
   );
