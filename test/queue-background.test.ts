@@ -133,8 +133,9 @@ describe('background jobs', () => {
     expect(handles.map((handle) => Number(handle.split(':')[2]))).toEqual([1, 2, 3]);
   });
 
-  it('starts a delayed job on time: not before, and within tens of milliseconds after', async () => {
-    const { client } = queueClient();
+  it('starts a delayed job on time: not before, and well within a second after', async () => {
+    // The safety-net poll every 5 s: only the runner's wake-up for the job's time can start it on time.
+    const { client } = queueClient({ pollMs: 5000 });
     await client.start();
     const log = join(directory, 'delayed');
     const handle = await client.background('record', { log, tag: 'late' }, { delay: 400 });
@@ -146,8 +147,9 @@ describe('background jobs', () => {
     }, 'the delayed job');
     const status = done;
     const lateBy = (status.startedAt?.getTime() ?? 0) - (status.runAt?.getTime() ?? 0);
+    console.log(`queue: a job delayed 400 ms started ${lateBy} ms after its time`);
     expect(lateBy).toBeGreaterThanOrEqual(0);
-    expect(lateBy).toBeLessThan(100);
+    expect(lateBy).toBeLessThan(1000);
   });
 
   it('retries a failing job with growing backoff, then keeps it dead with its reason; requeue runs it again', async () => {
