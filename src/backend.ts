@@ -100,8 +100,8 @@ export interface BackgroundRequest extends SubmitRequest {
   readonly backoff: number | undefined;
 }
 
-/** Where a job is in its life, for backends that keep jobs. */
-export type JobState = 'queued' | 'running' | 'completed' | 'failed' | 'dead';
+/** Where a job is in its life, for backends that keep jobs: from `completed` on, it has ended. */
+export type JobState = 'queued' | 'running' | 'completed' | 'failed' | 'dead' | 'cancelled';
 
 /**
  * Gearman's four status fields, as GET_STATUS answers them, and what a backend that keeps its jobs (a
@@ -133,6 +133,44 @@ export interface JobStatus {
   readonly waiting?: number;
 }
 
+/** Which jobs an operator acts on: a handle, handles, or every job of a function and of some states. */
+export type JobSelector = string | readonly string[] | JobFilter;
+
+/** Jobs by function (every function when left out) and state (every state the action takes, when left out). */
+export interface JobFilter {
+  readonly functionName?: string;
+  readonly state?: JobState | readonly JobState[];
+}
+
+/** Which finished jobs a purge deletes: of these end states, finished more than `olderThanMs` ago. */
+export interface PurgeRequest {
+  readonly states: readonly JobState[];
+  readonly olderThanMs: number;
+  readonly functionName?: string | undefined;
+}
+
+/**
+ * An operator's control of the jobs a backend keeps: an optional ability of the seam, which the client
+ * asks for once. A backend that offers it may refuse some of it with an UnsupportedError that says why
+ * (a Gearman cluster keeps no finished jobs to retry or remove). Each resolves with how many jobs it
+ * changed; a job not in a state the action takes is left as it is.
+ */
+export interface JobControl {
+  /** A queued job never runs; a running one's `signal` aborts, and it ends as `cancelled`. */
+  cancel(selector: JobSelector): Promise<number>;
+  /** A failed, dead or cancelled job goes back to the queue now, with a fresh set of attempts. */
+  retry(selector: JobSelector): Promise<number>;
+  /** A finished job is deleted. */
+  remove(selector: JobSelector): Promise<number>;
+  /** Finished jobs of these states older than this are deleted. */
+  purge(request: PurgeRequest): Promise<number>;
+  /** The function's jobs are not taken any more (they keep queueing) until `resume`. */
+  pause(functionName: string): Promise<void>;
+  resume(functionName: string): Promise<void>;
+  /** The functions paused now. */
+  paused(): Promise<string[]>;
+}
+
 /** What runs the jobs: a thread pool, a queue file, a Gearman cluster, or a transport of your own. */
 export interface Backend {
   /**
@@ -157,6 +195,8 @@ export interface Backend {
   status(handle: string): Promise<JobStatus>;
   /** The status of the job in flight with this unique (Gearman's GET_STATUS_UNIQUE). Optional. */
   statusOfUnique?(unique: string): Promise<JobStatus>;
+  /** Control of the jobs it keeps (cancel, retry, remove, purge, pause), when it offers any. */
+  readonly control?: JobControl;
   /** Lets every submitted job finish, then releases resources. No submission arrives after this. */
   close(): Promise<void>;
   /** Stops at once: jobs still in flight are failed with `reason`, resources are released. */

@@ -13,6 +13,7 @@ export type GearshiftErrorCode =
   | 'ERR_WORKER_CRASHED'
   | 'ERR_JOB_TIMEOUT'
   | 'ERR_JOB_ABORTED'
+  | 'ERR_JOB_CANCELLED'
   | 'ERR_FUNCTIONS_MODULE'
   | 'ERR_CLIENT_CLOSED'
   | 'ERR_QUEUE_FILE'
@@ -170,6 +171,24 @@ export class JobAbortedError extends GearshiftError {
     this.functionName = functionName;
     this.handle = handle;
     this.reason = describeReason(reason);
+  }
+}
+
+/**
+ * An operator cancelled the job (`cancel()`, the CLI, the console): it never ran, or its `signal` aborted
+ * while it ran. It ends as `cancelled`, not failed, and is not tried again.
+ */
+export class JobCancelledError extends GearshiftError {
+  readonly functionName: string;
+  readonly handle: string | undefined;
+
+  constructor(functionName: string, handle: string | undefined, when: 'queued' | 'running') {
+    super(
+      'ERR_JOB_CANCELLED',
+      `${functionName}${handleSuffix(handle)} was cancelled ${when === 'queued' ? 'before it ran' : 'while it ran'}`,
+    );
+    this.functionName = functionName;
+    this.handle = handle;
   }
 }
 

@@ -47,6 +47,7 @@ export {
   type GearshiftErrorCode,
   InvalidOptionError,
   JobAbortedError,
+  JobCancelledError,
   JobFailedError,
   JobTimeoutError,
   PayloadError,

@@ -50,7 +50,7 @@ const servers = (value: string, flag: string): string => {
   return value;
 };
 
-const jobStates: readonly JobState[] = ['queued', 'running', 'completed', 'failed', 'dead'];
+const jobStates: readonly JobState[] = ['queued', 'running', 'completed', 'failed', 'dead', 'cancelled'];
 
 /** The options, by flag (without the dashes). */
 export const cliOptions = {

@@ -6,6 +6,9 @@ import type {
   Backend,
   BackgroundRequest,
   FunctionInfo,
+  JobControl,
+  JobSelector,
+  JobState,
   JobStatus,
   PayloadMode,
   SubmitRequest,
@@ -22,7 +25,9 @@ import {
 import type { AnyFunctionSet, FunctionName, InputOf, ResultOf } from '../functions/types.js';
 import { toBuffer } from '../payload/bytes.js';
 import { assertJsonInput } from '../payload/json.js';
+import { parseDuration } from '../shared/duration.js';
 import { IdleLatch } from '../shared/idle-latch.js';
+import { checkObject } from '../shared/validate.js';
 import { type EventRelay, JobCall } from './job-call.js';
 import { JobRun } from './job-run.js';
 import {
@@ -109,9 +114,13 @@ export class Client<S extends AnyFunctionSet = AnyFunctionSet> {
     this.#checkIdle();
   };
 
+  /** The backend's control of its jobs, asked for once; undefined when it keeps none. */
+  readonly #control: JobControl | undefined;
+
   /** @param backend what runs the jobs; see {@link createClient} for the usual ways to get one */
   constructor(backend: Backend) {
     this.#backend = backend;
+    this.#control = backend.control;
   }
 
   /**
@@ -241,6 +250,95 @@ export class Client<S extends AnyFunctionSet = AnyFunctionSet> {
       );
     }
     return backend.statusOfUnique(unique);
+  }
+
+  /**
+   * Cancels jobs: a queued one never runs; a running one sees its `signal` abort and ends as
+   * `cancelled` (its caller, if any, gets a JobCancelledError). Resolves with how many it cancelled (a
+   * job that already ended is left as it is). On a queue file, `{ functionName, state }` cancels every
+   * such job in one transaction; on Gearman, a handle: a job still queued at gearmand is dropped, a
+   * running one is stopped if a gearshift worker runs it.
+   *
+   * @example `await gs.cancel(handle)`, `await gs.cancel({ functionName: 'sendPush', state: 'queued' })`
+   */
+  cancel(selector: JobSelector): Promise<number> {
+    return this.#controlled('cancel', (control) => control.cancel(selector));
+  }
+
+  /**
+   * Puts failed, dead or cancelled jobs back in the queue now, with a fresh set of attempts (they resume
+   * from their last checkpoint). A queue file only: gearmand keeps no finished jobs.
+   *
+   * @example `await gs.retry({ functionName: 'sendPush', state: 'dead' })` (retry every dead sendPush)
+   */
+  retry(selector: JobSelector): Promise<number> {
+    return this.#controlled('retry', (control) => control.retry(selector));
+  }
+
+  /** Deletes finished jobs (completed, failed, dead, cancelled). A queue file only. */
+  remove(selector: JobSelector): Promise<number> {
+    return this.#controlled('remove', (control) => control.remove(selector));
+  }
+
+  /**
+   * Deletes the finished jobs of `state` (every end state when left out) that finished more than
+   * `olderThan` ago: milliseconds, or text such as `'7d'` or `'12h'`. A queue file only.
+   *
+   * @example `await gs.purge({ state: 'completed', olderThan: '7d' })`
+   */
+  purge(options: {
+    readonly state?: JobState | readonly JobState[];
+    readonly olderThan: number | string;
+    readonly functionName?: string;
+  }): Promise<number> {
+    try {
+      checkObject('options', options);
+      const olderThanMs = parseDuration('options.olderThan', options.olderThan);
+      const states =
+        options.state === undefined
+          ? endStates
+          : Array.isArray(options.state)
+            ? options.state
+            : [options.state];
+      const request = { states, olderThanMs, functionName: options.functionName };
+      return this.#controlled('purge', (control) => control.purge(request));
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  /**
+   * Stops taking the function's jobs, which keep queueing, until `resume()`: on a queue file every runner
+   * of the file, from its next claim, and the state is kept in the file; on Gearman the gearshift workers
+   * connected now, within a round trip (a worker started later has not heard of it).
+   */
+  pause(functionName: string): Promise<void> {
+    return this.#controlled('pause', (control) => control.pause(functionName));
+  }
+
+  resume(functionName: string): Promise<void> {
+    return this.#controlled('resume', (control) => control.resume(functionName));
+  }
+
+  /** The functions paused now (on a queue file). */
+  paused(): Promise<string[]> {
+    return this.#controlled('paused', (control) => control.paused());
+  }
+
+  #controlled<T>(action: string, call: (control: JobControl) => Promise<T>): Promise<T> {
+    const control = this.#control;
+    if (!control) {
+      return Promise.reject(
+        new UnsupportedError(
+          `${action}() acts on the jobs a queue file or a Gearman cluster keeps; this client has only a local pool, which keeps none (stop a call with its signal)`,
+        ),
+      );
+    }
+    try {
+      return call(control);
+    } catch (error) {
+      return Promise.reject(error);
+    }
   }
 
   /**
@@ -416,6 +514,9 @@ export class Client<S extends AnyFunctionSet = AnyFunctionSet> {
     );
   }
 }
+
+/** The states a purge takes when none is given: every end. */
+const endStates: readonly JobState[] = ['completed', 'failed', 'dead', 'cancelled'];
 
 /** The options of a call that gave none. */
 const noOptions: RunOptions = Object.freeze({});

@@ -7,6 +7,7 @@ import type {
   Backend,
   BackgroundRequest,
   FunctionInfo,
+  JobControl,
   JobListener,
   JobStatus,
   JobTicket,
@@ -25,6 +26,11 @@ export class RoutingBackend implements Backend {
   constructor(pool: LocalBackend, queue: QueueBackend) {
     this.#pool = pool;
     this.#queue = queue;
+  }
+
+  /** The queue file's: the pool keeps no jobs to control. */
+  get control(): JobControl {
+    return this.#queue.control;
   }
 
   manifest(): Promise<readonly FunctionInfo[] | undefined> {

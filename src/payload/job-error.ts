@@ -6,6 +6,7 @@ import {
   FunctionsModuleError,
   GearshiftError,
   JobAbortedError,
+  JobCancelledError,
   JobFailedError,
   JobTimeoutError,
   PayloadError,
@@ -108,6 +109,12 @@ export function jobErrorFromData(
       return new JobTimeoutError(functionName, handle, Number(data.details?.timeout ?? 0));
     case 'ERR_JOB_ABORTED':
       return new JobAbortedError(functionName, handle, detail('reason') ?? data.message);
+    case 'ERR_JOB_CANCELLED':
+      return new JobCancelledError(
+        functionName,
+        handle,
+        /while it ran/.test(data.message) ? 'running' : 'queued',
+      );
     case 'ERR_PAYLOAD':
       return new PayloadError(functionName, detail('path') ?? 'result', detail('problem') ?? data.message);
     case 'ERR_FUNCTIONS_MODULE':

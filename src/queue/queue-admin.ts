@@ -5,7 +5,8 @@
 import type { JobState, JobStatus } from '../backend.js';
 import { InvalidOptionError } from '../errors.js';
 import { isGone } from '../shared/local-processes.js';
-import { toStatus } from './queue-backend.js';
+import { toStatus } from './job-status.js';
+import { QueueControl } from './queue-control.js';
 import type { Durability } from './queue-file.js';
 import { defaultQueuePath } from './queue-file.js';
 import { QueueStore } from './queue-store.js';
@@ -38,6 +39,7 @@ const stateNumbers: Readonly<Record<JobState, number>> = State;
 /** A queue file, for inspection and repair. */
 export class Queue {
   readonly #store: QueueStore;
+  #control: QueueControl | undefined;
 
   /** @internal use {@link openQueue} */
   constructor(store: QueueStore) {
@@ -107,13 +109,24 @@ export class Queue {
       .map((row) => toStatus(this.#store.handle(row.id), row));
   }
 
-  /** Puts a failed or dead job back in the queue with a fresh set of attempts; false if it was neither. */
+  /**
+   * Puts a failed, dead or cancelled job back in the queue with a fresh set of attempts; false if it was
+   * none of them. (`control.retry()` does the same for many jobs at once.)
+   */
   requeue(handle: string): boolean {
     const id = this.#store.idOf(handle);
     if (id === undefined) return false;
-    const requeued = this.#store.db.transaction(() => this.#store.requeue(id, Date.now()), 'immediate');
-    if (requeued) this.#store.changes.notify();
+    const store = this.#store;
+    const requeued =
+      store.db.transaction(() => store.control.retry({ ids: [id] }, Date.now()), 'immediate') === 1;
+    if (requeued) store.changes.notify();
     return requeued;
+  }
+
+  /** Control of the file's jobs: cancel, retry, remove, purge, pause and resume, as a client's. */
+  get control(): QueueControl {
+    this.#control ??= new QueueControl(() => this.#store);
+    return this.#control;
   }
 
   /** Deletes finished jobs past their retention; returns how many rows went. */

@@ -22,12 +22,14 @@ import { cancel, every, maxTimerMs, type Timer } from '../shared/timers.js';
 import { WorkerEvents } from '../worker/worker-events.js';
 import { WorkerHost } from '../worker/worker-host.js';
 import { logWorkerEvents, stderrLog } from '../worker/worker-log.js';
+import { toStatus } from './job-status.js';
 import { priorityRank } from './priority.js';
+import { QueueControl } from './queue-control.js';
 import type { Durability } from './queue-file.js';
 import type { QueueOrigin } from './queue-origin.js';
 import { QueueSource } from './queue-source.js';
 import { QueueStore } from './queue-store.js';
-import { EventKind, State, stateNames } from './schema.js';
+import { EventKind, State } from './schema.js';
 import type { NewJob } from './sql/insert-jobs.js';
 import type { JobRow } from './sql/read-jobs.js';
 import type { Retention } from './sql/retention.js';
@@ -87,6 +89,9 @@ export class QueueBackend implements Backend {
   constructor(options: QueueBackendOptions) {
     this.#options = options;
   }
+
+  /** Control of the file's jobs (opening it on first use). */
+  readonly control: QueueControl = new QueueControl(() => this.#open());
 
   /** The file, once opened. */
   get store(): QueueStore | undefined {
@@ -358,30 +363,6 @@ function deliverEvent(group: WaitGroup, kind: number, body: string | Uint8Array 
     const message = fromStored(body) as string;
     for (const listener of group.listeners) listener.warning(message);
   }
-}
-
-/** A job row as status() answers it. */
-export function toStatus(handle: string, row: JobRow): JobStatus {
-  const date = (at: number | null) => (at === null ? undefined : new Date(at));
-  const error = row.error ? parseJobErrorData(row.error) : undefined;
-  return {
-    handle,
-    known: true,
-    running: row.state === State.running && row.startedAt !== null,
-    numerator: row.numerator,
-    denominator: row.denominator,
-    state: stateNames[row.state] ?? 'queued',
-    functionName: row.functionName,
-    attempts: row.attempts,
-    maxAttempts: row.maxAttempts,
-    ...(error ? { lastError: { code: error.code, message: error.message } } : {}),
-    ...(row.state === State.completed && row.result !== null ? { result: fromStored(row.result) } : {}),
-    ...(row.checkpoint === null ? {} : { checkpoint: JSON.parse(row.checkpoint) }),
-    createdAt: new Date(row.createdAt),
-    runAt: new Date(row.runAt),
-    ...(row.startedAt === null ? {} : { startedAt: date(row.startedAt) }),
-    ...(row.finishedAt === null ? {} : { finishedAt: date(row.finishedAt) }),
-  };
 }
 
 function asQueueError(file: string, error: unknown): GearshiftError {

@@ -11,7 +11,7 @@
  */
 import { hostname } from 'node:os';
 import type { FunctionInfo } from '../backend.js';
-import { type GearshiftError, JobAbortedError } from '../errors.js';
+import { type GearshiftError, JobAbortedError, JobCancelledError } from '../errors.js';
 import { jobErrorToData } from '../payload/job-error.js';
 import { backoffDelay } from '../shared/backoff.js';
 import { thisProcess } from '../shared/local-processes.js';
@@ -24,6 +24,7 @@ import type { QueueStore } from './queue-store.js';
 import { heartbeatMsFor, RunnerUpkeep } from './runner-upkeep.js';
 import { EventKind, State } from './schema.js';
 import type { ClaimedJob } from './sql/claim-jobs.js';
+import { operatorCancel } from './sql/control-jobs.js';
 import type { Retention } from './sql/retention.js';
 import { fromStored, toStored } from './stored-payload.js';
 
@@ -181,8 +182,15 @@ export class QueueSource implements JobSource<QueueOrigin> {
   failed(job: HostedJob<QueueOrigin>, error: GearshiftError, final: boolean): void {
     const { row, token } = job.origin;
     const { id, attempts, maxAttempts, backoff, foreground, runAt } = row;
-    const retry = !final && attempts < maxAttempts;
-    const state = retry ? State.queued : foreground ? State.failed : State.dead;
+    const retry = !final && attempts < maxAttempts && !(error instanceof JobCancelledError);
+    const state =
+      error instanceof JobCancelledError
+        ? State.cancelled
+        : retry
+          ? State.queued
+          : foreground
+            ? State.failed
+            : State.dead;
     const now = Date.now();
     const stored = JSON.stringify(jobErrorToData(error));
     const next = retry ? now + backoffDelay(backoff, attempts) : runAt;
@@ -308,10 +316,14 @@ export class QueueSource implements JobSource<QueueOrigin> {
   #checkCancellations(): void {
     const host = this.#host;
     if (!host || host.running === 0 || this.#opened.closed) return;
-    for (const id of this.#opened.leases.cancelled(this.id)) {
+    for (const { id, how } of this.#opened.leases.cancelled(this.id)) {
       const job = host.job(this.#opened.handle(id));
       if (!job) continue;
-      host.abort(job, new JobAbortedError(job.info.name, job.handle, 'its caller stopped waiting'), 'fail');
+      const error =
+        how === operatorCancel
+          ? new JobCancelledError(job.info.name, job.handle, 'running')
+          : new JobAbortedError(job.info.name, job.handle, 'its caller stopped waiting');
+      host.abort(job, error, 'fail');
     }
   }
 

@@ -6,12 +6,13 @@ import { ChangeSignal } from './change-signal.js';
 import { type Durability, openQueueFile } from './queue-file.js';
 import { prepareCancelJob } from './sql/cancel-job.js';
 import { prepareClaimJobs } from './sql/claim-jobs.js';
+import { prepareControlJobs } from './sql/control-jobs.js';
 import { prepareFunctionStats } from './sql/function-stats.js';
 import { prepareInsertJobs } from './sql/insert-jobs.js';
 import { prepareJobEvents } from './sql/job-events.js';
+import { prepareJobTotals } from './sql/job-totals.js';
 import { prepareLeases } from './sql/leases.js';
 import { prepareReadJobs } from './sql/read-jobs.js';
-import { prepareRequeue } from './sql/requeue.js';
 import { prepareRetention } from './sql/retention.js';
 import { prepareRunners } from './sql/runners.js';
 import { prepareSettleJobs } from './sql/settle-jobs.js';
@@ -48,7 +49,8 @@ export class QueueStore {
   readonly runners: ReturnType<typeof prepareRunners>;
   readonly functionStats: ReturnType<typeof prepareFunctionStats>;
   readonly prune: ReturnType<typeof prepareRetention>;
-  readonly requeue: ReturnType<typeof prepareRequeue>;
+  readonly control: ReturnType<typeof prepareControlJobs>;
+  readonly totals: ReturnType<typeof prepareJobTotals>;
   #closed = false;
 
   constructor(file: string, options: StoreOptions) {
@@ -69,7 +71,8 @@ export class QueueStore {
     this.runners = prepareRunners(this.db);
     this.functionStats = prepareFunctionStats(this.db);
     this.prune = prepareRetention(this.db);
-    this.requeue = prepareRequeue(this.db);
+    this.control = prepareControlJobs(this.db);
+    this.totals = prepareJobTotals(this.db);
   }
 
   /** A job's handle: `Q:<queue id>:<job id>`. */

@@ -9,11 +9,17 @@ import type { SqliteConnection } from './sqlite/sqlite-connection.js';
 /** 'gsft': marks a SQLite file as a gearshift queue. */
 export const queueApplicationId = 0x67736674;
 
-/** Job states as stored (small integers keep the indexes small). */
-export const State = { queued: 0, running: 1, completed: 2, failed: 3, dead: 4 } as const;
+/**
+ * Job states as stored (small integers keep the indexes small). From `completed` on, a job has ended:
+ * the finished states share one index (`state >= completed`).
+ */
+export const State = { queued: 0, running: 1, completed: 2, failed: 3, dead: 4, cancelled: 5 } as const;
 
 /** The state names of the API, by stored number. */
-export const stateNames = ['queued', 'running', 'completed', 'failed', 'dead'] as const;
+export const stateNames = ['queued', 'running', 'completed', 'failed', 'dead', 'cancelled'] as const;
+
+/** The states in which a job has ended, as stored. */
+export const finishedStates = [State.completed, State.failed, State.dead, State.cancelled] as const;
 
 /** Kinds of event row, kept for callers who wait on a job. */
 export const EventKind = { status: 0, data: 1, warning: 2 } as const;
@@ -79,6 +85,16 @@ const migrations: readonly string[] = [
    ALTER TABLE runners ADD COLUMN heartbeat_ms INTEGER NOT NULL DEFAULT 10000;
    CREATE INDEX runners_host ON runners (host_key);
    ALTER TABLE jobs ADD COLUMN checkpoint BLOB;`,
+  // 3: job control and the console. A cancelled job ends in state 5 (the finished states' index covers
+  // it). A paused function has a row in function_flags. function_totals keeps, per function, the jobs
+  // that left the file (pruned, removed, purged) or left an end (retried) in each end state, so that
+  // totals since the file began survive retention. jobs_function_state answers the per-function counts
+  // of a large file from the index alone.
+  `CREATE TABLE function_flags (function TEXT PRIMARY KEY, paused_at INTEGER NOT NULL) WITHOUT ROWID;
+   CREATE TABLE function_totals (
+     function TEXT NOT NULL, state INTEGER NOT NULL, count INTEGER NOT NULL, PRIMARY KEY (function, state)
+   ) WITHOUT ROWID;
+   CREATE INDEX jobs_function_state ON jobs (function, state);`,
 ];
 
 /** The schema version this gearshift writes. */

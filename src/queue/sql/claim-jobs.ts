@@ -1,7 +1,7 @@
 /**
  * Claiming: jobs whose lease expired go back to the queue (or to their end, after their last attempt),
- * then the best ready jobs of the functions a runner knows are leased to it. Priority first, across
- * functions; then the time they became ready; then the order they came in.
+ * then the best ready jobs of the functions a runner knows, and that are not paused, are leased to it.
+ * Priority first, across functions; then the time they became ready; then the order they came in.
  */
 import { backoffDelaySql } from '../../shared/backoff.js';
 import { State } from '../schema.js';
@@ -46,13 +46,15 @@ export function prepareClaimJobs(db: SqliteConnection) {
      WHERE id IN (
        SELECT id FROM jobs
        WHERE state = ${State.queued} AND run_at <= :now AND function IN (SELECT value FROM json_each(:functions))
+         AND function NOT IN (SELECT function FROM function_flags)
        ORDER BY priority, run_at, id LIMIT :limit)
      RETURNING id, function AS functionName, input, unique_key AS "unique", priority, foreground, run_at AS runAt,
        attempts, max_attempts AS maxAttempts, backoff, checkpoint`,
   );
   const nextReady = db.prepare(
     `SELECT min(run_at) FROM jobs
-     WHERE state = ${State.queued} AND run_at > :now AND function IN (SELECT value FROM json_each(:functions))`,
+     WHERE state = ${State.queued} AND run_at > :now AND function IN (SELECT value FROM json_each(:functions))
+       AND function NOT IN (SELECT function FROM function_flags)`,
   );
 
   return {

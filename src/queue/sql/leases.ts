@@ -8,12 +8,15 @@ export function prepareLeases(db: SqliteConnection) {
      RETURNING id, lease_token AS token`,
   );
   const cancelled = db.prepare(
-    `SELECT id FROM jobs WHERE lease_owner = ? AND state = ${State.running} AND cancel_requested = 1`,
+    `SELECT id, cancel_requested AS how FROM jobs
+     WHERE lease_owner = ? AND state = ${State.running} AND cancel_requested != 0`,
   );
   return {
     /** Renews the owner's leases; returns the jobs it still holds, with their lease tokens. */
     renew: (owner: string, until: number): Map<number, number> =>
       new Map((renew.all(until, owner) as { id: number; token: number }[]).map((row) => [row.id, row.token])),
-    cancelled: (owner: string): number[] => cancelled.values(owner) as number[],
+    /** The owner's running jobs asked to stop: by a caller that left (1) or an operator (2). */
+    cancelled: (owner: string): { id: number; how: number }[] =>
+      cancelled.all(owner) as { id: number; how: number }[],
   };
 }

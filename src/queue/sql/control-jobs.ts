@@ -1,0 +1,113 @@
+/**
+ * An operator's control of jobs, each one statement (or two) over a selection of jobs: by handle (ids)
+ * or by a filter (a function, states). The caller runs each in one write transaction.
+ *
+ * - cancel: a queued job ends at once as cancelled; a running one is marked (cancel_requested = 2), and
+ *   its runner aborts it and writes the end, under its lease like every write of a running job.
+ * - retry: a failed, dead or cancelled job goes back to the queue now, with a fresh set of attempts (its
+ *   checkpoint kept: it resumes).
+ * - remove: a finished job leaves the file, with its events.
+ * - pause / resume: a paused function's jobs are not claimed (they keep queueing).
+ */
+import { State } from '../schema.js';
+import type { SqliteConnection } from '../sqlite/sqlite-connection.js';
+import { recordTotalsSql } from './job-totals.js';
+
+/**
+ * Which jobs: by id, or by function (any when null), stored state and (for finished jobs) an end before
+ * a time; at most `limit` of them (a purge goes in slices).
+ */
+export type JobSelection =
+  | { readonly ids: readonly number[] }
+  | {
+      readonly functionName: string | null;
+      readonly states: readonly number[];
+      readonly finishedBefore?: number;
+      readonly limit?: number;
+    };
+
+/** The value of cancel_requested for an operator's cancel (1 is a foreground caller that left). */
+export const operatorCancel = 2;
+
+/** The failure a job cancelled while queued ends with, as stored. */
+const cancelledError = JSON.stringify({
+  code: 'ERR_JOB_CANCELLED',
+  message: 'it was cancelled before it ran',
+  details: { reason: 'cancelled before it ran' },
+});
+
+const selected = `id IN (
+  SELECT value FROM json_each(:ids) WHERE :ids IS NOT NULL
+  UNION ALL
+  SELECT id FROM (SELECT id FROM jobs WHERE :ids IS NULL AND (:function IS NULL OR function = :function)
+    AND state IN (SELECT value FROM json_each(:states)) AND (:before IS NULL OR finished_at < :before)
+    ORDER BY id LIMIT :limit))`;
+
+const finished = `state >= ${State.completed}`;
+const ended = `state > ${State.completed}`;
+
+export function prepareControlJobs(db: SqliteConnection) {
+  const cancelQueued = db.prepare(
+    `UPDATE jobs SET state = ${State.cancelled}, finished_at = :now, error = :error
+     WHERE ${selected} AND state = ${State.queued}`,
+  );
+  const cancelRunning = db.prepare(
+    `UPDATE jobs SET cancel_requested = ${operatorCancel} WHERE ${selected} AND state = ${State.running}`,
+  );
+  const countRetried = db.prepare(
+    recordTotalsSql(`SELECT function, state FROM jobs WHERE ${selected} AND ${ended}`),
+  );
+  const retry = db.prepare(
+    `UPDATE jobs SET state = ${State.queued}, attempts = 0, run_at = :now, finished_at = NULL, started_at = NULL,
+       cancel_requested = 0, numerator = 0, denominator = 0
+     WHERE ${selected} AND ${ended}`,
+  );
+  const countRemoved = db.prepare(
+    recordTotalsSql(`SELECT function, state FROM jobs WHERE ${selected} AND ${finished}`),
+  );
+  const removeEvents = db.prepare(
+    `DELETE FROM job_events WHERE job_id IN (SELECT id FROM jobs WHERE ${selected} AND ${finished})`,
+  );
+  const remove = db.prepare(`DELETE FROM jobs WHERE ${selected} AND ${finished}`);
+  const pause = db.prepare('INSERT OR IGNORE INTO function_flags (function, paused_at) VALUES (?, ?)');
+  const resume = db.prepare('DELETE FROM function_flags WHERE function = ?');
+  const paused = db.prepare('SELECT function FROM function_flags ORDER BY function');
+
+  const parameters = (selection: JobSelection) =>
+    'ids' in selection
+      ? { ids: JSON.stringify(selection.ids), function: null, states: '[]', before: null, limit: 0 }
+      : {
+          ids: null,
+          function: selection.functionName,
+          states: JSON.stringify(selection.states),
+          before: selection.finishedBefore ?? null,
+          limit: selection.limit ?? -1,
+        };
+
+  return {
+    /** Cancels the selected jobs that have not ended; how many. */
+    cancel(selection: JobSelection, now: number): number {
+      const given = parameters(selection);
+      return (
+        cancelQueued.run({ ...given, now, error: cancelledError }).changes + cancelRunning.run(given).changes
+      );
+    },
+    /** Queues again the selected jobs that failed, died or were cancelled; how many. */
+    retry(selection: JobSelection, now: number): number {
+      const given = parameters(selection);
+      countRetried.run(given);
+      return retry.run({ ...given, now }).changes;
+    },
+    /** Deletes the selected jobs that have ended; how many. */
+    remove(selection: JobSelection): number {
+      const given = parameters(selection);
+      countRemoved.run(given);
+      removeEvents.run(given);
+      return remove.run(given).changes;
+    },
+    pause: (functionName: string, now: number): boolean => pause.run(functionName, now).changes === 1,
+    resume: (functionName: string): boolean => resume.run(functionName).changes === 1,
+    /** The paused functions. */
+    paused: (): string[] => paused.values() as string[],
+  };
+}
