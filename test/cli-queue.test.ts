@@ -81,7 +81,7 @@ describe('gearshift and a queue file', () => {
     expect(await gearshift('jobs', '--queue', join(directory, 'c.db'), '--state', 'lost')).toMatchObject({
       code: 2,
       stderr: expect.stringContaining(
-        "Expected `--state` to be 'queued', 'running', 'completed', 'failed' or 'dead', got `\"lost\"` (string)",
+        "Expected `--state` to be 'queued', 'running', 'completed', 'failed', 'dead' or 'cancelled', got `\"lost\"` (string)",
       ),
     });
   });
