@@ -76,6 +76,8 @@ export const cliOptions = {
   delay: { value: 'DURATION', parse: duration(0) },
   attempts: { value: 'N', parse: count(1) },
   state: { value: jobStates.join('|'), parse: oneOf(...jobStates) },
+  function: { value: '<function>', parse: text },
+  'older-than': { value: 'DURATION', parse: duration(0) },
   limit: { value: 'N', parse: count(1) },
   verbose: { flag: true },
 } as const satisfies Record<string, ValueOption<unknown> | FlagOption>;

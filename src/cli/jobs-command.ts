@@ -1,7 +1,6 @@
 /**
  * `gearshift jobs --queue <file> [--state dead] [--limit N]`: the most recent jobs in a state (the
- * dead-letter jobs by default), and `gearshift requeue --queue <file> <handle>...`: put failed or dead
- * jobs back with a fresh set of attempts. A queue file only: gearmand keeps no finished jobs.
+ * dead-letter jobs by default). A queue file only: gearmand keeps no finished jobs.
  */
 import { openQueue } from '../queue/queue-admin.js';
 import { type Command, type CommandLine, valueOr } from './command.js';
@@ -17,15 +16,6 @@ export const jobsCommand: Command = {
   options: ['queue', 'state', 'limit'],
   refuses: { gearman: queueOnly('jobs') },
   run: listJobs,
-};
-
-export const requeueCommand: Command = {
-  name: 'requeue',
-  usage: `gearshift requeue --queue <file> <handle>...
-    Puts failed or dead jobs back in the queue with a fresh set of attempts.`,
-  options: ['queue'],
-  refuses: { gearman: queueOnly('requeue') },
-  run: requeue,
 };
 
 /** The queue file a queue-only command works on. */
@@ -48,24 +38,6 @@ async function listJobs(line: CommandLine): Promise<number> {
       );
     }
     return 0;
-  } finally {
-    queue.close();
-  }
-}
-
-async function requeue({ values, positionals }: CommandLine): Promise<number> {
-  if (positionals.length === 0) throw new UsageError('requeue needs the handles of the jobs to put back');
-  const queue = openQueue(requiredQueue('requeue', values.queue), { create: false });
-  try {
-    let refused = 0;
-    for (const handle of positionals) {
-      if (queue.requeue(handle)) process.stdout.write(`${handle}: queued again\n`);
-      else {
-        refused++;
-        process.stdout.write(`${handle}: not requeued (unknown, or neither failed nor dead)\n`);
-      }
-    }
-    return refused === 0 ? 0 : 1;
   } finally {
     queue.close();
   }

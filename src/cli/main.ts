@@ -8,8 +8,17 @@
 import { createRequire } from 'node:module';
 import { GearshiftError, InvalidOptionError } from '../errors.js';
 import { type Command, readCommandLine } from './command.js';
+import {
+  cancelCommand,
+  pauseCommand,
+  purgeCommand,
+  removeCommand,
+  requeueCommand,
+  resumeCommand,
+  retryCommand,
+} from './control-command.js';
 import { functionsCommand } from './functions-command.js';
-import { jobsCommand, requeueCommand } from './jobs-command.js';
+import { jobsCommand } from './jobs-command.js';
 import { statusCommand } from './status-command.js';
 import { submitCommand } from './submit-command.js';
 import { UsageError } from './usage-error.js';
@@ -20,6 +29,12 @@ const commands: readonly Command[] = [
   workCommand,
   statusCommand,
   jobsCommand,
+  cancelCommand,
+  retryCommand,
+  removeCommand,
+  pauseCommand,
+  resumeCommand,
+  purgeCommand,
   requeueCommand,
   functionsCommand,
 ];

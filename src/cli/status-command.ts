@@ -26,6 +26,8 @@ interface FunctionLine {
   queued: number;
   running: number;
   workers: number;
+  /** On a queue file: paused by an operator. */
+  paused?: boolean;
 }
 
 async function status({ values, positionals }: CommandLine): Promise<number> {
@@ -45,7 +47,11 @@ async function status({ values, positionals }: CommandLine): Promise<number> {
   for (const line of lines)
     process.stdout.write(`${line.functionName}\t${line.queued}\t${line.running}\t${line.workers}\n`);
   for (const line of lines) {
-    if (line.workers === 0 && line.queued + line.running > 0) {
+    if (line.paused) {
+      process.stderr.write(
+        `gearshift status: ${line.functionName}: paused: its jobs queue, and no runner takes them until it is resumed\n`,
+      );
+    } else if (line.workers === 0 && line.queued + line.running > 0) {
       process.stderr.write(
         `gearshift status: ${line.functionName}: ${line.queued} queued and no live worker runs it: its jobs wait until one does\n`,
       );

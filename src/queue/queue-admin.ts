@@ -21,6 +21,8 @@ export interface FunctionStatus {
   readonly running: number;
   /** Live runners that run this function. */
   readonly workers: number;
+  /** Whether it is paused: its jobs queue, and no runner takes them. */
+  readonly paused: boolean;
 }
 
 /** A runner working on the file. */
@@ -62,14 +64,20 @@ export class Queue {
       for (const name of JSON.parse(runner.functions) as string[])
         workers.set(name, (workers.get(name) ?? 0) + 1);
     }
+    const paused = new Set(this.#store.control.paused());
     const lines = new Map<string, FunctionStatus>();
-    for (const counts of this.#store.functionStats()) {
-      lines.set(counts.functionName, { ...counts, workers: workers.get(counts.functionName) ?? 0 });
-    }
-    for (const [functionName, count] of workers) {
-      if (!lines.has(functionName))
-        lines.set(functionName, { functionName, queued: 0, running: 0, workers: count });
-    }
+    const line = (functionName: string, queued = 0, running = 0) =>
+      lines.set(functionName, {
+        functionName,
+        queued,
+        running,
+        workers: workers.get(functionName) ?? 0,
+        paused: paused.has(functionName),
+      });
+    for (const counts of this.#store.functionStats())
+      line(counts.functionName, counts.queued, counts.running);
+    for (const functionName of [...workers.keys(), ...paused])
+      if (!lines.has(functionName)) line(functionName);
     return [...lines.values()].sort((a, b) => a.functionName.localeCompare(b.functionName));
   }
 

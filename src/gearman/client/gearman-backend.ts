@@ -27,7 +27,6 @@ import {
   GearmanProtocolError,
   type GearshiftError,
   JobFailedError,
-  UnsupportedError,
 } from '../../errors.js';
 import type { FunctionSet } from '../../functions/define.js';
 import { describeFunctions } from '../../functions/load-module.js';
@@ -37,11 +36,11 @@ import { IdleLatch } from '../../shared/idle-latch.js';
 import { hash32, randomId } from '../../shared/random.js';
 import { after, cancel, every, type Timer } from '../../shared/timers.js';
 import { GearmanAdmin } from '../admin-client.js';
-import { cancelFunctionPrefix } from '../control.js';
 import type { FilledGearmanOptions } from '../gearman-options.js';
 import type { Packet } from '../protocol/packet-codec.js';
 import { type PacketType, PacketTypes } from '../protocol/packet-types.js';
 import { checkWireSize, fromWire, toWire } from '../wire-payload.js';
+import { broadcastControl, GearmanControl } from './gearman-control.js';
 import { type LinkJob, ServerLink, type Waiting } from './server-link.js';
 
 /** How often a job whose caller counts a timeout is asked about (GET_STATUS) until it starts. */
@@ -220,6 +219,9 @@ export class GearmanBackend implements Backend {
   readonly #idle = new IdleLatch();
   #closing: Promise<void> | undefined;
 
+  /** An operator's control of the cluster's jobs, as far as gearmand allows (cancel by handle, pause). */
+  readonly control: GearmanControl;
+
   /**
    * @param functions the functions the workers run (the module, or the set), if this process has them:
    *   names and payloads are then checked before anything is sent. Without them, any name is accepted,
@@ -229,6 +231,12 @@ export class GearmanBackend implements Backend {
     this.#options = options;
     this.#links = options.servers.map((server) => new ServerLink(server, options));
     this.#functions = functions;
+    this.control = new GearmanControl({
+      options,
+      links: () => this.#links,
+      linkOf: (handle) => this.#linkOf(handle),
+      status: (handle) => this.status(handle),
+    });
   }
 
   manifest(): Promise<readonly FunctionInfo[] | undefined> {
@@ -401,26 +409,11 @@ export class GearmanBackend implements Backend {
    * end: the Gearman protocol has no way to stop it.
    */
   #cancelRemote(link: ServerLink, handle: string): void {
-    const admin = new GearmanAdmin(link.server, this.#options);
-    const askWorkers = async () => {
-      const workers = await admin.workers();
-      const controls = new Set(
-        workers.flatMap((worker) => worker.functions).filter((name) => name.startsWith(cancelFunctionPrefix)),
-      );
-      for (const functionName of controls) {
-        const data = Buffer.from(handle, 'utf8');
-        // High priority, to pass the jobs queued for the worker; a server without it takes a normal one.
-        link.request(PacketTypes.SUBMIT_JOB_HIGH_BG, { functionName, unique: '' }, data, {
-          ...ignoredAnswer,
-          failed: (error) => {
-            if (error instanceof UnsupportedError)
-              link.request(PacketTypes.SUBMIT_JOB_BG, { functionName, unique: '' }, data, ignoredAnswer);
-          },
-        });
-      }
-    };
     // Either may fail (the job already ended, the server went away): the job is then as good as stopped.
-    Promise.allSettled([admin.cancelJob(handle), askWorkers()]);
+    Promise.allSettled([
+      new GearmanAdmin(link.server, this.#options).cancelJob(handle),
+      broadcastControl(link, this.#options, { kind: 'cancel', handle, by: 'caller' }),
+    ]);
   }
 
   #submitBackground(
@@ -550,6 +543,3 @@ export class GearmanBackend implements Backend {
     return new GearmanConnectionError(servers, `cannot take the job: ${what}${last}`, cause);
   }
 }
-
-/** The answer to a request whose outcome does not matter (a cancel broadcast). */
-const ignoredAnswer: Waiting = { answer: PacketTypes.JOB_CREATED, answered: () => {}, failed: () => {} };

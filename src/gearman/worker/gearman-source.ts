@@ -9,13 +9,18 @@
  */
 import { hostname } from 'node:os';
 import type { FunctionInfo } from '../../backend.js';
-import { type GearshiftError, JobAbortedError, UnknownFunctionError } from '../../errors.js';
+import {
+  type GearshiftError,
+  JobAbortedError,
+  JobCancelledError,
+  UnknownFunctionError,
+} from '../../errors.js';
 import { jobErrorToData } from '../../payload/job-error.js';
 import { BoundedMap } from '../../shared/bounded-map.js';
 import { randomHex } from '../../shared/random.js';
 import type { HostedJob } from '../../worker/hosted-job.js';
 import type { InnocentFailure, JobHost, JobSource } from '../../worker/job-source.js';
-import { cancelFunctionOf } from '../control.js';
+import { cancelFunctionOf, decodeControl } from '../control.js';
 import type { FilledGearmanOptions } from '../gearman-options.js';
 import { PacketTypes } from '../protocol/packet-types.js';
 import { checkWireSize, fromWire, toWire } from '../wire-payload.js';
@@ -61,6 +66,8 @@ export class GearmanSource implements JobSource<GrabLoop> {
    * its handles anew.
    */
   readonly #cancelledEarly = new Map<string, BoundedMap<string, true>>();
+  /** Functions an operator paused: not registered, and so not assigned, until resumed. */
+  readonly #paused = new Set<string>();
 
   constructor(options: GearmanSourceOptions) {
     this.#options = options;
@@ -77,13 +84,16 @@ export class GearmanSource implements JobSource<GrabLoop> {
     this.#host = host;
     this.#functions = functions;
     const registered = functions.map((fn) => ({ name: fn.name, timeout: fn.timeout }));
+    const paused = this.#paused;
     const connection = (loop: GrabLoop, state: 'connected' | 'disconnected', error?: Error) =>
       host.events.emit('connection', { source: loop.server.label, state, ...(error ? { error } : {}) });
     const unreachable = (loop: GrabLoop, error: Error, retryInMs: number) =>
       host.events.emit('connection', { source: loop.server.label, state: 'unreachable', error, retryInMs });
     const jobs: GrabLoopOwner = {
       clientId: this.clientId,
-      functions: registered,
+      get functions() {
+        return registered.filter((fn) => !paused.has(fn.name));
+      },
       room: (ahead) =>
         host.stopping
           ? 0
@@ -104,7 +114,7 @@ export class GearmanSource implements JobSource<GrabLoop> {
         clientId: `${this.clientId}:control`,
         functions: [{ name: cancelFunctionOf(this.id), timeout: undefined }],
         room: () => (loop.grabbing === 0 ? 1 : 0),
-        assigned: (_loop, assignment) => this.#cancelRequested(host, loop, assignment),
+        assigned: (_loop, assignment) => this.#controlRequested(host, loop, assignment),
         pumped: () => {},
         connected: () => {},
         disconnected: () => this.#cancelledEarly.delete(server.label),
@@ -272,18 +282,39 @@ export class GearmanSource implements JobSource<GrabLoop> {
     host.run(job);
   }
 
-  #cancelRequested(host: JobHost<GrabLoop>, loop: GrabLoop, assignment: Assignment): void {
-    // Only this worker's own control function may stop a job; anything else a server assigns here fails.
-    if (assignment.functionName !== cancelFunctionOf(this.id)) {
+  #controlRequested(host: JobHost<GrabLoop>, loop: GrabLoop, assignment: Assignment): void {
+    // Only this worker's own control function may ask anything; anything else a server assigns here fails.
+    const message =
+      assignment.functionName === cancelFunctionOf(this.id) ? decodeControl(assignment.data) : undefined;
+    if (!message) {
       loop.send(PacketTypes.WORK_FAIL, { handle: assignment.handle });
       return;
     }
-    const handle = assignment.data.toString('utf8');
-    const job = host.job(handle);
-    if (job)
-      host.abort(job, new JobAbortedError(job.info.name, job.handle, 'its caller stopped waiting'), 'fail');
-    else this.#cancelEarly(loop.server.label, handle);
+    if (message.kind === 'cancel') {
+      const job = host.job(message.handle);
+      const error = (name: string) =>
+        message.by === 'operator'
+          ? new JobCancelledError(name, message.handle, 'running')
+          : new JobAbortedError(name, message.handle, 'its caller stopped waiting');
+      if (job) host.abort(job, error(job.info.name), 'fail');
+      else this.#cancelEarly(loop.server.label, message.handle);
+    } else this.#setPaused(message.functionName, message.kind === 'pause');
     loop.send(PacketTypes.WORK_COMPLETE, { handle: assignment.handle });
+  }
+
+  /**
+   * Stops or starts taking a function's jobs on every server: CANT_DO, or CAN_DO again. Kept through
+   * reconnections (the registration leaves paused functions out), not past this worker's life.
+   */
+  #setPaused(functionName: string, paused: boolean): void {
+    const fn = this.#functions.find((candidate) => candidate.name === functionName);
+    if (!fn || this.#paused.has(functionName) === paused) return;
+    if (paused) this.#paused.add(functionName);
+    else this.#paused.delete(functionName);
+    for (const loop of this.#jobLoops) {
+      if (paused) loop.cantDo(functionName);
+      else loop.canDo({ name: fn.name, timeout: fn.timeout });
+    }
   }
 
   #cancelEarly(server: string, handle: string): void {

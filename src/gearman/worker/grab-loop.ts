@@ -24,6 +24,8 @@ type GrabPacket = (typeof grabPackets)[number];
 const maxDoublingsToMaxRetry = 16;
 /** The ECHO_REQ data that closes a grab probe. */
 const probeEcho = Buffer.from('gearshift:grab-probe');
+/** The ECHO_REQ data that follows a registration: its answer says the server has taken it. */
+const registeredEcho = Buffer.from('gearshift:registered');
 
 /** A job a server assigned, whichever packet brought it. */
 export interface Assignment {
@@ -36,7 +38,7 @@ export interface Assignment {
 
 /** What a grab loop registers, and asks of its worker. */
 export interface GrabLoopOwner {
-  /** The client id to set, and the functions to register (with their timeouts). */
+  /** The client id to set, and the functions to register (with their timeouts), read at each (re)connection. */
   readonly clientId: string;
   readonly functions: readonly { readonly name: string; readonly timeout: number | undefined }[];
   /**
@@ -75,6 +77,10 @@ export class GrabLoop {
    */
   #ahead = 0;
   #stopped = false;
+  /** Since when the echo behind a registration is owed, if it is. */
+  #echoSince: number | undefined;
+  /** While start() waits for the first registration: how to tell it. */
+  #registered: (() => void) | undefined;
   #failures = 0;
   /** Whether the owner was told the server cannot be reached, since the last connection. */
   #toldUnreachable = false;
@@ -97,7 +103,14 @@ export class GrabLoop {
 
   /** Connects and starts grabbing; resolves after the first attempt, connected or not (retries go on). */
   async start(): Promise<void> {
+    const registered = new Promise<void>((resolve) => {
+      this.#registered = resolve;
+    });
     await this.#connect();
+    // Connected: once the functions are registered the server may assign them (and a control message
+    // sent after start() reaches this worker); a connection that drops before that ends the wait too.
+    if (this.#connection) await registered;
+    this.#registered = undefined;
   }
 
   /** Sends a packet about a job (WORK_*); dropped if the connection is gone (the server requeues the job). */
@@ -215,24 +228,49 @@ export class GrabLoop {
 
   #register(connection: GearmanConnection): void {
     connection.send(PacketTypes.SET_CLIENT_ID, { clientId: this.#owner.clientId });
-    for (const { name, timeout } of this.#owner.functions) {
-      if (timeout === undefined) connection.send(PacketTypes.CAN_DO, { functionName: name });
-      else {
-        // The worker times the job itself and answers with a typed JobTimeoutError; the server's timer,
-        // a little longer, is a backstop for a worker that stopped answering. gearmand re-queues the
-        // job then (the last one it assigned here; PRE_SLEEP cancels it), Perl's Gearman::Server fails
-        // it. The protocol gives no unit: gearmand 1.1 reads milliseconds (at least 1000), the original
-        // protocol's server seconds (both measured).
-        const backstopMs = timeout + Math.max(1000, timeout / 10);
-        const backstop = this.#speaksGearmand11 ? backstopMs : backstopMs / 1000;
-        // Servers keep it in 32 bits (libgearman's uint32_t, gearmand's int): a longer one is no timeout.
-        connection.send(PacketTypes.CAN_DO_TIMEOUT, {
-          functionName: name,
-          timeout: String(Math.min(Math.ceil(backstop), maxTimerMs)),
-        });
-      }
-    }
+    for (const fn of this.#owner.functions) this.#canDo(connection, fn);
     this.pump();
+    // What was sent is registered once the server answers what follows it: an echo, watched like a grab
+    // (a server that never answers it is taken for gone after requestTimeoutMs).
+    this.#echoSince = Date.now();
+    connection.send(PacketTypes.ECHO_REQ, {}, registeredEcho);
+  }
+
+  /** Takes jobs of a function again (after `cantDo`), from now on. */
+  canDo(fn: { readonly name: string; readonly timeout: number | undefined }): void {
+    if (!this.#connection || this.#probe) return;
+    this.#canDo(this.#connection, fn);
+    // Jobs of it may be queued already: gearmand wakes a sleeping worker only for jobs that come later.
+    this.#sleeping = false;
+    this.pump();
+  }
+
+  /** Takes no more jobs of a function: the server stops assigning them here (CANT_DO). */
+  cantDo(name: string): void {
+    if (this.#connection && !this.#probe) this.#connection.send(PacketTypes.CANT_DO, { functionName: name });
+  }
+
+  #canDo(
+    connection: GearmanConnection,
+    fn: { readonly name: string; readonly timeout: number | undefined },
+  ): void {
+    const { name, timeout } = fn;
+    if (timeout === undefined) {
+      connection.send(PacketTypes.CAN_DO, { functionName: name });
+      return;
+    }
+    // The worker times the job itself and answers with a typed JobTimeoutError; the server's timer, a
+    // little longer, is a backstop for a worker that stopped answering. gearmand re-queues the job then
+    // (the last one it assigned here; PRE_SLEEP cancels it), Perl's Gearman::Server fails it. The
+    // protocol gives no unit: gearmand 1.1 reads milliseconds (at least 1000), the original protocol's
+    // server seconds (both measured).
+    const backstopMs = timeout + Math.max(1000, timeout / 10);
+    const backstop = this.#speaksGearmand11 ? backstopMs : backstopMs / 1000;
+    // Servers keep it in 32 bits (libgearman's uint32_t, gearmand's int): a longer one is no timeout.
+    connection.send(PacketTypes.CAN_DO_TIMEOUT, {
+      functionName: name,
+      timeout: String(Math.min(Math.ceil(backstop), maxTimerMs)),
+    });
   }
 
   #packet(packet: Packet): void {
@@ -269,8 +307,13 @@ export class GrabLoop {
         this.#sleeping = false;
         this.pump();
         return;
+      case PacketTypes.ECHO_RES:
+        if (!packet.data.equals(registeredEcho)) return;
+        this.#echoSince = undefined;
+        this.#registered?.();
+        return;
       default:
-        // ERROR about a job the server no longer holds (it timed it out, say), ECHO_RES...: nothing to do.
+        // ERROR about a job the server no longer holds (it timed it out, say): nothing to do.
         return;
     }
   }
@@ -305,22 +348,32 @@ export class GrabLoop {
     cancel(this.#watchdog);
     const limit = this.#options.requestTimeoutMs;
     this.#watchdog = every(Math.min(limit, 1000), () => {
-      if (this.#grabbing > 0 && Date.now() - this.#owedSince > limit)
+      const now = Date.now();
+      const owed =
+        this.#grabbing > 0 && now - this.#owedSince > limit
+          ? 'a grab'
+          : this.#echoSince !== undefined && now - this.#echoSince > limit
+            ? 'its registration'
+            : undefined;
+      if (owed) {
         connection.close(
           new GearmanConnectionError(
             this.server.label,
-            `did not answer a grab within ${limit} ms (requestTimeoutMs)`,
+            `did not answer ${owed} within ${limit} ms (requestTimeoutMs)`,
           ),
         );
+      }
     });
     this.#watchdog.unref();
   }
 
   /** The connection is gone: `error` says why, undefined when this worker closed it. */
   #dropped(error: Error | undefined): void {
+    this.#registered?.();
     cancel(this.#watchdog);
     this.#connection = undefined;
     this.#grabbing = 0;
+    this.#echoSince = undefined;
     this.#probe = undefined;
     this.#owner.disconnected(this, error);
     this.#scheduleRetry();
