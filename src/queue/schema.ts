@@ -88,13 +88,17 @@ const migrations: readonly string[] = [
   // 3: job control and the console. A cancelled job ends in state 5 (the finished states' index covers
   // it). A paused function has a row in function_flags. function_totals keeps, per function, the jobs
   // that left the file (pruned, removed, purged) or left an end (retried) in each end state, so that
-  // totals since the file began survive retention. jobs_function_state answers the per-function counts
-  // of a large file from the index alone.
+  // totals since the file began survive retention. The queued and finished jobs' indexes carry the
+  // function, so that a large file's counts per function are read from them alone: a separate index on
+  // (function, state) would cost every write (measured: a drain 28% slower), these cost none measurable.
   `CREATE TABLE function_flags (function TEXT PRIMARY KEY, paused_at INTEGER NOT NULL) WITHOUT ROWID;
    CREATE TABLE function_totals (
      function TEXT NOT NULL, state INTEGER NOT NULL, count INTEGER NOT NULL, PRIMARY KEY (function, state)
    ) WITHOUT ROWID;
-   CREATE INDEX jobs_function_state ON jobs (function, state);`,
+   DROP INDEX jobs_ready;
+   CREATE INDEX jobs_ready ON jobs (priority, run_at, id, function) WHERE state = ${State.queued};
+   DROP INDEX jobs_finished;
+   CREATE INDEX jobs_finished ON jobs (state, function, finished_at) WHERE state >= ${State.completed};`,
 ];
 
 /** The schema version this gearshift writes. */
