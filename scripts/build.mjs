@@ -2,7 +2,7 @@
 // the CLI) that share chunks, and its type declarations from tsc. One file per entry instead of eighty
 // modules: a process imports the library in about a third of the time, and so does each worker thread
 // whose functions module imports it (measured with `npm run bench:pool`, "cold process").
-import { rmSync } from 'node:fs';
+import { cpSync, rmSync } from 'node:fs';
 import { build } from 'esbuild';
 
 /**
@@ -46,3 +46,11 @@ await build({
   },
   logLevel: 'warning',
 });
+// The console's page, served as files beside the bundle (src/console/dashboard.ts finds them there).
+cpSync(
+  new URL('../src/console/assets', import.meta.url),
+  new URL('../dist/console-assets', import.meta.url),
+  {
+    recursive: true,
+  },
+);

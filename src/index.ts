@@ -37,6 +37,7 @@ export {
   type LocalClientOptions,
 } from './compose/create-client.js';
 export { createWorker, type WorkerOptions } from './compose/create-worker.js';
+export { createDashboard, type Dashboard, type DashboardOptions } from './console/dashboard.js';
 export {
   ClientClosedError,
   FunctionsModuleError,

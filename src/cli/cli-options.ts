@@ -78,6 +78,9 @@ export const cliOptions = {
   state: { value: jobStates.join('|'), parse: oneOf(...jobStates) },
   function: { value: '<function>', parse: text },
   'older-than': { value: 'DURATION', parse: duration(0) },
+  listen: { value: 'host:port', parse: text },
+  'auth-token': { value: 'TOKEN', parse: text },
+  'read-only': { flag: true },
   limit: { value: 'N', parse: count(1) },
   verbose: { flag: true },
 } as const satisfies Record<string, ValueOption<unknown> | FlagOption>;

@@ -8,6 +8,7 @@
 import { createRequire } from 'node:module';
 import { GearshiftError, InvalidOptionError } from '../errors.js';
 import { type Command, readCommandLine } from './command.js';
+import { dashboardCommand, metricsCommand } from './console-command.js';
 import {
   cancelCommand,
   pauseCommand,
@@ -36,6 +37,8 @@ const commands: readonly Command[] = [
   resumeCommand,
   purgeCommand,
   requeueCommand,
+  dashboardCommand,
+  metricsCommand,
   functionsCommand,
 ];
 

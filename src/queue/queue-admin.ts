@@ -32,6 +32,8 @@ export interface RunnerStatus {
   readonly host: string;
   readonly functions: readonly string[];
   readonly threads: number;
+  /** Jobs it holds now (running, or claimed for its pool). */
+  readonly running: number;
   readonly startedAt: Date;
   readonly heartbeatAt: Date;
 }
@@ -86,7 +88,9 @@ export class Queue {
    * most), less those of this host whose process is gone.
    */
   runners(): RunnerStatus[] {
+    const held = this.#store.runners.held();
     return this.#liveRunners().map((runner) => ({
+      running: held.get(runner.id) ?? 0,
       id: runner.id,
       pid: runner.pid,
       host: runner.host,

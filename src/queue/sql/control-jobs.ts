@@ -11,7 +11,7 @@
  */
 import { State } from '../schema.js';
 import type { SqliteConnection } from '../sqlite/sqlite-connection.js';
-import { recordTotalsSql } from './job-totals.js';
+import { recordTotalsSql, retriedOffset } from './job-totals.js';
 
 /**
  * Which jobs: by id, or by function (any when null), stored state and (for finished jobs) an end before
@@ -55,7 +55,9 @@ export function prepareControlJobs(db: SqliteConnection) {
     `UPDATE jobs SET cancel_requested = ${operatorCancel} WHERE ${selected} AND state = ${State.running}`,
   );
   const countRetried = db.prepare(
-    recordTotalsSql(`SELECT function, state FROM jobs WHERE ${selected} AND ${ended}`),
+    recordTotalsSql(
+      `SELECT function, state + ${retriedOffset} AS state FROM jobs WHERE ${selected} AND ${ended}`,
+    ),
   );
   const retry = db.prepare(
     `UPDATE jobs SET state = ${State.queued}, attempts = 0, run_at = :now, finished_at = NULL, started_at = NULL,

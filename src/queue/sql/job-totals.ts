@@ -1,9 +1,13 @@
 /**
  * Totals that survive retention: per function and end state, the jobs that left the file (pruned,
- * removed, purged) or left their end (retried). A function's total in a state since the file began is
- * the jobs in that state now plus this.
+ * removed, purged), and apart (their state plus `retriedOffset`) those that left their end by a retry.
+ * A function's jobs that ever ended in a state are the jobs in that state now plus both; the jobs ever
+ * submitted are the jobs now plus those that left the file.
  */
 import type { SqliteConnection } from '../sqlite/sqlite-connection.js';
+
+/** Added to the state of a total of jobs that left that end by a retry (they are still in the file). */
+export const retriedOffset = 100;
 
 /**
  * The statement that adds to the totals the jobs a selection holds (`selection`: a subquery of rows

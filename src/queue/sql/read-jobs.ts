@@ -23,14 +23,25 @@ export interface JobRow {
   readonly finishedAt: number | null;
 }
 
+/** A job row with its input, as an operator's view of one job shows it. */
+export interface JobDetailRow extends JobRow {
+  /** JSON text, bytes, or null for none. */
+  readonly input: string | Uint8Array | null;
+}
+
+/** The columns of a JobRow, as a SELECT lists them. */
+export const jobColumns = `id, function AS functionName, unique_key AS "unique", priority, state, foreground, run_at AS runAt,
+  attempts, max_attempts AS maxAttempts, numerator, denominator, result, error, checkpoint, created_at AS createdAt,
+  started_at AS startedAt, finished_at AS finishedAt`;
+
 export function prepareReadJobs(db: SqliteConnection) {
-  const columns = `id, function AS functionName, unique_key AS "unique", priority, state, foreground, run_at AS runAt,
-    attempts, max_attempts AS maxAttempts, numerator, denominator, result, error, checkpoint, created_at AS createdAt,
-    started_at AS startedAt, finished_at AS finishedAt`;
-  const byId = db.prepare(`SELECT ${columns} FROM jobs WHERE id = ?`);
-  const byState = db.prepare(`SELECT ${columns} FROM jobs WHERE state = ? ORDER BY id DESC LIMIT ?`);
+  const byId = db.prepare(`SELECT ${jobColumns} FROM jobs WHERE id = ?`);
+  const byState = db.prepare(`SELECT ${jobColumns} FROM jobs WHERE state = ? ORDER BY id DESC LIMIT ?`);
+  const detail = db.prepare(`SELECT ${jobColumns}, input FROM jobs WHERE id = ?`);
   return {
     byId: (id: number): JobRow | undefined => byId.get(id) as JobRow | undefined,
+    /** One job with its input. */
+    detail: (id: number): JobDetailRow | undefined => detail.get(id) as JobDetailRow | undefined,
     /** The most recent jobs in a state, newest first. */
     byState: (state: number, limit: number): JobRow[] => byState.all(state, limit) as JobRow[],
   };

@@ -3,6 +3,7 @@
  * runner beats every `heartbeatMs`; one silent for three beats is gone (it died on another host, or
  * hangs). On its own host a runner's death is seen at once: its process is gone (local-processes.ts).
  */
+import { State } from '../schema.js';
 import type { SqliteConnection } from '../sqlite/sqlite-connection.js';
 
 /** A runner as registered. */
@@ -44,6 +45,9 @@ export function prepareRunners(db: SqliteConnection) {
     `SELECT ${columns} FROM runners WHERE heartbeat_at >= ? - ${missedBeats} * heartbeat_ms ORDER BY started_at`,
   );
   const onHost = db.prepare(`SELECT ${columns} FROM runners WHERE host_key = ? AND id != ?`);
+  const held = db.prepare(
+    `SELECT lease_owner AS id, count(*) AS count FROM jobs INDEXED BY jobs_leased WHERE state = ${State.running} GROUP BY lease_owner`,
+  );
   return {
     register: (runner: RunnerRow): void => {
       register.run(runner);
@@ -58,6 +62,9 @@ export function prepareRunners(db: SqliteConnection) {
     prune: (now: number): number => prune.run(now).changes,
     /** The runners heard from within three beats. */
     alive: (now: number): RunnerRow[] => alive.all(now) as RunnerRow[],
+    /** How many running jobs each runner holds, by runner id. */
+    held: (): Map<string, number> =>
+      new Map((held.all() as { id: string; count: number }[]).map((row) => [row.id, row.count])),
     /** The other runners registered from a host (by its key). */
     onHost: (hostKey: string, except: string): RunnerRow[] => onHost.all(hostKey, except) as RunnerRow[],
   };

@@ -1,0 +1,323 @@
+/**
+ * The console: a web page over a queue file (and Gearman job servers), served by a request handler
+ * that mounts under a path in any node:http server (Express, Fastify's raw handler) or stands alone
+ * (`gearshift dashboard`). The page is a client of the JSON API documented in docs/console.md; live
+ * updates are pushed to it (server-sent events driven by the file's change signal); every asset comes
+ * from the package, with no build step and no CDN. Metrics in Prometheus text at `/metrics`.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { JobSelector, JobState } from '../backend.js';
+import { GearshiftError, InvalidOptionError } from '../errors.js';
+import {
+  type FilledGearmanOptions,
+  fillGearmanOptions,
+  type GearmanOptions,
+} from '../gearman/gearman-options.js';
+import { Queue } from '../queue/queue-admin.js';
+import { QueueStore } from '../queue/queue-store.js';
+import { QueueView } from '../queue/queue-view.js';
+import { parseDuration } from '../shared/duration.js';
+import { after, cancel, every, type Timer } from '../shared/timers.js';
+import { authorized, sameOrigin, securityHeaders } from './console-security.js';
+import { gearmanView } from './gearman-view.js';
+import { createMetrics, type Metrics } from './metrics.js';
+
+/** What a console shows, and who may do what with it. */
+export interface DashboardOptions {
+  /** The queue file to show (it must exist: the console creates nothing). */
+  readonly queue?: string;
+  /** Gearman job servers to show, from their admin protocol. */
+  readonly gearman?: GearmanOptions;
+  /** A token every request must carry; needed to listen anywhere but on loopback. */
+  readonly authToken?: string;
+  /** Shows, and offers no action (cancel, retry, remove, pause, resume, purge). @default false */
+  readonly readOnly?: boolean;
+  /** The path the console is mounted under, as `/admin/jobs`. @default '/' */
+  readonly basePath?: string;
+}
+
+/** A console, as a request handler. */
+export interface Dashboard {
+  /**
+   * Answers a request under the console's path; calls `next` (when given) for any other path, or
+   * answers 404.
+   */
+  readonly handle: (request: IncomingMessage, response: ServerResponse, next?: () => void) => void;
+  /** Its Prometheus registry (the same `/metrics` answers). */
+  readonly metrics: Metrics;
+  /** Ends its live streams and closes the file. */
+  close(): Promise<void>;
+}
+
+/** How often the pushed overview is read again at most, and at least as many times its own cost. */
+const pushEveryMs = 1000;
+const pushCostFactor = 10;
+
+const contentTypes: Readonly<Record<string, string>> = {
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.svg': 'image/svg+xml',
+};
+
+/** The page's files: beside the bundle once built (dist/console-assets), beside this file in src. */
+function assetsDirectory(): URL {
+  const built = new URL('./console-assets/', import.meta.url);
+  return existsSync(built) ? built : new URL('./assets/', import.meta.url);
+}
+
+/** Makes a console. Opens the queue file (which must exist) and nothing else until asked. */
+export function createDashboard(options: DashboardOptions): Dashboard {
+  const basePath = (options.basePath ?? '/').replace(/\/+$/, '');
+  if (basePath !== '' && !basePath.startsWith('/'))
+    throw new InvalidOptionError('basePath', 'a path that starts with /', options.basePath);
+  if (options.queue === undefined && options.gearman === undefined)
+    throw new InvalidOptionError('queue', 'a queue file, or gearman servers, or both, to show', undefined);
+  if (
+    options.authToken !== undefined &&
+    (typeof options.authToken !== 'string' || options.authToken.length < 8)
+  )
+    throw new InvalidOptionError('authToken', 'a string of at least 8 characters', options.authToken, {
+      secret: true,
+    });
+  const store =
+    options.queue === undefined
+      ? undefined
+      : new QueueStore(options.queue, { durability: 'process', pollMs: 1000, create: false });
+  const queue = store && new Queue(store);
+  const view = store && queue && new QueueView(store, queue);
+  const gearman: FilledGearmanOptions | undefined = options.gearman && fillGearmanOptions(options.gearman);
+  const metrics = createMetrics({ view, gearman });
+  const readOnly = options.readOnly === true;
+  const assets = assetsDirectory();
+  const streams = new Set<ServerResponse>();
+  let unsubscribe: (() => void) | undefined;
+  let pushTimer: Timer | undefined;
+  let heartbeat: Timer | undefined;
+  let lastPushCostMs = 0;
+  let lastPush = 0;
+
+  /** Pushes the overview to every open page, at most once a second (or ten times its cost). */
+  const schedulePush = () => {
+    if (pushTimer || streams.size === 0 || !view) return;
+    const gap = Math.max(pushEveryMs, lastPushCostMs * pushCostFactor);
+    pushTimer = after(Math.max(0, lastPush + gap - Date.now()), () => {
+      pushTimer = undefined;
+      const started = performance.now();
+      const overview = view.overview();
+      lastPushCostMs = performance.now() - started;
+      lastPush = Date.now();
+      const message = `event: overview\ndata: ${JSON.stringify(overview)}\n\n`;
+      for (const stream of streams) stream.write(message);
+    });
+  };
+
+  const openStream = (request: IncomingMessage, response: ServerResponse) => {
+    response.writeHead(200, {
+      ...securityHeaders,
+      'content-type': 'text/event-stream',
+      'cache-control': 'no-store',
+      connection: 'keep-alive',
+    });
+    response.write(': the console pushes an overview when the file changes\n\n');
+    streams.add(response);
+    if (store && !unsubscribe) unsubscribe = store.changes.subscribe(schedulePush);
+    heartbeat ??= every(15_000, () => {
+      for (const stream of streams) stream.write(': still here\n\n');
+    }).unref();
+    schedulePush();
+    request.on('close', () => {
+      streams.delete(response);
+      if (streams.size === 0) {
+        unsubscribe?.();
+        unsubscribe = undefined;
+        cancel(heartbeat);
+        heartbeat = undefined;
+      }
+    });
+  };
+
+  const api = async (request: IncomingMessage, url: URL, path: string): Promise<[number, unknown]> => {
+    const method = request.method ?? 'GET';
+    if (method === 'GET') {
+      if (path === '/api/overview') {
+        return [
+          200,
+          {
+            readOnly,
+            ...(view ? view.overview() : {}),
+            ...(gearman ? { gearman: await gearmanView(gearman) } : {}),
+          },
+        ];
+      }
+      if (path === '/api/throughput') return [200, { points: requireView(view).throughput() }];
+      if (path === '/api/jobs') {
+        const state = url.searchParams.get('state') ?? 'queued';
+        return [
+          200,
+          requireView(view).jobs({
+            state: state as JobState,
+            ...optionalParam(url, 'function', 'functionName'),
+            ...optionalParam(url, 'cursor', 'cursor'),
+            ...(url.searchParams.has('limit') ? { limit: Number(url.searchParams.get('limit')) } : {}),
+          }),
+        ];
+      }
+      if (path === '/api/search')
+        return [200, { jobs: requireView(view).find(url.searchParams.get('q') ?? '') }];
+      const job = /^\/api\/jobs\/([^/]+)$/.exec(path);
+      if (job) {
+        const found = requireView(view).job(decodeURIComponent(job[1] as string));
+        return found ? [200, found] : [404, { error: 'no such job in this file' }];
+      }
+      return [404, { error: `no ${path} in the console's API (docs/console.md lists it)` }];
+    }
+    if (method !== 'POST') return [405, { error: `${method} is not an action of the console` }];
+    if (readOnly) return [403, { error: 'this console is read-only (--read-only): it offers no action' }];
+    const control = requireView(view) && (queue as Queue).control;
+    const body = await readJson(request);
+    const action = /^\/api\/jobs\/(cancel|retry|remove)$/.exec(path);
+    if (action) return [200, { count: await control[action[1] as 'cancel'](selectorOf(body)) }];
+    const flag = /^\/api\/functions\/([^/]+)\/(pause|resume)$/.exec(path);
+    if (flag) {
+      await control[flag[2] as 'pause'](decodeURIComponent(flag[1] as string));
+      return [200, { ok: true }];
+    }
+    if (path === '/api/purge') {
+      const states = body.state === undefined ? ['completed', 'failed', 'dead', 'cancelled'] : [body.state];
+      const olderThanMs = parseDuration('olderThan', body.olderThan);
+      return [200, { count: await control.purge({ states: states as JobState[], olderThanMs }) }];
+    }
+    return [404, { error: `no ${path} in the console's API` }];
+  };
+
+  const handle = (request: IncomingMessage, response: ServerResponse, next?: () => void) => {
+    const url = new URL(request.url ?? '/', 'http://console');
+    if (url.pathname !== basePath && !url.pathname.startsWith(`${basePath}/`)) {
+      if (next) next();
+      else send(response, 404, { error: 'not the console' });
+      return;
+    }
+    const path = url.pathname.slice(basePath.length) || '/';
+    if (!authorized(request, response, url, options.authToken)) return;
+    if (path === '/metrics') {
+      metrics.scrape().then(
+        (text) => {
+          response.writeHead(200, { ...securityHeaders, 'content-type': metrics.registry.contentType });
+          response.end(text);
+        },
+        (error: unknown) => send(response, 500, { error: String(error) }),
+      );
+      return;
+    }
+    if (path === '/api/events') {
+      if (!view) send(response, 404, { error: 'live updates follow a queue file; this console has none' });
+      else openStream(request, response);
+      return;
+    }
+    if (path.startsWith('/api/')) {
+      if (request.method === 'POST' && !sameOrigin(request, response)) return;
+      api(request, url, path).then(
+        ([status, body]) => send(response, status, body),
+        (error: unknown) =>
+          send(
+            response,
+            error instanceof InvalidOptionError ? 400 : error instanceof GearshiftError ? 409 : 500,
+            {
+              error: error instanceof Error ? error.message : String(error),
+              ...(error instanceof GearshiftError ? { code: error.code } : {}),
+            },
+          ),
+      );
+      return;
+    }
+    if (path === '/' && !url.pathname.endsWith('/')) {
+      // The page's relative links need the trailing slash.
+      response.writeHead(308, { ...securityHeaders, location: `${url.pathname}/${url.search}` });
+      response.end();
+      return;
+    }
+    const file = path === '/' ? 'index.html' : path.slice(1);
+    if (!/^[a-z-]+\.(html|js|css|svg)$/.test(file)) return send(response, 404, { error: 'no such page' });
+    const asset = new URL(file, assets);
+    if (!existsSync(asset)) return send(response, 404, { error: 'no such page' });
+    response.writeHead(200, {
+      ...securityHeaders,
+      'content-type': contentTypes[file.slice(file.lastIndexOf('.'))] ?? 'application/octet-stream',
+      'cache-control': 'no-cache',
+    });
+    response.end(readFileSync(asset));
+  };
+
+  return {
+    handle,
+    metrics,
+    async close() {
+      for (const stream of streams) stream.end();
+      streams.clear();
+      unsubscribe?.();
+      cancel(pushTimer);
+      cancel(heartbeat);
+      queue?.close();
+    },
+  };
+}
+
+function send(response: ServerResponse, status: number, body: unknown): void {
+  response.writeHead(status, {
+    ...securityHeaders,
+    'content-type': 'application/json',
+    'cache-control': 'no-store',
+  });
+  response.end(JSON.stringify(body));
+}
+
+function requireView(view: QueueView | undefined): QueueView {
+  if (!view)
+    throw new InvalidOptionError(
+      'queue',
+      'a queue file given to the console, for this part of its API',
+      undefined,
+    );
+  return view;
+}
+
+function optionalParam<K extends string>(url: URL, name: string, key: K): { [P in K]?: string } {
+  const value = url.searchParams.get(name);
+  return (value === null || value === '' ? {} : { [key]: value }) as { [P in K]?: string };
+}
+
+/** An action's selector: `handles`, or `functionName` with an optional `state`. */
+function selectorOf(body: Record<string, unknown>): JobSelector {
+  if (Array.isArray(body.handles)) return body.handles as string[];
+  if (typeof body.functionName === 'string') {
+    return {
+      functionName: body.functionName,
+      ...(body.state === undefined ? {} : { state: body.state as JobState }),
+    };
+  }
+  throw new InvalidOptionError(
+    'body',
+    '{ "handles": [...] } or { "functionName": "...", "state": "..." }',
+    body,
+  );
+}
+
+/** Reads a JSON body of at most 1 MiB. */
+async function readJson(request: IncomingMessage): Promise<Record<string, unknown>> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of request) {
+    size += (chunk as Buffer).length;
+    if (size > 1024 * 1024) throw new InvalidOptionError('body', 'at most 1 MiB of JSON', `${size} bytes`);
+    chunks.push(chunk as Buffer);
+  }
+  if (size === 0) return {};
+  try {
+    const parsed = JSON.parse(Buffer.concat(chunks).toString('utf8')) as unknown;
+    if (typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed))
+      return parsed as Record<string, unknown>;
+  } catch {}
+  throw new InvalidOptionError('body', 'a JSON object', 'something else');
+}
