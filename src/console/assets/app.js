@@ -281,13 +281,20 @@ function drawLine(svg, values) {
   if (known.length === 0) return;
   const most = Math.max(1, ...known.map(([, value]) => value));
   const step = 300 / Math.max(values.length - 1, 1);
+  const at = ([index, value]) => [index * step, 78 - (value / most) * 76];
   const path = document.createElementNS('http://www.w3.org/2000/svg', 'polyline');
-  path.setAttribute(
-    'points',
-    known.map(([index, value]) => `${index * step},${78 - (value / most) * 76}`).join(' '),
-  );
+  path.setAttribute('points', known.map((point) => at(point).join(',')).join(' '));
   path.setAttribute('class', 'line');
   svg.append(path);
+  for (const point of known) {
+    const [x, y] = at(point);
+    const dot = document.createElementNS('http://www.w3.org/2000/svg', 'circle');
+    dot.setAttribute('cx', String(x));
+    dot.setAttribute('cy', String(y));
+    dot.setAttribute('r', '2');
+    dot.setAttribute('class', 'dot');
+    svg.append(dot);
+  }
 }
 
 let lastCharts = 0;
