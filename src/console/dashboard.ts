@@ -113,7 +113,7 @@ export function createDashboard(options: DashboardOptions): Dashboard {
     });
   };
 
-  const openStream = (request: IncomingMessage, response: ServerResponse) => {
+  const openStream = (response: ServerResponse) => {
     response.writeHead(200, {
       ...securityHeaders,
       'content-type': 'text/event-stream',
@@ -127,7 +127,8 @@ export function createDashboard(options: DashboardOptions): Dashboard {
       for (const stream of streams) stream.write(': still here\n\n');
     }).unref();
     schedulePush();
-    request.on('close', () => {
+    // The response's close, not the request's: a request without a body has ended as soon as it came.
+    response.on('close', () => {
       streams.delete(response);
       if (streams.size === 0) {
         unsubscribe?.();
@@ -213,7 +214,7 @@ export function createDashboard(options: DashboardOptions): Dashboard {
     }
     if (path === '/api/events') {
       if (!view) send(response, 404, { error: 'live updates follow a queue file; this console has none' });
-      else openStream(request, response);
+      else openStream(response);
       return;
     }
     if (path.startsWith('/api/')) {
