@@ -108,7 +108,7 @@ export function createDashboard(options: DashboardOptions): Dashboard {
       const overview = view.overview();
       lastPushCostMs = performance.now() - started;
       lastPush = Date.now();
-      const message = `event: overview\ndata: ${JSON.stringify(overview)}\n\n`;
+      const message = `event: overview\ndata: ${JSON.stringify({ readOnly, ...overview })}\n\n`;
       for (const stream of streams) stream.write(message);
     });
   };

@@ -9,6 +9,8 @@ const actionStates = {
   remove: ['completed', 'failed', 'dead', 'cancelled'],
 };
 const view = { state: 'queued', functionName: '', cursor: undefined, query: '', readOnly: true };
+/** The jobs ticked in the list: kept while the list is drawn again under the reader's eyes. */
+const selected = new Set();
 const $ = (selector) => document.querySelector(selector);
 
 /** An element with text, attributes and children; text is always text. */
@@ -55,6 +57,7 @@ async function act(text, run) {
   if (!(await confirmAction(text))) return;
   try {
     await run();
+    selected.clear();
   } catch (error) {
     alert(error.message);
   }
@@ -155,7 +158,8 @@ async function loadOverview() {
 }
 
 function selectedHandles() {
-  return [...document.querySelectorAll('#jobs tbody input:checked')].map((box) => box.value);
+  const shown = new Set([...document.querySelectorAll('#jobs tbody input')].map((box) => box.value));
+  return [...selected].filter((handle) => shown.has(handle));
 }
 
 function jobRow(job) {
@@ -163,7 +167,11 @@ function jobRow(job) {
     attrs: { type: 'checkbox', value: job.handle, 'aria-label': `select ${job.handle}` },
   });
   box.hidden = view.readOnly;
+  box.checked = selected.has(job.handle);
   box.addEventListener('click', (event) => event.stopPropagation());
+  box.addEventListener('change', () =>
+    box.checked ? selected.add(job.handle) : selected.delete(job.handle),
+  );
   const row = el('tr', { className: 'clickable', attrs: { 'data-handle': job.handle } }, [
     el('td', {}, [box]),
     el('td', { text: job.handle }),
@@ -351,7 +359,11 @@ function setUp() {
   });
   $('#more').addEventListener('click', () => loadJobs(true));
   $('#select-all').addEventListener('change', (event) => {
-    for (const box of document.querySelectorAll('#jobs tbody input')) box.checked = event.target.checked;
+    for (const box of document.querySelectorAll('#jobs tbody input')) {
+      box.checked = event.target.checked;
+      if (box.checked) selected.add(box.value);
+      else selected.delete(box.value);
+    }
   });
   for (const button of document.querySelectorAll('#job-actions [data-action]')) {
     const action = button.dataset.action;
