@@ -25,7 +25,7 @@ import {
 import type queueFunctions from './fixtures/queue-functions.js';
 import { gearmandInstalled, startGearmand, stopAllGearmands, type TestGearmand } from './helpers/gearmand.js';
 import { startRunner, startWorkProcess, stopAllRunners, stopRunner } from './helpers/runner-process.js';
-import { queryValue } from './helpers/sqlite.js';
+import { jobCounts, queryValue } from './helpers/sqlite.js';
 
 const seconds = Number(process.env.CHAOS_SECONDS ?? 20);
 const moduleUrl = new URL('./fixtures/queue-functions.ts', import.meta.url);
@@ -302,8 +302,11 @@ describe('chaos', () => {
       expect(figures.duplicates).toBeLessThanOrEqual(heldAtKills);
       expect(queryValue(queue, 'PRAGMA integrity_check')).toBe('ok');
       await gs.close();
+      // Through the kills, the poison and the retries, every change of a job was counted.
+      const { kept, counted } = jobCounts(queue);
+      expect(kept).toEqual(counted);
       console.log(
-        `chaos, queue file: ${seconds} s, ${kills} runner kills (SIGKILL), ${books.poisoned.size} poison jobs (${books.poisoned.size * 2} thread crashes), ${books.acknowledged.size} background jobs acknowledged, 0 lost, ${figures.duplicates} run twice (of ${heldAtKills} held by killed runners), ${books.calls.length} foreground calls settled (${figures.ok} results, ${figures.typed} typed errors: ${describeErrors(books)}), integrity_check ok`,
+        `chaos, queue file: ${seconds} s, ${kills} runner kills (SIGKILL), ${books.poisoned.size} poison jobs (${books.poisoned.size * 2} thread crashes), ${books.acknowledged.size} background jobs acknowledged, 0 lost, ${figures.duplicates} run twice (of ${heldAtKills} held by killed runners), ${books.calls.length} foreground calls settled (${figures.ok} results, ${figures.typed} typed errors: ${describeErrors(books)}), integrity_check ok, counts per function and state agree with the rows`,
       );
     },
     (seconds + 120) * 1000,

@@ -21,6 +21,7 @@ import type functions from './fixtures/control-functions.js';
 import { gearshift } from './helpers/cli.js';
 import { gearmandInstalled, startGearmand, stopAllGearmands } from './helpers/gearmand.js';
 import { startRunner, startWorkProcess, stopAllRunners, stopRunner } from './helpers/runner-process.js';
+import { jobCounts } from './helpers/sqlite.js';
 
 const module = new URL('./fixtures/control-functions.ts', import.meta.url);
 const directory = mkdtempSync(join(tmpdir(), 'gearshift-control-'));
@@ -35,7 +36,13 @@ afterEach(async () => {
 afterAll(() => rmSync(directory, { recursive: true, force: true }));
 
 let files = 0;
-const scratch = (name: string) => join(directory, `${name}-${++files}`);
+/** The queue files of the running test, whose counts are checked after it. */
+const queueFiles: string[] = [];
+const scratch = (name: string) => {
+  const path = join(directory, `${name}-${++files}`);
+  if (name.endsWith('.db')) queueFiles.push(path);
+  return path;
+};
 const ledger = (path: string) =>
   existsSync(path) ? readFileSync(path, 'utf8').split('\n').filter(Boolean) : [];
 
@@ -62,6 +69,14 @@ function queueClient(path: string, runner = true): Client<typeof functions> {
 }
 
 describe('job control on a queue file', () => {
+  afterEach(() => {
+    // Every action reported what it changed: the file's counts per function and state are its rows'.
+    for (const path of queueFiles.splice(0).filter((file) => existsSync(file))) {
+      const { kept, counted } = jobCounts(path);
+      expect(kept, path).toEqual(counted);
+    }
+  });
+
   it('cancels a queued job, which never runs, and a running one, whose signal aborts: both end cancelled', async () => {
     const path = scratch('cancel.db');
     const log = scratch('ledger');

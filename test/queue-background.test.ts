@@ -14,7 +14,7 @@ import {
   UnknownFunctionError,
 } from '../src/index.js';
 import type queueFunctions from './fixtures/queue-functions.js';
-import { openDatabase } from './helpers/sqlite.js';
+import { isQueueFile, jobCounts, openDatabase } from './helpers/sqlite.js';
 
 const exec = promisify(execFile);
 const straceInstalled = spawnSync('strace', ['-V']).status === 0;
@@ -24,8 +24,16 @@ afterAll(() => rmSync(directory, { recursive: true, force: true }));
 
 let files = 0;
 const clients: Client[] = [];
+/** The files of the running test's clients, whose counts are checked after it. */
+const queueFiles: string[] = [];
 afterEach(async () => {
   await Promise.all(clients.splice(0).map((client) => client.destroy()));
+  // Every write reported what it changed: the file's counts per function and state are its rows'.
+  // (The bad-input tests' files are no queue files: nothing to count.)
+  for (const path of queueFiles.splice(0).filter((file) => existsSync(file) && isQueueFile(file))) {
+    const { kept, counted } = jobCounts(path);
+    expect(kept, path).toEqual(counted);
+  }
 });
 
 type QueueClient = Client<typeof queueFunctions>;
@@ -36,6 +44,7 @@ function queueClient(options: QueueOptions & { threads?: number; concurrency?: n
   path: string;
 } {
   const path = options.path ?? join(directory, `q-${++files}.db`);
+  queueFiles.push(path);
   const { threads = 1, concurrency, ...queue } = options;
   const client = createClient<typeof queueFunctions>({
     functions,
@@ -211,7 +220,7 @@ describe('background jobs', () => {
     const queue = openQueue(path);
     const line = queue.functions().find((entry) => entry.functionName === 'unheardOf');
     const noop = queue.functions().find((entry) => entry.functionName === 'noop');
-    expect(line).toEqual({ functionName: 'unheardOf', queued: 1, running: 0, workers: 0 });
+    expect(line).toEqual({ functionName: 'unheardOf', queued: 1, running: 0, workers: 0, paused: false });
     expect(noop?.workers).toBe(1);
     expect(queue.job(handle).state).toBe('queued');
     queue.close();
@@ -377,6 +386,24 @@ describe('bad input to a queue', () => {
 });
 
 describe('the queue file itself', () => {
+  it('counts the jobs of a file from an older gearshift (schema 3) when it first opens it', async () => {
+    const { client, path } = queueClient({ runner: false });
+    await client.backgroundAll([1, 2, 3].map(() => client.backgroundJob('noop')));
+    await client.background('square', { n: 4 });
+    await client.close();
+    const db = openDatabase(path);
+    db.exec('DROP TABLE function_counts; PRAGMA user_version = 3');
+    db.close();
+    const queue = openQueue(path);
+    expect(queue.functions().map(({ functionName, queued }) => [functionName, queued])).toEqual([
+      ['noop', 3],
+      ['square', 1],
+    ]);
+    queue.close();
+    const { kept, counted } = jobCounts(path);
+    expect(kept).toEqual(counted);
+  });
+
   it('is created with mode 0600, its WAL and shared memory too, in a directory made with mode 0700', async () => {
     const path = join(directory, 'private', 'deep', 'queue.db');
     const { client } = queueClient({ path, runner: false });

@@ -11,7 +11,7 @@ import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { createClient } from '../src/index.js';
 import type queueFunctions from './fixtures/queue-functions.js';
 import { startRunner, stopAllRunners, stopRunner } from './helpers/runner-process.js';
-import { openDatabase, queryValue } from './helpers/sqlite.js';
+import { jobCounts, openDatabase, queryValue } from './helpers/sqlite.js';
 
 const module = new URL('./fixtures/queue-functions.ts', import.meta.url).pathname;
 const directory = mkdtempSync(join(tmpdir(), 'gearshift-crash-'));
@@ -91,6 +91,9 @@ describe('runners killed with SIGKILL', () => {
     const duplicated = [...counts].filter(([, count]) => count > 1).map(([tag]) => idOf.get(tag) as number);
     for (const id of duplicated) expect(heldAtKill.has(id)).toBe(true);
     expect(queryValue(queue, 'PRAGMA integrity_check')).toBe('ok');
+    // The jobs the dead runners held were counted back where they went.
+    const { kept, counted } = jobCounts(queue);
+    expect(kept).toEqual(counted);
     console.log(
       `crash test: ${kills} kills, ${heldAtKill.size} jobs held at a kill, ${duplicated.length} ran twice`,
     );
@@ -112,5 +115,7 @@ describe('several runner processes on one file', () => {
     expect(counts.size).toBe(600);
     expect([...counts.values()].every((count) => count === 1)).toBe(true);
     expect(pids.size).toBeGreaterThanOrEqual(2);
+    const { kept, counted } = jobCounts(queue);
+    expect(kept).toEqual(counted);
   }, 120_000);
 });

@@ -11,6 +11,7 @@ import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { createClient } from '../src/index.js';
 import type queueFunctions from './fixtures/queue-functions.js';
 import { startRunner, stopAllRunners } from './helpers/runner-process.js';
+import { jobCounts } from './helpers/sqlite.js';
 
 const directory = mkdtempSync(join(tmpdir(), 'gearshift-lease-loss-'));
 afterAll(() => rmSync(directory, { recursive: true, force: true }));
@@ -56,6 +57,9 @@ describe('a worker that lost its lease', () => {
       expect(readFileSync(log, 'utf8').trim().split('\n').sort()).toEqual(
         [`aborted ${stalled.pid}`, `done ${taker.pid}`].sort(),
       );
+      // The expired lease was counted back to the queue, and the stalled runner's late end not at all.
+      const { kept, counted } = jobCounts(queue);
+      expect(kept).toEqual(counted);
     } finally {
       stalled.kill('SIGCONT');
       await gs.close();

@@ -39,7 +39,7 @@ function job(overrides: Partial<NewJob> = {}): NewJob {
 }
 
 const functions = JSON.stringify(['work']);
-const write = <T>(queue: QueueStore, operation: () => T) => queue.db.transaction(operation, 'immediate');
+const write = <T>(queue: QueueStore, operation: () => T) => queue.transaction(operation, 'immediate');
 
 describe('leases', () => {
   it('fence every write by token: a runner that lost its lease can neither complete nor fail the job', () => {
@@ -53,10 +53,13 @@ describe('leases', () => {
     const [second] = write(queue, () => queue.claimJobs.claim('runner-b', 222, functions, 2000, 100, 10));
     expect(second).toMatchObject({ id, attempts: 2 });
 
-    expect(write(queue, () => queue.settle.complete(id, 111, '"from a"', 2050))).toBe(false);
-    expect(write(queue, () => queue.settle.fail(id, 111, State.dead, 0, '{}', 2050))).toBe(false);
-    expect(write(queue, () => queue.settle.release(id, 111, 2050))).toBe(false);
-    expect(write(queue, () => queue.settle.complete(id, 222, '"from b"', 2060))).toBe(true);
+    const held = { id, functionName: 'work' };
+    expect(write(queue, () => queue.settle.complete(held, 111, '"from a"', 2050))).toBe(false);
+    expect(write(queue, () => queue.settle.fail(held, 111, State.dead, 0, '{}', 2050))).toBe(false);
+    expect(write(queue, () => queue.settle.release(held, 111, 2050))).toBe(false);
+    expect(write(queue, () => queue.settle.complete(held, 222, '"from b"', 2060))).toBe(true);
+    // The runner that lost the lease moved no count; the one that held it moved one job to completed.
+    expect(queue.counts.all()).toEqual([{ functionName: 'work', state: State.completed, count: 1 }]);
     expect(queue.readJobs.byId(id)).toMatchObject({
       state: State.completed,
       result: '"from b"',
@@ -119,7 +122,12 @@ describe('group commit', () => {
     const queue = store();
     let commits = 0;
     const { WriteBatcher } = await import('../src/queue/write-batcher.js');
-    const batcher = new WriteBatcher(queue.db, () => commits++, false);
+    const batcher = new WriteBatcher(
+      queue.db,
+      (work) => queue.transaction(work, 'immediate'),
+      () => commits++,
+      false,
+    );
     const writes = Array.from({ length: 100 }, () => batcher.write(() => queue.insertJobs([job()], 1000)[0]));
     const failing = batcher.write(() => queue.db.prepare('INSERT INTO nowhere VALUES (1)').run());
     const ids = await Promise.all(writes);
@@ -127,13 +135,19 @@ describe('group commit', () => {
     expect(commits).toBe(1);
     expect(new Set(ids).size).toBe(100);
     expect(queue.db.prepare('SELECT count(*) FROM jobs').value()).toBe(100);
+    expect(queue.counts.active()).toEqual([{ functionName: 'work', queued: 100, running: 0 }]);
   });
 
   it("with durability 'power', gathers the writes of a whole event-loop turn into one commit (one disk flush)", async () => {
     const queue = store();
     let commits = 0;
     const { WriteBatcher } = await import('../src/queue/write-batcher.js');
-    const batcher = new WriteBatcher(queue.db, () => commits++, true);
+    const batcher = new WriteBatcher(
+      queue.db,
+      (work) => queue.transaction(work, 'immediate'),
+      () => commits++,
+      true,
+    );
     const first = batcher.write(() => queue.insertJobs([job()], 1000));
     // Later in the same turn (after other callbacks' microtasks): still the same commit.
     await Promise.resolve();

@@ -14,9 +14,8 @@ import {
   fillGearmanOptions,
   type GearmanOptions,
 } from '../gearman/gearman-options.js';
-import { Queue } from '../queue/queue-admin.js';
-import { QueueStore } from '../queue/queue-store.js';
-import { QueueView } from '../queue/queue-view.js';
+import type { Queue } from '../queue/queue-admin.js';
+import { openQueueView, type QueueView } from '../queue/queue-view.js';
 import { parseDuration } from '../shared/duration.js';
 import { after, cancel, every, type Timer } from '../shared/timers.js';
 import { authorized, sameOrigin, securityHeaders } from './console-security.js';
@@ -81,19 +80,16 @@ export function createDashboard(options: DashboardOptions): Dashboard {
     throw new InvalidOptionError('authToken', 'a string of at least 8 characters', options.authToken, {
       secret: true,
     });
-  const store =
-    options.queue === undefined
-      ? undefined
-      : new QueueStore(options.queue, { durability: 'process', pollMs: 1000, create: false });
-  const queue = store && new Queue(store);
-  const view = store && queue && new QueueView(store, queue);
+  const { view, queue } = options.queue === undefined ? {} : openQueueView(options.queue);
   const gearman: FilledGearmanOptions | undefined = options.gearman && fillGearmanOptions(options.gearman);
   const metrics = createMetrics({ view, gearman });
   const readOnly = options.readOnly === true;
   const assets = assetsDirectory();
   const streams = new Set<ServerResponse>();
-  let unsubscribe: (() => void) | undefined;
   let pushTimer: Timer | undefined;
+  /** While a page is open: looks once a second whether another process committed, and says so. */
+  let watch: Timer | undefined;
+  let seenVersion: number | undefined;
   let heartbeat: Timer | undefined;
   let lastPushCostMs = 0;
   let lastPush = 0;
@@ -122,7 +118,17 @@ export function createDashboard(options: DashboardOptions): Dashboard {
     });
     response.write(': the console pushes an overview when the file changes\n\n');
     streams.add(response);
-    if (store && !unsubscribe) unsubscribe = store.changes.subscribe(schedulePush);
+    // SQLite's count of other connections' commits, read once a second, rather than the change signal's
+    // watch on the file's directory: a runner's drain writes the WAL thousands of times a second, and a
+    // console woken by each write cost the drain several percent (bench:console, docs/console.md).
+    if (view && !watch) {
+      watch = every(pushEveryMs, () => {
+        const version = view.otherCommits();
+        if (version === seenVersion) return;
+        seenVersion = version;
+        schedulePush();
+      }).unref();
+    }
     heartbeat ??= every(15_000, () => {
       for (const stream of streams) stream.write(': still here\n\n');
     }).unref();
@@ -131,8 +137,9 @@ export function createDashboard(options: DashboardOptions): Dashboard {
     response.on('close', () => {
       streams.delete(response);
       if (streams.size === 0) {
-        unsubscribe?.();
-        unsubscribe = undefined;
+        cancel(watch);
+        watch = undefined;
+        seenVersion = undefined;
         cancel(heartbeat);
         heartbeat = undefined;
       }
@@ -220,7 +227,11 @@ export function createDashboard(options: DashboardOptions): Dashboard {
     if (path.startsWith('/api/')) {
       if (request.method === 'POST' && !sameOrigin(request, response)) return;
       api(request, url, path).then(
-        ([status, body]) => send(response, status, body),
+        ([status, body]) => {
+          // An action commits through this console's own connection, which SQLite's count leaves out.
+          if (request.method === 'POST') schedulePush();
+          send(response, status, body);
+        },
         (error: unknown) =>
           send(
             response,
@@ -257,7 +268,7 @@ export function createDashboard(options: DashboardOptions): Dashboard {
     async close() {
       for (const stream of streams) stream.end();
       streams.clear();
-      unsubscribe?.();
+      cancel(watch);
       cancel(pushTimer);
       cancel(heartbeat);
       queue?.close();

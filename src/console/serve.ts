@@ -7,9 +7,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { InvalidOptionError } from '../errors.js';
 import { fillGearmanOptions, type GearmanOptions } from '../gearman/gearman-options.js';
-import { Queue } from '../queue/queue-admin.js';
-import { QueueStore } from '../queue/queue-store.js';
-import { QueueView } from '../queue/queue-view.js';
+import { openQueueView } from '../queue/queue-view.js';
 import { authorized, securityHeaders } from './console-security.js';
 import { createDashboard, type DashboardOptions } from './dashboard.js';
 import { createMetrics } from './metrics.js';
@@ -85,11 +83,7 @@ export async function serveMetrics(options: {
   }
   if (options.queue === undefined && options.gearman === undefined)
     throw new InvalidOptionError('queue', 'a queue file, or gearman servers, or both, to measure', undefined);
-  const store =
-    options.queue === undefined
-      ? undefined
-      : new QueueStore(options.queue, { durability: 'process', pollMs: 1000, create: false });
-  const view = store && new QueueView(store, new Queue(store));
+  const { view, queue } = options.queue === undefined ? {} : openQueueView(options.queue);
   const metrics = createMetrics({ view, gearman: options.gearman && fillGearmanOptions(options.gearman) });
   const server = createServer((request: IncomingMessage, response: ServerResponse) => {
     const url = new URL(request.url ?? '/', 'http://metrics');
@@ -121,7 +115,7 @@ export async function serveMetrics(options: {
     async close() {
       server.closeAllConnections();
       await new Promise((resolve) => server.close(resolve));
-      store?.close();
+      queue?.close();
     },
   };
 }

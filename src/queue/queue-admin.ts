@@ -76,7 +76,7 @@ export class Queue {
         workers: workers.get(functionName) ?? 0,
         paused: paused.has(functionName),
       });
-    for (const counts of this.#store.functionStats())
+    for (const counts of this.#store.counts.active())
       line(counts.functionName, counts.queued, counts.running);
     for (const functionName of [...workers.keys(), ...paused])
       if (!lines.has(functionName)) line(functionName);
@@ -130,7 +130,7 @@ export class Queue {
     if (id === undefined) return false;
     const store = this.#store;
     const requeued =
-      store.db.transaction(() => store.control.retry({ ids: [id] }, Date.now()), 'immediate') === 1;
+      store.transaction(() => store.control.retry({ ids: [id] }, Date.now()), 'immediate') === 1;
     if (requeued) store.changes.notify();
     return requeued;
   }
@@ -145,7 +145,7 @@ export class Queue {
   prune(retention: Retention): number {
     let total = 0;
     for (let pruned = -1; pruned !== 0; total += pruned) {
-      pruned = this.#store.db.transaction(() => this.#store.prune(retention, Date.now()), 'immediate');
+      pruned = this.#store.transaction(() => this.#store.prune(retention, Date.now()), 'immediate');
     }
     return total;
   }

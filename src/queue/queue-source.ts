@@ -174,14 +174,14 @@ export class QueueSource implements JobSource<QueueOrigin> {
     const stored = toStored(result, job.info.payload);
     void this.#write(() => {
       if (progress) this.#opened.settle.progress(row.id, token, ...progress);
-      this.#fenced(job, this.#opened.settle.complete(row.id, token, stored, Date.now()));
+      this.#fenced(job, this.#opened.settle.complete(row, token, stored, Date.now()));
     });
   }
 
   /** A failed attempt: retried after a backoff while attempts remain, unless `final`; else the job ends. */
   failed(job: HostedJob<QueueOrigin>, error: GearshiftError, final: boolean): void {
     const { row, token } = job.origin;
-    const { id, attempts, maxAttempts, backoff, foreground, runAt } = row;
+    const { attempts, maxAttempts, backoff, foreground, runAt } = row;
     const retry = !final && attempts < maxAttempts && !(error instanceof JobCancelledError);
     const state =
       error instanceof JobCancelledError
@@ -194,7 +194,7 @@ export class QueueSource implements JobSource<QueueOrigin> {
     const now = Date.now();
     const stored = JSON.stringify(jobErrorToData(error));
     const next = retry ? now + backoffDelay(backoff, attempts) : runAt;
-    void this.#write(() => this.#fenced(job, this.#opened.settle.fail(id, token, state, next, stored, now)));
+    void this.#write(() => this.#fenced(job, this.#opened.settle.fail(row, token, state, next, stored, now)));
   }
 
   /** Not its own failure: the job goes back to the queue with its attempt given back. */
@@ -206,7 +206,7 @@ export class QueueSource implements JobSource<QueueOrigin> {
   abandon(job: HostedJob<QueueOrigin>): void {
     const { row, token } = job.origin;
     const at = Date.now();
-    void this.#write(() => this.#opened.settle.release(row.id, token, at));
+    void this.#write(() => this.#opened.settle.release(row, token, at));
   }
 
   stopTaking(): void {

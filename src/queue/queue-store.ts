@@ -7,7 +7,7 @@ import { type Durability, openQueueFile } from './queue-file.js';
 import { prepareCancelJob } from './sql/cancel-job.js';
 import { prepareClaimJobs } from './sql/claim-jobs.js';
 import { prepareControlJobs } from './sql/control-jobs.js';
-import { prepareFunctionStats } from './sql/function-stats.js';
+import { prepareFunctionCounts } from './sql/function-counts.js';
 import { prepareInsertJobs } from './sql/insert-jobs.js';
 import { prepareJobEvents } from './sql/job-events.js';
 import { prepareJobTotals } from './sql/job-totals.js';
@@ -16,7 +16,7 @@ import { prepareReadJobs } from './sql/read-jobs.js';
 import { prepareRetention } from './sql/retention.js';
 import { prepareRunners } from './sql/runners.js';
 import { prepareSettleJobs } from './sql/settle-jobs.js';
-import type { SqliteConnection } from './sqlite/sqlite-connection.js';
+import type { SqliteConnection, SqliteStatement } from './sqlite/sqlite-connection.js';
 import { WriteBatcher } from './write-batcher.js';
 
 /** How to open a store. */
@@ -47,10 +47,12 @@ export class QueueStore {
   readonly readJobs: ReturnType<typeof prepareReadJobs>;
   readonly cancelJob: ReturnType<typeof prepareCancelJob>;
   readonly runners: ReturnType<typeof prepareRunners>;
-  readonly functionStats: ReturnType<typeof prepareFunctionStats>;
+  /** Jobs per function and state, kept up to date by every statement that changes jobs. */
+  readonly counts: ReturnType<typeof prepareFunctionCounts>;
   readonly prune: ReturnType<typeof prepareRetention>;
   readonly control: ReturnType<typeof prepareControlJobs>;
   readonly totals: ReturnType<typeof prepareJobTotals>;
+  readonly #dataVersion: SqliteStatement;
   #closed = false;
 
   constructor(file: string, options: StoreOptions) {
@@ -59,20 +61,47 @@ export class QueueStore {
     this.queueId = this.db.prepare("SELECT value FROM queue_info WHERE key = 'queue_id'").value() as string;
     this.changes = new ChangeSignal(this.file, options.pollMs);
     const committed = () => this.changes.notify();
-    this.writes = new WriteBatcher(this.db, committed, options.durability === 'power');
-    this.runnerWrites = new WriteBatcher(this.db, committed, true);
-    this.insertJobs = prepareInsertJobs(this.db);
-    this.claimJobs = prepareClaimJobs(this.db);
-    this.settle = prepareSettleJobs(this.db);
+    const transaction = <T>(work: () => T) => this.transaction(work, 'immediate');
+    this.writes = new WriteBatcher(this.db, transaction, committed, options.durability === 'power');
+    this.runnerWrites = new WriteBatcher(this.db, transaction, committed, true);
+    this.counts = prepareFunctionCounts(this.db);
+    this.totals = prepareJobTotals(this.db);
+    this.insertJobs = prepareInsertJobs(this.db, this.counts);
+    this.claimJobs = prepareClaimJobs(this.db, this.counts);
+    this.settle = prepareSettleJobs(this.db, this.counts);
     this.leases = prepareLeases(this.db);
     this.events = prepareJobEvents(this.db);
     this.readJobs = prepareReadJobs(this.db);
-    this.cancelJob = prepareCancelJob(this.db);
+    this.cancelJob = prepareCancelJob(this.db, this.counts);
     this.runners = prepareRunners(this.db);
-    this.functionStats = prepareFunctionStats(this.db);
-    this.prune = prepareRetention(this.db);
-    this.control = prepareControlJobs(this.db);
-    this.totals = prepareJobTotals(this.db);
+    this.prune = prepareRetention(this.db, { totals: this.totals, counts: this.counts });
+    this.control = prepareControlJobs(this.db, this.totals, this.counts);
+    this.#dataVersion = this.db.prepare('PRAGMA data_version');
+  }
+
+  /**
+   * Runs `work` in a transaction that also writes the changes of the jobs' counts it made (every write
+   * of jobs goes through here, or through the batchers, which use it).
+   */
+  transaction<T>(work: () => T, kind: 'immediate' | 'deferred'): T {
+    try {
+      return this.db.transaction(() => {
+        const value = work();
+        this.counts.write();
+        return value;
+      }, kind);
+    } finally {
+      // Rolled back: the changes gathered went with it. Committed: there are none left.
+      this.counts.discard();
+    }
+  }
+
+  /**
+   * A number that changes when another connection commits to the file (SQLite's data_version; this
+   * connection's own commits leave it alone): what a reader that looks now and then compares.
+   */
+  otherCommits(): number {
+    return this.#dataVersion.value() as number;
   }
 
   /** A job's handle: `Q:<queue id>:<job id>`. */

@@ -2,13 +2,14 @@
  * The operator's view of a queue file, read-only: the overview per function (jobs in each state, totals
  * since the file began, paused, live workers), pages of jobs, one job with its input and its events, and
  * the ends of the last hour per minute. What the console and the metrics show, read from the file alone
- * (a console restart loses nothing), each answer from an index however large the file.
+ * (a console restart loses nothing): the overview from the counts the file keeps (a few rows however
+ * many jobs), pages and searches from its indexes (a page costs the same deep in a million jobs).
  */
 import type { JobStatus } from '../backend.js';
 import { InvalidOptionError } from '../errors.js';
 import { toStatus } from './job-status.js';
-import type { Queue, RunnerStatus } from './queue-admin.js';
-import type { QueueStore } from './queue-store.js';
+import { Queue, type RunnerStatus } from './queue-admin.js';
+import { QueueStore } from './queue-store.js';
 import { State, stateNames } from './schema.js';
 import {
   type EndedJob,
@@ -86,6 +87,16 @@ const throughputReuseMs = 5000;
 /** Completed jobs sampled per function for wait and run times. */
 const timeSample = 2000;
 
+/**
+ * Opens an existing queue file for an operator's tool (the console, the metrics): its view, and its
+ * admin over the same connection (whose `control` acts on the jobs). Closing the admin closes both.
+ */
+export function openQueueView(path: string): { view: QueueView; queue: Queue } {
+  const store = new QueueStore(path, { durability: 'process', pollMs: 1000, create: false });
+  const queue = new Queue(store);
+  return { view: new QueueView(store, queue), queue };
+}
+
 /** A read-only view of a queue file, for operators' tools. */
 export class QueueView {
   readonly #store: QueueStore;
@@ -102,6 +113,11 @@ export class QueueView {
 
   get file(): string {
     return this.#store.file;
+  }
+
+  /** A number that changes when another process commits to the file: cheap to compare now and then. */
+  otherCommits(): number {
+    return this.#store.otherCommits();
   }
 
   overview(): Overview {
@@ -121,13 +137,14 @@ export class QueueView {
       }
       return found;
     };
-    for (const { functionName, state, count } of this.#reads.counts()) {
+    for (const { functionName, state, count } of this.#store.counts.all()) {
       const entry = line(functionName);
-      const name = stateNames[state] ?? 'queued';
-      entry.states[name] += count;
+      const name = stateNames[state];
+      if (!name) continue;
+      entry.states[name] = count;
       if (state >= State.completed) entry.totals[name] = (entry.totals[name] ?? 0) + count;
     }
-    for (const { functionName, state, count } of this.#store.totals()) {
+    for (const { functionName, state, count } of this.#store.totals.all()) {
       const ended = state >= retriedOffset ? state - retriedOffset : state;
       const name = stateNames[ended];
       if (!name || ended < State.completed) continue;
@@ -135,8 +152,13 @@ export class QueueView {
       entry.totals[name] = (entry.totals[name] ?? 0) + count;
       if (state < retriedOffset) entry.gone += count;
     }
-    const status = new Map(this.#queue.functions().map((fn) => [fn.functionName, fn]));
-    for (const name of status.keys()) line(name);
+    const runners = this.#queue.runners();
+    const workers = new Map<string, number>();
+    for (const runner of runners) {
+      for (const name of runner.functions) workers.set(name, (workers.get(name) ?? 0) + 1);
+    }
+    const paused = new Set(this.#store.control.paused());
+    for (const name of [...workers.keys(), ...paused]) line(name);
     return {
       file: this.#store.file,
       functions: [...functions]
@@ -146,10 +168,10 @@ export class QueueView {
           states,
           totals: totals as FunctionOverview['totals'],
           submitted: Object.values(states).reduce((sum, count) => sum + count, 0) + gone,
-          paused: status.get(functionName)?.paused ?? false,
-          workers: status.get(functionName)?.workers ?? 0,
+          paused: paused.has(functionName),
+          workers: workers.get(functionName) ?? 0,
         })),
-      runners: this.#queue.runners(),
+      runners,
       at: Date.now(),
     };
   }
@@ -182,7 +204,7 @@ export class QueueView {
       next = rows.at(-1) && { id: rows.at(-1)?.id };
     } else {
       // Newest end first across functions: each function's page from its index, merged.
-      const names = functionName ? [functionName] : this.overview().functions.map((fn) => fn.functionName);
+      const names = functionName ? [functionName] : this.#reads.endedFunctions(stored);
       rows = names
         .flatMap((name) =>
           this.#reads.finishedPage(stored, name, cursor as FinishedCursor | undefined, limit),
@@ -205,9 +227,11 @@ export class QueueView {
       const row = this.#store.readJobs.byId(id);
       return row ? [toStatus(this.#store.handle(row.id), row)] : [];
     }
-    return this.overview().functions.flatMap((fn) =>
-      this.#reads.byUnique(fn.functionName, text).map((row) => toStatus(this.#store.handle(row.id), row)),
-    );
+    return this.#reads
+      .uniqueFunctions()
+      .flatMap((name) =>
+        this.#reads.byUnique(name, text).map((row) => toStatus(this.#store.handle(row.id), row)),
+      );
   }
 
   /** One job with its input and its events; undefined when the file has no such job. */
@@ -261,8 +285,8 @@ export class QueueView {
     limit: number,
   ): { functionName: string; state: StateName; jobs: EndedJob[]; key: string }[] {
     const found: { functionName: string; state: StateName; jobs: EndedJob[]; key: string }[] = [];
-    for (const { functionName } of this.overview().functions) {
-      for (const state of endStates) {
+    for (const state of endStates) {
+      for (const functionName of this.#reads.endedFunctions(State[state])) {
         const key = `${functionName}\u0000${state}`;
         const cursor = cursors.get(key) ?? { finishedAt: since, id: 0 };
         const jobs = this.#reads.endedAfter(State[state], functionName, cursor, limit);
@@ -285,15 +309,16 @@ export class QueueView {
       }
       return found;
     };
-    const names = this.overview().functions.map((fn) => fn.functionName);
-    for (const name of names) {
-      for (const state of endStates) {
+    for (const state of endStates) {
+      for (const name of this.#reads.endedFunctions(State[state])) {
         for (const row of this.#reads.endsSince(State[state], name, since)) {
           const entry = minute(row.minute);
           if (state === 'completed') entry.completed += row.count;
           else entry.failed += row.count;
         }
       }
+    }
+    for (const name of this.#reads.endedFunctions(State.completed)) {
       for (const row of this.#reads.timesSince(name, since, timeSample)) {
         const entry = minute(row.minute);
         if (row.waitMs !== null) entry.wait.push(row.waitMs);

@@ -21,17 +21,25 @@ const settled = Promise.resolve();
 /** Batches writes into shared transactions. */
 export class WriteBatcher {
   readonly #db: SqliteConnection;
+  readonly #transaction: (work: () => void) => void;
   readonly #committed: () => void;
   readonly #gatherForATurn: boolean;
   #pending: PendingWrite[] = [];
   #scheduled = false;
 
   /**
+   * @param transaction runs its work in one write transaction (QueueStore.transaction)
    * @param committed called after every commit (to wake whoever waits on the file)
    * @param gatherForATurn whether a batch waits a turn of the event loop (commits that flush the disk)
    */
-  constructor(db: SqliteConnection, committed: () => void, gatherForATurn: boolean) {
+  constructor(
+    db: SqliteConnection,
+    transaction: (work: () => void) => void,
+    committed: () => void,
+    gatherForATurn: boolean,
+  ) {
     this.#db = db;
+    this.#transaction = transaction;
     this.#committed = committed;
     this.#gatherForATurn = gatherForATurn;
   }
@@ -58,7 +66,7 @@ export class WriteBatcher {
     this.#pending = [];
     const outcomes: { ok: boolean; value: unknown }[] = [];
     try {
-      this.#db.transaction(() => {
+      this.#transaction(() => {
         for (const { operation } of writes) {
           try {
             outcomes.push({ ok: true, value: operation(this.#db) });
@@ -67,7 +75,7 @@ export class WriteBatcher {
             outcomes.push({ ok: false, value: error });
           }
         }
-      }, 'immediate');
+      });
     } catch (error) {
       for (const write of writes) write.reject(error);
       return;

@@ -6,6 +6,7 @@
 import { backoffDelaySql } from '../../shared/backoff.js';
 import { State } from '../schema.js';
 import type { SqliteConnection } from '../sqlite/sqlite-connection.js';
+import type { CountChanges } from './function-counts.js';
 import type { NewJob } from './insert-jobs.js';
 
 /** A job leased to a runner: what was written, with its id and attempts. */
@@ -33,13 +34,21 @@ const reapRunning = `state = CASE WHEN attempts < max_attempts THEN ${State.queu
   finished_at = CASE WHEN attempts < max_attempts THEN NULL ELSE :now END,
   error = :error, started_at = NULL, lease_owner = NULL, lease_token = NULL, lease_until = NULL`;
 
-export function prepareClaimJobs(db: SqliteConnection) {
+export function prepareClaimJobs(db: SqliteConnection, counts: CountChanges) {
   const reap = db.prepare(
-    `UPDATE jobs SET ${reapRunning} WHERE state = ${State.running} AND lease_until < :now`,
+    `UPDATE jobs SET ${reapRunning} WHERE state = ${State.running} AND lease_until < :now
+     RETURNING function AS functionName, state`,
   );
   const reapOwner = db.prepare(
-    `UPDATE jobs SET ${reapRunning} WHERE state = ${State.running} AND lease_owner = :owner`,
+    `UPDATE jobs SET ${reapRunning} WHERE state = ${State.running} AND lease_owner = :owner
+     RETURNING function AS functionName, state`,
   );
+  /** Counts the reaped jobs where they went; how many. */
+  const reaped = (rows: unknown[]): number => {
+    for (const { functionName, state } of rows as { functionName: string; state: number }[])
+      counts.moved(functionName, State.running, state);
+    return rows.length;
+  };
   const claim = db.prepare(
     `UPDATE jobs SET state = ${State.running}, attempts = attempts + 1, lease_owner = :owner, lease_token = :token,
        lease_until = :until, numerator = 0, denominator = 0
@@ -59,14 +68,16 @@ export function prepareClaimJobs(db: SqliteConnection) {
 
   return {
     /** Returns expired leases to the queue; how many. */
-    reapExpired: (now: number): number => reap.run({ now, error: lostRunner }).changes,
+    reapExpired: (now: number): number => reaped(reap.all({ now, error: lostRunner })),
     /** Returns the running jobs of a runner that is gone to the queue, failed with `why`; how many. */
     reapOwner: (owner: string, now: number, why: string): number =>
-      reapOwner.run({
-        owner,
-        now,
-        error: JSON.stringify({ name: 'WorkerCrashedError', message: why, code: 'ERR_WORKER_CRASHED' }),
-      }).changes,
+      reaped(
+        reapOwner.all({
+          owner,
+          now,
+          error: JSON.stringify({ name: 'WorkerCrashedError', message: why, code: 'ERR_WORKER_CRASHED' }),
+        }),
+      ),
     /** Leases up to `limit` ready jobs to `owner` under `token`, in the order they should run. */
     claim(
       owner: string,
@@ -82,6 +93,7 @@ export function prepareClaimJobs(db: SqliteConnection) {
       > & {
         foreground: number;
       })[];
+      for (const row of rows) counts.moved(row.functionName, State.queued, State.running);
       // RETURNING gives rows in no particular order; the order they run in is the queue's.
       rows.sort((a, b) => a.priority - b.priority || a.runAt - b.runAt || a.id - b.id);
       return rows.map((row) => ({ ...row, foreground: row.foreground === 1 }));

@@ -1,7 +1,7 @@
 /**
- * What the console and the metrics read of a queue file, each answered from an index on a large file:
- * counts per function and state (the queued and finished jobs' indexes carry the function), pages of
- * jobs in a state (queue order for queued jobs, newest end first for finished ones, by keyset: a page
+ * What the console and the metrics read of a queue file beside its counts (function-counts.ts), each
+ * answered from an index on a large file: the functions that have jobs in an end state, pages of jobs
+ * in a state (queue order for queued jobs, newest end first for finished ones, by keyset: a page
  * costs the same deep in a million jobs as at the top), jobs by unique, and the ends of the last hour.
  *
  * SQLite uses a partial index only where the query states the index's own condition, word for word:
@@ -10,13 +10,6 @@
 import { State } from '../schema.js';
 import type { SqliteConnection } from '../sqlite/sqlite-connection.js';
 import { type JobRow, jobColumns } from './read-jobs.js';
-
-/** Jobs of one function in one stored state. */
-export interface StateCount {
-  readonly functionName: string;
-  readonly state: number;
-  readonly count: number;
-}
 
 /** Where a page of finished jobs goes on from: after this end time and id (newest first). */
 export interface FinishedCursor {
@@ -48,18 +41,29 @@ export interface MinuteRow {
   readonly runMs: number | null;
 }
 
+/** The unique index's own condition, which a query must state to use it. */
+const uniqueIndexed = `WHERE unique_key IS NOT NULL AND state IN (${State.queued}, ${State.running})`;
+
 export function prepareConsoleReads(db: SqliteConnection) {
-  const queued = db.prepare(
-    `SELECT function AS functionName, ${State.queued} AS state, count(*) AS count FROM jobs INDEXED BY jobs_ready
-     WHERE state = ${State.queued} GROUP BY function`,
+  // The functions with jobs ended in a state, one seek each (a loose index scan): what a page of
+  // finished jobs merges, without counting them.
+  const endedFunctions = db.prepare(
+    `WITH RECURSIVE names(name) AS (
+       SELECT min(function) FROM jobs INDEXED BY jobs_finished WHERE state = :state AND state >= ${State.completed}
+       UNION ALL
+       SELECT (SELECT min(function) FROM jobs INDEXED BY jobs_finished
+               WHERE state = :state AND state >= ${State.completed} AND function > names.name)
+       FROM names WHERE name IS NOT NULL)
+     SELECT name FROM names WHERE name IS NOT NULL`,
   );
-  const running = db.prepare(
-    `SELECT function AS functionName, ${State.running} AS state, count(*) AS count FROM jobs INDEXED BY jobs_leased
-     WHERE state = ${State.running} GROUP BY function`,
-  );
-  const finished = db.prepare(
-    `SELECT function AS functionName, state, count(*) AS count FROM jobs INDEXED BY jobs_finished
-     WHERE state >= ${State.completed} GROUP BY state, function`,
+  // The same over the queued and running jobs that have a unique: the functions a search may name.
+  const uniqueFunctions = db.prepare(
+    `WITH RECURSIVE names(name) AS (
+       SELECT min(function) FROM jobs INDEXED BY jobs_unique ${uniqueIndexed}
+       UNION ALL
+       SELECT (SELECT min(function) FROM jobs INDEXED BY jobs_unique ${uniqueIndexed} AND function > names.name)
+       FROM names WHERE name IS NOT NULL)
+     SELECT name FROM names WHERE name IS NOT NULL`,
   );
   const queuePage = db.prepare(
     `SELECT ${jobColumns} FROM jobs INDEXED BY jobs_ready
@@ -79,8 +83,7 @@ export function prepareConsoleReads(db: SqliteConnection) {
      ORDER BY finished_at DESC, id DESC LIMIT :limit`,
   );
   const byUnique = db.prepare(
-    `SELECT ${jobColumns} FROM jobs INDEXED BY jobs_unique
-     WHERE function = :function AND unique_key = :unique AND state IN (${State.queued}, ${State.running})`,
+    `SELECT ${jobColumns} FROM jobs INDEXED BY jobs_unique ${uniqueIndexed} AND function = :function AND unique_key = :unique`,
   );
   const endsSince = db.prepare(
     `SELECT finished_at / 60000 AS minute, count(*) AS count FROM jobs INDEXED BY jobs_finished
@@ -111,12 +114,10 @@ export function prepareConsoleReads(db: SqliteConnection) {
         id: cursor.id,
         limit,
       }) as EndedJob[],
-    /** Jobs per function and state. */
-    counts: (): StateCount[] => [
-      ...(queued.all() as StateCount[]),
-      ...(running.all() as StateCount[]),
-      ...(finished.all() as StateCount[]),
-    ],
+    /** The functions that have jobs ended in `state`. */
+    endedFunctions: (state: number): string[] => endedFunctions.values({ state }) as string[],
+    /** The functions that have a queued or running job with a unique. */
+    uniqueFunctions: (): string[] => uniqueFunctions.values() as string[],
     /** Queued jobs in the order they will run, from after `cursor`. */
     queuedPage: (functionName: string | null, cursor: QueuedCursor | undefined, limit: number): JobRow[] =>
       queuePage.all({

@@ -11,7 +11,8 @@
  */
 import { State } from '../schema.js';
 import type { SqliteConnection } from '../sqlite/sqlite-connection.js';
-import { recordTotalsSql, retriedOffset } from './job-totals.js';
+import { type CountChanges, prepareGroups } from './function-counts.js';
+import { type prepareJobTotals, retriedOffset } from './job-totals.js';
 
 /**
  * Which jobs: by id, or by function (any when null), stored state and (for finished jobs) an end before
@@ -46,27 +47,25 @@ const selected = `id IN (
 const finished = `state >= ${State.completed}`;
 const ended = `state > ${State.completed}`;
 
-export function prepareControlJobs(db: SqliteConnection) {
+export function prepareControlJobs(
+  db: SqliteConnection,
+  totals: ReturnType<typeof prepareJobTotals>,
+  counts: CountChanges,
+) {
   const cancelQueued = db.prepare(
     `UPDATE jobs SET state = ${State.cancelled}, finished_at = :now, error = :error
-     WHERE ${selected} AND state = ${State.queued}`,
+     WHERE ${selected} AND state = ${State.queued} RETURNING function`,
   );
   const cancelRunning = db.prepare(
     `UPDATE jobs SET cancel_requested = ${operatorCancel} WHERE ${selected} AND state = ${State.running}`,
   );
-  const countRetried = db.prepare(
-    recordTotalsSql(
-      `SELECT function, state + ${retriedOffset} AS state FROM jobs WHERE ${selected} AND ${ended}`,
-    ),
-  );
+  const endedGroups = prepareGroups(db, `${selected} AND ${ended}`);
   const retry = db.prepare(
     `UPDATE jobs SET state = ${State.queued}, attempts = 0, run_at = :now, finished_at = NULL, started_at = NULL,
        cancel_requested = 0, numerator = 0, denominator = 0
      WHERE ${selected} AND ${ended}`,
   );
-  const countRemoved = db.prepare(
-    recordTotalsSql(`SELECT function, state FROM jobs WHERE ${selected} AND ${finished}`),
-  );
+  const finishedGroups = prepareGroups(db, `${selected} AND ${finished}`);
   const removeEvents = db.prepare(
     `DELETE FROM job_events WHERE job_id IN (SELECT id FROM jobs WHERE ${selected} AND ${finished})`,
   );
@@ -90,20 +89,27 @@ export function prepareControlJobs(db: SqliteConnection) {
     /** Cancels the selected jobs that have not ended; how many. */
     cancel(selection: JobSelection, now: number): number {
       const given = parameters(selection);
-      return (
-        cancelQueued.run({ ...given, now, error: cancelledError }).changes + cancelRunning.run(given).changes
-      );
+      const cancelled = cancelQueued.values({ ...given, now, error: cancelledError }) as string[];
+      for (const functionName of cancelled) counts.moved(functionName, State.queued, State.cancelled);
+      return cancelled.length + cancelRunning.run(given).changes;
     },
     /** Queues again the selected jobs that failed, died or were cancelled; how many. */
     retry(selection: JobSelection, now: number): number {
       const given = parameters(selection);
-      countRetried.run(given);
+      const leaving = endedGroups(given);
+      if (leaving.length === 0) return 0;
+      totals.add(leaving, retriedOffset);
+      for (const { functionName, state, count } of leaving)
+        counts.moved(functionName, state, State.queued, count);
       return retry.run({ ...given, now }).changes;
     },
     /** Deletes the selected jobs that have ended; how many. */
     remove(selection: JobSelection): number {
       const given = parameters(selection);
-      countRemoved.run(given);
+      const leaving = finishedGroups(given);
+      if (leaving.length === 0) return 0;
+      totals.add(leaving);
+      for (const { functionName, state, count } of leaving) counts.removed(functionName, state, count);
       removeEvents.run(given);
       return remove.run(given).changes;
     },

@@ -1,6 +1,7 @@
 /** Adding jobs, with gearmand's rule for `unique`: a job already queued or running is returned instead. */
 import { State } from '../schema.js';
 import type { SqliteConnection } from '../sqlite/sqlite-connection.js';
+import type { CountChanges } from './function-counts.js';
 
 /** A job as it is written. */
 export interface NewJob {
@@ -15,7 +16,7 @@ export interface NewJob {
   readonly backoff: number;
 }
 
-export function prepareInsertJobs(db: SqliteConnection) {
+export function prepareInsertJobs(db: SqliteConnection, counts: CountChanges) {
   const findUnique = db.prepare(
     `SELECT id FROM jobs WHERE function = ? AND unique_key = ? AND state IN (${State.queued}, ${State.running})`,
   );
@@ -41,6 +42,7 @@ export function prepareInsertJobs(db: SqliteConnection) {
         job.backoff,
         now,
       );
+      counts.added(job.functionName, State.queued);
       return Number(lastInsertRowid);
     });
 }

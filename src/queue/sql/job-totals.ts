@@ -5,28 +5,25 @@
  * submitted are the jobs now plus those that left the file.
  */
 import type { SqliteConnection } from '../sqlite/sqlite-connection.js';
+import type { StateCount } from './function-counts.js';
 
 /** Added to the state of a total of jobs that left that end by a retry (they are still in the file). */
 export const retriedOffset = 100;
 
-/**
- * The statement that adds to the totals the jobs a selection holds (`selection`: a subquery of rows
- * with `function` and `state` columns), run just before those jobs leave.
- */
-export function recordTotalsSql(selection: string): string {
-  return `INSERT INTO function_totals (function, state, count)
-    SELECT function, state, count(*) FROM (${selection}) WHERE true GROUP BY function, state
-    ON CONFLICT (function, state) DO UPDATE SET count = count + excluded.count`;
-}
-
 /** One function's total of jobs that left a state. */
-export interface TotalRow {
-  readonly functionName: string;
-  readonly state: number;
-  readonly count: number;
-}
+export type TotalRow = StateCount;
 
 export function prepareJobTotals(db: SqliteConnection) {
   const all = db.prepare('SELECT function AS functionName, state, count FROM function_totals');
-  return (): TotalRow[] => all.all() as TotalRow[];
+  const add = db.prepare(
+    `INSERT INTO function_totals (function, state, count) VALUES (?, ?, ?)
+     ON CONFLICT (function, state) DO UPDATE SET count = count + excluded.count`,
+  );
+  return {
+    all: (): TotalRow[] => all.all() as TotalRow[],
+    /** Counts jobs that are leaving their state (`offset`: retriedOffset for a retry) into the totals. */
+    add(leaving: readonly StateCount[], offset = 0): void {
+      for (const { functionName, state, count } of leaving) add.run(functionName, state + offset, count);
+    },
+  };
 }

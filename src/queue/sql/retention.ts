@@ -6,7 +6,8 @@
  */
 import { State } from '../schema.js';
 import type { SqliteConnection } from '../sqlite/sqlite-connection.js';
-import { recordTotalsSql } from './job-totals.js';
+import { type CountChanges, prepareGroups } from './function-counts.js';
+import type { prepareJobTotals } from './job-totals.js';
 
 /** How much of the past a queue keeps. */
 export interface Retention {
@@ -20,28 +21,40 @@ export interface Retention {
 
 const slice = 1000;
 
-/** A slice to delete, and the statement that counts it into the totals first. */
-function prepareSlice(db: SqliteConnection, selection: string) {
-  const count = db.prepare(recordTotalsSql(`SELECT function, state FROM jobs WHERE id IN (${selection})`));
+/** Where a slice's deletes are counted: the totals that outlive them, the counts of the file. */
+interface Ledgers {
+  readonly totals: ReturnType<typeof prepareJobTotals>;
+  readonly counts: CountChanges;
+}
+
+/** A slice to delete, counted first into the totals and out of the counts. */
+function prepareSlice(db: SqliteConnection, selection: string, { totals, counts }: Ledgers) {
+  const groups = prepareGroups(db, `id IN (${selection})`);
   const remove = db.prepare(`DELETE FROM jobs WHERE id IN (${selection})`);
   return (parameter: number): number => {
-    count.run(parameter);
+    const leaving = groups(parameter);
+    if (leaving.length === 0) return 0;
+    totals.add(leaving);
+    for (const { functionName, state, count } of leaving) counts.removed(functionName, state, count);
     return remove.run(parameter).changes;
   };
 }
 
-export function prepareRetention(db: SqliteConnection) {
+export function prepareRetention(db: SqliteConnection, ledgers: Ledgers) {
   const oldCompleted = prepareSlice(
     db,
     `SELECT id FROM jobs WHERE state = ${State.completed} AND finished_at < ? ORDER BY id LIMIT ${slice}`,
+    ledgers,
   );
   const beyondCount = prepareSlice(
     db,
     `SELECT id FROM jobs WHERE state = ${State.completed} ORDER BY finished_at DESC, id DESC LIMIT ${slice} OFFSET ?`,
+    ledgers,
   );
   const oldFailed = prepareSlice(
     db,
     `SELECT id FROM jobs WHERE state > ${State.completed} AND finished_at < ? ORDER BY id LIMIT ${slice}`,
+    ledgers,
   );
   const staleEvents = db.prepare(
     `DELETE FROM job_events WHERE job_id IN (

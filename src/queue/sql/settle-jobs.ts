@@ -5,8 +5,15 @@
  */
 import { State } from '../schema.js';
 import type { SqliteConnection } from '../sqlite/sqlite-connection.js';
+import type { CountChanges } from './function-counts.js';
 
-export function prepareSettleJobs(db: SqliteConnection) {
+/** A job a runner holds: its id, and its function (which a job never changes), whose counts an end moves. */
+export interface HeldJob {
+  readonly id: number;
+  readonly functionName: string;
+}
+
+export function prepareSettleJobs(db: SqliteConnection, counts: CountChanges) {
   const fence = `WHERE id = :id AND lease_token = :token AND state = ${State.running}`;
   const started = db.prepare(`UPDATE jobs SET started_at = :at ${fence}`);
   const progress = db.prepare(`UPDATE jobs SET numerator = :numerator, denominator = :denominator ${fence}`);
@@ -25,6 +32,12 @@ export function prepareSettleJobs(db: SqliteConnection) {
     `UPDATE jobs SET state = ${State.queued}, attempts = attempts - 1, started_at = NULL, run_at = :at,
        lease_owner = NULL, lease_token = NULL, lease_until = NULL ${fence}`,
   );
+  /** Whether the end was written (the runner still held the job), counted if so. */
+  const ended = (changes: number, job: HeldJob, to: number): boolean => {
+    if (changes !== 1) return false;
+    counts.moved(job.functionName, State.running, to);
+    return true;
+  };
 
   /** Each returns whether the runner still held the job (false: its lease was lost, nothing changed). */
   return {
@@ -34,12 +47,13 @@ export function prepareSettleJobs(db: SqliteConnection) {
     /** Keeps a handler's checkpoint (JSON text), which a later attempt of the job resumes from. */
     checkpoint: (id: number, token: number, state: string): boolean =>
       checkpoint.run({ id, token, state }).changes === 1,
-    complete: (id: number, token: number, result: string | Uint8Array | null, at: number): boolean =>
-      complete.run({ id, token, result, at }).changes === 1,
+    complete: (job: HeldJob, token: number, result: string | Uint8Array | null, at: number): boolean =>
+      ended(complete.run({ id: job.id, token, result, at }).changes, job, State.completed),
     /** Fails an attempt: State.queued queues it again at `runAt`; State.failed or State.dead ends it. */
-    fail: (id: number, token: number, state: number, runAt: number, error: string, at: number): boolean =>
-      fail.run({ id, token, state, runAt, error, at }).changes === 1,
+    fail: (job: HeldJob, token: number, state: number, runAt: number, error: string, at: number): boolean =>
+      ended(fail.run({ id: job.id, token, state, runAt, error, at }).changes, job, state),
     /** Gives an unfinished job back (a runner shutting down); the attempt does not count. */
-    release: (id: number, token: number, at: number): boolean => release.run({ id, token, at }).changes === 1,
+    release: (job: HeldJob, token: number, at: number): boolean =>
+      ended(release.run({ id: job.id, token, at }).changes, job, State.queued),
   };
 }
