@@ -43,6 +43,11 @@ export interface SubmitRequest {
   readonly needsStart?: boolean | undefined;
   /** The checkpoint an earlier attempt of this job recorded (a worker host's retry), for `job.resumeFrom`. */
   readonly resumeFrom?: unknown;
+  /**
+   * The trace the job belongs to, as a W3C traceparent (the span that submitted it), when traces are on:
+   * a backend carries it to where the job runs, whose span continues the trace.
+   */
+  readonly traceparent?: string | undefined;
 }
 
 /**

@@ -84,6 +84,7 @@ export {
 export { type Durability, defaultQueuePath } from './queue/queue-file.js';
 export type { QueueOptions } from './queue/queue-options.js';
 export type { Retention } from './queue/sql/retention.js';
+export type { TelemetryOptions } from './telemetry/telemetry-options.js';
 export { Worker } from './worker/worker.js';
 export type { WorkerEventMap } from './worker/worker-events.js';
 export type { WorkerLog } from './worker/worker-log.js';

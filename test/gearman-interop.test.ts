@@ -176,6 +176,21 @@ describe.skipIf(!gearmandInstalled || !phpReady || !cliReady)(
         }
       });
 
+      it('with telemetry, sends the PHP worker the plain JSON input; the trace rides only in the unique', async () => {
+        await phpWorkerProcess();
+        await import('./fixtures/file-tracing.mjs');
+        const gs = createClient({ gearman: { servers: [server.address] }, telemetry: true });
+        try {
+          const seen = (await gs.run('php_echo', { a: 1 })) as { workload: string; unique: string };
+          expect(seen.workload).toBe('{"a":1}');
+          expect(seen.unique).toMatch(/^t:[0-9a-f]{50}:[0-9a-f]{8}$/);
+          const own = (await gs.run('php_echo', { a: 2 }, { unique: 'mine' })) as { unique: string };
+          expect(own.unique).toBe('mine');
+        } finally {
+          await gs.close();
+        }
+      });
+
       it('turns sendFail into JobFailedError, and sendException into JobFailedError with its message', async () => {
         await phpWorkerProcess();
         const gs = createClient({ gearman: { servers: [server.address] } });

@@ -34,6 +34,7 @@ function job(overrides: Partial<NewJob> = {}): NewJob {
     runAt: 0,
     maxAttempts: 3,
     backoff: 0,
+    traceparent: null,
     ...overrides,
   };
 }

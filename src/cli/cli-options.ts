@@ -81,6 +81,7 @@ export const cliOptions = {
   listen: { value: 'host:port', parse: text },
   'auth-token': { value: 'TOKEN', parse: text },
   'read-only': { flag: true },
+  telemetry: { flag: true },
   limit: { value: 'N', parse: count(1) },
   verbose: { flag: true },
 } as const satisfies Record<string, ValueOption<unknown> | FlagOption>;

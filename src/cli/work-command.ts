@@ -14,6 +14,7 @@ export const workCommand: Command = {
   usage: `gearshift work <module> (--queue <file> | --gearman host:port[,...]) [--threads N]
                [--concurrency N|auto] [--max-concurrency N] [--grace-ms DURATION]
                [--lease-ms DURATION] (queue) [--client-id ID] [--prefetch-ms DURATION] [--fail-as fail|exception] (gearman)
+               [--telemetry]
     Runs the module's jobs until SIGTERM or SIGINT (then finishes what runs). --threads 0 runs them
     on the process's own thread: the least overhead per job, for short jobs that do not block.
     --concurrency auto (the default): a thread takes more jobs while its jobs wait on I/O, up to
@@ -21,7 +22,9 @@ export const workCommand: Command = {
     --prefetch-ms (Gearman, default 1): how much work, in recent jobs' run time, to hold beyond the
     free slots; 0 grabs only for free slots. --fail-as (Gearman, default fail): how a failed job is
     told to gearmand 1.1: fail (every client hears the end; the failure comes as a warning) or
-    exception (WORK_EXCEPTION, for callers that all ask for exceptions; see docs/gearman.md).`,
+    exception (WORK_EXCEPTION, for callers that all ask for exceptions; see docs/gearman.md).
+    --telemetry: an OpenTelemetry span for each run, a child of the span that submitted the job; it
+    needs @opentelemetry/api, and an SDK the process loads first (node --import ./tracing.js ...).`,
   options: [
     'queue',
     'gearman',
@@ -33,6 +36,7 @@ export const workCommand: Command = {
     'client-id',
     'prefetch-ms',
     'fail-as',
+    'telemetry',
   ],
   refuses: { functions: 'work takes the functions module as its argument: gearshift work <module> ...' },
   run: work,
@@ -75,6 +79,7 @@ async function work({ values, positionals }: CommandLine): Promise<number> {
     ...(values['client-id'] === undefined ? {} : { clientId: values['client-id'] }),
     ...(values['prefetch-ms'] === undefined ? {} : { prefetchMs: values['prefetch-ms'] }),
     ...(values['fail-as'] === undefined ? {} : { failAs: values['fail-as'] }),
+    ...(values.telemetry ? { telemetry: true } : {}),
   });
   await worker.start();
   process.stderr.write(`gearshift work: pid ${process.pid} ${worker.description}\n`);

@@ -28,6 +28,8 @@ import { assertJsonInput } from '../payload/json.js';
 import { parseDuration } from '../shared/duration.js';
 import { IdleLatch } from '../shared/idle-latch.js';
 import { checkObject } from '../shared/validate.js';
+import type { TelemetryOptions } from '../telemetry/telemetry-options.js';
+import { loadTracing, type Tracing } from '../telemetry/tracing.js';
 import { type EventRelay, JobCall } from './job-call.js';
 import { JobRun } from './job-run.js';
 import {
@@ -116,11 +118,17 @@ export class Client<S extends AnyFunctionSet = AnyFunctionSet> {
 
   /** The backend's control of its jobs, asked for once; undefined when it keeps none. */
   readonly #control: JobControl | undefined;
+  /** Where submissions' spans go, when traced. */
+  readonly #tracing: Tracing | undefined;
 
-  /** @param backend what runs the jobs; see {@link createClient} for the usual ways to get one */
-  constructor(backend: Backend) {
+  /**
+   * @param backend what runs the jobs; see {@link createClient} for the usual ways to get one
+   * @param options `telemetry`: a span for each submission (see TelemetryOptions)
+   */
+  constructor(backend: Backend, options: TelemetryOptions = {}) {
     this.#backend = backend;
     this.#control = backend.control;
+    this.#tracing = loadTracing(options.telemetry);
   }
 
   /**
@@ -434,6 +442,7 @@ export class Client<S extends AnyFunctionSet = AnyFunctionSet> {
       return;
     }
     call.timeout = options.timeout ?? info?.timeout;
+    call.span = this.#tracing?.call(functionName);
     const request: SubmitRequest = {
       functionName,
       input: copy,
@@ -441,6 +450,7 @@ export class Client<S extends AnyFunctionSet = AnyFunctionSet> {
       priority: options.priority ?? 'normal',
       unique: options.unique,
       needsStart: call.timeout !== undefined,
+      traceparent: call.span?.traceparent,
     };
     call.attach(this.#backend.submit(request, call));
   }
@@ -476,7 +486,18 @@ export class Client<S extends AnyFunctionSet = AnyFunctionSet> {
         backoff: options.backoff,
       };
     });
-    return backend.background(requests);
+    const span = this.#tracing?.send(requests.map((request) => request.functionName));
+    if (!span) return backend.background(requests);
+    const traced = requests.map((request) => ({ ...request, traceparent: span.traceparent }));
+    try {
+      const handles = await backend.background(traced);
+      if (handles.length === 1) span.handle(handles[0] as string);
+      span.end();
+      return handles;
+    } catch (error) {
+      span.end(error);
+      throw error;
+    }
   }
 
   /** Fails a call on the next microtask, so that callbacks never run inside the caller's own call. */

@@ -6,6 +6,7 @@
 import type { JobListener, JobTicket } from '../backend.js';
 import { type GearshiftError, JobAbortedError, JobFailedError, JobTimeoutError } from '../errors.js';
 import { after, cancel, type Timer } from '../shared/timers.js';
+import type { JobSpan } from '../telemetry/tracing.js';
 import { dispatchEvent, EventChannel, type JobEvent, type JobEventHandlers } from './events.js';
 
 /** A second audience for a job's events. */
@@ -23,6 +24,8 @@ export class JobCall<R> implements JobListener {
   readonly promise: Promise<R>;
   /** Milliseconds the job may run, counted from when it starts; set before the job is submitted. */
   timeout: number | undefined;
+  /** The call's span, when traced: ended with the call. */
+  span: JobSpan | undefined;
   #handle: string | undefined;
   #resolve!: (value: R) => void;
   #reject!: (error: GearshiftError) => void;
@@ -110,6 +113,7 @@ export class JobCall<R> implements JobListener {
   created(handle: string): void {
     if (this.#ended) return;
     this.#handle = handle;
+    this.span?.handle(handle);
     if (this.#listened()) this.#emit({ type: 'created', handle, functionName: this.functionName });
   }
 
@@ -186,6 +190,7 @@ export class JobCall<R> implements JobListener {
   #end(): void {
     this.#ended = true;
     cancel(this.#timer);
+    this.span?.end(this.#error);
     if (this.#abortListener) this.#signal?.removeEventListener('abort', this.#abortListener);
     if (this.#listened()) this.#emit(this.#finalEvent());
     if (this.#channels) for (const channel of this.#channels) channel.end();

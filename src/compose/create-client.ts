@@ -15,10 +15,11 @@ import { createLocalBackend, type LocalPool } from '../local/create-local-backen
 import { QueueBackend } from '../queue/queue-backend.js';
 import { fillQueueOptions, type QueueOptions } from '../queue/queue-options.js';
 import { checkObject } from '../shared/validate.js';
+import type { TelemetryOptions } from '../telemetry/telemetry-options.js';
 import { RoutingBackend } from './routing-backend.js';
 
 /** Options of a client: the functions it runs here, and where background jobs are kept. */
-export interface LocalClientOptions<S extends AnyFunctionSet = AnyFunctionSet> {
+export interface LocalClientOptions<S extends AnyFunctionSet = AnyFunctionSet> extends TelemetryOptions {
   /**
    * The functions module: its URL or path (threads load it themselves), or with `threads: 0` the
    * FunctionSet itself. Leave it out for a client that only submits jobs to a queue file that other
@@ -66,7 +67,7 @@ export interface LocalClientOptions<S extends AnyFunctionSet = AnyFunctionSet> {
  * Options of a client of a Gearman cluster: jobs (foreground and background) go to the job servers,
  * where workers (`gearshift work --gearman`, or PHP, C, Perl workers) run them.
  */
-export interface GearmanClientOptions<S extends AnyFunctionSet = AnyFunctionSet> {
+export interface GearmanClientOptions<S extends AnyFunctionSet = AnyFunctionSet> extends TelemetryOptions {
   readonly gearman: GearmanOptions;
   /**
    * The functions the workers run, when this process has the module: names are then refused before
@@ -76,7 +77,7 @@ export interface GearmanClientOptions<S extends AnyFunctionSet = AnyFunctionSet>
 }
 
 /** Options that plug in a backend of your own (see the `Backend` interface). */
-export interface CustomBackendOptions {
+export interface CustomBackendOptions extends TelemetryOptions {
   readonly backend: Backend;
 }
 
@@ -104,7 +105,7 @@ export function createClient<S extends AnyFunctionSet = AnyFunctionSet>(
     if (typeof backend !== 'object' || backend === null || typeof backend.submit !== 'function') {
       throw new InvalidOptionError('backend', 'an object implementing the Backend interface', backend);
     }
-    return new Client<S>(backend);
+    return new Client<S>(backend, options);
   }
   if ('gearman' in options) {
     if ('queue' in options || 'threads' in options) {
@@ -117,12 +118,12 @@ export function createClient<S extends AnyFunctionSet = AnyFunctionSet>(
     const { functions, gearman } = options as GearmanClientOptions<S>;
     const set = functions === undefined || FunctionSet.is(functions) ? functions : undefined;
     const url = functions === undefined || FunctionSet.is(functions) ? undefined : toModuleUrl(functions);
-    return new Client<S>(new GearmanBackend(fillGearmanOptions(gearman), url ?? set));
+    return new Client<S>(new GearmanBackend(fillGearmanOptions(gearman), url ?? set), options);
   }
   const local = options.functions === undefined ? undefined : createLocalBackend(options);
   const queue = queueBackend(options, local);
   if (local && queue && !queue.foreground)
-    return new Client<S>(new RoutingBackend(local.backend, queue.backend));
+    return new Client<S>(new RoutingBackend(local.backend, queue.backend), options);
   const only = queue?.backend ?? local?.backend;
   if (!only) {
     throw new InvalidOptionError(
@@ -131,7 +132,7 @@ export function createClient<S extends AnyFunctionSet = AnyFunctionSet>(
       undefined,
     );
   }
-  return new Client<S>(only);
+  return new Client<S>(only, options);
 }
 
 function queueBackend(

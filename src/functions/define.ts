@@ -44,6 +44,12 @@ export interface JobContext {
    * first attempt, or a backend that keeps none).
    */
   readonly resumeFrom: unknown;
+  /**
+   * With `telemetry: true` where the job runs: the W3C traceparent of this run's span, whose context
+   * the handler also runs in (where `@opentelemetry/api` is installed); spans the handler starts are
+   * its children. Undefined when runs are not traced.
+   */
+  readonly traceparent: string | undefined;
 }
 
 /** A handler that takes and returns JSON values. */

@@ -65,14 +65,7 @@ export class BatchRunner {
       const fn = functions.get(message.functionName);
       if (!fn) return undefined;
       const handle = message.givenHandle ?? `${this.#handlePrefix}${message.id}`;
-      const context = new RunningJob(
-        fn,
-        message.id,
-        handle,
-        message.unique,
-        message.resumeFrom,
-        this.#reports,
-      );
+      const context = new RunningJob(fn, message.id, handle, message, this.#reports);
       this.#pending.set(message.id, context);
       return context;
     });

@@ -5,12 +5,14 @@ import { InvalidOptionError } from '../errors.js';
 import { FunctionSet } from '../functions/define.js';
 import { toModuleUrl } from '../functions/load-module.js';
 import { checkCount, checkMilliseconds, checkObject } from '../shared/validate.js';
+import type { TelemetryOptions } from '../telemetry/telemetry-options.js';
+import { loadTracing } from '../telemetry/tracing.js';
 import { InlineExecutor } from './inline-executor.js';
 import { type ExecutorFactory, LocalBackend } from './local-backend.js';
 import { ThreadExecutor } from './thread-executor.js';
 
 /** What describes a local pool (the fields of createClient's and createWorker's options). */
-export interface LocalPoolOptions {
+export interface LocalPoolOptions extends TelemetryOptions {
   readonly functions?: URL | string | FunctionSet | undefined;
   readonly threads?: number | undefined;
   readonly concurrency?: number | 'auto' | undefined;
@@ -78,6 +80,6 @@ export function createLocalBackend(options: LocalPoolOptions): LocalPool {
               prefix,
             );
   }
-  const backend = new LocalBackend(createExecutor, { abortGrace });
+  const backend = new LocalBackend(createExecutor, { abortGrace, tracing: loadTracing(options.telemetry) });
   return { backend, threads };
 }

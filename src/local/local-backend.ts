@@ -25,6 +25,7 @@ import { jobErrorFromOutcome } from '../payload/job-error.js';
 import { IdleLatch } from '../shared/idle-latch.js';
 import { MovingAverage } from '../shared/moving-average.js';
 import { after, cancel, type Timer } from '../shared/timers.js';
+import type { JobSpan, Tracing } from '../telemetry/tracing.js';
 import type { Crash, Executor, ExecutorReports } from './executor.js';
 import { JobQueue } from './job-queue.js';
 import type { JobMessage } from './messages.js';
@@ -36,6 +37,8 @@ export type ExecutorFactory = (reports: ExecutorReports, handlePrefix: string) =
 export interface LocalBackendOptions {
   /** How long a running job may ignore its abort before its thread is terminated, in milliseconds. */
   readonly abortGrace: number;
+  /** Where each run's span goes, when runs are traced. */
+  readonly tracing?: Tracing | undefined;
 }
 
 /** A batch holds about this much work, by the measured run time of its functions. */
@@ -69,6 +72,12 @@ class Execution implements JobMessage {
   readonly handle: string;
   readonly givenHandle: string | undefined;
   readonly resumeFrom: unknown;
+  /** The trace it was submitted in (the submitting span's traceparent), if any. */
+  readonly parentTrace: string | undefined;
+  /** Its run's span, when runs are traced: made when a thread takes it. */
+  span: JobSpan | undefined;
+  /** The run span's traceparent, which the thread runs the handler in. */
+  traceparent: string | undefined;
   /** The key of `unique` coalescing: function and unique. */
   readonly key: string | undefined;
   state: ExecutionState = 'queued';
@@ -96,6 +105,7 @@ class Execution implements JobMessage {
     this.handle = handle;
     this.givenHandle = request.handle;
     this.resumeFrom = request.resumeFrom;
+    this.parentTrace = request.traceparent;
     this.key = key;
     this.listeners = [listener];
   }
@@ -133,6 +143,7 @@ const settled = Promise.resolve();
 export class LocalBackend implements Backend {
   readonly #executor: Executor;
   readonly #abortGrace: number;
+  readonly #tracing: Tracing | undefined;
   readonly #handlePrefix: string;
   readonly #queue = new JobQueue<Execution>();
   /** Every execution not yet ended, by id. */
@@ -162,6 +173,7 @@ export class LocalBackend implements Backend {
 
   constructor(createExecutor: ExecutorFactory, options: LocalBackendOptions) {
     this.#abortGrace = options.abortGrace;
+    this.#tracing = options.tracing;
     this.#handlePrefix = `H:local.${process.pid}.${++backendCount}:`;
     this.#executor = createExecutor(this.#reports(), this.#handlePrefix);
   }
@@ -323,6 +335,14 @@ export class LocalBackend implements Backend {
         execution.state = 'dispatched';
         execution.batch = batch;
         execution.batchIndex = index;
+        if (this.#tracing && !execution.span) {
+          execution.span = this.#tracing.process(
+            execution.functionName,
+            execution.handle,
+            execution.parentTrace,
+          );
+          execution.traceparent = execution.span.traceparent;
+        }
       }
       this.#batches.set(batch.id, batch);
       this.#executor.run(batch.id, executions);
@@ -516,7 +536,7 @@ export class LocalBackend implements Backend {
 
   /** Ends an execution without a result and tells its callers why. */
   #fail(execution: Execution, error: GearshiftError): void {
-    for (const listener of this.#finish(execution)) listener.fail(error);
+    for (const listener of this.#finish(execution, error)) listener.fail(error);
   }
 
   /** Ends an execution that nobody waits for any more. */
@@ -525,9 +545,10 @@ export class LocalBackend implements Backend {
   }
 
   /** The bookkeeping of an ending: returns the listeners still waiting, who are told by the caller. */
-  #finish(execution: Execution): readonly JobListener[] {
+  #finish(execution: Execution, error?: GearshiftError): readonly JobListener[] {
     execution.state = 'ended';
     cancel(execution.graceTimer);
+    execution.span?.end(error);
     this.#executions.delete(execution.id);
     if (execution.key !== undefined && this.#byUnique.get(execution.key) === execution) {
       this.#byUnique.delete(execution.key);

@@ -28,11 +28,13 @@ export interface JobMessage {
   readonly givenHandle?: string | undefined;
   /** The checkpoint an earlier attempt recorded, which the handler sees as `job.resumeFrom`. */
   readonly resumeFrom?: unknown;
+  /** The traceparent of the job's run span, when traced: the handler runs in its context. */
+  readonly traceparent?: string | undefined;
 }
 
 /**
  * A piscina task: describe the functions (`'manifest'`), or run a batch of jobs one after another. A batch
- * travels flat, `[batch, id, functionName, input, unique, givenHandle, resumeFrom, id, ...]`, because every object on the way is
+ * travels flat, `[batch, id, functionName, input, unique, givenHandle, resumeFrom, traceparent, id, ...]`, because every object on the way is
  * a cost of structured cloning, paid once per message and felt most when jobs go one at a time.
  */
 export type TaskMessage = 'manifest' | BatchTask;
@@ -40,13 +42,21 @@ export type TaskMessage = 'manifest' | BatchTask;
 /** A batch of jobs, flat: see {@link TaskMessage}. */
 export type BatchTask = readonly [batch: number, ...fields: unknown[]];
 
-const fieldsPerJob = 6;
+const fieldsPerJob = 7;
 
 /** Flattens a batch for the trip to a thread. */
 export function encodeBatch(batch: number, jobs: readonly JobMessage[]): BatchTask {
   const task: [number, ...unknown[]] = [batch];
   for (const job of jobs)
-    task.push(job.id, job.functionName, job.input, job.unique, job.givenHandle, job.resumeFrom);
+    task.push(
+      job.id,
+      job.functionName,
+      job.input,
+      job.unique,
+      job.givenHandle,
+      job.resumeFrom,
+      job.traceparent,
+    );
   return task;
 }
 
@@ -61,6 +71,7 @@ export function decodeBatch(task: BatchTask): JobMessage[] {
       unique: task[field + 3] as string | undefined,
       givenHandle: task[field + 4] as string | undefined,
       resumeFrom: task[field + 5],
+      traceparent: task[field + 6] as string | undefined,
     });
   }
   return jobs;

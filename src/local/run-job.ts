@@ -7,6 +7,7 @@ import type { JobContext, ResolvedFunction } from '../functions/define.js';
 import { toBuffer } from '../payload/bytes.js';
 import type { FailureOrigin } from '../payload/job-error.js';
 import { toJsonPayload } from '../payload/json.js';
+import { withTraceparent } from '../telemetry/tracing.js';
 
 /** Where a running job's progress reports go, by job id. */
 export interface ProgressReports {
@@ -26,6 +27,7 @@ export type JobOutcome =
 export class RunningJob implements JobContext {
   readonly unique: string | undefined;
   readonly resumeFrom: unknown;
+  readonly traceparent: string | undefined;
   readonly #function: ResolvedFunction;
   /** The job's id in the pool (not its handle). */
   readonly id: number;
@@ -41,15 +43,15 @@ export class RunningJob implements JobContext {
     fn: ResolvedFunction,
     id: number,
     handle: string,
-    unique: string | undefined,
-    resumeFrom: unknown,
+    message: { unique?: string | undefined; resumeFrom?: unknown; traceparent?: string | undefined },
     reports: ProgressReports,
   ) {
     this.#function = fn;
     this.id = id;
     this.handle = handle;
-    this.unique = unique;
-    this.resumeFrom = resumeFrom;
+    this.unique = message.unique;
+    this.resumeFrom = message.resumeFrom;
+    this.traceparent = message.traceparent;
     this.#reports = reports;
   }
 
@@ -124,7 +126,11 @@ export function runJob(
 ): JobOutcome | Promise<JobOutcome> {
   let value: unknown;
   try {
-    value = fn.handler(fn.payload === 'bytes' ? toBuffer(fn.name, 'input', input) : input, job);
+    const argument = fn.payload === 'bytes' ? toBuffer(fn.name, 'input', input) : input;
+    value =
+      job.traceparent === undefined
+        ? fn.handler(argument, job)
+        : withTraceparent(job.traceparent, () => fn.handler(argument, job));
   } catch (thrown) {
     return failed(job, thrown);
   }

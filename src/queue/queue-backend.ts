@@ -247,6 +247,7 @@ export class QueueBackend implements Backend {
       runAt: how.runAt ?? now,
       maxAttempts: how.attempts ?? this.#options.attempts,
       backoff: how.backoff ?? this.#options.backoff,
+      traceparent: request.traceparent ?? null,
     };
   }
 

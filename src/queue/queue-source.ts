@@ -277,7 +277,13 @@ export class QueueSource implements JobSource<QueueOrigin> {
     const info = this.#functions.get(row.functionName) as FunctionInfo;
     const handle = this.#opened.handle(row.id);
     const origin: QueueOrigin = { row, token, progress: undefined };
-    const job = host.accept({ handle, info, unique: row.unique ?? undefined, origin });
+    const job = host.accept({
+      handle,
+      info,
+      unique: row.unique ?? undefined,
+      traceparent: row.traceparent ?? undefined,
+      origin,
+    });
     if (this.#stopping) {
       host.abort(job, new JobAbortedError(row.functionName, handle, 'its worker is shutting down'), 'drop');
       this.abandon(job);

@@ -102,10 +102,12 @@ const migrations: readonly string[] = [
   // 4: the jobs per function and state, kept as they change (sql/function-counts.ts): counted from the
   // indexes, a backlog of 550,000 jobs took over 100 ms for each look at it. Filled once from the jobs.
   // (The indexes keep the function: pages of one function's jobs, and the claim's filter, read it there.)
+  // And the trace a job was submitted in (a W3C traceparent), which its runs continue.
   `CREATE TABLE function_counts (
      function TEXT NOT NULL, state INTEGER NOT NULL, count INTEGER NOT NULL, PRIMARY KEY (function, state)
    ) WITHOUT ROWID;
-   INSERT INTO function_counts (function, state, count) SELECT function, state, count(*) FROM jobs GROUP BY function, state;`,
+   INSERT INTO function_counts (function, state, count) SELECT function, state, count(*) FROM jobs GROUP BY function, state;
+   ALTER TABLE jobs ADD COLUMN trace TEXT;`,
 ];
 
 /** The schema version this gearshift writes. */

@@ -6,6 +6,7 @@
 import type { FunctionInfo, JobListener, JobTicket } from '../backend.js';
 import type { GearshiftError } from '../errors.js';
 import type { Timer } from '../shared/timers.js';
+import type { JobToRun } from './job-source.js';
 
 /** Where a hosted job's reports go: its host, which passes them to the source after its own bookkeeping. */
 export interface HostedJobReports<O> {
@@ -23,6 +24,8 @@ export class HostedJob<O> implements JobListener {
   readonly handle: string;
   readonly info: FunctionInfo;
   readonly unique: string | undefined;
+  /** The trace it was submitted in, if any: each of its runs on the pool continues it. */
+  readonly traceparent: string | undefined;
   /** What the source needs to answer for the job (a claimed row and its lease token, a connection). */
   readonly origin: O;
   /** The decoded input; undefined until decoded (a job whose input cannot be decoded never runs). */
@@ -39,13 +42,11 @@ export class HostedJob<O> implements JobListener {
   runsAgain = 0;
   readonly #reports: HostedJobReports<O>;
 
-  constructor(
-    job: { handle: string; info: FunctionInfo; unique: string | undefined; origin: O },
-    reports: HostedJobReports<O>,
-  ) {
+  constructor(job: JobToRun<O>, reports: HostedJobReports<O>) {
     this.handle = job.handle;
     this.info = job.info;
     this.unique = job.unique;
+    this.traceparent = job.traceparent;
     this.origin = job.origin;
     this.#reports = reports;
   }

@@ -17,6 +17,8 @@ export interface JobToRun<O> {
   readonly handle: string;
   readonly info: FunctionInfo;
   readonly unique: string | undefined;
+  /** The trace it was submitted in, when its caller traced it (a W3C traceparent). */
+  readonly traceparent?: string | undefined;
   readonly origin: O;
 }
 

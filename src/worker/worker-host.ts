@@ -90,7 +90,7 @@ export class WorkerHost<O> implements JobHost<O> {
 
   /** Runs an accepted job on the pool (again, after another job took down the thread it ran on). */
   run(job: HostedJob<O>): void {
-    const { handle, unique, input, info, resumeFrom } = job;
+    const { handle, unique, input, info, resumeFrom, traceparent } = job;
     job.ticket = this.pool.backend.submit(
       {
         functionName: info.name,
@@ -100,6 +100,7 @@ export class WorkerHost<O> implements JobHost<O> {
         unique,
         handle,
         resumeFrom,
+        traceparent,
       },
       job,
     );

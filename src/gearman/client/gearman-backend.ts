@@ -35,6 +35,7 @@ import { BoundedMap } from '../../shared/bounded-map.js';
 import { IdleLatch } from '../../shared/idle-latch.js';
 import { hash32, randomId } from '../../shared/random.js';
 import { after, cancel, every, type Timer } from '../../shared/timers.js';
+import { traceUnique } from '../../telemetry/traceparent.js';
 import { GearmanAdmin } from '../admin-client.js';
 import type { FilledGearmanOptions } from '../gearman-options.js';
 import type { Packet } from '../protocol/packet-codec.js';
@@ -348,7 +349,9 @@ export class GearmanBackend implements Backend {
       return;
     }
     job.tried.add(link);
-    const { functionName, unique = '', priority } = job.request;
+    const { functionName, priority, traceparent } = job.request;
+    // A traced job without a unique of its own carries its trace there, to a gearshift worker.
+    const unique = job.request.unique ?? (traceparent === undefined ? '' : traceUnique(traceparent));
     link.request(foregroundTypes[priority], { functionName, unique }, job.data, {
       answer: PacketTypes.JOB_CREATED,
       answered: (packet) => this.#created(job, link, (packet as Packet<8>).args.handle),
@@ -432,8 +435,9 @@ export class GearmanBackend implements Backend {
       tried.add(link);
       // Without a unique of its own, a job gets a random one (as libgearman's clients do): gearmand's
       // persistent queues key their rows by function and unique, so jobs sharing the empty unique would
-      // overwrite each other there and all but one be lost on a restart.
-      const { functionName, unique = randomId(), priority, runAt } = request;
+      // overwrite each other there and all but one be lost on a restart. A traced job's carries its trace.
+      const { functionName, priority, runAt, traceparent } = request;
+      const unique = request.unique ?? (traceparent === undefined ? randomId() : traceUnique(traceparent));
       let data: Buffer;
       try {
         data = this.#encode(functionName, request.input, request.payload);

@@ -18,6 +18,7 @@ import {
 import { jobErrorToData } from '../../payload/job-error.js';
 import { BoundedMap } from '../../shared/bounded-map.js';
 import { randomHex } from '../../shared/random.js';
+import { readUnique } from '../../telemetry/traceparent.js';
 import type { HostedJob } from '../../worker/hosted-job.js';
 import type { InnocentFailure, JobHost, JobSource } from '../../worker/job-source.js';
 import { cancelFunctionOf, decodeControl } from '../control.js';
@@ -272,7 +273,9 @@ export class GearmanSource implements JobSource<GrabLoop> {
       );
       return;
     }
-    const job = host.accept({ handle, info, unique: assignment.unique || undefined, origin: loop });
+    // A gearshift client without a unique of its own sends its trace there (traceparent.ts).
+    const { unique, traceparent } = readUnique(assignment.unique || undefined);
+    const job = host.accept({ handle, info, unique, traceparent, origin: loop });
     try {
       job.input = fromWire(functionName, 'input', assignment.data, info.payload);
     } catch (error) {

@@ -58,7 +58,7 @@ export function prepareClaimJobs(db: SqliteConnection, counts: CountChanges) {
          AND function NOT IN (SELECT function FROM function_flags)
        ORDER BY priority, run_at, id LIMIT :limit)
      RETURNING id, function AS functionName, input, unique_key AS "unique", priority, foreground, run_at AS runAt,
-       attempts, max_attempts AS maxAttempts, backoff, checkpoint`,
+       attempts, max_attempts AS maxAttempts, backoff, checkpoint, trace AS traceparent`,
   );
   const nextReady = db.prepare(
     `SELECT min(run_at) FROM jobs

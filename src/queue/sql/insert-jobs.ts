@@ -14,6 +14,8 @@ export interface NewJob {
   readonly runAt: number;
   readonly maxAttempts: number;
   readonly backoff: number;
+  /** The trace it was submitted in (a W3C traceparent), which its runs continue; null when untraced. */
+  readonly traceparent: string | null;
 }
 
 export function prepareInsertJobs(db: SqliteConnection, counts: CountChanges) {
@@ -21,8 +23,8 @@ export function prepareInsertJobs(db: SqliteConnection, counts: CountChanges) {
     `SELECT id FROM jobs WHERE function = ? AND unique_key = ? AND state IN (${State.queued}, ${State.running})`,
   );
   const insert = db.prepare(
-    `INSERT INTO jobs (function, input, unique_key, priority, state, foreground, run_at, max_attempts, backoff, created_at)
-     VALUES (?, ?, ?, ?, ${State.queued}, ?, ?, ?, ?, ?)`,
+    `INSERT INTO jobs (function, input, unique_key, priority, state, foreground, run_at, max_attempts, backoff, created_at, trace)
+     VALUES (?, ?, ?, ?, ${State.queued}, ?, ?, ?, ?, ?, ?)`,
   );
   /** Adds the jobs (inside the caller's transaction); returns each one's id, an existing one's for a unique match. */
   return (jobs: readonly NewJob[], now: number): number[] =>
@@ -41,6 +43,7 @@ export function prepareInsertJobs(db: SqliteConnection, counts: CountChanges) {
         job.maxAttempts,
         job.backoff,
         now,
+        job.traceparent,
       );
       counts.added(job.functionName, State.queued);
       return Number(lastInsertRowid);
