@@ -176,6 +176,58 @@ export interface JobControl {
   paused(): Promise<string[]>;
 }
 
+/**
+ * The most due slots of a schedule one look enqueues (`catchUp: 'all'`): a schedule every second stopped
+ * for a day would otherwise enqueue 86,400 jobs at once.
+ */
+export const maxCatchUp = 1000;
+
+/** A schedule to keep: its job, and when to enqueue it (checked by the client). */
+export interface ScheduleRequest {
+  readonly id: string;
+  readonly functionName: string;
+  /** As in a SubmitRequest: a checked JSON value, a Buffer for a bytes function, or undefined. */
+  readonly input: unknown;
+  readonly payload: PayloadMode;
+  readonly cron: string | undefined;
+  readonly tz: string | undefined;
+  readonly everyMs: number | undefined;
+  /** How many of the slots due at once are enqueued, the latest ones (0: only one on time). */
+  readonly catchUp: number;
+  readonly priority: Priority;
+  readonly attempts: number | undefined;
+  readonly backoff: number | undefined;
+}
+
+/** A schedule as kept, with its next slot. */
+export interface ScheduleInfo {
+  readonly id: string;
+  readonly functionName: string;
+  readonly cron?: string;
+  readonly tz?: string;
+  readonly everyMs?: number;
+  readonly catchUp: number;
+  readonly priority: Priority;
+  /** The next slot not enqueued yet (milliseconds since the epoch); null when it fires no more. */
+  readonly nextAt: number | null;
+  /** The last slot enqueued, if any. */
+  readonly lastSlot: number | null;
+  readonly createdAt: number;
+  readonly updatedAt: number;
+}
+
+/**
+ * Schedules a backend keeps and enqueues (a queue file): an optional ability of the seam, as control is.
+ * Each slot is enqueued once, by whichever of the file's runners comes to it first.
+ */
+export interface JobSchedules {
+  /** Keeps a schedule by id: a new one starts after now; the same timing again keeps its place. */
+  upsert(request: ScheduleRequest): Promise<ScheduleInfo>;
+  /** Removes a schedule; false when there was none by that id. Its jobs already enqueued stay. */
+  remove(id: string): Promise<boolean>;
+  list(): Promise<ScheduleInfo[]>;
+}
+
 /** What runs the jobs: a thread pool, a queue file, a Gearman cluster, or a transport of your own. */
 export interface Backend {
   /**
@@ -202,6 +254,8 @@ export interface Backend {
   statusOfUnique?(unique: string): Promise<JobStatus>;
   /** Control of the jobs it keeps (cancel, retry, remove, purge, pause), when it offers any. */
   readonly control?: JobControl;
+  /** Schedules, when it keeps them. */
+  readonly schedules?: JobSchedules;
   /** Lets every submitted job finish, then releases resources. No submission arrives after this. */
   close(): Promise<void>;
   /** Stops at once: jobs still in flight are failed with `reason`, resources are released. */

@@ -7,12 +7,19 @@ export type {
   Backend,
   BackgroundRequest,
   FunctionInfo,
+  JobControl,
+  JobFilter,
   JobListener,
+  JobSchedules,
+  JobSelector,
   JobState,
   JobStatus,
   JobTicket,
   PayloadMode,
   Priority,
+  PurgeRequest,
+  ScheduleInfo,
+  ScheduleRequest,
   SubmitRequest,
 } from './backend.js';
 export {
@@ -21,13 +28,20 @@ export {
   type BackgroundJob,
   Client,
   type RunArguments,
+  type ScheduleArguments,
   type Task,
   type TaskResults,
   type TaskResultType,
 } from './client/client.js';
 export type { JobEvent, JobEventHandlers, JobEventType, TaskEvent } from './client/events.js';
 export { JobRun } from './client/job-run.js';
-export type { BackgroundOptions, RunAllOptions, RunOptions } from './client/options.js';
+export type {
+  BackgroundOptions,
+  RunAllOptions,
+  RunOptions,
+  ScheduleOptions,
+  ScheduleWhen,
+} from './client/options.js';
 export { type TaskResult, TaskSet } from './client/task-set.js';
 export {
   type ClientOptions,

@@ -20,6 +20,7 @@ import {
 } from './control-command.js';
 import { functionsCommand } from './functions-command.js';
 import { jobsCommand } from './jobs-command.js';
+import { schedulesCommand, unscheduleCommand } from './schedules-command.js';
 import { statusCommand } from './status-command.js';
 import { submitCommand } from './submit-command.js';
 import { UsageError } from './usage-error.js';
@@ -30,6 +31,8 @@ const commands: readonly Command[] = [
   workCommand,
   statusCommand,
   jobsCommand,
+  schedulesCommand,
+  unscheduleCommand,
   cancelCommand,
   retryCommand,
   removeCommand,

@@ -7,10 +7,12 @@ import type {
   BackgroundRequest,
   FunctionInfo,
   JobControl,
+  JobSchedules,
   JobSelector,
   JobState,
   JobStatus,
   PayloadMode,
+  ScheduleInfo,
   SubmitRequest,
 } from '../backend.js';
 import {
@@ -37,8 +39,11 @@ import {
   checkBackgroundOptions,
   checkRunAllOptions,
   checkRunOptions,
+  checkSchedule,
   type RunAllOptions,
   type RunOptions,
+  type ScheduleOptions,
+  type ScheduleWhen,
 } from './options.js';
 import { type TaskResult, TaskSet } from './task-set.js';
 
@@ -72,6 +77,12 @@ export type BackgroundArguments<S extends AnyFunctionSet, K extends FunctionName
   undefined extends InputOf<S, K>
     ? [input?: InputOf<S, K>, options?: BackgroundOptions]
     : [input: InputOf<S, K>, options?: BackgroundOptions];
+
+/** The arguments of a schedule after its function name: the input, then options. */
+export type ScheduleArguments<S extends AnyFunctionSet, K extends FunctionName<S>> =
+  undefined extends InputOf<S, K>
+    ? [input?: InputOf<S, K>, options?: ScheduleOptions]
+    : [input: InputOf<S, K>, options?: ScheduleOptions];
 
 /** A background job for {@link Client.backgroundAll}, made by `client.backgroundJob()`. */
 export interface BackgroundJob {
@@ -331,6 +342,58 @@ export class Client<S extends AnyFunctionSet = AnyFunctionSet> {
   /** The functions paused now (on a queue file). */
   paused(): Promise<string[]> {
     return this.#controlled('paused', (control) => control.paused());
+  }
+
+  /**
+   * Keeps a schedule in the queue file, by `id` (at most 32 bytes): at each slot of `when`, a background
+   * job of `functionName` with `input` is enqueued, with the unique `<id>@<slot as ISO time>`. Each slot
+   * is enqueued once however many runner processes share the file, through their deaths and restarts;
+   * the file's runners enqueue it, so at least one must be alive (a slot missed meanwhile follows
+   * `catchUp`). Keeping it again with the same timing (every process that starts may declare it) keeps
+   * its place: no slot repeated, none skipped. Resolves with the schedule and its next slot.
+   *
+   * @example `await gs.schedule('nightly-report', { cron: '0 2 * * *' }, 'report', { shops }, { tz: 'Europe/Berlin' })`
+   */
+  async schedule<K extends FunctionName<S>>(
+    id: string,
+    when: ScheduleWhen,
+    functionName: K,
+    ...args: ScheduleArguments<S, K>
+  ): Promise<ScheduleInfo> {
+    const schedules = this.#scheduling('schedule');
+    const [input, options] = args;
+    const checked = checkSchedule(when, options);
+    if (this.#functions === undefined) await this.#loadFunctions();
+    const info = this.#functions?.get(functionName);
+    if (this.#functions && !info) throw new UnknownFunctionError(functionName, [...this.#functions.keys()]);
+    const payload: PayloadMode = info ? info.payload : input instanceof Uint8Array ? 'bytes' : 'json';
+    return schedules.upsert({
+      id,
+      functionName,
+      input: checkedInput(functionName, payload, input),
+      payload,
+      ...checked,
+    });
+  }
+
+  /** Removes a schedule; false when there was none by that id. Jobs it already enqueued stay. */
+  async unschedule(id: string): Promise<boolean> {
+    return this.#scheduling('unschedule').remove(id);
+  }
+
+  /** The schedules kept in the queue file, each with its next slot. */
+  async schedules(): Promise<ScheduleInfo[]> {
+    return this.#scheduling('schedules').list();
+  }
+
+  #scheduling(action: string): JobSchedules {
+    const schedules = this.#backend.schedules;
+    if (!schedules)
+      throw new UnsupportedError(
+        `${action}() keeps schedules in a queue file, which this client has not (give it \`queue\`; a Gearman cluster's jobs can be scheduled from a queue file's runners, not by gearmand)`,
+      );
+    if (this.#lifecycle !== 'open') throw this.#closedError(action);
+    return schedules;
   }
 
   #controlled<T>(action: string, call: (control: JobControl) => Promise<T>): Promise<T> {

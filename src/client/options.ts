@@ -1,6 +1,7 @@
 /** The options of a job and of a set of jobs, and their checks. */
-import type { Priority } from '../backend.js';
+import { maxCatchUp, type Priority } from '../backend.js';
 import { InvalidOptionError } from '../errors.js';
+import { parseDuration } from '../shared/duration.js';
 import { checkCount, checkMilliseconds, checkObject, checkTimeAhead } from '../shared/validate.js';
 import type { JobEvent, JobEventHandlers, TaskEvent } from './events.js';
 
@@ -54,6 +55,84 @@ export interface BackgroundOptions {
    * @default 1000, or the queue's `backoff`
    */
   readonly backoff?: number;
+}
+
+/** When a schedule fires: a cron expression (5 fields, or 6 with seconds), or a fixed period. */
+export type ScheduleWhen =
+  | { readonly cron: string }
+  /** A period in milliseconds or as text (`'15m'`), aligned to the epoch: `'15m'` fires at :00, :15, ... UTC. */
+  | { readonly every: number | string };
+
+/** Options of a schedule (`schedule`): its time zone, what it does after an outage, and its jobs' options. */
+export interface ScheduleOptions {
+  /** The IANA time zone a cron expression is read in (daylight-saving changes follow it). @default 'UTC' */
+  readonly tz?: string;
+  /**
+   * Which slots are enqueued when several are due at once (no runner was alive at their time):
+   * `'none'` only a slot that is on time (late by less than a minute and than the period after it),
+   * `'latest'` the latest one, `'all'` every one up to 1,000, or a number: the latest that many.
+   * @default 'latest'
+   */
+  readonly catchUp?: 'none' | 'latest' | 'all' | number;
+  /** @default 'normal' */
+  readonly priority?: Priority;
+  /** @default 3, or the queue's `attempts` */
+  readonly attempts?: number;
+  /** @default 1000, or the queue's `backoff` */
+  readonly backoff?: number;
+}
+
+/** A schedule's timing and options, checked. */
+export interface CheckedSchedule {
+  readonly cron: string | undefined;
+  readonly tz: string | undefined;
+  readonly everyMs: number | undefined;
+  readonly catchUp: number;
+  readonly priority: Priority;
+  readonly attempts: number | undefined;
+  readonly backoff: number | undefined;
+}
+
+/** Checks a schedule's timing and options (the expression itself is checked by the queue's clock). */
+export function checkSchedule(when: ScheduleWhen, options: ScheduleOptions | undefined): CheckedSchedule {
+  checkObject('when', when);
+  const cron = 'cron' in when ? when.cron : undefined;
+  const every = 'every' in when ? when.every : undefined;
+  if ((cron === undefined) === (every === undefined))
+    throw new InvalidOptionError('when', '{ cron } or { every }, one of the two', when);
+  if (options !== undefined) checkObject('options', options);
+  const { tz, catchUp = 'latest', priority = 'normal', attempts, backoff } = options ?? {};
+  checkPriority('options.priority', priority);
+  if (attempts !== undefined) checkCount('options.attempts', attempts, 1);
+  if (backoff !== undefined) checkMilliseconds('options.backoff', backoff, 0);
+  if (tz !== undefined && cron === undefined)
+    throw new InvalidOptionError(
+      'options.tz',
+      'left out for `every` (a period is the same in every zone)',
+      tz,
+    );
+  return {
+    cron,
+    tz,
+    everyMs: every === undefined ? undefined : parseDuration('when.every', every, 1),
+    catchUp: catchUpCount(catchUp),
+    priority,
+    attempts,
+    backoff,
+  };
+}
+
+function catchUpCount(value: unknown): number {
+  if (value === 'none') return 0;
+  if (value === 'latest') return 1;
+  if (value === 'all') return maxCatchUp;
+  if (Number.isInteger(value) && (value as number) >= 0 && (value as number) <= maxCatchUp)
+    return value as number;
+  throw new InvalidOptionError(
+    'options.catchUp',
+    `'none', 'latest', 'all' or a number of slots from 0 to ${maxCatchUp}`,
+    value,
+  );
 }
 
 /** Options of a set of jobs (`runAll`); `R` is the union of its tasks' result types. */

@@ -9,6 +9,7 @@ import type {
   FunctionInfo,
   JobControl,
   JobListener,
+  JobSchedules,
   JobStatus,
   JobTicket,
   SubmitRequest,
@@ -31,6 +32,11 @@ export class RoutingBackend implements Backend {
   /** The queue file's: the pool keeps no jobs to control. */
   get control(): JobControl {
     return this.#queue.control;
+  }
+
+  /** The queue file's. */
+  get schedules(): JobSchedules {
+    return this.#queue.schedules;
   }
 
   manifest(): Promise<readonly FunctionInfo[] | undefined> {

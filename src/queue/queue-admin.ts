@@ -9,6 +9,8 @@ import { toStatus } from './job-status.js';
 import { QueueControl } from './queue-control.js';
 import type { Durability } from './queue-file.js';
 import { defaultQueuePath } from './queue-file.js';
+import { jobDefaults } from './queue-options.js';
+import { QueueSchedules } from './queue-schedules.js';
 import { QueueStore } from './queue-store.js';
 import { State } from './schema.js';
 import type { Retention } from './sql/retention.js';
@@ -44,6 +46,7 @@ const stateNumbers: Readonly<Record<JobState, number>> = State;
 export class Queue {
   readonly #store: QueueStore;
   #control: QueueControl | undefined;
+  #schedules: QueueSchedules | undefined;
 
   /** @internal use {@link openQueue} */
   constructor(store: QueueStore) {
@@ -139,6 +142,15 @@ export class Queue {
   get control(): QueueControl {
     this.#control ??= new QueueControl(() => this.#store);
     return this.#control;
+  }
+
+  /** The file's schedules, as a client's (its jobs take the queue's default attempts and backoff). */
+  get schedules(): QueueSchedules {
+    this.#schedules ??= new QueueSchedules(
+      () => this.#store,
+      () => jobDefaults,
+    );
+    return this.#schedules;
   }
 
   /** Deletes finished jobs past their retention; returns how many rows went. */

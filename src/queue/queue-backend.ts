@@ -27,6 +27,7 @@ import { priorityRank } from './priority.js';
 import { QueueControl } from './queue-control.js';
 import type { Durability } from './queue-file.js';
 import type { QueueOrigin } from './queue-origin.js';
+import { QueueSchedules } from './queue-schedules.js';
 import { QueueSource } from './queue-source.js';
 import { QueueStore } from './queue-store.js';
 import { EventKind, State } from './schema.js';
@@ -92,6 +93,12 @@ export class QueueBackend implements Backend {
 
   /** Control of the file's jobs (opening it on first use). */
   readonly control: QueueControl = new QueueControl(() => this.#open());
+
+  /** The file's schedules (opening it on first use); its runners enqueue them. */
+  readonly schedules: QueueSchedules = new QueueSchedules(
+    () => this.#open(),
+    () => this.#options,
+  );
 
   /** The file, once opened. */
   get store(): QueueStore | undefined {

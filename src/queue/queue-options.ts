@@ -56,6 +56,9 @@ const defaultRetention: Retention = {
   failedMs: 7 * 86_400_000,
 };
 
+/** Attempts and backoff of a background job that sets none, on a queue that sets none. */
+export const jobDefaults = { attempts: 3, backoff: 1000 } as const;
+
 /** Checks the `queue` option and fills in its defaults. */
 export function fillQueueOptions(option: string | QueueOptions, hasFunctions: boolean): FilledQueueOptions {
   const options: QueueOptions = typeof option === 'string' ? { path: option } : option;
@@ -76,8 +79,8 @@ export function fillQueueOptions(option: string | QueueOptions, hasFunctions: bo
     leaseMs: checkMilliseconds('queue.leaseMs', options.leaseMs ?? 30_000, 100),
     pollMs: checkMilliseconds('queue.pollMs', options.pollMs ?? 1000, 1),
     shutdownGraceMs: checkMilliseconds('queue.shutdownGraceMs', options.shutdownGraceMs ?? 10_000, 0),
-    attempts: checkCount('queue.attempts', options.attempts ?? 3, 1),
-    backoff: checkMilliseconds('queue.backoff', options.backoff ?? 1000, 0),
+    attempts: checkCount('queue.attempts', options.attempts ?? jobDefaults.attempts, 1),
+    backoff: checkMilliseconds('queue.backoff', options.backoff ?? jobDefaults.backoff, 0),
     retention: {
       completedMs: checkMilliseconds(
         'queue.retention.completedMs',

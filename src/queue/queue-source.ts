@@ -22,6 +22,7 @@ import type { InnocentFailure, JobHost, JobSource } from '../worker/job-source.j
 import type { QueueOrigin } from './queue-origin.js';
 import type { QueueStore } from './queue-store.js';
 import { heartbeatMsFor, RunnerUpkeep } from './runner-upkeep.js';
+import { ScheduleTicker } from './schedule-ticker.js';
 import { EventKind, State } from './schema.js';
 import type { ClaimedJob } from './sql/claim-jobs.js';
 import { operatorCancel } from './sql/control-jobs.js';
@@ -60,6 +61,7 @@ export class QueueSource implements JobSource<QueueOrigin> {
   #registered = false;
   #unsubscribe: (() => void) | undefined;
   #upkeep: RunnerUpkeep | undefined;
+  #schedules: ScheduleTicker | undefined;
   #readyTimer: Timer | undefined;
   #progressTimer: Timer | undefined;
   #lastProgressFlush = 0;
@@ -117,8 +119,11 @@ export class QueueSource implements JobSource<QueueOrigin> {
     // The jobs of a runner of this host that died before this one started are taken back first.
     await this.#upkeep.sweep();
     this.#upkeep.start();
+    this.#schedules = new ScheduleTicker(this.#opened, (operation) => this.#write(operation));
+    this.#schedules.arm();
     this.#unsubscribe = this.#opened.changes.subscribe(() => {
       this.#checkCancellations();
+      this.#schedules?.arm();
       this.#fill();
     });
     this.#fill();
@@ -214,6 +219,7 @@ export class QueueSource implements JobSource<QueueOrigin> {
     this.#unsubscribe?.();
     this.#unsubscribe = undefined;
     cancel(this.#readyTimer);
+    this.#schedules?.stop();
   }
 
   async close(): Promise<void> {

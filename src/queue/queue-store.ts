@@ -15,6 +15,7 @@ import { prepareLeases } from './sql/leases.js';
 import { prepareReadJobs } from './sql/read-jobs.js';
 import { prepareRetention } from './sql/retention.js';
 import { prepareRunners } from './sql/runners.js';
+import { prepareSchedules } from './sql/schedules.js';
 import { prepareSettleJobs } from './sql/settle-jobs.js';
 import type { SqliteConnection, SqliteStatement } from './sqlite/sqlite-connection.js';
 import { WriteBatcher } from './write-batcher.js';
@@ -52,6 +53,8 @@ export class QueueStore {
   readonly prune: ReturnType<typeof prepareRetention>;
   readonly control: ReturnType<typeof prepareControlJobs>;
   readonly totals: ReturnType<typeof prepareJobTotals>;
+  /** Schedules, and the tick that enqueues their due slots. */
+  readonly schedules: ReturnType<typeof prepareSchedules>;
   readonly #dataVersion: SqliteStatement;
   #closed = false;
 
@@ -76,6 +79,7 @@ export class QueueStore {
     this.runners = prepareRunners(this.db);
     this.prune = prepareRetention(this.db, { totals: this.totals, counts: this.counts });
     this.control = prepareControlJobs(this.db, this.totals, this.counts);
+    this.schedules = prepareSchedules(this.db, this.insertJobs);
     this.#dataVersion = this.db.prepare('PRAGMA data_version');
   }
 

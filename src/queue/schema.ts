@@ -108,6 +108,17 @@ const migrations: readonly string[] = [
    ) WITHOUT ROWID;
    INSERT INTO function_counts (function, state, count) SELECT function, state, count(*) FROM jobs GROUP BY function, state;
    ALTER TABLE jobs ADD COLUMN trace TEXT;`,
+  // 5: schedules (sql/schedules.ts). A schedule is a row, not a runner's timer: whichever runner ticks
+  // first enqueues a slot's job and moves next_at past it in one transaction, so each slot is enqueued
+  // once however many runners share the file. catch_up: how many of the due slots a tick enqueues (0:
+  // only one that is on time).
+  `CREATE TABLE schedules (
+     id TEXT PRIMARY KEY, function TEXT NOT NULL, input,
+     cron TEXT, tz TEXT, every_ms INTEGER, catch_up INTEGER NOT NULL,
+     priority INTEGER NOT NULL, max_attempts INTEGER NOT NULL, backoff INTEGER NOT NULL,
+     next_at INTEGER, last_slot INTEGER, created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL
+   );
+   CREATE INDEX schedules_due ON schedules (next_at) WHERE next_at IS NOT NULL;`,
 ];
 
 /** The schema version this gearshift writes. */
