@@ -197,6 +197,8 @@ export interface ScheduleRequest {
   readonly priority: Priority;
   readonly attempts: number | undefined;
   readonly backoff: number | undefined;
+  /** Where its jobs go: undefined for the file's runners, 'gearman' for `gearshift scheduler` to submit. */
+  readonly target: 'gearman' | undefined;
 }
 
 /** A schedule as kept, with its next slot. */
@@ -208,6 +210,8 @@ export interface ScheduleInfo {
   readonly everyMs?: number;
   readonly catchUp: number;
   readonly priority: Priority;
+  /** 'gearman' when a scheduler process submits its jobs to job servers. */
+  readonly target?: 'gearman';
   /** The next slot not enqueued yet (milliseconds since the epoch); null when it fires no more. */
   readonly nextAt: number | null;
   /** The last slot enqueued, if any. */

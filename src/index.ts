@@ -51,6 +51,11 @@ export {
   type LocalClientOptions,
 } from './compose/create-client.js';
 export { createWorker, type WorkerOptions } from './compose/create-worker.js';
+export {
+  type GearmanScheduler,
+  type GearmanSchedulerOptions,
+  startGearmanScheduler,
+} from './compose/gearman-scheduler.js';
 export { createDashboard, type Dashboard, type DashboardOptions } from './console/dashboard.js';
 export {
   ClientClosedError,

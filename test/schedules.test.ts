@@ -8,6 +8,7 @@
  * The clock's tests give it the time; the process tests run on the real one, with slots 10 to 25 ms
  * apart, so that hundreds of slots pass in seconds.
  */
+import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -23,7 +24,8 @@ import {
 import { ScheduleClock } from '../src/queue/schedule-clock.js';
 import type queueFunctions from './fixtures/queue-functions.js';
 import { gearshift } from './helpers/cli.js';
-import { startRunner, stopAllRunners, stopRunner } from './helpers/runner-process.js';
+import { gearmandInstalled, startGearmand, stopAllGearmands } from './helpers/gearmand.js';
+import { startRunner, startWorkProcess, stopAllRunners, stopRunner } from './helpers/runner-process.js';
 import { jobCounts, openDatabase } from './helpers/sqlite.js';
 
 const module = new URL('./fixtures/queue-functions.ts', import.meta.url).pathname;
@@ -31,9 +33,32 @@ const directory = mkdtempSync(join(tmpdir(), 'gearshift-schedules-'));
 const clients: Client[] = [];
 afterEach(async () => {
   await stopAllRunners();
+  await Promise.all([...schedulers].map((child) => stopRunner(child, 'SIGKILL')));
+  await stopAllGearmands();
   await Promise.all(clients.splice(0).map((client) => client.destroy()));
 });
 afterAll(() => rmSync(directory, { recursive: true, force: true }));
+
+const cli = new URL('../dist/cli.js', import.meta.url).pathname;
+const schedulers = new Set<ChildProcess>();
+
+/** Starts `gearshift scheduler` and resolves once it says it runs. */
+async function startScheduler(path: string, servers: string): Promise<ChildProcess> {
+  const child = spawn(process.execPath, [cli, 'scheduler', '--queue', path, '--gearman', servers], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  schedulers.add(child);
+  child.once('exit', () => schedulers.delete(child));
+  await new Promise<void>((resolve, reject) => {
+    let output = '';
+    child.stderr?.on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+      if (output.includes('gearshift scheduler: pid')) resolve();
+    });
+    child.once('exit', (code) => reject(new Error(`the scheduler exited with ${code}: ${output}`)));
+  });
+  return child;
+}
 
 let files = 0;
 const scratch = (name: string) => join(directory, `${++files}-${name}`);
@@ -309,6 +334,97 @@ describe('schedules shared by runner processes', () => {
     expect(kept).toEqual(counted);
   }, 120_000);
 });
+
+describe.skipIf(!gearmandInstalled)(
+  'schedules whose jobs go to gearmand, sent by scheduler processes',
+  () => {
+    it('two schedulers share the file, one killed with SIGKILL: every slot runs on a Gearman worker, a repeat only within the bound', async () => {
+      const path = scratch('gearman.db');
+      const log = scratch('gearman.log');
+      const server = await startGearmand();
+      await startWorkProcess(module, ['--gearman', server.address, '--threads', '1']);
+      const gs = client(path, false);
+      const kept = await gs.schedule(
+        'remote',
+        { every: 50 },
+        'slot',
+        { log },
+        { target: 'gearman', catchUp: 'all' },
+      );
+      expect(kept.target).toBe('gearman');
+      const first = await startScheduler(path, server.address);
+      await startScheduler(path, server.address);
+      await sleep(1500);
+      await stopRunner(first, 'SIGKILL');
+      await sleep(1500);
+      await gs.unschedule('remote');
+      // The killed scheduler's claims, if it held any, are taken over after 10 s.
+      await sleep(11_000);
+      const runs = new Map<number, number>();
+      for (const line of readFileSync(log, 'utf8').trim().split('\n')) {
+        const slot = Date.parse(line.split(' ')[0]?.slice('remote@'.length) as string);
+        runs.set(slot, (runs.get(slot) ?? 0) + 1);
+      }
+      const sorted = [...runs.keys()].sort((a, b) => a - b);
+      const missing: string[] = [];
+      for (let slot = sorted[0] as number; slot <= (sorted.at(-1) as number); slot += 50)
+        if (!runs.has(slot)) missing.push(iso(slot));
+      expect(missing, 'slots whose job never ran').toEqual([]);
+      expect(sorted.length).toBeGreaterThanOrEqual(50);
+      // A slot runs twice only if the killed scheduler had it accepted by gearmand and not yet recorded.
+      const repeated = [...runs.values()].filter((count) => count > 1).length;
+      console.log(
+        `gearman schedules: ${sorted.length} slots run, ${repeated} of them twice (the kill's bound)`,
+      );
+      expect(repeated).toBeLessThanOrEqual(5);
+      const db = openDatabase(path);
+      expect(db.prepare('SELECT count(*) FROM schedule_sends').value()).toBe(0);
+      db.close();
+    }, 60_000);
+
+    it("a scheduler that cannot reach gearmand says so; killed with its claims, they are taken over and sent by another; the file's runners leave them alone", async () => {
+      const path = scratch('takeover.db');
+      const log = scratch('takeover.log');
+      const server = await startGearmand();
+      await startWorkProcess(module, ['--gearman', server.address, '--threads', '1']);
+      const gs = client(path);
+      await gs.start(); // a runner of the file, which must not enqueue these slots itself
+      await gs.schedule('remote', { every: 100 }, 'slot', { log }, { target: 'gearman', catchUp: 'all' });
+      const stranded = await startScheduler(path, '127.0.0.1:1');
+      const said: string[] = [];
+      stranded.stderr?.on('data', (chunk: Buffer) => said.push(chunk.toString()));
+      await sleep(1500);
+      expect(said.join('')).toMatch(
+        /could not submit \d+ scheduled job\(s\) \(remote@.*\) to 127\.0\.0\.1:1/,
+      );
+      const db = openDatabase(path);
+      const held = db.prepare('SELECT slot FROM schedule_sends ORDER BY slot').values() as number[];
+      db.close();
+      expect(held.length).toBeGreaterThanOrEqual(5);
+      await stopRunner(stranded, 'SIGKILL');
+      await startScheduler(path, server.address);
+      await sleep(11_500); // its claims are stale after 10 s
+      await gs.unschedule('remote');
+      await sleep(500);
+      expect(enqueuedSlots(path, 'remote').size, 'slots the file enqueued for itself').toBe(0);
+      const ran = new Set(
+        readFileSync(log, 'utf8')
+          .trim()
+          .split('\n')
+          .map((line) => Date.parse(line.split(' ')[0]?.slice('remote@'.length) as string)),
+      );
+      expect(
+        held.filter((slot) => !ran.has(slot)).map(iso),
+        'claims of the dead scheduler never sent',
+      ).toEqual([]);
+      const sorted = [...ran].sort((a, b) => a - b);
+      const missing: string[] = [];
+      for (let slot = sorted[0] as number; slot <= (sorted.at(-1) as number); slot += 100)
+        if (!ran.has(slot)) missing.push(iso(slot));
+      expect(missing, 'slots never run').toEqual([]);
+    }, 60_000);
+  },
+);
 
 describe('the CLI', () => {
   it('lists the schedules with their next slot, removes one, and refuses --gearman with exit 2', async () => {

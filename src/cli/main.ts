@@ -20,6 +20,7 @@ import {
 } from './control-command.js';
 import { functionsCommand } from './functions-command.js';
 import { jobsCommand } from './jobs-command.js';
+import { schedulerCommand } from './scheduler-command.js';
 import { schedulesCommand, unscheduleCommand } from './schedules-command.js';
 import { statusCommand } from './status-command.js';
 import { submitCommand } from './submit-command.js';
@@ -33,6 +34,7 @@ const commands: readonly Command[] = [
   jobsCommand,
   schedulesCommand,
   unscheduleCommand,
+  schedulerCommand,
   cancelCommand,
   retryCommand,
   removeCommand,

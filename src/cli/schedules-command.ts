@@ -18,8 +18,10 @@ function queueOf(command: string, line: CommandLine): string {
 
 /** When a schedule fires, as written. */
 function timing(schedule: ScheduleInfo): string {
-  if (schedule.cron !== undefined) return `cron ${schedule.cron}${schedule.tz ? ` (${schedule.tz})` : ''}`;
-  return `every ${schedule.everyMs} ms`;
+  const to = schedule.target === 'gearman' ? ', to gearman' : '';
+  if (schedule.cron !== undefined)
+    return `cron ${schedule.cron}${schedule.tz ? ` (${schedule.tz})` : ''}${to}`;
+  return `every ${schedule.everyMs} ms${to}`;
 }
 
 const time = (at: number | null) => (at === null ? '-' : new Date(at).toISOString());

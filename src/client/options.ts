@@ -80,6 +80,12 @@ export interface ScheduleOptions {
   readonly attempts?: number;
   /** @default 1000, or the queue's `backoff` */
   readonly backoff?: number;
+  /**
+   * Where its jobs go: `'queue'` the file's own runners; `'gearman'` job servers, to which a `gearshift
+   * scheduler --queue <file> --gearman ...` process submits each slot (docs/schedules.md).
+   * @default 'queue'
+   */
+  readonly target?: 'queue' | 'gearman';
 }
 
 /** A schedule's timing and options, checked. */
@@ -91,6 +97,7 @@ export interface CheckedSchedule {
   readonly priority: Priority;
   readonly attempts: number | undefined;
   readonly backoff: number | undefined;
+  readonly target: 'gearman' | undefined;
 }
 
 /** Checks a schedule's timing and options (the expression itself is checked by the queue's clock). */
@@ -101,7 +108,9 @@ export function checkSchedule(when: ScheduleWhen, options: ScheduleOptions | und
   if ((cron === undefined) === (every === undefined))
     throw new InvalidOptionError('when', '{ cron } or { every }, one of the two', when);
   if (options !== undefined) checkObject('options', options);
-  const { tz, catchUp = 'latest', priority = 'normal', attempts, backoff } = options ?? {};
+  const { tz, catchUp = 'latest', priority = 'normal', attempts, backoff, target = 'queue' } = options ?? {};
+  if (target !== 'queue' && target !== 'gearman')
+    throw new InvalidOptionError('options.target', "'queue' or 'gearman'", target);
   checkPriority('options.priority', priority);
   if (attempts !== undefined) checkCount('options.attempts', attempts, 1);
   if (backoff !== undefined) checkMilliseconds('options.backoff', backoff, 0);
@@ -119,6 +128,7 @@ export function checkSchedule(when: ScheduleWhen, options: ScheduleOptions | und
     priority,
     attempts,
     backoff,
+    target: target === 'gearman' ? 'gearman' : undefined,
   };
 }
 

@@ -45,6 +45,7 @@ export class QueueSchedules implements JobSchedules {
       priority: priorityRank[request.priority],
       maxAttempts: request.attempts ?? this.#defaults().attempts,
       backoff: request.backoff ?? this.#defaults().backoff,
+      target: request.target ?? null,
     };
     store.schedules.clockOf(definition); // a bad expression is refused before the file is touched
     const row = await store.writes.write(() => store.schedules.upsert(definition, Date.now()));
@@ -77,6 +78,7 @@ export function toInfo(row: ScheduleRow): ScheduleInfo {
     ...(row.everyMs === null ? {} : { everyMs: row.everyMs }),
     catchUp: row.catchUp,
     priority: priorities[row.priority] as Priority,
+    ...(row.target === null ? {} : { target: row.target }),
     nextAt: row.nextAt,
     lastSlot: row.lastSlot,
     createdAt: row.createdAt,

@@ -119,7 +119,10 @@ export class QueueSource implements JobSource<QueueOrigin> {
     // The jobs of a runner of this host that died before this one started are taken back first.
     await this.#upkeep.sweep();
     this.#upkeep.start();
-    this.#schedules = new ScheduleTicker(this.#opened, (operation) => this.#write(operation));
+    const store = this.#opened;
+    this.#schedules = new ScheduleTicker(store, null, () =>
+      this.#write(() => store.schedules.tick(Date.now())),
+    );
     this.#schedules.arm();
     this.#unsubscribe = this.#opened.changes.subscribe(() => {
       this.#checkCancellations();

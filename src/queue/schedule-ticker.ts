@@ -1,31 +1,38 @@
 /**
- * A runner's part in the file's schedules: it sleeps until the soonest slot of any schedule, then
- * enqueues what is due in one write (sql/schedules.ts). Every runner of the file does so; the first to
- * commit enqueues the slot, the others find it moved. A change to the file (a schedule kept or removed
- * by a client) makes it look again at the soonest slot, which is one read of an index.
+ * Sleeps until the soonest slot of a file's schedules, then has what is due handled (sql/schedules.ts):
+ * a runner enqueues the file's own in one write, a Gearman scheduler claims and sends Gearman's. Every
+ * runner (or scheduler) of the file does so; the first to commit has the slot, the others find it moved.
+ * A change to the file (a schedule kept or removed by a client) makes it look again at the soonest slot,
+ * which is one read of an index.
  */
 import { after, cancel, type Timer } from '../shared/timers.js';
 import type { QueueStore } from './queue-store.js';
+import type { ScheduleTarget } from './sql/schedules.js';
 
 export class ScheduleTicker {
   readonly #store: QueueStore;
-  readonly #write: <T>(operation: () => T) => Promise<T | undefined>;
+  readonly #target: ScheduleTarget | null;
+  readonly #handleDue: () => Promise<unknown>;
   #timer: Timer | undefined;
   /** The slot the timer waits for. */
   #armedFor: number | null = null;
   #ticking = false;
   #stopped = false;
 
-  /** @param write queues a write in the runner's shared commit */
-  constructor(store: QueueStore, write: <T>(operation: () => T) => Promise<T | undefined>) {
+  /**
+   * @param target whose schedules: the file's own (null) or Gearman's
+   * @param handleDue handles what is due now (a write that enqueues it, or claims it to send)
+   */
+  constructor(store: QueueStore, target: ScheduleTarget | null, handleDue: () => Promise<unknown>) {
     this.#store = store;
-    this.#write = write;
+    this.#target = target;
+    this.#handleDue = handleDue;
   }
 
   /** Looks at the soonest slot again, and waits for it (called at start and on each change). */
   arm(): void {
     if (this.#stopped || this.#ticking || this.#store.closed) return;
-    const soonest = this.#store.schedules.soonest();
+    const soonest = this.#store.schedules.soonest(this.#target);
     if (soonest === this.#armedFor && (this.#timer || soonest === null)) return;
     cancel(this.#timer);
     this.#timer = undefined;
@@ -45,7 +52,7 @@ export class ScheduleTicker {
     this.#armedFor = null;
     this.#ticking = true;
     try {
-      await this.#write(() => this.#store.schedules.tick(Date.now()));
+      await this.#handleDue();
     } finally {
       this.#ticking = false;
     }

@@ -111,14 +111,21 @@ const migrations: readonly string[] = [
   // 5: schedules (sql/schedules.ts). A schedule is a row, not a runner's timer: whichever runner ticks
   // first enqueues a slot's job and moves next_at past it in one transaction, so each slot is enqueued
   // once however many runners share the file. catch_up: how many of the due slots a tick enqueues (0:
-  // only one that is on time).
+  // only one that is on time). target: null for the file's own jobs, 'gearman' for a scheduler process
+  // to submit to job servers, through schedule_sends: a slot claimed there in the same transaction, and
+  // deleted once gearmand accepted its job (a claim left by a scheduler that died is taken over).
   `CREATE TABLE schedules (
      id TEXT PRIMARY KEY, function TEXT NOT NULL, input,
      cron TEXT, tz TEXT, every_ms INTEGER, catch_up INTEGER NOT NULL,
-     priority INTEGER NOT NULL, max_attempts INTEGER NOT NULL, backoff INTEGER NOT NULL,
+     priority INTEGER NOT NULL, max_attempts INTEGER NOT NULL, backoff INTEGER NOT NULL, target TEXT,
      next_at INTEGER, last_slot INTEGER, created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL
    );
-   CREATE INDEX schedules_due ON schedules (next_at) WHERE next_at IS NOT NULL;`,
+   CREATE INDEX schedules_due ON schedules (next_at) WHERE next_at IS NOT NULL;
+   CREATE TABLE schedule_sends (
+     schedule_id TEXT NOT NULL, slot INTEGER NOT NULL, function TEXT NOT NULL, input,
+     priority INTEGER NOT NULL, claimed_by TEXT NOT NULL, claimed_at INTEGER NOT NULL,
+     PRIMARY KEY (schedule_id, slot)
+   );`,
 ];
 
 /** The schema version this gearshift writes. */

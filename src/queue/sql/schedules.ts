@@ -22,6 +22,8 @@ export interface ScheduleRow {
   readonly priority: number;
   readonly maxAttempts: number;
   readonly backoff: number;
+  /** Where its jobs go: null for this file's runners, 'gearman' for a scheduler process to submit. */
+  readonly target: ScheduleTarget | null;
   /** The first slot not enqueued yet; null when the expression fires no more. */
   readonly nextAt: number | null;
   /** The last slot enqueued, if any. */
@@ -30,11 +32,23 @@ export interface ScheduleRow {
   readonly updatedAt: number;
 }
 
+/** Where a schedule's jobs go, besides the file itself. */
+export type ScheduleTarget = 'gearman';
+
+/** A slot of a Gearman schedule, claimed by a scheduler until gearmand has accepted its job. */
+export interface ScheduleSend {
+  readonly scheduleId: string;
+  readonly slot: number;
+  readonly functionName: string;
+  readonly input: string | Uint8Array | null;
+  readonly priority: number;
+}
+
 /** What a caller keeps: a row without its progress. */
 export type ScheduleDefinition = Omit<ScheduleRow, 'nextAt' | 'lastSlot' | 'createdAt' | 'updatedAt'>;
 
 const columns = `id, function AS functionName, input, cron, tz, every_ms AS everyMs, catch_up AS catchUp,
-  priority, max_attempts AS maxAttempts, backoff, next_at AS nextAt, last_slot AS lastSlot,
+  priority, max_attempts AS maxAttempts, backoff, target, next_at AS nextAt, last_slot AS lastSlot,
   created_at AS createdAt, updated_at AS updatedAt`;
 
 /** The timing of a row, for its clock. */
@@ -52,19 +66,32 @@ export function slotUnique(id: string, slot: number): string {
 export function prepareSchedules(db: SqliteConnection, insertJobs: ReturnType<typeof prepareInsertJobs>) {
   const byId = db.prepare(`SELECT ${columns} FROM schedules WHERE id = ?`);
   const all = db.prepare(`SELECT ${columns} FROM schedules ORDER BY id`);
+  // The file's own schedules (target null) and Gearman's, each read by its own ticker.
   const due = db.prepare(
-    `SELECT ${columns} FROM schedules INDEXED BY schedules_due WHERE next_at IS NOT NULL AND next_at <= ? ORDER BY next_at`,
+    `SELECT ${columns} FROM schedules INDEXED BY schedules_due
+     WHERE next_at IS NOT NULL AND next_at <= ? AND target IS ? ORDER BY next_at`,
   );
-  const soonest = db.prepare('SELECT min(next_at) FROM schedules WHERE next_at IS NOT NULL');
+  const soonest = db.prepare('SELECT min(next_at) FROM schedules WHERE next_at IS NOT NULL AND target IS ?');
   const insert = db.prepare(
     `INSERT INTO schedules (id, function, input, cron, tz, every_ms, catch_up, priority, max_attempts, backoff,
-       next_at, last_slot, created_at, updated_at)
-     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, ?, ?)`,
+       target, next_at, last_slot, created_at, updated_at)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, ?, ?)`,
   );
   const update = db.prepare(
     `UPDATE schedules SET function = ?, input = ?, cron = ?, tz = ?, every_ms = ?, catch_up = ?, priority = ?,
-       max_attempts = ?, backoff = ?, next_at = ?, updated_at = ? WHERE id = ?`,
+       max_attempts = ?, backoff = ?, target = ?, next_at = ?, updated_at = ? WHERE id = ?`,
   );
+  const sendColumns = 'schedule_id AS scheduleId, slot, function AS functionName, input, priority';
+  const claimSend = db.prepare(
+    `INSERT INTO schedule_sends (schedule_id, slot, function, input, priority, claimed_by, claimed_at)
+     VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+  );
+  const takeOver = db.prepare(
+    `UPDATE schedule_sends SET claimed_by = ?, claimed_at = ? WHERE claimed_by <> ? AND claimed_at < ?
+     RETURNING ${sendColumns}`,
+  );
+  const renewSends = db.prepare('UPDATE schedule_sends SET claimed_at = ? WHERE claimed_by = ?');
+  const sent = db.prepare('DELETE FROM schedule_sends WHERE schedule_id = ? AND slot = ?');
   const advance = db.prepare('UPDATE schedules SET next_at = ?, last_slot = ? WHERE id = ?');
   const remove = db.prepare('DELETE FROM schedules WHERE id = ?');
   /** Clocks by timing: croner parses an expression once. */
@@ -95,7 +122,7 @@ export function prepareSchedules(db: SqliteConnection, insertJobs: ReturnType<ty
         existing.tz === definition.tz &&
         existing.everyMs === definition.everyMs;
       const clock = clockOf(definition);
-      const { id, functionName, input, cron, tz, everyMs, catchUp, priority, maxAttempts, backoff } =
+      const { id, functionName, input, cron, tz, everyMs, catchUp, priority, maxAttempts, backoff, target } =
         definition;
       if (!existing) {
         insert.run(
@@ -109,6 +136,7 @@ export function prepareSchedules(db: SqliteConnection, insertJobs: ReturnType<ty
           priority,
           maxAttempts,
           backoff,
+          target,
           clock.next(now),
           now,
           now,
@@ -125,6 +153,7 @@ export function prepareSchedules(db: SqliteConnection, insertJobs: ReturnType<ty
           priority,
           maxAttempts,
           backoff,
+          target,
           nextAt,
           now,
           id,
@@ -141,20 +170,18 @@ export function prepareSchedules(db: SqliteConnection, insertJobs: ReturnType<ty
       return all.all() as ScheduleRow[];
     },
 
-    /** The soonest slot not enqueued yet, of any schedule; null when none is due ever. */
-    soonest(): number | null {
-      return (soonest.value() as number | null) ?? null;
+    /** The soonest slot not enqueued yet, of the file's schedules or Gearman's; null when none is due ever. */
+    soonest(target: ScheduleTarget | null): number | null {
+      return (soonest.value(target) as number | null) ?? null;
     },
 
     /**
-     * Enqueues the due slots of every schedule (inside the caller's write transaction) and moves each
-     * past now; returns how many jobs it added.
+     * Enqueues the due slots of the file's schedules (inside the caller's write transaction) and moves
+     * each past now; returns how many jobs it added.
      */
     tick(now: number): number {
       let added = 0;
-      for (const row of due.all(now) as ScheduleRow[]) {
-        const clock = clockOf(row);
-        const slots = clock.due(row.nextAt as number, now, row.catchUp);
+      for (const [row, slots] of advanceDue(null, now)) {
         const jobs = slots.map(
           (slot): NewJob => ({
             functionName: row.functionName,
@@ -170,9 +197,51 @@ export function prepareSchedules(db: SqliteConnection, insertJobs: ReturnType<ty
         );
         insertJobs(jobs, now);
         added += jobs.length;
-        advance.run(clock.next(now), slots.at(-1) ?? row.lastSlot, row.id);
       }
       return added;
     },
+
+    /**
+     * A scheduler's tick (inside its write transaction): claims the due slots of Gearman's schedules for
+     * `by`, moves each schedule past now, and takes over the claims older than `staleBefore` (their
+     * scheduler died or stalled); returns every slot it now holds to send.
+     */
+    claimSends(now: number, by: string, staleBefore: number): ScheduleSend[] {
+      const claimed: ScheduleSend[] = takeOver.all(by, now, by, staleBefore) as ScheduleSend[];
+      for (const [row, slots] of advanceDue('gearman', now)) {
+        for (const slot of slots) {
+          const send = {
+            scheduleId: row.id,
+            slot,
+            functionName: row.functionName,
+            input: row.input,
+            priority: row.priority,
+          };
+          if (claimSend.run(row.id, slot, row.functionName, row.input, row.priority, by, now).changes > 0)
+            claimed.push(send);
+        }
+      }
+      return claimed;
+    },
+
+    /** Keeps a scheduler's claims fresh while it sends (gearmand may be slow to answer). */
+    renewSends(by: string, now: number): void {
+      renewSends.run(now, by);
+    },
+
+    /** A slot's job was accepted by gearmand: its claim ends. */
+    sent(scheduleId: string, slot: number): void {
+      sent.run(scheduleId, slot);
+    },
   };
+
+  /** The due schedules of a target, each with its slots due now, moved past now. */
+  function advanceDue(target: ScheduleTarget | null, now: number): [ScheduleRow, number[]][] {
+    return (due.all(now, target) as ScheduleRow[]).map((row) => {
+      const clock = clockOf(row);
+      const slots = clock.due(row.nextAt as number, now, row.catchUp);
+      advance.run(clock.next(now), slots.at(-1) ?? row.lastSlot, row.id);
+      return [row, slots];
+    });
+  }
 }
