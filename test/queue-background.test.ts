@@ -392,7 +392,9 @@ describe('the queue file itself', () => {
     await client.background('square', { n: 4 });
     await client.close();
     const db = openDatabase(path);
-    db.exec('DROP TABLE function_counts; DROP TABLE schedules; DROP TABLE schedule_sends; ALTER TABLE jobs DROP COLUMN trace; PRAGMA user_version = 3');
+    db.exec(
+      'DROP TABLE function_counts; DROP TABLE schedules; DROP TABLE schedule_sends; ALTER TABLE jobs DROP COLUMN trace; PRAGMA user_version = 3',
+    );
     db.close();
     const queue = openQueue(path);
     expect(queue.functions().map(({ functionName, queued }) => [functionName, queued])).toEqual([
