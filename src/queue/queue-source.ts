@@ -13,17 +13,17 @@ import { hostname } from 'node:os';
 import type { FunctionInfo } from '../backend.js';
 import { type GearshiftError, JobAbortedError, JobCancelledError } from '../errors.js';
 import { jobErrorToData } from '../payload/job-error.js';
-import { backoffDelay } from '../shared/backoff.js';
 import { thisProcess } from '../shared/local-processes.js';
 import { randomId, randomToken } from '../shared/random.js';
 import { after, cancel, type Timer } from '../shared/timers.js';
 import type { HostedJob } from '../worker/hosted-job.js';
 import type { InnocentFailure, JobHost, JobSource } from '../worker/job-source.js';
+import { afterFailure } from './after-failure.js';
 import type { QueueOrigin } from './queue-origin.js';
 import type { QueueStore } from './queue-store.js';
 import { heartbeatMsFor, RunnerUpkeep } from './runner-upkeep.js';
 import { ScheduleTicker } from './schedule-ticker.js';
-import { EventKind, State } from './schema.js';
+import { EventKind } from './schema.js';
 import type { ClaimedJob } from './sql/claim-jobs.js';
 import { operatorCancel } from './sql/control-jobs.js';
 import type { Retention } from './sql/retention.js';
@@ -189,20 +189,13 @@ export class QueueSource implements JobSource<QueueOrigin> {
   /** A failed attempt: retried after a backoff while attempts remain, unless `final`; else the job ends. */
   failed(job: HostedJob<QueueOrigin>, error: GearshiftError, final: boolean): void {
     const { row, token } = job.origin;
-    const { attempts, maxAttempts, backoff, foreground, runAt } = row;
-    const retry = !final && attempts < maxAttempts && !(error instanceof JobCancelledError);
-    const state =
-      error instanceof JobCancelledError
-        ? State.cancelled
-        : retry
-          ? State.queued
-          : foreground
-            ? State.failed
-            : State.dead;
     const now = Date.now();
+    const kind = error instanceof JobCancelledError ? 'cancelled' : final ? 'final' : 'retryable';
+    const { state, runAt } = afterFailure(row, now, kind);
     const stored = JSON.stringify(jobErrorToData(error));
-    const next = retry ? now + backoffDelay(backoff, attempts) : runAt;
-    void this.#write(() => this.#fenced(job, this.#opened.settle.fail(row, token, state, next, stored, now)));
+    void this.#write(() =>
+      this.#fenced(job, this.#opened.settle.fail(row, token, state, runAt, stored, now)),
+    );
   }
 
   /** Not its own failure: the job goes back to the queue with its attempt given back. */

@@ -3,7 +3,7 @@
  * then the best ready jobs of the functions a runner knows, and that are not paused, are leased to it.
  * Priority first, across functions; then the time they became ready; then the order they came in.
  */
-import { backoffDelaySql } from '../../shared/backoff.js';
+import { afterFailureSql } from '../after-failure.js';
 import { State } from '../schema.js';
 import type { SqliteConnection } from '../sqlite/sqlite-connection.js';
 import type { CountChanges } from './function-counts.js';
@@ -29,9 +29,7 @@ const lostRunner = JSON.stringify({
  * A running job whose runner is gone goes back to the queue after its backoff, like any failure (the
  * attempt counts: a job that kills its runner every time must end), or ends after its last attempt.
  */
-const reapRunning = `state = CASE WHEN attempts < max_attempts THEN ${State.queued} WHEN foreground THEN ${State.failed} ELSE ${State.dead} END,
-  run_at = CASE WHEN attempts < max_attempts THEN :now + ${backoffDelaySql('backoff', 'attempts')} ELSE run_at END,
-  finished_at = CASE WHEN attempts < max_attempts THEN NULL ELSE :now END,
+const reapRunning = `${afterFailureSql()},
   error = :error, started_at = NULL, lease_owner = NULL, lease_token = NULL, lease_until = NULL`;
 
 export function prepareClaimJobs(db: SqliteConnection, counts: CountChanges) {
