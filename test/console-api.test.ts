@@ -39,6 +39,13 @@ beforeAll(async () => {
   client = createClient<typeof functions>({ queue: { path } });
   await client.backgroundAll(['a', 'b', 'c'].map((tag) => client.backgroundJob('mark', { log, tag })));
   await client.background('broken', { log, tag: 'x' }, { attempts: 1 });
+  await client.schedule(
+    'nightly',
+    { cron: '0 2 * * *' },
+    'mark',
+    { log, tag: 'nightly' },
+    { tz: 'Europe/Berlin' },
+  );
   await startRunner(module, path, ['--threads', '1']);
   await until(() => (readLedger().length >= 4 ? true : undefined));
   dashboard = createDashboard({ queue: path, basePath: '/admin/jobs' });
@@ -101,7 +108,7 @@ async function post(url: string, body: unknown, headers: Record<string, string> 
 }
 
 describe('the console API', () => {
-  it('GET /api/overview: per function, jobs in each state, totals, workers; the runners', async () => {
+  it('GET /api/overview: per function, jobs in each state, totals, workers; the runners; the schedules', async () => {
     const { status, body } = await get(`${base}/api/overview`);
     expect(status).toBe(200);
     expect(body.file).toBe(path);
@@ -119,6 +126,16 @@ describe('the console API', () => {
     );
     expect(body.runners).toEqual([
       expect.objectContaining({ functions: ['mark', 'abortable', 'broken'], running: 0 }),
+    ]);
+    expect(body.schedules).toEqual([
+      expect.objectContaining({
+        id: 'nightly',
+        functionName: 'mark',
+        cron: '0 2 * * *',
+        tz: 'Europe/Berlin',
+        nextAt: expect.any(Number),
+        lastSlot: null,
+      }),
     ]);
   });
 

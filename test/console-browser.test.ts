@@ -99,6 +99,7 @@ describe.skipIf(!chromium)('the console in chromium', () => {
       log,
       tag: '<script>window.ran = 1</script><img src=x onerror="window.ran = 2">',
     });
+    await client.schedule('weekly', { every: '7d' }, 'mark', { log, tag: 'weekly' }, { catchUp: 'none' });
     await startRunner(module, path, ['--threads', '1']);
     for (const deadline = Date.now() + 20_000; ledger().length < 4; ) {
       if (Date.now() > deadline) throw new Error(`the runner ran ${ledger().length} of 4 jobs in 20 s`);
@@ -128,6 +129,9 @@ describe.skipIf(!chromium)('the console in chromium', () => {
     await expect
       .poll(() => page.locator(`#jobs tr[data-handle="${handle}"]`).count(), { timeout: 10_000 })
       .toBe(1);
+    await expect
+      .poll(() => page.locator('#schedule-list tr[data-schedule="weekly"] td').nth(2).textContent())
+      .toBe('every 7d');
     await shot(page, 'overview');
     expect(problems).toEqual([]);
   });

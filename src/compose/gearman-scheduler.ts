@@ -11,7 +11,7 @@
  */
 import type { Priority } from '../backend.js';
 import type { GearmanOptions } from '../gearman/gearman-options.js';
-import { priorityRank } from '../queue/priority.js';
+import { priorityNames } from '../queue/priority.js';
 import { QueueStore } from '../queue/queue-store.js';
 import { ScheduleTicker } from '../queue/schedule-ticker.js';
 import { type ScheduleSend, slotUnique } from '../queue/sql/schedules.js';
@@ -41,7 +41,6 @@ export interface GearmanScheduler {
   close(): Promise<void>;
 }
 
-const priorities = Object.keys(priorityRank) as Priority[];
 /** After a failed submission, the next try. */
 const retryMs = 1000;
 
@@ -67,7 +66,7 @@ export async function startGearmanScheduler(options: GearmanSchedulerOptions): P
         sends.map((slot) =>
           client.backgroundJob(slot.functionName, fromStored(slot.input), {
             unique: slotUnique(slot.scheduleId, slot.slot),
-            priority: priorities[slot.priority] as Priority,
+            priority: priorityNames[slot.priority] as Priority,
           }),
         ),
       );

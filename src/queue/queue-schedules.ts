@@ -4,15 +4,13 @@
  */
 import type { JobSchedules, Priority, ScheduleInfo, ScheduleRequest } from '../backend.js';
 import { InvalidOptionError } from '../errors.js';
-import { priorityRank } from './priority.js';
+import { priorityNames, priorityRank } from './priority.js';
 import type { QueueStore } from './queue-store.js';
 import type { ScheduleRow } from './sql/schedules.js';
 import { toStored } from './stored-payload.js';
 
 /** A schedule id's longest, in bytes of UTF-8: with a slot's time it makes its jobs' unique (64 at most). */
 export const maxScheduleIdBytes = 32;
-
-const priorities = Object.keys(priorityRank) as Priority[];
 
 /** The schedules of one queue file. */
 export class QueueSchedules implements JobSchedules {
@@ -77,7 +75,7 @@ export function toInfo(row: ScheduleRow): ScheduleInfo {
     ...(row.tz === null ? {} : { tz: row.tz }),
     ...(row.everyMs === null ? {} : { everyMs: row.everyMs }),
     catchUp: row.catchUp,
-    priority: priorities[row.priority] as Priority,
+    priority: priorityNames[row.priority] as Priority,
     ...(row.target === null ? {} : { target: row.target }),
     nextAt: row.nextAt,
     lastSlot: row.lastSlot,

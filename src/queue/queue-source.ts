@@ -19,6 +19,7 @@ import { after, cancel, type Timer } from '../shared/timers.js';
 import type { HostedJob } from '../worker/hosted-job.js';
 import type { InnocentFailure, JobHost, JobSource } from '../worker/job-source.js';
 import { afterFailure } from './after-failure.js';
+import { priorityNames } from './priority.js';
 import type { QueueOrigin } from './queue-origin.js';
 import type { QueueStore } from './queue-store.js';
 import { heartbeatMsFor, RunnerUpkeep } from './runner-upkeep.js';
@@ -284,6 +285,7 @@ export class QueueSource implements JobSource<QueueOrigin> {
       info,
       unique: row.unique ?? undefined,
       traceparent: row.traceparent ?? undefined,
+      priority: priorityNames[row.priority],
       origin,
     });
     if (this.#stopping) {

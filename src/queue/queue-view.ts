@@ -5,10 +5,11 @@
  * (a console restart loses nothing): the overview from the counts the file keeps (a few rows however
  * many jobs), pages and searches from its indexes (a page costs the same deep in a million jobs).
  */
-import type { JobStatus } from '../backend.js';
+import type { JobStatus, ScheduleInfo } from '../backend.js';
 import { InvalidOptionError } from '../errors.js';
 import { toStatus } from './job-status.js';
 import { Queue, type RunnerStatus } from './queue-admin.js';
+import { toInfo } from './queue-schedules.js';
 import { QueueStore } from './queue-store.js';
 import { State, stateNames } from './schema.js';
 import {
@@ -46,6 +47,8 @@ export interface Overview {
   readonly file: string;
   readonly functions: readonly FunctionOverview[];
   readonly runners: readonly RunnerStatus[];
+  /** The file's schedules, each with its next slot. */
+  readonly schedules: readonly ScheduleInfo[];
   /** When it was read (milliseconds since the epoch). */
   readonly at: number;
 }
@@ -172,6 +175,7 @@ export class QueueView {
           workers: workers.get(functionName) ?? 0,
         })),
       runners,
+      schedules: this.#store.schedules.list().map(toInfo),
       at: Date.now(),
     };
   }

@@ -3,7 +3,7 @@
  * it, and the listener the local pool reports it to. Its source (QueueSource, GearmanSource) keeps what
  * it needs to answer for the job in `origin`.
  */
-import type { FunctionInfo, JobListener, JobTicket } from '../backend.js';
+import type { FunctionInfo, JobListener, JobTicket, Priority } from '../backend.js';
 import type { GearshiftError } from '../errors.js';
 import type { Timer } from '../shared/timers.js';
 import type { JobToRun } from './job-source.js';
@@ -26,6 +26,7 @@ export class HostedJob<O> implements JobListener {
   readonly unique: string | undefined;
   /** The trace it was submitted in, if any: each of its runs on the pool continues it. */
   readonly traceparent: string | undefined;
+  readonly priority: Priority;
   /** What the source needs to answer for the job (a claimed row and its lease token, a connection). */
   readonly origin: O;
   /** The decoded input; undefined until decoded (a job whose input cannot be decoded never runs). */
@@ -47,6 +48,7 @@ export class HostedJob<O> implements JobListener {
     this.info = job.info;
     this.unique = job.unique;
     this.traceparent = job.traceparent;
+    this.priority = job.priority ?? 'normal';
     this.origin = job.origin;
     this.#reports = reports;
   }

@@ -3,7 +3,7 @@
  * (GearmanSource). The host (WorkerHost) runs the jobs on the local pool and keeps what every source
  * needs once (timeouts, stop with grace, the run-time average, capacity); a source speaks its medium.
  */
-import type { FunctionInfo } from '../backend.js';
+import type { FunctionInfo, Priority } from '../backend.js';
 import type { GearshiftError } from '../errors.js';
 import type { LocalPool } from '../local/create-local-backend.js';
 import type { HostedJob } from './hosted-job.js';
@@ -19,6 +19,11 @@ export interface JobToRun<O> {
   readonly unique: string | undefined;
   /** The trace it was submitted in, when its caller traced it (a W3C traceparent). */
   readonly traceparent?: string | undefined;
+  /**
+   * Where it waits for a thread when the pool is full: a queue row's priority. A Gearman job has none
+   * here (gearmand already assigned the jobs in their priority's order): normal.
+   */
+  readonly priority?: Priority | undefined;
   readonly origin: O;
 }
 

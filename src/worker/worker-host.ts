@@ -90,13 +90,13 @@ export class WorkerHost<O> implements JobHost<O> {
 
   /** Runs an accepted job on the pool (again, after another job took down the thread it ran on). */
   run(job: HostedJob<O>): void {
-    const { handle, unique, input, info, resumeFrom, traceparent } = job;
+    const { handle, unique, input, info, resumeFrom, traceparent, priority } = job;
     job.ticket = this.pool.backend.submit(
       {
         functionName: info.name,
         input,
         payload: info.payload,
-        priority: 'normal',
+        priority,
         unique,
         handle,
         resumeFrom,

@@ -44,6 +44,18 @@ const time = (value) => (value ? new Date(value).toLocaleString() : '');
 const duration = (ms) =>
   ms === null || ms === undefined ? '' : ms < 1000 ? `${Math.round(ms)} ms` : `${(ms / 1000).toFixed(1)} s`;
 
+/** A schedule's period in the largest unit that divides it: 15m, 2h, 1d, 250ms. */
+function period(ms) {
+  for (const [unit, size] of [
+    ['d', 86_400_000],
+    ['h', 3_600_000],
+    ['m', 60_000],
+    ['s', 1000],
+  ])
+    if (ms % size === 0) return `${ms / size}${unit}`;
+  return `${ms}ms`;
+}
+
 function confirmAction(text) {
   const dialog = $('#confirm');
   $('#confirm-text').textContent = text;
@@ -115,7 +127,29 @@ function renderOverview(overview) {
       ]),
     );
   }
+  renderSchedules(overview.schedules ?? []);
   if (overview.gearman) renderGearman(overview.gearman);
+}
+
+function renderSchedules(schedules) {
+  $('#schedules').hidden = schedules.length === 0;
+  const body = $('#schedule-list tbody');
+  body.replaceChildren();
+  for (const schedule of schedules) {
+    const when =
+      schedule.cron === undefined
+        ? `every ${period(schedule.everyMs)}`
+        : `${schedule.cron}${schedule.tz ? ` (${schedule.tz})` : ''}`;
+    body.append(
+      el('tr', { attrs: { 'data-schedule': schedule.id } }, [
+        el('td', { text: schedule.id }),
+        el('td', { text: schedule.functionName }),
+        el('td', { text: schedule.target === 'gearman' ? `${when}, to Gearman` : when }),
+        el('td', { text: time(schedule.nextAt) }),
+        el('td', { text: time(schedule.lastSlot) }),
+      ]),
+    );
+  }
 }
 
 function renderGearman(servers) {
