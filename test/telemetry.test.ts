@@ -8,7 +8,8 @@
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { context, trace } from '@opentelemetry/api';
+import { context, metrics, trace } from '@opentelemetry/api';
+import { AggregationTemporality, MeterProvider, MetricReader } from '@opentelemetry/sdk-metrics';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type Client, createClient, InvalidOptionError } from '../src/index.js';
 import type functions from './fixtures/traced-functions.js';
@@ -27,10 +28,34 @@ const tracedEnv = {
 };
 const clients: Client<typeof functions>[] = [];
 
+/** A metric reader the test collects from when it wants (the SDK's pull form). */
+class CollectingReader extends MetricReader {
+  constructor() {
+    super({ aggregationTemporalitySelector: () => AggregationTemporality.CUMULATIVE });
+  }
+  protected override onForceFlush(): Promise<void> {
+    return Promise.resolve();
+  }
+  protected override onShutdown(): Promise<void> {
+    return Promise.resolve();
+  }
+}
+const reader = new CollectingReader();
+
 beforeAll(async () => {
   process.env.GEARSHIFT_SPANS_FILE = spansFile;
   await import('./fixtures/file-tracing.mjs');
+  metrics.setGlobalMeterProvider(new MeterProvider({ readers: [reader] }));
 });
+
+/** The data points of a metric, as collected now: each point's attributes and value. */
+async function points(name: string): Promise<{ attributes: Record<string, unknown>; value: unknown }[]> {
+  const { resourceMetrics } = await reader.collect();
+  return resourceMetrics.scopeMetrics
+    .flatMap((scope) => scope.metrics)
+    .filter((metric) => metric.descriptor.name === name)
+    .flatMap((metric) => metric.dataPoints.map(({ attributes, value }) => ({ attributes, value })));
+}
 afterEach(async () => {
   await Promise.all(clients.splice(0).map((client) => client.destroy()));
   await stopAllRunners();
@@ -152,6 +177,41 @@ describe('traces, with telemetry: true', () => {
     expect(run.attributes['messaging.message.id']).toBe(handle);
     expect(run.pid).not.toBe(process.pid);
     expect((await gs.status(handle)).result).toMatchObject({ unique: null });
+  });
+
+  it("records OpenTelemetry's messaging metrics: jobs sent, runs consumed, and their durations, a failure by its type", async () => {
+    /** The value of a metric's point for a function and operation (and error type), cumulative. */
+    const value = async (name: string, fn: string, operation: string, errorType?: string) => {
+      const found = (await points(name)).find(
+        ({ attributes }) =>
+          attributes['messaging.system'] === 'gearshift' &&
+          attributes['messaging.destination.name'] === fn &&
+          attributes['messaging.operation.name'] === operation &&
+          attributes['error.type'] === errorType,
+      )?.value;
+      return typeof found === 'number' ? found : ((found as { count: number } | undefined)?.count ?? 0);
+    };
+    const measures = () =>
+      Promise.all([
+        value('messaging.client.sent.messages', 'metered', 'call'),
+        value('messaging.client.operation.duration', 'metered', 'call'),
+        value('messaging.client.consumed.messages', 'metered', 'process'),
+        value('messaging.process.duration', 'metered', 'process'),
+        value('messaging.process.duration', 'failing', 'process', 'ERR_JOB_FAILED'),
+      ]);
+    const before = await measures();
+    const gs = createClient<typeof functions>({
+      functions: module,
+      threads: 1,
+      queue: false,
+      telemetry: true,
+    });
+    clients.push(gs);
+    await gs.runAll([1, 2, 3].map((n) => gs.task('metered', { tag: `metric-${n}` })));
+    await expect(gs.run('failing', { tag: 'metric' })).rejects.toThrow(/failing on purpose/);
+    const after = await measures();
+    // Three jobs sent, each timed as a call; three runs, timed; one failed run, by its error's code.
+    expect(after.map((count, index) => count - (before[index] as number))).toEqual([3, 3, 3, 3, 1]);
   });
 
   it('refuses a telemetry option that is not a boolean', () => {
