@@ -70,7 +70,8 @@ export interface ScheduleOptions {
   /**
    * Which slots are enqueued when several are due at once (no runner was alive at their time):
    * `'none'` only a slot that is on time (late by less than a minute and than the period after it),
-   * `'latest'` the latest one, `'all'` every one up to 1,000, or a number: the latest that many.
+   * `'latest'` the latest one, `'all'` every one up to 1,000, or a number: the latest that many (0 is
+   * `'none'`).
    * @default 'latest'
    */
   readonly catchUp?: 'none' | 'latest' | 'all' | number;
@@ -123,13 +124,18 @@ export function checkSchedule(when: ScheduleWhen, options: ScheduleOptions | und
   return {
     cron,
     tz,
-    everyMs: every === undefined ? undefined : parseDuration('when.every', every, 1),
+    everyMs: every === undefined ? undefined : wholeMilliseconds(parseDuration('when.every', every, 1)),
     catchUp: catchUpCount(catchUp),
     priority,
     attempts,
     backoff,
     target: target === 'gearman' ? 'gearman' : undefined,
   };
+}
+
+function wholeMilliseconds(ms: number): number {
+  if (!Number.isInteger(ms)) throw new InvalidOptionError('when.every', 'a whole number of milliseconds', ms);
+  return ms;
 }
 
 function catchUpCount(value: unknown): number {

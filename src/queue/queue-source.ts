@@ -119,11 +119,18 @@ export class QueueSource implements JobSource<QueueOrigin> {
     });
     // The jobs of a runner of this host that died before this one started are taken back first.
     await this.#upkeep.sweep();
+    // Stopped while it started: nothing of its own clock may outlive the stop.
+    if (this.#stopping) return;
     this.#upkeep.start();
     const store = this.#opened;
-    this.#schedules = new ScheduleTicker(store, null, () =>
-      this.#write(() => store.schedules.tick(Date.now())),
-    );
+    this.#schedules = new ScheduleTicker(store, null, async () => {
+      const ticked = await this.#write(() => store.schedules.tick(Date.now()));
+      for (const { id, reason } of ticked?.parked ?? [])
+        process.emitWarning(
+          `queue worker ${this.id}: schedule ${id} of ${store.file} was parked (it enqueues nothing until kept again): ${reason}`,
+          'GearshiftWarning',
+        );
+    });
     this.#schedules.arm();
     this.#unsubscribe = this.#opened.changes.subscribe(() => {
       this.#checkCancellations();

@@ -31,14 +31,19 @@ export class ScheduleClock {
       return;
     }
     const { cron, tz } = timing;
-    if (typeof cron !== 'string' || cron.trim() === '')
+    // croner also reads a date (with ':') as a one-shot run, and a 7th field as a year: neither repeats.
+    if (typeof cron !== 'string' || cron.trim() === '' || cron.includes(':'))
       throw new InvalidOptionError(`${option}.cron`, 'a cron expression such as "0 2 * * *"', cron);
     if (tz !== undefined && !isTimeZone(tz))
       throw new InvalidOptionError(`${option}.tz`, 'an IANA time zone such as "Europe/Berlin" or "UTC"', tz);
     try {
       // Loaded on first use: a file without cron schedules never loads it.
       const { Cron } = createRequire(import.meta.url)('croner') as typeof import('croner');
-      this.#cron = new Cron(cron, { paused: true, ...(tz === undefined ? {} : { timezone: tz }) });
+      this.#cron = new Cron(cron, {
+        paused: true,
+        mode: '5-or-6-parts',
+        ...(tz === undefined ? {} : { timezone: tz }),
+      });
     } catch (error) {
       throw new InvalidOptionError(
         `${option}.cron`,
@@ -48,6 +53,16 @@ export class ScheduleClock {
     }
     if (this.#cron.nextRun() === null)
       throw new InvalidOptionError(`${option}.cron`, 'a cron expression that fires again', cron);
+  }
+
+  /** A clock for a stored schedule, or the reason it cannot have one (a runner whose Node lacks its zone). */
+  static of(timing: ScheduleTiming): ScheduleClock | InvalidOptionError {
+    try {
+      return new ScheduleClock(timing);
+    } catch (error) {
+      if (error instanceof InvalidOptionError) return error;
+      throw error;
+    }
   }
 
   /** The first slot strictly after `after` (milliseconds since the epoch); null when there is none. */
@@ -72,7 +87,11 @@ export class ScheduleClock {
     return lateness < onTimeMs && (after === null || lateness < after - last) ? [last] : [];
   }
 
-  /** The latest `count` slots in [from, now], oldest first. */
+  /**
+   * The latest `count` slots in [from, now], oldest first. `from` is a slot (the first not enqueued):
+   * walked forward from it, which is one step when the runners keep up, back from now only past a backlog
+   * longer than `count`.
+   */
   #latest(from: number, now: number, count: number): number[] {
     if (this.#every !== undefined) {
       const every = this.#every;
@@ -82,8 +101,16 @@ export class ScheduleClock {
       for (let slot = first; slot <= last; slot += every) slots.push(slot);
       return slots;
     }
-    return (this.#cron as Cron)
-      .previousRuns(count, new Date(now))
+    const cron = this.#cron as Cron;
+    const forward: number[] = [];
+    for (let slot: number | null = from; slot !== null && slot <= now; slot = this.next(slot)) {
+      forward.push(slot);
+      if (forward.length > count) break;
+    }
+    if (forward.length <= count) return forward;
+    // A run in the same second as the reference counts as before it: one past now includes a slot at now.
+    return cron
+      .previousRuns(count, new Date(now + 1))
       .map((date) => date.getTime())
       .filter((slot) => slot >= from && slot <= now)
       .reverse();

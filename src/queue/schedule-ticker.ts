@@ -6,6 +6,15 @@
  * which is one read of an index.
  */
 import { after, cancel, type Timer } from '../shared/timers.js';
+
+/**
+ * The longest a ticker sleeps before it looks at the wall clock again: timers follow a clock that stops
+ * while the machine sleeps, and a slot must not wait for the hours a laptop was closed.
+ */
+const maxSleepMs = 60_000;
+/** After a look that left something due (its write failed), the next one waits this long at least. */
+const retryMs = 1000;
+
 import type { QueueStore } from './queue-store.js';
 import type { ScheduleTarget } from './sql/schedules.js';
 
@@ -18,10 +27,13 @@ export class ScheduleTicker {
   #armedFor: number | null = null;
   #ticking = false;
   #stopped = false;
+  /** When the last look ended (Date.now()), to space out looks that found the same slot still due. */
+  #lastTick = 0;
 
   /**
    * @param target whose schedules: the file's own (null) or Gearman's
-   * @param handleDue handles what is due now (a write that enqueues it, or claims it to send)
+   * @param handleDue handles what is due now (a write that enqueues it, or claims it to send), and
+   *   reports its own failures
    */
   constructor(store: QueueStore, target: ScheduleTarget | null, handleDue: () => Promise<unknown>) {
     this.#store = store;
@@ -38,7 +50,22 @@ export class ScheduleTicker {
     this.#timer = undefined;
     this.#armedFor = soonest;
     if (soonest === null) return;
-    this.#timer = after(Math.max(0, soonest - Date.now()), () => void this.#tick()).unref();
+    const now = Date.now();
+    // A slot still due right after a look means that look failed (its write was refused): not again at once.
+    const wait =
+      soonest <= now && now - this.#lastTick < retryMs ? this.#lastTick + retryMs - now : soonest - now;
+    this.#timer = after(Math.min(Math.max(0, wait), maxSleepMs), () => this.#wake()).unref();
+  }
+
+  /** The timer fired: a look if the slot is due by the wall clock, else another sleep. */
+  #wake(): void {
+    this.#timer = undefined;
+    const soonest = this.#store.closed ? null : this.#store.schedules.soonest(this.#target);
+    if (soonest !== null && soonest <= Date.now()) void this.#tick();
+    else {
+      this.#armedFor = null;
+      this.arm();
+    }
   }
 
   stop(): void {
@@ -53,8 +80,12 @@ export class ScheduleTicker {
     this.#ticking = true;
     try {
       await this.#handleDue();
+    } catch (error) {
+      // Its owner reports what failed; a rejection must not end the process, and the next look retries.
+      process.emitWarning(`gearshift: a look at the schedules failed: ${String(error)}`, 'GearshiftWarning');
     } finally {
       this.#ticking = false;
+      this.#lastTick = Date.now();
     }
     this.arm();
   }

@@ -4,6 +4,7 @@
  * is enqueued by whichever runner ticks first, and by no other (they find `next_at` moved), and a tick
  * cut short by a crash leaves nothing behind (the transaction rolls back whole).
  */
+import { InvalidOptionError } from '../../errors.js';
 import { ScheduleClock, type ScheduleTiming } from '../schedule-clock.js';
 import type { SqliteConnection } from '../sqlite/sqlite-connection.js';
 import type { NewJob, prepareInsertJobs } from './insert-jobs.js';
@@ -42,6 +43,18 @@ export interface ScheduleSend {
   readonly functionName: string;
   readonly input: string | Uint8Array | null;
   readonly priority: number;
+}
+
+/** A schedule a tick could not read here, parked (its next slot cleared), and why. */
+export interface ParkedSchedule {
+  readonly id: string;
+  readonly reason: string;
+}
+
+/** What a tick did. */
+export interface TickResult {
+  readonly added: number;
+  readonly parked: readonly ParkedSchedule[];
 }
 
 /** What a caller keeps: a row without its progress. */
@@ -90,20 +103,54 @@ export function prepareSchedules(db: SqliteConnection, insertJobs: ReturnType<ty
     `UPDATE schedule_sends SET claimed_by = ?, claimed_at = ? WHERE claimed_by <> ? AND claimed_at < ?
      RETURNING ${sendColumns}`,
   );
-  const renewSends = db.prepare('UPDATE schedule_sends SET claimed_at = ? WHERE claimed_by = ?');
+  const renewSends = db.prepare(
+    'UPDATE schedule_sends SET claimed_at = ? WHERE claimed_by = ? RETURNING schedule_id AS scheduleId, slot',
+  );
   const sent = db.prepare('DELETE FROM schedule_sends WHERE schedule_id = ? AND slot = ?');
   const advance = db.prepare('UPDATE schedules SET next_at = ?, last_slot = ? WHERE id = ?');
   const remove = db.prepare('DELETE FROM schedules WHERE id = ?');
-  /** Clocks by timing: croner parses an expression once. */
-  const clocks = new Map<string, ScheduleClock>();
-  const clockOf = (row: Pick<ScheduleRow, 'cron' | 'tz' | 'everyMs'>) => {
+  const park = db.prepare('UPDATE schedules SET next_at = NULL WHERE id = ?');
+  /** Clocks by timing (croner parses an expression once), or why a stored timing has none here. */
+  const clocks = new Map<string, ScheduleClock | InvalidOptionError>();
+  const storedClock = (row: Pick<ScheduleRow, 'cron' | 'tz' | 'everyMs'>) => {
     const key = `${row.everyMs}|${row.cron}|${row.tz}`;
     let clock = clocks.get(key);
     if (!clock) {
-      clock = new ScheduleClock(timingOf(row));
+      clock = ScheduleClock.of(timingOf(row));
       clocks.set(key, clock);
     }
     return clock;
+  };
+  /** A timing's clock; a bad one is the InvalidOptionError that names it. */
+  const clockOf = (row: Pick<ScheduleRow, 'cron' | 'tz' | 'everyMs'>): ScheduleClock => {
+    const clock = storedClock(row);
+    if (clock instanceof InvalidOptionError) throw clock;
+    return clock;
+  };
+
+  /**
+   * Hands each due schedule of a target with its slots due now to `use` (which writes their jobs or
+   * claims), then moves it past now: a schedule that is due is moved in the same transaction as its
+   * jobs, whatever happens to the others. One whose timing this process cannot read (a time zone its
+   * Node lacks) is parked, its next slot cleared, and reported, instead of stopping every tick.
+   */
+  const eachDue = (
+    target: ScheduleTarget | null,
+    now: number,
+    use: (row: ScheduleRow, slots: readonly number[]) => void,
+    parked: ParkedSchedule[],
+  ) => {
+    for (const row of due.all(now, target) as ScheduleRow[]) {
+      const clock = storedClock(row);
+      if (clock instanceof InvalidOptionError) {
+        park.run(row.id);
+        parked.push({ id: row.id, reason: clock.message });
+        continue;
+      }
+      const slots = clock.due(row.nextAt as number, now, row.catchUp);
+      use(row, slots);
+      advance.run(clock.next(now), slots.at(-1) ?? row.lastSlot, row.id);
+    }
   };
 
   return {
@@ -177,28 +224,34 @@ export function prepareSchedules(db: SqliteConnection, insertJobs: ReturnType<ty
 
     /**
      * Enqueues the due slots of the file's schedules (inside the caller's write transaction) and moves
-     * each past now; returns how many jobs it added.
+     * each past now; returns how many jobs it added, and the schedules it had to park.
      */
-    tick(now: number): number {
+    tick(now: number): TickResult {
       let added = 0;
-      for (const [row, slots] of advanceDue(null, now)) {
-        const jobs = slots.map(
-          (slot): NewJob => ({
-            functionName: row.functionName,
-            input: row.input,
-            unique: slotUnique(row.id, slot),
-            priority: row.priority,
-            foreground: false,
-            runAt: slot,
-            maxAttempts: row.maxAttempts,
-            backoff: row.backoff,
-            traceparent: null,
-          }),
-        );
-        insertJobs(jobs, now);
-        added += jobs.length;
-      }
-      return added;
+      const parked: ParkedSchedule[] = [];
+      eachDue(
+        null,
+        now,
+        (row, slots) => {
+          const jobs = slots.map(
+            (slot): NewJob => ({
+              functionName: row.functionName,
+              input: row.input,
+              unique: slotUnique(row.id, slot),
+              priority: row.priority,
+              foreground: false,
+              runAt: slot,
+              maxAttempts: row.maxAttempts,
+              backoff: row.backoff,
+              traceparent: null,
+            }),
+          );
+          insertJobs(jobs, now);
+          added += jobs.length;
+        },
+        parked,
+      );
+      return { added, parked };
     },
 
     /**
@@ -206,27 +259,40 @@ export function prepareSchedules(db: SqliteConnection, insertJobs: ReturnType<ty
      * `by`, moves each schedule past now, and takes over the claims older than `staleBefore` (their
      * scheduler died or stalled); returns every slot it now holds to send.
      */
-    claimSends(now: number, by: string, staleBefore: number): ScheduleSend[] {
+    claimSends(
+      now: number,
+      by: string,
+      staleBefore: number,
+    ): { claimed: ScheduleSend[]; parked: ParkedSchedule[] } {
       const claimed: ScheduleSend[] = takeOver.all(by, now, by, staleBefore) as ScheduleSend[];
-      for (const [row, slots] of advanceDue('gearman', now)) {
-        for (const slot of slots) {
-          const send = {
-            scheduleId: row.id,
-            slot,
-            functionName: row.functionName,
-            input: row.input,
-            priority: row.priority,
-          };
-          if (claimSend.run(row.id, slot, row.functionName, row.input, row.priority, by, now).changes > 0)
-            claimed.push(send);
-        }
-      }
-      return claimed;
+      const parked: ParkedSchedule[] = [];
+      eachDue(
+        'gearman',
+        now,
+        (row, slots) => {
+          for (const slot of slots) {
+            const send = {
+              scheduleId: row.id,
+              slot,
+              functionName: row.functionName,
+              input: row.input,
+              priority: row.priority,
+            };
+            if (claimSend.run(row.id, slot, row.functionName, row.input, row.priority, by, now).changes > 0)
+              claimed.push(send);
+          }
+        },
+        parked,
+      );
+      return { claimed, parked };
     },
 
-    /** Keeps a scheduler's claims fresh while it sends (gearmand may be slow to answer). */
-    renewSends(by: string, now: number): void {
-      renewSends.run(now, by);
+    /**
+     * Keeps a scheduler's claims fresh while it sends (gearmand may be slow to answer); returns the
+     * slots it still holds (another scheduler took over those it no longer does).
+     */
+    renewSends(by: string, now: number): { scheduleId: string; slot: number }[] {
+      return renewSends.all(now, by) as { scheduleId: string; slot: number }[];
     },
 
     /** A slot's job was accepted by gearmand: its claim ends. */
@@ -234,14 +300,4 @@ export function prepareSchedules(db: SqliteConnection, insertJobs: ReturnType<ty
       sent.run(scheduleId, slot);
     },
   };
-
-  /** The due schedules of a target, each with its slots due now, moved past now. */
-  function advanceDue(target: ScheduleTarget | null, now: number): [ScheduleRow, number[]][] {
-    return (due.all(now, target) as ScheduleRow[]).map((row) => {
-      const clock = clockOf(row);
-      const slots = clock.due(row.nextAt as number, now, row.catchUp);
-      advance.run(clock.next(now), slots.at(-1) ?? row.lastSlot, row.id);
-      return [row, slots];
-    });
-  }
 }
