@@ -40,6 +40,15 @@ afterAll(() => rmSync(directory, { recursive: true, force: true }));
 const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const between = (low: number, high: number) => low + Math.random() * (high - low);
 
+/**
+ * A promise whose failure is judged later (by `settle`, which awaits it): marked handled now, so that
+ * a failure before then is the test's verdict, not an unhandled rejection.
+ */
+function settledLater<T>(promise: Promise<T>): Promise<T> {
+  promise.catch(() => {});
+  return promise;
+}
+
 /** What the load did: background jobs acknowledged (tag by handle), foreground calls and how they ended. */
 class Books {
   readonly acknowledged = new Map<string, string>();
@@ -94,16 +103,28 @@ class Books {
     return `t${++this.#tag}`;
   }
 
-  /** Tracks a poison call: it must fail, with WorkerCrashedError. */
+  /**
+   * Tracks a poison call: it must fail, with WorkerCrashedError, or like any call in flight at a fault
+   * (a gearmand restart while the job was in its hands), with a typed error that fault explains.
+   */
   trackPoison(call: PromiseLike<unknown>): void {
+    this.#pending++;
+    for (const kind of this.#during)
+      this.inFlightAtFaults.set(kind, (this.inFlightAtFaults.get(kind) ?? 0) + 1);
     this.poisonCalls.push(
-      Promise.resolve(call).then(
-        () => {
-          throw new Error('a poison call succeeded');
-        },
-        (error: unknown) => {
-          if (!(error instanceof WorkerCrashedError)) throw error;
-        },
+      settledLater(
+        Promise.resolve(call)
+          .finally(() => {
+            this.#pending--;
+          })
+          .then(
+            () => {
+              throw new Error('a poison call succeeded');
+            },
+            (error: unknown) => {
+              if (!(error instanceof WorkerCrashedError)) this.#typed(error);
+            },
+          ),
       ),
     );
   }
@@ -114,17 +135,19 @@ class Books {
     for (const kind of this.#during)
       this.inFlightAtFaults.set(kind, (this.inFlightAtFaults.get(kind) ?? 0) + 1);
     this.calls.push(
-      Promise.resolve(call)
-        .finally(() => {
-          this.#pending--;
-        })
-        .then(
-          (result) => {
-            if (result !== tag) throw new Error(`call ${tag} got ${String(result)}`);
-            return 'ok' as const;
-          },
-          (error: unknown) => this.#typed(error),
-        ),
+      settledLater(
+        Promise.resolve(call)
+          .finally(() => {
+            this.#pending--;
+          })
+          .then(
+            (result) => {
+              if (result !== tag) throw new Error(`call ${tag} got ${String(result)}`);
+              return 'ok' as const;
+            },
+            (error: unknown) => this.#typed(error),
+          ),
+      ),
     );
   }
 
