@@ -1,5 +1,5 @@
 /** The options of a job and of a set of jobs, and their checks. */
-import { maxCatchUp, type Priority } from '../backend.js';
+import { maxCatchUp, type Priority, type ScheduleRequest } from '../backend.js';
 import { InvalidOptionError } from '../errors.js';
 import { parseDuration } from '../shared/duration.js';
 import { checkCount, checkMilliseconds, checkObject, checkTimeAhead } from '../shared/validate.js';
@@ -90,16 +90,7 @@ export interface ScheduleOptions {
 }
 
 /** A schedule's timing and options, checked. */
-export interface CheckedSchedule {
-  readonly cron: string | undefined;
-  readonly tz: string | undefined;
-  readonly everyMs: number | undefined;
-  readonly catchUp: number;
-  readonly priority: Priority;
-  readonly attempts: number | undefined;
-  readonly backoff: number | undefined;
-  readonly target: 'gearman' | undefined;
-}
+export type CheckedSchedule = Omit<ScheduleRequest, 'id' | 'functionName' | 'input' | 'payload'>;
 
 /** Checks a schedule's timing and options (the expression itself is checked by the queue's clock). */
 export function checkSchedule(when: ScheduleWhen, options: ScheduleOptions | undefined): CheckedSchedule {

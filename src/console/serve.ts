@@ -3,7 +3,7 @@
  * metrics` run. Neither listens beyond loopback without a token: the console can act on jobs, and the
  * metrics name every function.
  */
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { InvalidOptionError } from '../errors.js';
 import { fillGearmanOptions, type GearmanOptions } from '../gearman/gearman-options.js';
@@ -27,24 +27,16 @@ export interface Served {
 export async function serveDashboard(
   options: DashboardOptions & { readonly listen: string },
 ): Promise<Served> {
-  const [host, port] = splitListen(options.listen);
-  if (!isLoopback(host) && options.authToken === undefined) {
-    throw new InvalidOptionError(
-      'listen',
-      'a loopback address (127.0.0.1, ::1, localhost) unless an authToken is given: anyone who reaches it could act on jobs',
-      options.listen,
-    );
-  }
+  const [host, port] = checkedListen(
+    options.listen,
+    options.authToken,
+    'anyone who reaches it could act on jobs',
+  );
   const dashboard = createDashboard(options);
   const server = createServer((request, response) => dashboard.handle(request, response));
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, resolve);
-  });
-  const address = server.address() as AddressInfo;
-  const shown = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  const origin = await listenOn(server, host, port);
   return {
-    url: `http://${shown}:${address.port}${(options.basePath ?? '/').replace(/\/?$/, '/')}`,
+    url: `${origin}${(options.basePath ?? '/').replace(/\/?$/, '/')}`,
     async close() {
       await dashboard.close();
       server.closeAllConnections();
@@ -62,6 +54,29 @@ export function splitListen(listen: string): [string, number] {
   return [match[1] ?? (match[2] || '127.0.0.1'), port];
 }
 
+/** The host and port of `listen`, refused beyond loopback without a token (`why`: what a stranger would get). */
+function checkedListen(listen: string, authToken: string | undefined, why: string): [string, number] {
+  const [host, port] = splitListen(listen);
+  if (!isLoopback(host) && authToken === undefined) {
+    throw new InvalidOptionError(
+      'listen',
+      `a loopback address (127.0.0.1, ::1, localhost) unless an authToken is given: ${why}`,
+      listen,
+    );
+  }
+  return [host, port];
+}
+
+/** Listens, and answers the origin it listens on (`http://host:port`, the port chosen when 0). */
+async function listenOn(server: Server, host: string, port: number): Promise<string> {
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, resolve);
+  });
+  const address = server.address() as AddressInfo;
+  return `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
+}
+
 function isLoopback(host: string): boolean {
   return host === 'localhost' || host === '::1' || /^127\./.test(host);
 }
@@ -73,14 +88,7 @@ export async function serveMetrics(options: {
   readonly listen: string;
   readonly authToken?: string;
 }): Promise<Served> {
-  const [host, port] = splitListen(options.listen);
-  if (!isLoopback(host) && options.authToken === undefined) {
-    throw new InvalidOptionError(
-      'listen',
-      'a loopback address (127.0.0.1, ::1, localhost) unless an authToken is given',
-      options.listen,
-    );
-  }
+  const [host, port] = checkedListen(options.listen, options.authToken, 'they name every function');
   if (options.queue === undefined && options.gearman === undefined)
     throw new InvalidOptionError('queue', 'a queue file, or gearman servers, or both, to measure', undefined);
   const { view, queue } = options.queue === undefined ? {} : openQueueView(options.queue);
@@ -104,14 +112,9 @@ export async function serveMetrics(options: {
       },
     );
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, resolve);
-  });
-  const address = server.address() as AddressInfo;
-  const shown = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  const origin = await listenOn(server, host, port);
   return {
-    url: `http://${shown}:${address.port}/metrics`,
+    url: `${origin}/metrics`,
     async close() {
       server.closeAllConnections();
       await new Promise((resolve) => server.close(resolve));

@@ -85,14 +85,15 @@ export function prepareSchedules(db: SqliteConnection, insertJobs: ReturnType<ty
      WHERE next_at IS NOT NULL AND next_at <= ? AND target IS ? ORDER BY next_at`,
   );
   const soonest = db.prepare('SELECT min(next_at) FROM schedules WHERE next_at IS NOT NULL AND target IS ?');
-  const insert = db.prepare(
+  const save = db.prepare(
     `INSERT INTO schedules (id, function, input, cron, tz, every_ms, catch_up, priority, max_attempts, backoff,
        target, next_at, last_slot, created_at, updated_at)
-     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, ?, ?)`,
-  );
-  const update = db.prepare(
-    `UPDATE schedules SET function = ?, input = ?, cron = ?, tz = ?, every_ms = ?, catch_up = ?, priority = ?,
-       max_attempts = ?, backoff = ?, target = ?, next_at = ?, updated_at = ? WHERE id = ?`,
+     VALUES (:id, :functionName, :input, :cron, :tz, :everyMs, :catchUp, :priority, :maxAttempts, :backoff,
+       :target, :nextAt, NULL, :now, :now)
+     ON CONFLICT (id) DO UPDATE SET function = excluded.function, input = excluded.input, cron = excluded.cron,
+       tz = excluded.tz, every_ms = excluded.every_ms, catch_up = excluded.catch_up, priority = excluded.priority,
+       max_attempts = excluded.max_attempts, backoff = excluded.backoff, target = excluded.target,
+       next_at = excluded.next_at, updated_at = excluded.updated_at`,
   );
   const sendColumns = 'schedule_id AS scheduleId, slot, function AS functionName, input, priority';
   const claimSend = db.prepare(
@@ -169,44 +170,13 @@ export function prepareSchedules(db: SqliteConnection, insertJobs: ReturnType<ty
         existing.tz === definition.tz &&
         existing.everyMs === definition.everyMs;
       const clock = clockOf(definition);
-      const { id, functionName, input, cron, tz, everyMs, catchUp, priority, maxAttempts, backoff, target } =
-        definition;
-      if (!existing) {
-        insert.run(
-          id,
-          functionName,
-          input,
-          cron,
-          tz,
-          everyMs,
-          catchUp,
-          priority,
-          maxAttempts,
-          backoff,
-          target,
-          clock.next(now),
-          now,
-          now,
-        );
-      } else {
-        const nextAt = sameTiming ? existing.nextAt : clock.next(Math.max(now, existing.lastSlot ?? 0));
-        update.run(
-          functionName,
-          input,
-          cron,
-          tz,
-          everyMs,
-          catchUp,
-          priority,
-          maxAttempts,
-          backoff,
-          target,
-          nextAt,
-          now,
-          id,
-        );
-      }
-      return byId.get(id) as ScheduleRow;
+      const nextAt = !existing
+        ? clock.next(now)
+        : sameTiming
+          ? existing.nextAt
+          : clock.next(Math.max(now, existing.lastSlot ?? 0));
+      save.run({ ...definition, nextAt, now });
+      return byId.get(definition.id) as ScheduleRow;
     },
 
     remove(id: string): boolean {
