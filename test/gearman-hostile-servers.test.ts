@@ -150,11 +150,11 @@ describe('an admin answer that never ends', () => {
     await expect(admin.status()).rejects.toThrow(/holds a line longer than 1048576 characters/);
   });
 
-  it('`gearshift status --gearman` ends with one line and exit 1, in a heap of 96 MB', async () => {
+  it('`gearshift status --gearman` ends with one line and exit 1, in a heap of 128 MB', async () => {
     const { address } = await endless('fn\t1\t0\t1\n');
     const result = await exec(
       process.execPath,
-      ['--max-old-space-size=96', cli, 'status', '--gearman', address],
+      ['--max-old-space-size=128', cli, 'status', '--gearman', address],
       {
         timeout: 30_000,
       },
