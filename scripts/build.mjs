@@ -46,6 +46,11 @@ await build({
   },
   logLevel: 'warning',
 });
+// The file piscina starts each worker thread with (src/local/thread-loader.cjs says why it is CommonJS).
+cpSync(
+  new URL('../src/local/thread-loader.cjs', import.meta.url),
+  new URL('../dist/thread-loader.cjs', import.meta.url),
+);
 // The console's page, served as files beside the bundle (src/console/dashboard.ts finds them there).
 cpSync(
   new URL('../src/console/assets', import.meta.url),

@@ -3,6 +3,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { createClient as createClientFromDist } from 'gearshift';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -152,6 +153,16 @@ describe('TypeScript and compiled modules', () => {
     const app = new URL('./fixtures/dist-app/main.js', import.meta.url).pathname;
     const { stdout } = await run(process.execPath, [app], { timeout: 30_000 });
     expect(stdout.trim()).toBe('[1,4,9]');
+  });
+
+  it('starts each thread by importing its entry, not by require() (which can abort the process)', async () => {
+    // Node aborts the whole process when a thread is terminated while require() finishes loading an ES
+    // module (src/local/thread-loader.cjs); gearshift terminates threads on purpose.
+    const app = new URL('./fixtures/dist-app/thread-files.js', import.meta.url).pathname;
+    const { stdout } = await run(process.execPath, [app], { timeout: 30_000 });
+    const dist = fileURLToPath(new URL('../dist/', import.meta.url));
+    const required = (JSON.parse(stdout) as string[]).filter((file) => file.startsWith(dist));
+    expect(required).toEqual([join(dist, 'thread-loader.cjs')]);
   });
 });
 

@@ -10,6 +10,8 @@ import type { SerializedError } from '../payload/remote-error.js';
 
 /** What a worker thread is started with. */
 export interface ThreadData {
+  /** The thread's entry module (`thread-entry`), as a file URL, for `thread-loader.cjs` to import. */
+  readonly entry: string;
   /** The functions module, as a file URL. */
   readonly functionsModule: string;
   /** The BroadcastChannel on which the main thread sends aborts. */

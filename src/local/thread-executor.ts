@@ -193,6 +193,7 @@ export class ThreadExecutor implements Executor {
     if (this.#pool) return this.#pool;
     const { threads, resourceLimits, functionsModule } = this.#options;
     const workerData: ThreadData = {
+      entry: threadEntry.href,
       functionsModule: functionsModule.href,
       abortChannel: this.#channelName,
       handlePrefix: this.#handlePrefix,
@@ -200,7 +201,7 @@ export class ThreadExecutor implements Executor {
     this.#channel = new BroadcastChannel(this.#channelName);
     this.#refer();
     const pool = new (piscina())({
-      filename: threadEntry.href,
+      filename: threadFile.href,
       minThreads: threads,
       maxThreads: threads,
       concurrentTasksPerWorker: this.#lanes.cap,
@@ -387,6 +388,13 @@ function piscina(): typeof Piscina {
  */
 const fromSource = import.meta.url.endsWith('.ts');
 const threadEntry = new URL(fromSource ? './thread-entry.ts' : './thread-entry.js', import.meta.url);
+/**
+ * What piscina loads in each thread: `thread-loader.cjs`, which imports the entry (it says why piscina
+ * must not require() an ES module). From source on a Node that cannot strip types (20), the entry itself:
+ * tsx's CommonJS hook compiles it for require(), so no ES module is loaded that way either.
+ */
+const threadFile =
+  fromSource && !nodeStripsTypes() ? threadEntry : new URL('./thread-loader.cjs', import.meta.url);
 const threadExecArgv = fromSource ? sourceExecArgv() : undefined;
 
 function sourceExecArgv(): string[] | undefined {
