@@ -135,7 +135,8 @@ const started = Date.now();
 const timer = setInterval(() => sample(started), sampleEveryMs);
 while (Date.now() - started < minutes * 60_000) await round();
 clearInterval(timer);
-sample(started);
+// No sample after the last round: every sample is taken by the timer, in the midst of the load, so that
+// they compare (one taken as the last round's jobs wind down counted 205 handles against 11).
 
 // Node 24 lets a busy process's heap, and so its RSS, settle for the first half-minute or so; a short
 // soak judges what comes after (the first 40% of it, at most 2 minutes, is warm-up).
@@ -158,7 +159,13 @@ if (first.workerRssMb !== undefined)
 /** The median of a measure over the first and the last third of the samples after the warm-up. */
 function thirds(pick: (each: Sample) => number): [number, number] {
   const third = Math.max(1, Math.floor(settled.length / 3));
-  const median = (values: number[]) => values.sort((a, b) => a - b)[Math.floor(values.length / 2)] as number;
+  const median = (values: number[]) => {
+    const sorted = values.sort((a, b) => a - b);
+    const middle = sorted.length / 2;
+    return Number.isInteger(middle)
+      ? ((sorted[middle - 1] as number) + (sorted[middle] as number)) / 2
+      : (sorted[Math.floor(middle)] as number);
+  };
   return [median(settled.slice(0, third).map(pick)), median(settled.slice(-third).map(pick))];
 }
 const problems: string[] = [];

@@ -7,6 +7,7 @@
  * owns where jobs wait and run (queueing, priority, coalescing by `unique`, handles, status).
  */
 import type { GearshiftError } from './errors.js';
+import type { FunctionLimit } from './functions/limit.js';
 
 /** How a function's input and result travel: JSON values (the default) or raw bytes. */
 export type PayloadMode = 'json' | 'bytes';
@@ -20,6 +21,8 @@ export interface FunctionInfo {
   readonly payload: PayloadMode;
   /** The function's own timeout in milliseconds, when it declares one. */
   readonly timeout?: number | undefined;
+  /** How many of its jobs may run at once or start per window, when it declares a limit. */
+  readonly limit?: FunctionLimit | undefined;
 }
 
 /** A job as the client hands it to a backend, already validated. */

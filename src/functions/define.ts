@@ -5,6 +5,7 @@
  */
 import type { FunctionInfo, PayloadMode } from '../backend.js';
 import { checkMilliseconds } from '../shared/validate.js';
+import { checkLimit, type FunctionLimit } from './limit.js';
 
 /** What a running job can see and do, passed to every handler as its second argument. */
 export interface JobContext {
@@ -68,6 +69,13 @@ interface FunctionOptions {
    * own `timeout` takes precedence. On Gearman it is announced with CAN_DO_TIMEOUT.
    */
   readonly timeout?: number;
+  /**
+   * How many of its jobs may run at once (`concurrency`) and start per window (`rate`), for the whole
+   * function or per `key` (a path into the input). A queue file holds it across every runner of the file;
+   * the local pool and a Gearman worker hold it per process. See docs/limits.md.
+   * @example `limit: { concurrency: 2, rate: { max: 10, perMs: 1000 }, key: 'tenant' }`
+   */
+  readonly limit?: FunctionLimit;
 }
 
 /** A JSON function declared with options. */
@@ -96,6 +104,7 @@ export interface ResolvedFunction {
   readonly handler: (input: unknown, job: JobContext) => unknown;
   readonly payload: PayloadMode;
   readonly timeout: number | undefined;
+  readonly limit: FunctionLimit | undefined;
 }
 
 const functionSetBrand = Symbol.for('gearshift.FunctionSet');
@@ -122,9 +131,11 @@ export class FunctionSet<F extends FunctionMap = FunctionMap> {
     return [...this.#resolved.keys()];
   }
 
-  /** What a backend reports of these functions: names, payload modes and timeouts. */
+  /** What a backend reports of these functions: names, payload modes, timeouts and limits. */
   describe(): FunctionInfo[] {
-    return [...this.#resolved.values()].map(({ name, payload, timeout }) => ({ name, payload, timeout }));
+    return [...this.#resolved.values()].map(({ name, payload, timeout, limit }) =>
+      limit === undefined ? { name, payload, timeout } : { name, payload, timeout, limit },
+    );
   }
 
   /** One function with its options filled in, or undefined when there is none of that name. */
@@ -165,11 +176,17 @@ export function defineFunctions<const F extends FunctionMap>(definitions: F): Fu
 function resolveEntry(name: string, entry: FunctionEntry): ResolvedFunction {
   if (name.length === 0) throw new TypeError('defineFunctions(): a function name cannot be empty');
   if (typeof entry === 'function') {
-    return { name, handler: entry as ResolvedFunction['handler'], payload: 'json', timeout: undefined };
+    return {
+      name,
+      handler: entry as ResolvedFunction['handler'],
+      payload: 'json',
+      timeout: undefined,
+      limit: undefined,
+    };
   }
   if (typeof entry !== 'object' || entry === null) {
     throw new TypeError(
-      `defineFunctions(): '${name}' must be a handler function, { handler, timeout? } or { bytes, timeout? }`,
+      `defineFunctions(): '${name}' must be a handler function, { handler, timeout?, limit? } or { bytes, timeout?, limit? }`,
     );
   }
   const handler = 'bytes' in entry ? entry.bytes : entry.handler;
@@ -181,5 +198,9 @@ function resolveEntry(name: string, entry: FunctionEntry): ResolvedFunction {
   const { timeout } = entry;
   if (timeout !== undefined) checkMilliseconds(`defineFunctions(): '${name}'.timeout`, timeout, 0, true);
   const payload: PayloadMode = 'bytes' in entry ? 'bytes' : 'json';
-  return { name, handler: handler as ResolvedFunction['handler'], payload, timeout };
+  const limit =
+    entry.limit === undefined
+      ? undefined
+      : checkLimit(`defineFunctions(): '${name}'.limit`, entry.limit, payload);
+  return { name, handler: handler as ResolvedFunction['handler'], payload, timeout, limit };
 }

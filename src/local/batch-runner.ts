@@ -14,6 +14,11 @@ export interface BatchReports extends ProgressReports {
   done(id: number, micros: number, outcome: JobOutcome): void;
   /** The job was aborted before its turn and did not run. */
   skipped(id: number): void;
+  /**
+   * The handler of a job whose function has a rate limit is about to run: the start its rate counts.
+   * Reported for those jobs only (a message per job is a cost the others need not pay).
+   */
+  handlerBegan(id: number): void;
 }
 
 /**
@@ -103,6 +108,7 @@ export class BatchRunner {
       this.#reports.skipped(id);
       return undefined;
     }
+    if (fn.limit?.rate) this.#reports.handlerBegan(id);
     const started = performance.now();
     const outcome = this.#onBehalf(context, () => runJob(fn, input, context));
     if (outcome instanceof Promise) return outcome.then((ended) => this.#ended(id, started, ended));

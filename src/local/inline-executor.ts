@@ -58,6 +58,7 @@ export class InlineExecutor implements Executor {
       warning: (id, message) => reports.warning(id, message),
       checkpoint: (id, state) => reports.checkpoint(id, structuredClone(state)),
       skipped: (id) => reports.skipped(id),
+      handlerBegan: (id) => reports.handlerBegan(id),
       done: (id, micros, outcome) =>
         reports.done(id, micros, outcome.ok ? { ok: true, value: structuredClone(outcome.value) } : outcome),
     });

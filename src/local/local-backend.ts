@@ -28,6 +28,7 @@ import { after, cancel, type Timer } from '../shared/timers.js';
 import type { JobSpan, Tracing } from '../telemetry/tracing.js';
 import type { Crash, Executor, ExecutorReports } from './executor.js';
 import { JobQueue } from './job-queue.js';
+import { LimitGate } from './limit-gate.js';
 import type { JobMessage } from './messages.js';
 
 /** Makes the executor, given where it reports and the prefix of job handles. */
@@ -46,7 +47,8 @@ const batchBudgetMicros = 1000;
 /** ...and never more jobs than this, so one message stays small. */
 const maxBatchJobs = 512;
 
-type ExecutionState = 'queued' | 'dispatched' | 'running' | 'ended';
+/** held: waiting outside the queue for its function's limit to give it a place (limit-gate.ts). */
+type ExecutionState = 'queued' | 'held' | 'dispatched' | 'running' | 'ended';
 
 interface BatchState {
   readonly id: number;
@@ -88,6 +90,17 @@ class Execution implements JobMessage {
   /** Its position in its batch. */
   batchIndex = 0;
   graceTimer: Timer | undefined;
+  /** Its function's limit slot (function and group), once the gate looked at it; undefined when unlimited. */
+  slot: string | undefined;
+  /** Whether it holds a place in its slot, from its admission to its end. */
+  placed = false;
+  /**
+   * Whether its function has a rate limit: then its thread reports when its handler begins, and its
+   * callers hear `started` from that report (a rate counts starts), not from its batch's dispatch.
+   */
+  rated = false;
+  /** Whether its handler began (as seen here), which its limit's rate counts from. */
+  begun = false;
 
   constructor(
     id: number,
@@ -163,6 +176,9 @@ export class LocalBackend implements Backend {
   #closed = false;
   #manifest: Promise<FunctionInfo[]> | undefined;
   #knownNames: readonly string[] = [];
+  /** The limits of the functions, once the manifest told them (or failed to: then there are none). */
+  #limitsKnown = false;
+  #gate: LimitGate<Execution> | undefined;
   readonly #idle = new IdleLatch();
   #closing: Promise<void> | undefined;
   /** Submissions whose listener has not yet heard `created`: executions and listeners, pairwise. */
@@ -179,10 +195,18 @@ export class LocalBackend implements Backend {
   }
 
   manifest(): Promise<FunctionInfo[]> {
-    this.#manifest ??= this.#executor.manifest().then((functions) => {
-      this.#knownNames = functions.map((fn) => fn.name);
-      return functions;
-    });
+    this.#manifest ??= this.#executor.manifest().then(
+      (functions) => {
+        this.#knownNames = functions.map((fn) => fn.name);
+        this.#gate = LimitGate.of(functions, (entries) => this.#reopen(entries));
+        this.#limitsKnown = true;
+        return functions;
+      },
+      (error: unknown) => {
+        this.#limitsKnown = true;
+        throw error;
+      },
+    );
     return this.#manifest;
   }
 
@@ -228,6 +252,7 @@ export class LocalBackend implements Backend {
 
   async destroy(reason: GearshiftError): Promise<void> {
     this.#closed = true;
+    this.#gate?.clear();
     this.#queue.drain();
     const executions = [...this.#executions.values()];
     this.#executions.clear();
@@ -279,7 +304,7 @@ export class LocalBackend implements Backend {
       // A caller who already left (or a job already ended) hears nothing more.
       if (!execution.listeners.includes(listener)) continue;
       listener.created(execution.handle);
-      if (execution.state === 'running') listener.started();
+      if (execution.state === 'running' && (!execution.rated || execution.begun)) listener.started();
     }
     executions.splice(0, count);
     listeners.splice(0, count);
@@ -327,8 +352,16 @@ export class LocalBackend implements Backend {
   }
 
   #dispatch(): void {
+    if (!this.#limitsKnown) {
+      // Nothing starts before the limits are known (the client and a worker host ask for the manifest
+      // before their first job, so this waits only for a backend used on its own).
+      const again = () => this.#scheduleDispatch();
+      this.manifest().then(again, again);
+      return;
+    }
     for (let room = this.#executor.room(); room > 0 && this.#queue.size > 0; room = this.#executor.room()) {
       const executions = this.#takeBatch(room);
+      if (!executions) break;
       const batch: BatchState = { id: ++this.#nextBatch, executions, next: 0, thread: undefined };
       for (let index = 0; index < executions.length; index++) {
         const execution = executions[index] as Execution;
@@ -350,9 +383,14 @@ export class LocalBackend implements Backend {
     this.#executor.setDemand(this.#hostDemand || this.#queue.size > 0);
   }
 
-  /** The next batch, for `room` free places: jobs measured as tiny share one, the others go alone. */
-  #takeBatch(room: number): Execution[] {
-    const first = this.#queue.shift() as Execution;
+  /**
+   * The next batch, for `room` free places: jobs measured as tiny share one, the others go alone. Jobs
+   * whose limit has no place for them are held on the way; undefined when every queued job was.
+   */
+  #takeBatch(room: number): Execution[] | undefined {
+    let first = this.#queue.shift();
+    while (first && !this.#admit(first)) first = this.#queue.shift();
+    if (!first) return undefined;
     const batch = [first];
     const estimate = this.#estimate(first);
     if (estimate === undefined) return batch;
@@ -364,10 +402,46 @@ export class LocalBackend implements Backend {
       const cost = next && this.#estimate(next);
       if (!next || cost === undefined || cost > budget) break;
       this.#queue.shift();
+      if (!this.#admit(next)) continue;
       batch.push(next);
       budget -= cost;
     }
     return batch;
+  }
+
+  /** Whether the job may start: it has no limit, holds a place, or gets one now; if not, the gate holds it. */
+  #admit(execution: Execution): boolean {
+    const gate = this.#gate;
+    if (!gate || execution.placed) return true;
+    const slot = gate.slotOf(execution.functionName, execution.input);
+    if (slot === undefined) return true;
+    execution.slot = slot;
+    execution.rated = gate.rated(execution.functionName);
+    if (!gate.admit(execution, slot, Date.now())) {
+      execution.state = 'held';
+      return false;
+    }
+    execution.placed = true;
+    return true;
+  }
+
+  /** Tells the gate that a rate-limited job began (once), and then its callers. */
+  #began(execution: Execution): void {
+    if (!execution.rated || execution.begun) return;
+    execution.begun = true;
+    if (execution.placed) this.#gate?.begun(execution.slot as string, Date.now());
+    if (execution.state === 'dispatched') execution.state = 'running';
+    if (execution.state === 'running') for (const listener of execution.listeners) listener.started();
+  }
+
+  /** Held jobs that the gate gave a place: back to the front of the queue, in the order they were held. */
+  #reopen(executions: Execution[]): void {
+    for (const execution of executions.reverse()) {
+      execution.placed = true;
+      execution.state = 'queued';
+      this.#queue.unshift(execution);
+    }
+    this.#scheduleDispatch();
   }
 
   /** The expected run time of a job, or undefined while its function has not been measured. */
@@ -397,6 +471,9 @@ export class LocalBackend implements Backend {
     }
     if (execution.state === 'queued') {
       this.#queue.dropped();
+      this.#drop(execution);
+    } else if (execution.state === 'held') {
+      this.#gate?.forget(execution, execution.slot as string);
       this.#drop(execution);
     } else if (execution.state === 'dispatched') {
       this.#executor.abort(execution.id, reason);
@@ -450,6 +527,8 @@ export class LocalBackend implements Backend {
         const execution = this.#executions.get(id);
         if (!execution) return;
         if (outcome.ok || outcome.origin === 'handler') this.#measure(execution.functionName, micros);
+        // A batch's last result can overtake the reports of the jobs before it: it ran all the same.
+        this.#began(execution);
         this.#advance(execution);
         if (outcome.ok) this.#complete(execution, this.#fromPayload(execution, outcome.value));
         else {
@@ -457,6 +536,10 @@ export class LocalBackend implements Backend {
           const failure = { origin: outcome.origin, thrown: outcome.thrown, known: this.#knownNames };
           this.#fail(execution, jobErrorFromOutcome(failure, functionName, handle));
         }
+      },
+      handlerBegan: (id) => {
+        const execution = this.#executions.get(id);
+        if (execution) this.#began(execution);
       },
       skipped: (id) => {
         const execution = this.#executions.get(id);
@@ -483,7 +566,7 @@ export class LocalBackend implements Backend {
     const execution = batch.executions[batch.next];
     if (execution?.state !== 'dispatched') return;
     execution.state = 'running';
-    for (const listener of execution.listeners) listener.started();
+    if (!execution.rated) for (const listener of execution.listeners) listener.started();
   }
 
   /** Moves the batch past a job that ended (the last one's result can overtake the others'). */
@@ -546,6 +629,10 @@ export class LocalBackend implements Backend {
 
   /** The bookkeeping of an ending: returns the listeners still waiting, who are told by the caller. */
   #finish(execution: Execution, error?: GearshiftError): readonly JobListener[] {
+    if (execution.placed) {
+      execution.placed = false;
+      this.#gate?.release(execution.slot as string, execution.begun, Date.now());
+    }
     execution.state = 'ended';
     cancel(execution.graceTimer);
     execution.span?.end(error);

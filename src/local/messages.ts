@@ -133,6 +133,7 @@ export type ThreadReport =
   | { readonly t: 'data'; readonly id: number; readonly chunk: unknown }
   | { readonly t: 'warning'; readonly id: number; readonly message: string }
   | { readonly t: 'checkpoint'; readonly id: number; readonly state: unknown }
+  | { readonly t: 'began'; readonly id: number }
   | {
       readonly t: 'done';
       readonly id: number;

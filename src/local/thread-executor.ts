@@ -316,6 +316,9 @@ export class ThreadExecutor implements Executor {
       case 'checkpoint':
         reports.checkpoint(message.id, message.state);
         return;
+      case 'began':
+        reports.handlerBegan(message.id);
+        return;
       case 'skipped':
         reports.skipped(message.id);
         return;

@@ -26,6 +26,7 @@ import { heartbeatMsFor, RunnerUpkeep } from './runner-upkeep.js';
 import { ScheduleTicker } from './schedule-ticker.js';
 import { EventKind } from './schema.js';
 import type { ClaimedJob } from './sql/claim-jobs.js';
+import { type ClaimLimits, claimLimitsOf } from './sql/claim-limited.js';
 import { operatorCancel } from './sql/control-jobs.js';
 import type { Retention } from './sql/retention.js';
 import { fromStored, toStored } from './stored-payload.js';
@@ -57,6 +58,8 @@ export class QueueSource implements JobSource<QueueOrigin> {
   #functions = new Map<string, FunctionInfo>();
   /** The function names as a JSON array, as the claim query takes them. */
   #functionList = '[]';
+  /** The limits among them, when any function declares one. */
+  #limits: ClaimLimits | undefined;
   #claiming = false;
   #stopping = false;
   #registered = false;
@@ -84,6 +87,7 @@ export class QueueSource implements JobSource<QueueOrigin> {
     this.#store = this.#options.store();
     this.#functions = new Map(functions.map((fn) => [fn.name, fn]));
     this.#functionList = JSON.stringify([...this.#functions.keys()]);
+    this.#limits = claimLimitsOf(functions);
     const now = Date.now();
     const { leaseMs, retention } = this.#options;
     const { hostKey, pid, startTime } = thisProcess();
@@ -148,7 +152,11 @@ export class QueueSource implements JobSource<QueueOrigin> {
   started(job: HostedJob<QueueOrigin>): void {
     const { row, token } = job.origin;
     const at = Date.now();
-    void this.#write(() => this.#opened.settle.started(row.id, token, at));
+    const rated = this.#limits?.byFunction.get(row.functionName)?.rate !== undefined;
+    void this.#write(() => {
+      if (this.#opened.settle.started(row.id, token, at) && rated)
+        this.#opened.claimLimited.begun(row.id, at);
+    });
   }
 
   status(job: HostedJob<QueueOrigin>, numerator: number, denominator: number): void {
@@ -268,14 +276,31 @@ export class QueueSource implements JobSource<QueueOrigin> {
         this.#lastReap = now;
         this.#opened.claimJobs.reapExpired(now);
       }
-      return this.#opened.claimJobs.claim(this.id, token, this.#functionList, now, leaseMs, wanted);
+      const limits = this.#limits;
+      if (!limits)
+        return {
+          jobs: this.#opened.claimJobs.claim(this.id, token, this.#functionList, now, leaseMs, wanted),
+          roomAt: undefined,
+        };
+      // A limited job only for a free place, where it starts at once: its claim is the start a rate counts.
+      const free = Math.max(0, host.capacity - host.running);
+      return this.#opened.claimLimited.claim(
+        this.id,
+        token,
+        this.#functionList,
+        now,
+        leaseMs,
+        wanted,
+        limits,
+        free,
+      );
     }).then(
       (claimed) => {
         this.#claiming = false;
         if (claimed === undefined) return;
-        for (const row of claimed) this.#run(host, row, token);
-        if (claimed.length === wanted) this.#fill();
-        else this.#scheduleNextReady();
+        for (const row of claimed.jobs) this.#run(host, row, token);
+        if (claimed.jobs.length === wanted) this.#fill();
+        else this.#scheduleNextReady(claimed.roomAt);
       },
       () => {
         this.#claiming = false;
@@ -319,12 +344,17 @@ export class QueueSource implements JobSource<QueueOrigin> {
     void this.#write(() => this.#opened.events.append(row.id, token, kind, body));
   }
 
-  /** Wakes up when the next scheduled job becomes ready (the change signal covers the rest). */
-  #scheduleNextReady(): void {
+  /**
+   * Wakes up when the next scheduled job becomes ready, or when a limited group that ran out of starts
+   * gets one back (`roomAt`). The change signal covers the rest: a job queued, or one ending anywhere,
+   * which gives its group a place.
+   */
+  #scheduleNextReady(roomAt?: number): void {
     cancel(this.#readyTimer);
     const now = Date.now();
-    const next = this.#opened.claimJobs.nextReadyAt(this.#functionList, now);
-    if (next === null) return;
+    const ready = this.#opened.claimJobs.nextReadyAt(this.#functionList, now);
+    const next = ready === null ? roomAt : roomAt === undefined ? ready : Math.min(ready, roomAt);
+    if (next === undefined) return;
     this.#readyTimer = after(Math.max(0, next - now), () => this.#fill());
     this.#readyTimer.unref();
   }

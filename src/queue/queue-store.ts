@@ -6,6 +6,7 @@ import { ChangeSignal } from './change-signal.js';
 import { type Durability, openQueueFile } from './queue-file.js';
 import { prepareCancelJob } from './sql/cancel-job.js';
 import { prepareClaimJobs } from './sql/claim-jobs.js';
+import { prepareLimitedClaim } from './sql/claim-limited.js';
 import { prepareControlJobs } from './sql/control-jobs.js';
 import { prepareFunctionCounts } from './sql/function-counts.js';
 import { prepareInsertJobs } from './sql/insert-jobs.js';
@@ -42,6 +43,8 @@ export class QueueStore {
   readonly changes: ChangeSignal;
   readonly insertJobs: ReturnType<typeof prepareInsertJobs>;
   readonly claimJobs: ReturnType<typeof prepareClaimJobs>;
+  /** The claim of a runner that knows a function with a limit. */
+  readonly claimLimited: ReturnType<typeof prepareLimitedClaim>;
   readonly settle: ReturnType<typeof prepareSettleJobs>;
   readonly leases: ReturnType<typeof prepareLeases>;
   readonly events: ReturnType<typeof prepareJobEvents>;
@@ -71,6 +74,7 @@ export class QueueStore {
     this.totals = prepareJobTotals(this.db);
     this.insertJobs = prepareInsertJobs(this.db, this.counts);
     this.claimJobs = prepareClaimJobs(this.db, this.counts);
+    this.claimLimited = prepareLimitedClaim(this.db, this.counts);
     this.settle = prepareSettleJobs(this.db, this.counts);
     this.leases = prepareLeases(this.db);
     this.events = prepareJobEvents(this.db);

@@ -32,6 +32,23 @@ const lostRunner = JSON.stringify({
 const reapRunning = `${afterFailureSql()},
   error = :error, started_at = NULL, lease_owner = NULL, lease_token = NULL, lease_until = NULL`;
 
+/** What a claim sets on each job it leases (named parameters :owner, :token, :until). */
+export const leaseColumns = `state = ${State.running}, attempts = attempts + 1, lease_owner = :owner,
+  lease_token = :token, lease_until = :until, numerator = 0, denominator = 0`;
+
+/** What a claim returns of each job it leased, as a {@link ClaimedJob} (but for `foreground`). */
+export const claimedColumns = `id, function AS functionName, input, unique_key AS "unique", priority, foreground,
+  run_at AS runAt, attempts, max_attempts AS maxAttempts, backoff, checkpoint, trace AS traceparent`;
+
+/** The rows a claim returned, counted as running and put in the order they should run. */
+export function claimedInOrder(returned: unknown[], counts: CountChanges): ClaimedJob[] {
+  const rows = returned as (Omit<ClaimedJob, 'foreground'> & { foreground: number })[];
+  for (const row of rows) counts.moved(row.functionName, State.queued, State.running);
+  // RETURNING gives rows in no particular order; the order they run in is the queue's.
+  rows.sort((a, b) => a.priority - b.priority || a.runAt - b.runAt || a.id - b.id);
+  return rows.map((row) => ({ ...row, foreground: row.foreground === 1 }));
+}
+
 export function prepareClaimJobs(db: SqliteConnection, counts: CountChanges) {
   const reap = db.prepare(
     `UPDATE jobs SET ${reapRunning} WHERE state = ${State.running} AND lease_until < :now
@@ -48,15 +65,13 @@ export function prepareClaimJobs(db: SqliteConnection, counts: CountChanges) {
     return rows.length;
   };
   const claim = db.prepare(
-    `UPDATE jobs SET state = ${State.running}, attempts = attempts + 1, lease_owner = :owner, lease_token = :token,
-       lease_until = :until, numerator = 0, denominator = 0
+    `UPDATE jobs SET ${leaseColumns}
      WHERE id IN (
        SELECT id FROM jobs
        WHERE state = ${State.queued} AND run_at <= :now AND function IN (SELECT value FROM json_each(:functions))
          AND function NOT IN (SELECT function FROM function_flags)
        ORDER BY priority, run_at, id LIMIT :limit)
-     RETURNING id, function AS functionName, input, unique_key AS "unique", priority, foreground, run_at AS runAt,
-       attempts, max_attempts AS maxAttempts, backoff, checkpoint, trace AS traceparent`,
+     RETURNING ${claimedColumns}`,
   );
   const nextReady = db.prepare(
     `SELECT min(run_at) FROM jobs
@@ -85,16 +100,7 @@ export function prepareClaimJobs(db: SqliteConnection, counts: CountChanges) {
       leaseMs: number,
       limit: number,
     ): ClaimedJob[] {
-      const rows = claim.all({ owner, token, functions, now, until: now + leaseMs, limit }) as (Omit<
-        ClaimedJob,
-        'foreground'
-      > & {
-        foreground: number;
-      })[];
-      for (const row of rows) counts.moved(row.functionName, State.queued, State.running);
-      // RETURNING gives rows in no particular order; the order they run in is the queue's.
-      rows.sort((a, b) => a.priority - b.priority || a.runAt - b.runAt || a.id - b.id);
-      return rows.map((row) => ({ ...row, foreground: row.foreground === 1 }));
+      return claimedInOrder(claim.all({ owner, token, functions, now, until: now + leaseMs, limit }), counts);
     },
     /** When the next scheduled job of these functions becomes ready, if any. */
     nextReadyAt: (functions: string, now: number): number | null =>

@@ -1,0 +1,187 @@
+/**
+ * The claim of a runner that knows a function with a limit (src/functions/limit.ts): the same order as
+ * the plain claim (priority, then the time a job became ready, then the order it came in), less the jobs
+ * whose group has no room, all in the runner's one write transaction, so that no two runners can both
+ * take a group's last place.
+ *
+ * What is counted, per function and group (the value at the limit's key, as text):
+ * - running: the group's jobs leased to any runner (state running), from the claim that leased them to
+ *   their end. A dead runner's jobs hold their places until their leases are reaped.
+ * - started: the group's jobs whose handlers began in the last `perMs` milliseconds (a sliding window),
+ *   one row per attempt in `limit_starts`, with the time its runner saw the handler begin. A job claimed
+ *   whose handler has not begun yet counts as starting now, for as long as it is leased: so no claim can
+ *   slip a start into a window that fills up later. A job that fails still counted, and its next
+ *   attempt counts again; a dead runner's claimed job counts until its lease is reaped.
+ *
+ * A runner claims a limited job only for a free place in its pool, so that the job begins as soon as it
+ * is claimed, not after the jobs ahead of it in the runner.
+ */
+import type { FunctionInfo } from '../../backend.js';
+import { type FunctionLimit, limitKeyJsonPath } from '../../functions/limit.js';
+import { State } from '../schema.js';
+import type { SqliteConnection } from '../sqlite/sqlite-connection.js';
+import { type ClaimedJob, claimedColumns, claimedInOrder, leaseColumns } from './claim-jobs.js';
+import type { CountChanges } from './function-counts.js';
+
+/** The limits of the functions a runner knows, as the claim takes them. */
+export interface ClaimLimits {
+  /** JSON object: each limited function's name to its key as a SQLite JSON path, or null. */
+  readonly paths: string;
+  readonly byFunction: ReadonlyMap<string, FunctionLimit>;
+}
+
+/** The limits among a runner's functions, as its claims take them; undefined when none has one. */
+export function claimLimitsOf(functions: readonly FunctionInfo[]): ClaimLimits | undefined {
+  const limited = functions.filter((fn) => fn.limit !== undefined);
+  if (limited.length === 0) return undefined;
+  const byFunction = new Map(limited.map((fn) => [fn.name, fn.limit as FunctionLimit]));
+  const paths = Object.fromEntries(
+    [...byFunction].map(([name, { key }]) => [name, key === undefined ? null : limitKeyJsonPath(key)]),
+  );
+  return { paths: JSON.stringify(paths), byFunction };
+}
+
+/** What a limited claim leased, and when a group that is full by its rate has room again. */
+export interface LimitedClaim {
+  readonly jobs: ClaimedJob[];
+  /** The earliest time a group out of starts gets one back (undefined when none is out of starts). */
+  readonly roomAt: number | undefined;
+}
+
+/** The group of a job row `j` whose function's limit row is `l` (l.value: the key's path, or null). */
+const groupOf = `CASE WHEN l.value IS NULL OR NOT json_valid(j.input) THEN ''
+  ELSE coalesce(CAST(json_extract(j.input, l.value) AS TEXT), '') END`;
+
+/** How many candidates a claim reads past what it may take: room for groups it finds full on the way. */
+const scanSlack = 64;
+/** Looks per claim: each after the first leaves out the groups the one before found full. */
+const maxLooks = 16;
+
+export function prepareLimitedClaim(db: SqliteConnection, counts: CountChanges) {
+  const candidates = db.prepare(
+    `SELECT j.id, j.function AS functionName, CASE WHEN l.key IS NULL THEN NULL ELSE ${groupOf} END AS "group"
+     FROM jobs j LEFT JOIN json_each(:paths) l ON l.key = j.function
+     WHERE j.state = ${State.queued} AND j.run_at <= :now AND j.function IN (SELECT value FROM json_each(:functions))
+       AND j.function NOT IN (SELECT function FROM function_flags)
+       AND (l.key IS NULL OR (j.function, ${groupOf}) NOT IN (SELECT value ->> 0, value ->> 1 FROM json_each(:full)))
+     ORDER BY j.priority, j.run_at, j.id LIMIT :scan`,
+  );
+  const running = db.prepare(
+    `SELECT count(*) FROM jobs WHERE state = ${State.running} AND function = ? AND limit_key = ?`,
+  );
+  const started = db.prepare(
+    `SELECT count(*) AS count, min(at) AS oldest FROM limit_starts s
+     WHERE s.function = :function AND s.limit_key = :group AND (s.at > :since
+       OR (s.at IS NULL AND EXISTS (SELECT 1 FROM jobs WHERE id = s.job_id AND state = ${State.running})))`,
+  );
+  const lease = db.prepare(
+    `UPDATE jobs SET ${leaseColumns} WHERE id IN (SELECT value FROM json_each(:ids)) RETURNING ${claimedColumns}`,
+  );
+  const keep = db.prepare('UPDATE jobs SET limit_key = ? WHERE id = ?');
+  const start = db.prepare('INSERT INTO limit_starts (function, limit_key, job_id) VALUES (?, ?, ?)');
+  const begun = db.prepare('UPDATE limit_starts SET at = ? WHERE job_id = ? AND at IS NULL');
+  const forget = db.prepare(
+    `DELETE FROM limit_starts WHERE function = :function AND (at <= :since
+       OR (at IS NULL AND job_id NOT IN (SELECT id FROM jobs WHERE state = ${State.running})))`,
+  );
+
+  return {
+    /**
+     * Leases up to `limit` ready jobs to `owner`, of which at most `limitedRoom` of limited functions,
+     * each within its group's room.
+     */
+    claim(
+      owner: string,
+      token: number,
+      functions: string,
+      now: number,
+      leaseMs: number,
+      limit: number,
+      limits: ClaimLimits,
+      limitedRoom: number,
+    ): LimitedClaim {
+      // Starts older than their function's window count for nothing any more.
+      for (const [functionName, { rate }] of limits.byFunction)
+        if (rate !== undefined) forget.run({ function: functionName, since: now - rate.perMs });
+      /** Room left per function and group, looked up when a group is first met. */
+      const room = new Map<string, number>();
+      const full: [string, string][] = [];
+      const taken: number[] = [];
+      const keyed: [number, string][] = [];
+      const starts: [string, string, number][] = [];
+      let roomAt: number | undefined;
+      let limitedLeft = limitedRoom;
+
+      /** The group's room now: its concurrency less what runs, its rate less what started. */
+      const roomOf = (functionName: string, group: string): number => {
+        const declared = limits.byFunction.get(functionName);
+        let left = Number.POSITIVE_INFINITY;
+        if (declared?.concurrency !== undefined)
+          left = declared.concurrency - (running.value(functionName, group) as number);
+        if (declared?.rate !== undefined) {
+          const since = now - declared.rate.perMs;
+          const { count, oldest } = started.get({ function: functionName, group, since }) as {
+            count: number;
+            oldest: number | null;
+          };
+          const startsLeft = declared.rate.max - count;
+          if (startsLeft <= 0 && oldest !== null) {
+            const back = oldest + declared.rate.perMs;
+            roomAt = roomAt === undefined ? back : Math.min(roomAt, back);
+          }
+          left = Math.min(left, startsLeft);
+        }
+        return left;
+      };
+
+      for (let look = 0; look < maxLooks && taken.length < limit; look++) {
+        const wanted = limit - taken.length;
+        const rows = candidates.all({
+          paths: limits.paths,
+          functions,
+          now,
+          full: JSON.stringify(full),
+          scan: wanted + scanSlack,
+        }) as { id: number; functionName: string; group: string | null }[];
+        const fullBefore = full.length;
+        for (const { id, functionName, group } of rows) {
+          if (taken.length === limit) break;
+          if (group === null) {
+            taken.push(id);
+            continue;
+          }
+          if (limitedLeft === 0) continue;
+          const slot = `${functionName}\u0000${group}`;
+          let left = room.get(slot);
+          if (left === undefined) left = roomOf(functionName, group);
+          if (left <= 0) {
+            if (room.get(slot) !== 0) full.push([functionName, group]);
+            room.set(slot, 0);
+            continue;
+          }
+          room.set(slot, left - 1);
+          if (left - 1 === 0) full.push([functionName, group]);
+          taken.push(id);
+          keyed.push([id, group]);
+          limitedLeft--;
+          if (limits.byFunction.get(functionName)?.rate !== undefined) starts.push([functionName, group, id]);
+        }
+        // Read to the end, or nothing new found full (the rest was passed over for the pool's room).
+        if (rows.length < wanted + scanSlack || full.length === fullBefore) break;
+      }
+
+      if (taken.length === 0) return { jobs: [], roomAt };
+      const jobs = claimedInOrder(
+        lease.all({ owner, token, until: now + leaseMs, ids: JSON.stringify(taken) }),
+        counts,
+      );
+      for (const [id, group] of keyed) keep.run(group, id);
+      for (const [functionName, group, id] of starts) start.run(functionName, group, id);
+      return { jobs, roomAt };
+    },
+    /** Notes when a rate-limited job's handler began: its start counts from then. */
+    begun(id: number, at: number): void {
+      begun.run(at, id);
+    },
+  };
+}

@@ -1,0 +1,237 @@
+/**
+ * Limits, judged by what the jobs themselves noted (when each handler began and ended, by its own
+ * clock), never by the queue's counters: several runner processes on one file keep a function's
+ * concurrency and rate between them, a group per key has its own, and the local pool keeps the same
+ * limits in memory.
+ */
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { createClient, defineFunctions, InvalidOptionError } from '../src/index.js';
+import type limited from './fixtures/limited-functions.js';
+import { startRunner, stopAllRunners } from './helpers/runner-process.js';
+
+const module = new URL('./fixtures/limited-functions.ts', import.meta.url).pathname;
+const directory = mkdtempSync(join(tmpdir(), 'gearshift-limits-'));
+afterEach(stopAllRunners);
+afterAll(() => rmSync(directory, { recursive: true, force: true }));
+
+interface Run {
+  tag: string;
+  pid: string;
+  begin: number;
+  end: number;
+}
+
+/** The runs a log holds, each with the times its handler began and ended. */
+function runsIn(log: string): Run[] {
+  const runs = new Map<string, Partial<Run>>();
+  for (const line of readFileSync(log, 'utf8').split('\n').filter(Boolean)) {
+    const [what, at, tag, pid] = line.split(' ') as [string, string, string, string];
+    const run = runs.get(tag) ?? { tag, pid };
+    run[what as 'begin' | 'end'] = Number(at);
+    runs.set(tag, run);
+  }
+  return [...runs.values()] as Run[];
+}
+
+/** The most runs that were going on at one moment. */
+function mostAtOnce(runs: readonly Run[]): number {
+  // Ends before begins at the same instant: a run that ended as another began did not overlap it.
+  const edges = runs.flatMap((run) => [
+    { at: run.begin, step: 1 },
+    { at: run.end, step: -1 },
+  ]);
+  edges.sort((a, b) => a.at - b.at || a.step - b.step);
+  let now = 0;
+  let most = 0;
+  for (const { step } of edges) {
+    now += step;
+    most = Math.max(most, now);
+  }
+  return most;
+}
+
+/** The most runs that began within any `windowMs`. */
+function mostBegunWithin(runs: readonly Run[], windowMs: number): number {
+  const begins = runs.map((run) => run.begin).sort((a, b) => a - b);
+  let most = 0;
+  let first = 0;
+  for (let last = 0; last < begins.length; last++) {
+    while ((begins[last] as number) - (begins[first] as number) >= windowMs) first++;
+    most = Math.max(most, last - first + 1);
+  }
+  return most;
+}
+
+/** Enqueues jobs through a client that runs nothing. */
+async function enqueue(
+  queue: string,
+  jobs: { fn: 'pair' | 'paced' | 'perTenant' | 'free'; input: object }[],
+) {
+  const producer = createClient<typeof limited>({ queue: { path: queue } });
+  try {
+    return await producer.backgroundAll(
+      jobs.map(({ fn, input }) => producer.backgroundJob(fn, input as never)),
+    );
+  } finally {
+    await producer.close();
+  }
+}
+
+async function waitForRuns(log: string, count: number, timeoutMs: number): Promise<Run[]> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    let runs: Run[] = [];
+    try {
+      runs = runsIn(log).filter((run) => run.end !== undefined);
+    } catch {}
+    if (runs.length >= count) return runs;
+    if (Date.now() > deadline)
+      throw new Error(`only ${runs.length} of ${count} jobs ended in ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+describe('limits on a queue file, across runner processes', () => {
+  it('three runners with concurrency 2 and 1,000 jobs: never more than 2 running, by the jobs own notes', async () => {
+    const queue = join(directory, 'pair.db');
+    const log = join(directory, 'pair.log');
+    await enqueue(
+      queue,
+      Array.from({ length: 1000 }, (_, index) => ({
+        fn: 'pair' as const,
+        input: { log, tag: `j${index}`, ms: 3 },
+      })),
+    );
+    await Promise.all([1, 2, 3].map(() => startRunner(module, queue, ['--threads', '2'])));
+    const runs = await waitForRuns(log, 1000, 120_000);
+    expect(new Set(runs.map((run) => run.tag)).size).toBe(1000);
+    expect(mostAtOnce(runs)).toBe(2);
+    // All three shared the work.
+    expect(new Set(runs.map((run) => run.pid)).size).toBe(3);
+  });
+
+  it('a rate of 5 per 500 ms, across three runners: never 6 begun within a window', async () => {
+    const queue = join(directory, 'paced.db');
+    const log = join(directory, 'paced.log');
+    await enqueue(
+      queue,
+      Array.from({ length: 40 }, (_, index) => ({
+        fn: 'paced' as const,
+        input: { log, tag: `j${index}`, ms: 1 },
+      })),
+    );
+    await Promise.all([1, 2, 3].map(() => startRunner(module, queue, ['--threads', '2'])));
+    const runs = await waitForRuns(log, 40, 60_000);
+    // A start counts from when the runner saw the handler begin, which is after the handler noted it;
+    // the 2 ms allow for the runner's clock reading whole milliseconds.
+    const begins = runs.map((run) => run.begin).sort((a, b) => a - b);
+    const closest = Math.min(...begins.slice(5).map((begin, index) => begin - (begins[index] as number)));
+    console.log(`rate test: a start and the 5th after it were ${closest.toFixed(1)} ms apart at the closest`);
+    expect(mostBegunWithin(runs, 500 - 2)).toBeLessThanOrEqual(5);
+    // 40 starts at 5 per window take at least 7 windows after the first.
+    expect(Math.max(...begins) - Math.min(...begins)).toBeGreaterThanOrEqual(7 * 500 - 2);
+  });
+
+  it('with a key, one saturated tenant leaves the others their own room', async () => {
+    const queue = join(directory, 'tenants.db');
+    const log = join(directory, 'tenants.log');
+    // Tenant a's slow jobs come first: a claim in order would take them all before any of b's.
+    await enqueue(queue, [
+      ...Array.from({ length: 6 }, (_, index) => ({
+        fn: 'perTenant' as const,
+        input: { log, tag: `a${index}`, ms: 300, tenant: 'a' },
+      })),
+      ...Array.from({ length: 6 }, (_, index) => ({
+        fn: 'perTenant' as const,
+        input: { log, tag: `b${index}`, ms: 10, tenant: 'b' },
+      })),
+    ]);
+    await Promise.all([1, 2].map(() => startRunner(module, queue, ['--threads', '2'])));
+    const runs = await waitForRuns(log, 12, 60_000);
+    const of = (tenant: string) => runs.filter((run) => run.tag.startsWith(tenant));
+    expect(mostAtOnce(of('a'))).toBe(1);
+    expect(mostAtOnce(of('b'))).toBe(1);
+    // b ran alongside a, not after it: all of b was done before a's third job began.
+    const aBegins = of('a')
+      .map((run) => run.begin)
+      .sort((x, y) => x - y);
+    expect(Math.max(...of('b').map((run) => run.end))).toBeLessThan(aBegins[2] as number);
+  });
+});
+
+describe('limits in the local pool, in memory', () => {
+  const clients: { close(): Promise<void> }[] = [];
+  afterEach(async () => {
+    await Promise.all(clients.splice(0).map((client) => client.close()));
+  });
+  function open() {
+    const client = createClient<typeof limited>({ functions: new URL(`file://${module}`), threads: 2 });
+    clients.push(client);
+    return client;
+  }
+
+  it('keeps concurrency, rate and per-key groups as the queue does', async () => {
+    const client = open();
+    const log = join(directory, 'local.log');
+    const started = Date.now();
+    await Promise.all([
+      ...Array.from({ length: 12 }, (_, index) => client.run('pair', { log, tag: `pair${index}`, ms: 30 })),
+      ...Array.from({ length: 12 }, (_, index) => client.run('paced', { log, tag: `paced${index}`, ms: 1 })),
+      ...Array.from({ length: 3 }, (_, index) =>
+        client.run('perTenant', { log, tag: `a${index}`, ms: 300, tenant: 'a' }),
+      ),
+      ...Array.from({ length: 3 }, (_, index) =>
+        client.run('perTenant', { log, tag: `b${index}`, ms: 10, tenant: 'b' }),
+      ),
+    ]);
+    const runs = runsIn(log);
+    const of = (prefix: string) => runs.filter((run) => run.tag.startsWith(prefix));
+    expect(mostAtOnce(of('pair'))).toBe(2);
+    expect(mostBegunWithin(of('paced'), 500 - 2)).toBeLessThanOrEqual(5);
+    // 12 starts at 5 per window: the last began two windows after the first, at the earliest.
+    const paced = of('paced').map((run) => run.begin);
+    expect(Math.max(...paced) - Math.min(...paced)).toBeGreaterThanOrEqual(1000 - 2);
+    expect(mostAtOnce(of('a'))).toBe(1);
+    expect(Math.max(...of('b').map((run) => run.end))).toBeLessThan(
+      of('a')
+        .map((run) => run.begin)
+        .sort((x, y) => x - y)[1] as number,
+    );
+    expect(Date.now() - started).toBeLessThan(30_000);
+  });
+
+  it('drops a job held by its limit when its caller stops waiting, and it never runs', async () => {
+    const client = open();
+    const log = join(directory, 'held.log');
+    const first = client.run('perTenant', { log, tag: 'first', ms: 300, tenant: 't' });
+    const held = client.run(
+      'perTenant',
+      { log, tag: 'held', ms: 1, tenant: 't' },
+      { signal: AbortSignal.timeout(100) },
+    );
+    await expect(held).rejects.toThrow();
+    await first;
+    // The place it would have taken went to nobody: the next job of the group runs at once.
+    await client.run('perTenant', { log, tag: 'after', ms: 1, tenant: 't' });
+    expect(runsIn(log).map((run) => run.tag)).toEqual(['first', 'after']);
+  });
+});
+
+describe('declaring a limit', () => {
+  it('refuses a bad limit with a typed error naming the option and what it takes', () => {
+    const declare = (limit: unknown) => () =>
+      defineFunctions({ send: { handler: () => 1, limit: limit as { concurrency: number } } });
+    expect(declare({ concurrency: 0 })).toThrow(InvalidOptionError);
+    expect(declare({ concurrency: 0 })).toThrow(/'send'\.limit\.concurrency.*an integer from 1/);
+    expect(declare({})).toThrow(/'send'\.limit.*concurrency, rate or both/);
+    expect(declare({ rate: { max: 5 } })).toThrow(/'send'\.limit\.rate\.perMs/);
+    expect(declare({ concurrency: 1, key: 'a..b' })).toThrow(/'send'\.limit\.key.*names joined by dots/);
+    expect(declare({ concurrency: 1, per: 1 })).toThrow(/'send'\.limit\.per.*no such option/);
+    expect(() =>
+      defineFunctions({ raw: { bytes: (input: Buffer) => input, limit: { concurrency: 1, key: 'tenant' } } }),
+    ).toThrow(/'raw'\.limit\.key.*bytes function/);
+  });
+});
