@@ -3,6 +3,12 @@ import { createClient, type QueueOptions } from '../src/index.js';
 import { openSqlite } from '../src/queue/sqlite/open-sqlite.js';
 import type functions from './queue-functions.js';
 
+/** Which no-op function a drain runs, and each job's input. */
+export interface DrainedJobs {
+  readonly functionName: 'noop' | 'concurrencyLimited' | 'rateLimited' | 'keyLimited';
+  readonly input?: (index: number) => { key: number };
+}
+
 /**
  * Milliseconds from committing `count` no-op background jobs to the last one completed. `retention`
  * as the queue option: a drain longer than the default's 10,000 kept jobs needs more kept, since the
@@ -12,6 +18,7 @@ export async function drainMs(
   path: string,
   count: number,
   retention?: QueueOptions['retention'],
+  jobs: DrainedJobs = { functionName: 'noop' },
 ): Promise<number> {
   const functionsModule = new URL('./queue-functions.js', import.meta.url);
   const gs = createClient<typeof functions>({
@@ -25,7 +32,12 @@ export async function drainMs(
   const reader = openSqlite(path);
   const completed = reader.prepare('SELECT count(*) FROM jobs WHERE state = 2');
   const started = performance.now();
-  await gs.backgroundAll(Array.from({ length: count }, () => gs.backgroundJob('noop')));
+  const { functionName, input } = jobs;
+  await gs.backgroundAll(
+    Array.from({ length: count }, (_, index) =>
+      gs.backgroundJob(functionName, (input?.(index) ?? { key: 0 }) as never),
+    ),
+  );
   while ((completed.value() as number) < count) await new Promise((resolve) => setTimeout(resolve, 5));
   const ms = performance.now() - started;
   reader.close();

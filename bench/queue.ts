@@ -17,7 +17,7 @@ import { better, defineQueue, defineWorker, JobStatus } from 'plainjob';
 import { type Client, createClient } from '../src/index.js';
 import { nodeSqlite } from '../src/queue/sqlite/node-sqlite-driver.js';
 import { sqliteDriver } from '../src/queue/sqlite/open-sqlite.js';
-import { drainMs } from './queue-drain.js';
+import { type DrainedJobs, drainMs } from './queue-drain.js';
 import type functions from './queue-functions.js';
 import { startRedis } from './redis-server.js';
 
@@ -364,10 +364,40 @@ await enqueueRow(
   );
 }
 
+// 7. What limits cost a drain: 20,000 no-op jobs of a function with a limit that never binds (so the
+// claim does all a limit's work and the drain is not slowed by the limit itself): a concurrency limit,
+// the same per key over 1,000 keys, and a rate; against the same jobs without a limit. Rounds
+// alternate the four; medians of 5. (Issue 20's bound: no more than 10% off.)
+{
+  const count = 20_000;
+  const variants: [string, DrainedJobs][] = [
+    ['no limit', { functionName: 'noop' }],
+    ['concurrency limit', { functionName: 'concurrencyLimited' }],
+    [
+      'concurrency per key, 1,000 keys',
+      { functionName: 'keyLimited', input: (index) => ({ key: index % 1000 }) },
+    ],
+    ['rate limit', { functionName: 'rateLimited' }],
+  ];
+  const rates = variants.map((): number[] => []);
+  for (let round = 0; round < 5; round++)
+    for (const [index, [, jobs]] of variants.entries())
+      rates[index]?.push(rate(count, await drainMs(fresh('gearshift-limits'), count, undefined, jobs)));
+  const median = (values: number[]) => [...values].sort((a, b) => a - b)[2] as number;
+  const unlimited = median(rates[0] as number[]);
+  console.log('\n  drain 20,000 no-op jobs under a limit that never binds (medians of 5 alternated rounds)');
+  for (const [index, [label]] of variants.entries()) {
+    const figure = median(rates[index] as number[]);
+    console.log(
+      `    ${label.padEnd(32)} ${fmt(figure).padStart(8)} jobs/s  ${(figure / unlimited).toFixed(3)}x  (${(rates[index] as number[]).map(fmt).join(', ')})`,
+    );
+  }
+}
+
 await redis?.stop();
 rmSync(directory, { recursive: true, force: true });
 
-// 6. The SQLite driver under the queue: node:sqlite (built into Node 22.13+) against better-sqlite3, each
+// 8. The SQLite driver under the queue: node:sqlite (built into Node 22.13+) against better-sqlite3, each
 // in fresh processes, alternated, three rounds; medians.
 {
   const drivers = nodeSqlite() ? ['node:sqlite', 'better-sqlite3'] : ['better-sqlite3'];

@@ -49,7 +49,10 @@ export function checkLimit(where: string, value: unknown, payload: 'json' | 'byt
   if (concurrency !== undefined) checkCount(`${where}.concurrency`, concurrency, 1);
   if (rate !== undefined) {
     checkObject(`${where}.rate`, rate);
-    const { max, perMs } = rate as Record<string, unknown>;
+    const { max, perMs, ...other } = rate as Record<string, unknown>;
+    const stray = Object.keys(other)[0];
+    if (stray !== undefined)
+      throw new InvalidOptionError(`${where}.rate.${stray}`, 'no such option (max, perMs)', other[stray]);
     checkCount(`${where}.rate.max`, max, 1);
     checkMilliseconds(`${where}.rate.perMs`, perMs, 1);
   }
@@ -91,7 +94,8 @@ export function limitGroupOf(limit: FunctionLimit, input: unknown): string {
   if (limit.key === undefined) return '';
   let value = input;
   for (const name of limit.key.split('.')) {
-    if (typeof value !== 'object' || value === null || Array.isArray(value)) return '';
+    if (typeof value !== 'object' || value === null || Array.isArray(value) || !Object.hasOwn(value, name))
+      return '';
     value = (value as Record<string, unknown>)[name];
   }
   if (value === undefined || value === null) return '';

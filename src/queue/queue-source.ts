@@ -282,8 +282,6 @@ export class QueueSource implements JobSource<QueueOrigin> {
           jobs: this.#opened.claimJobs.claim(this.id, token, this.#functionList, now, leaseMs, wanted),
           roomAt: undefined,
         };
-      // A limited job only for a free place, where it starts at once: its claim is the start a rate counts.
-      const free = Math.max(0, host.capacity - host.running);
       return this.#opened.claimLimited.claim(
         this.id,
         token,
@@ -292,7 +290,6 @@ export class QueueSource implements JobSource<QueueOrigin> {
         leaseMs,
         wanted,
         limits,
-        free,
       );
     }).then(
       (claimed) => {

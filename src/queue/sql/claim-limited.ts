@@ -13,8 +13,8 @@
  *   slip a start into a window that fills up later. A job that fails still counted, and its next
  *   attempt counts again; a dead runner's claimed job counts until its lease is reaped.
  *
- * A runner claims a limited job only for a free place in its pool, so that the job begins as soon as it
- * is claimed, not after the jobs ahead of it in the runner.
+ * A runner claims limited jobs ahead like any others (about 50 ms of its work): they count as running,
+ * and as starting, from the claim, so a job waiting in a runner holds its group's place meanwhile.
  */
 import type { FunctionInfo } from '../../backend.js';
 import { type FunctionLimit, limitKeyJsonPath } from '../../functions/limit.js';
@@ -64,6 +64,7 @@ export function prepareLimitedClaim(db: SqliteConnection, counts: CountChanges) 
      WHERE j.state = ${State.queued} AND j.run_at <= :now AND j.function IN (SELECT value FROM json_each(:functions))
        AND j.function NOT IN (SELECT function FROM function_flags)
        AND (l.key IS NULL OR (j.function, ${groupOf}) NOT IN (SELECT value ->> 0, value ->> 1 FROM json_each(:full)))
+       AND j.id NOT IN (SELECT value FROM json_each(:taken))
      ORDER BY j.priority, j.run_at, j.id LIMIT :scan`,
   );
   const running = db.prepare(
@@ -86,10 +87,7 @@ export function prepareLimitedClaim(db: SqliteConnection, counts: CountChanges) 
   );
 
   return {
-    /**
-     * Leases up to `limit` ready jobs to `owner`, of which at most `limitedRoom` of limited functions,
-     * each within its group's room.
-     */
+    /** Leases up to `limit` ready jobs to `owner`, each limited one within its group's room. */
     claim(
       owner: string,
       token: number,
@@ -98,7 +96,6 @@ export function prepareLimitedClaim(db: SqliteConnection, counts: CountChanges) 
       leaseMs: number,
       limit: number,
       limits: ClaimLimits,
-      limitedRoom: number,
     ): LimitedClaim {
       // Starts older than their function's window count for nothing any more.
       for (const [functionName, { rate }] of limits.byFunction)
@@ -110,7 +107,6 @@ export function prepareLimitedClaim(db: SqliteConnection, counts: CountChanges) 
       const keyed: [number, string][] = [];
       const starts: [string, string, number][] = [];
       let roomAt: number | undefined;
-      let limitedLeft = limitedRoom;
 
       /** The group's room now: its concurrency less what runs, its rate less what started. */
       const roomOf = (functionName: string, group: string): number => {
@@ -141,6 +137,7 @@ export function prepareLimitedClaim(db: SqliteConnection, counts: CountChanges) 
           functions,
           now,
           full: JSON.stringify(full),
+          taken: JSON.stringify(taken),
           scan: wanted + scanSlack,
         }) as { id: number; functionName: string; group: string | null }[];
         const fullBefore = full.length;
@@ -150,7 +147,6 @@ export function prepareLimitedClaim(db: SqliteConnection, counts: CountChanges) 
             taken.push(id);
             continue;
           }
-          if (limitedLeft === 0) continue;
           const slot = `${functionName}\u0000${group}`;
           let left = room.get(slot);
           if (left === undefined) left = roomOf(functionName, group);
@@ -163,7 +159,6 @@ export function prepareLimitedClaim(db: SqliteConnection, counts: CountChanges) 
           if (left - 1 === 0) full.push([functionName, group]);
           taken.push(id);
           keyed.push([id, group]);
-          limitedLeft--;
           if (limits.byFunction.get(functionName)?.rate !== undefined) starts.push([functionName, group, id]);
         }
         // Read to the end, or nothing new found full (the rest was passed over for the pool's room).
