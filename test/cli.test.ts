@@ -204,6 +204,15 @@ describe('gearshift functions and --version', () => {
     expect(stdout).toContain('slowDefault\tjson, timeout 100 ms\n');
   });
 
+  it('lists their limits', async () => {
+    const limited = new URL('./fixtures/limited-functions.ts', import.meta.url).pathname;
+    const { code, stdout } = await gearshift('functions', limited);
+    expect(code).toBe(0);
+    expect(stdout).toContain('pair\tjson, limit 2 at once\n');
+    expect(stdout).toContain('paced\tjson, limit 5 per 500 ms\n');
+    expect(stdout).toContain('perTenant\tjson, limit 1 at once, per tenant\n');
+  });
+
   it('prints the version', async () => {
     expect((await gearshift('--version')).stdout).toMatch(/^\d+\.\d+\.\d+\n$/);
   });

@@ -15,8 +15,9 @@ export interface BatchReports extends ProgressReports {
   /** The job was aborted before its turn and did not run. */
   skipped(id: number): void;
   /**
-   * The handler of a job whose function has a rate limit is about to run: the start its rate counts.
-   * Reported for those jobs only (a message per job is a cost the others need not pay).
+   * The handler of a job whose function has a rate limit began, and has not ended yet: the start its
+   * rate counts. Reported for those jobs only, and only when the handler returned a promise (one that
+   * ends at once is reported by its `done`, which is as good and costs no message).
    */
   handlerBegan(id: number): void;
 }
@@ -108,10 +109,12 @@ export class BatchRunner {
       this.#reports.skipped(id);
       return undefined;
     }
-    if (fn.limit?.rate) this.#reports.handlerBegan(id);
     const started = performance.now();
     const outcome = this.#onBehalf(context, () => runJob(fn, input, context));
-    if (outcome instanceof Promise) return outcome.then((ended) => this.#ended(id, started, ended));
+    if (outcome instanceof Promise) {
+      if (fn.limit?.rate) this.#reports.handlerBegan(id);
+      return outcome.then((ended) => this.#ended(id, started, ended));
+    }
     this.#ended(id, started, outcome);
     return undefined;
   }

@@ -154,8 +154,7 @@ export class QueueSource implements JobSource<QueueOrigin> {
     const at = Date.now();
     const rated = this.#limits?.byFunction.get(row.functionName)?.rate !== undefined;
     void this.#write(() => {
-      if (this.#opened.settle.started(row.id, token, at) && rated)
-        this.#opened.claimLimited.begun(row.id, at);
+      if (this.#opened.settle.started(row.id, token, at) && rated) this.#opened.claimLimited.begun(row, at);
     });
   }
 

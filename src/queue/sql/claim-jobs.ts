@@ -16,6 +16,8 @@ export interface ClaimedJob extends NewJob {
   readonly attempts: number;
   /** The last checkpoint an earlier attempt wrote (JSON text), or null. */
   readonly checkpoint: string | null;
+  /** The group of its function's limit it was claimed in, when its function has one. */
+  readonly limitKey: string | null;
 }
 
 /** What a job whose runner stopped renewing its lease is failed with, as stored. */
@@ -38,7 +40,8 @@ export const leaseColumns = `state = ${State.running}, attempts = attempts + 1, 
 
 /** What a claim returns of each job it leased, as a {@link ClaimedJob} (but for `foreground`). */
 export const claimedColumns = `id, function AS functionName, input, unique_key AS "unique", priority, foreground,
-  run_at AS runAt, attempts, max_attempts AS maxAttempts, backoff, checkpoint, trace AS traceparent`;
+  run_at AS runAt, attempts, max_attempts AS maxAttempts, backoff, checkpoint, trace AS traceparent,
+  limit_key AS limitKey`;
 
 /** The rows a claim returned, counted as running and put in the order they should run. */
 export function claimedInOrder(returned: unknown[], counts: CountChanges): ClaimedJob[] {

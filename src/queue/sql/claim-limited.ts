@@ -48,9 +48,12 @@ export interface LimitedClaim {
   readonly roomAt: number | undefined;
 }
 
-/** The group of a job row `j` whose function's limit row is `l` (l.value: the key's path, or null). */
-const groupOf = `CASE WHEN l.value IS NULL OR NOT json_valid(j.input) THEN ''
-  ELSE coalesce(CAST(json_extract(j.input, l.value) AS TEXT), '') END`;
+/**
+ * The group of a job whose input is `input` and whose function's row of `:paths` is `l` (l.value: the
+ * key's path, or null): what limitGroupOf (src/functions/limit.ts) computes in JavaScript.
+ */
+const groupOf = (input: string) => `CASE WHEN l.value IS NULL OR NOT json_valid(${input}) THEN ''
+  ELSE coalesce(CAST(json_extract(${input}, l.value) AS TEXT), '') END`;
 
 /** How many candidates a claim reads past what it may take: room for groups it finds full on the way. */
 const scanSlack = 64;
@@ -58,33 +61,53 @@ const scanSlack = 64;
 const maxLooks = 16;
 
 export function prepareLimitedClaim(db: SqliteConnection, counts: CountChanges) {
-  const candidates = db.prepare(
-    `SELECT j.id, j.function AS functionName, CASE WHEN l.key IS NULL THEN NULL ELSE ${groupOf} END AS "group"
-     FROM jobs j LEFT JOIN json_each(:paths) l ON l.key = j.function
-     WHERE j.state = ${State.queued} AND j.run_at <= :now AND j.function IN (SELECT value FROM json_each(:functions))
-       AND j.function NOT IN (SELECT function FROM function_flags)
-       AND (l.key IS NULL OR (j.function, ${groupOf}) NOT IN (SELECT value ->> 0, value ->> 1 FROM json_each(:full)))
-       AND j.id NOT IN (SELECT value FROM json_each(:taken))
-     ORDER BY j.priority, j.run_at, j.id LIMIT :scan`,
-  );
+  /** The ready jobs in claim order, each limited one with its group; `again` leaves out what a look before found full or took. */
+  const candidates = (again: boolean) =>
+    db.prepare(
+      `SELECT j.id, j.function AS functionName, CASE WHEN l.key IS NULL THEN NULL ELSE ${groupOf('j.input')} END AS "group"
+       FROM jobs j LEFT JOIN json_each(:paths) l ON l.key = j.function
+       WHERE j.state = ${State.queued} AND j.run_at <= :now AND j.function IN (SELECT value FROM json_each(:functions))
+         AND j.function NOT IN (SELECT function FROM function_flags)
+         ${
+           again
+             ? `AND (l.key IS NULL OR (j.function, ${groupOf('j.input')}) NOT IN (SELECT value ->> 0, value ->> 1 FROM json_each(:full)))
+                AND j.id NOT IN (SELECT value FROM json_each(:taken))`
+             : ''
+         }
+       ORDER BY j.priority, j.run_at, j.id LIMIT :scan`,
+    );
+  const firstLook = candidates(false);
+  const nextLook = candidates(true);
   const running = db.prepare(
     `SELECT count(*) FROM jobs WHERE state = ${State.running} AND function = ? AND limit_key = ?`,
   );
+  /** A job's start is over when it left the window, or when its attempt never began and is no longer leased. */
+  const over = `at <= :since OR (at IS NULL AND NOT EXISTS (
+    SELECT 1 FROM jobs WHERE id = job_id AND attempts = attempt AND state = ${State.running}))`;
+  const forgetGroup = db.prepare(
+    `DELETE FROM limit_starts WHERE function = :function AND limit_key = :group AND (${over})`,
+  );
+  const forgetFunction = db.prepare(`DELETE FROM limit_starts WHERE function = :function AND (${over})`);
+  /** A group's starts that count (after forgetGroup): how many, and the oldest that began. */
   const started = db.prepare(
-    `SELECT count(*) AS count, min(at) AS oldest FROM limit_starts s
-     WHERE s.function = :function AND s.limit_key = :group AND (s.at > :since
-       OR (s.at IS NULL AND EXISTS (SELECT 1 FROM jobs WHERE id = s.job_id AND state = ${State.running})))`,
+    'SELECT count(*) AS count, min(at) AS oldest FROM limit_starts WHERE function = :function AND limit_key = :group',
   );
+  // The group is computed again here, in SQL, rather than written per job from the look's rows.
   const lease = db.prepare(
-    `UPDATE jobs SET ${leaseColumns} WHERE id IN (SELECT value FROM json_each(:ids)) RETURNING ${claimedColumns}`,
+    `UPDATE jobs SET ${leaseColumns},
+       limit_key = (SELECT ${groupOf('jobs.input')} FROM json_each(:paths) l WHERE l.key = jobs.function)
+     WHERE id IN (SELECT value FROM json_each(:ids)) RETURNING ${claimedColumns}`,
   );
-  const keep = db.prepare('UPDATE jobs SET limit_key = ? WHERE id = ?');
-  const start = db.prepare('INSERT INTO limit_starts (function, limit_key, job_id) VALUES (?, ?, ?)');
-  const begun = db.prepare('UPDATE limit_starts SET at = ? WHERE job_id = ? AND at IS NULL');
-  const forget = db.prepare(
-    `DELETE FROM limit_starts WHERE function = :function AND (at <= :since
-       OR (at IS NULL AND job_id NOT IN (SELECT id FROM jobs WHERE state = ${State.running})))`,
+  const start = db.prepare(
+    `INSERT INTO limit_starts (function, limit_key, job_id, attempt)
+     SELECT function, limit_key, id, attempts FROM jobs WHERE id IN (SELECT value FROM json_each(:ids))`,
   );
+  const begun = db.prepare(
+    `UPDATE limit_starts SET at = :at
+     WHERE function = :function AND limit_key = :group AND job_id = :id AND attempt = :attempt AND at IS NULL`,
+  );
+  /** When the starts of groups no claim met were last forgotten. */
+  let sweptAt = 0;
 
   return {
     /** Leases up to `limit` ready jobs to `owner`, each limited one within its group's room. */
@@ -97,15 +120,18 @@ export function prepareLimitedClaim(db: SqliteConnection, counts: CountChanges) 
       limit: number,
       limits: ClaimLimits,
     ): LimitedClaim {
-      // Starts older than their function's window count for nothing any more.
-      for (const [functionName, { rate }] of limits.byFunction)
-        if (rate !== undefined) forget.run({ function: functionName, since: now - rate.perMs });
+      // A group's starts that count for nothing any more are deleted when a claim meets it; once a
+      // second, those of every group, so that groups no claim meets again do not pile up.
+      if (now - sweptAt >= 1000) {
+        sweptAt = now;
+        for (const [functionName, { rate }] of limits.byFunction)
+          if (rate !== undefined) forgetFunction.run({ function: functionName, since: now - rate.perMs });
+      }
       /** Room left per function and group, looked up when a group is first met. */
       const room = new Map<string, number>();
       const full: [string, string][] = [];
       const taken: number[] = [];
-      const keyed: [number, string][] = [];
-      const starts: [string, string, number][] = [];
+      const rated: number[] = [];
       let roomAt: number | undefined;
 
       /** The group's room now: its concurrency less what runs, its rate less what started. */
@@ -116,7 +142,8 @@ export function prepareLimitedClaim(db: SqliteConnection, counts: CountChanges) 
           left = declared.concurrency - (running.value(functionName, group) as number);
         if (declared?.rate !== undefined) {
           const since = now - declared.rate.perMs;
-          const { count, oldest } = started.get({ function: functionName, group, since }) as {
+          forgetGroup.run({ function: functionName, group, since });
+          const { count, oldest } = started.get({ function: functionName, group }) as {
             count: number;
             oldest: number | null;
           };
@@ -132,14 +159,19 @@ export function prepareLimitedClaim(db: SqliteConnection, counts: CountChanges) 
 
       for (let look = 0; look < maxLooks && taken.length < limit; look++) {
         const wanted = limit - taken.length;
-        const rows = candidates.all({
-          paths: limits.paths,
-          functions,
-          now,
-          full: JSON.stringify(full),
-          taken: JSON.stringify(taken),
-          scan: wanted + scanSlack,
-        }) as { id: number; functionName: string; group: string | null }[];
+        const scan = wanted + scanSlack;
+        const rows = (
+          look === 0
+            ? firstLook.all({ paths: limits.paths, functions, now, scan })
+            : nextLook.all({
+                paths: limits.paths,
+                functions,
+                now,
+                scan,
+                full: JSON.stringify(full),
+                taken: JSON.stringify(taken),
+              })
+        ) as { id: number; functionName: string; group: string | null }[];
         const fullBefore = full.length;
         for (const { id, functionName, group } of rows) {
           if (taken.length === limit) break;
@@ -158,25 +190,23 @@ export function prepareLimitedClaim(db: SqliteConnection, counts: CountChanges) 
           room.set(slot, left - 1);
           if (left - 1 === 0) full.push([functionName, group]);
           taken.push(id);
-          keyed.push([id, group]);
-          if (limits.byFunction.get(functionName)?.rate !== undefined) starts.push([functionName, group, id]);
+          if (limits.byFunction.get(functionName)?.rate !== undefined) rated.push(id);
         }
-        // Read to the end, or nothing new found full (the rest was passed over for the pool's room).
-        if (rows.length < wanted + scanSlack || full.length === fullBefore) break;
+        // Read to the end, or nothing new was found full (then every row was taken, and so is the claim).
+        if (rows.length < scan || full.length === fullBefore) break;
       }
 
       if (taken.length === 0) return { jobs: [], roomAt };
       const jobs = claimedInOrder(
-        lease.all({ owner, token, until: now + leaseMs, ids: JSON.stringify(taken) }),
+        lease.all({ owner, token, until: now + leaseMs, ids: JSON.stringify(taken), paths: limits.paths }),
         counts,
       );
-      for (const [id, group] of keyed) keep.run(group, id);
-      for (const [functionName, group, id] of starts) start.run(functionName, group, id);
+      if (rated.length > 0) start.run({ ids: JSON.stringify(rated) });
       return { jobs, roomAt };
     },
     /** Notes when a rate-limited job's handler began: its start counts from then. */
-    begun(id: number, at: number): void {
-      begun.run(at, id);
+    begun(job: ClaimedJob, at: number): void {
+      begun.run({ at, function: job.functionName, group: job.limitKey, id: job.id, attempt: job.attempts });
     },
   };
 }
