@@ -44,6 +44,11 @@ export interface SubmitRequest {
    * ask for it (Gearman has no "started" packet) asks only for such jobs.
    */
   readonly needsStart?: boolean | undefined;
+  /**
+   * Where the job came from already keeps its function's limit (a queue file's claim counts it across
+   * every runner), so a pool that holds limits in memory must not hold it a second time.
+   */
+  readonly limitKept?: boolean | undefined;
   /** The checkpoint an earlier attempt of this job recorded (a worker host's retry), for `job.resumeFrom`. */
   readonly resumeFrom?: unknown;
   /**

@@ -8,8 +8,9 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { createClient, defineFunctions, InvalidOptionError } from '../src/index.js';
+import { createClient, createWorker, defineFunctions, InvalidOptionError } from '../src/index.js';
 import type limited from './fixtures/limited-functions.js';
+import { gearmandInstalled, startGearmand, stopAllGearmands } from './helpers/gearmand.js';
 import { startRunner, stopAllRunners } from './helpers/runner-process.js';
 
 const module = new URL('./fixtures/limited-functions.ts', import.meta.url).pathname;
@@ -218,6 +219,34 @@ describe('limits in the local pool, in memory', () => {
     await client.run('perTenant', { log, tag: 'after', ms: 1, tenant: 't' });
     expect(runsIn(log).map((run) => run.tag)).toEqual(['first', 'after']);
   });
+});
+
+describe('limits on a Gearman worker: per process', () => {
+  afterEach(stopAllGearmands);
+
+  it.runIf(gearmandInstalled)(
+    'a worker process runs at most `concurrency` of a function at once',
+    async () => {
+      const server = await startGearmand();
+      const worker = createWorker({
+        functions: new URL(`file://${module}`),
+        gearman: { servers: [server.address] },
+        threads: 2,
+      });
+      const gs = createClient<typeof limited>({ gearman: { servers: [server.address] } });
+      try {
+        await worker.start();
+        const log = join(directory, 'gearman.log');
+        await Promise.all(
+          Array.from({ length: 12 }, (_, index) => gs.run('pair', { log, tag: `g${index}`, ms: 30 })),
+        );
+        expect(mostAtOnce(runsIn(log))).toBe(2);
+      } finally {
+        await gs.close();
+        await worker.stop(1000);
+      }
+    },
+  );
 });
 
 describe('declaring a limit', () => {

@@ -74,6 +74,8 @@ class Execution implements JobMessage {
   readonly handle: string;
   readonly givenHandle: string | undefined;
   readonly resumeFrom: unknown;
+  /** Its source keeps its function's limit (a queue file's claim): the gate lets it by. */
+  readonly limitKept: boolean;
   /** The trace it was submitted in (the submitting span's traceparent), if any. */
   readonly parentTrace: string | undefined;
   /** Its run's span, when runs are traced: made when a thread takes it. */
@@ -118,6 +120,7 @@ class Execution implements JobMessage {
     this.handle = handle;
     this.givenHandle = request.handle;
     this.resumeFrom = request.resumeFrom;
+    this.limitKept = request.limitKept === true;
     this.parentTrace = request.traceparent;
     this.key = key;
     this.listeners = [listener];
@@ -409,14 +412,19 @@ export class LocalBackend implements Backend {
     return batch;
   }
 
-  /** Whether the job may start: it has no limit, holds a place, or gets one now; if not, the gate holds it. */
+  /**
+   * Whether the job may start: it has no limit, its source keeps it, it holds a place, or it gets one
+   * now; if not, the gate holds it.
+   */
   #admit(execution: Execution): boolean {
     const gate = this.#gate;
     if (!gate || execution.placed) return true;
+    // A rate-limited job's begin is reported, whoever keeps the limit: a queue file counts from it too.
+    execution.rated = gate.rated(execution.functionName);
+    if (execution.limitKept) return true;
     const slot = gate.slotOf(execution.functionName, execution.input);
     if (slot === undefined) return true;
     execution.slot = slot;
-    execution.rated = gate.rated(execution.functionName);
     if (!gate.admit(execution, slot, Date.now())) {
       execution.state = 'held';
       return false;

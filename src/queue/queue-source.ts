@@ -52,6 +52,8 @@ const maxClaimAhead = 512;
 export class QueueSource implements JobSource<QueueOrigin> {
   /** The id this worker has in the file's `runners` table. */
   readonly id = randomId();
+  /** Its claim counts every limit across the file's runners (sql/claim-limited.ts). */
+  readonly keepsLimits = true;
   #store: QueueStore | undefined;
   readonly #options: QueueSourceOptions;
   #host: JobHost<QueueOrigin> | undefined;

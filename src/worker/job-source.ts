@@ -52,6 +52,8 @@ export interface JobHost<O> {
 export interface JobSource<O> {
   /** What it says of itself once started: "runs f, g from var/jobs.db". */
   readonly description: string;
+  /** Whether it keeps the functions' limits itself (a queue file does, in its claim; gearmand cannot). */
+  readonly keepsLimits: boolean;
   /** Starts taking jobs for these functions and handing them to the host (`host.run`). */
   start(host: JobHost<O>, functions: readonly FunctionInfo[]): Promise<void>;
   /** The host has more room than before (a job ended, the pool grew): take more, if there are any. */

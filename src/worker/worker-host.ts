@@ -101,6 +101,7 @@ export class WorkerHost<O> implements JobHost<O> {
         handle,
         resumeFrom,
         traceparent,
+        limitKept: this.#source.keepsLimits,
       },
       job,
     );

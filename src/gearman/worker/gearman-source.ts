@@ -52,6 +52,8 @@ const maxCancelledEarly = 1000;
 export class GearmanSource implements JobSource<GrabLoop> {
   /** Short and unique: part of the client id and of the control function's name. */
   readonly id = randomHex(4);
+  /** gearmand knows nothing of limits: the worker's pool holds them, for this process. */
+  readonly keepsLimits = false;
   readonly clientId: string;
   readonly #options: GearmanSourceOptions;
   #host: JobHost<GrabLoop> | undefined;

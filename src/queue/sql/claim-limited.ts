@@ -78,8 +78,10 @@ export function prepareLimitedClaim(db: SqliteConnection, counts: CountChanges) 
     );
   const firstLook = candidates(false);
   const nextLook = candidates(true);
+  /** A function's running jobs per group: one read when a claim first meets the function. */
   const running = db.prepare(
-    `SELECT count(*) FROM jobs WHERE state = ${State.running} AND function = ? AND limit_key = ?`,
+    `SELECT limit_key AS "group", count(*) AS count FROM jobs
+     WHERE state = ${State.running} AND function = ? AND limit_key IS NOT NULL GROUP BY limit_key`,
   );
   /** A job's start is over when it left the window, or when its attempt never began and is no longer leased. */
   const over = `at <= :since OR (at IS NULL AND NOT EXISTS (
@@ -133,13 +135,22 @@ export function prepareLimitedClaim(db: SqliteConnection, counts: CountChanges) 
       const taken: number[] = [];
       const rated: number[] = [];
       let roomAt: number | undefined;
+      const runningIn = new Map<string, Map<string, number>>();
+      const runningOf = (functionName: string, group: string): number => {
+        let groups = runningIn.get(functionName);
+        if (!groups) {
+          const rows = running.all(functionName) as { group: string; count: number }[];
+          groups = new Map(rows.map((row) => [row.group, row.count]));
+          runningIn.set(functionName, groups);
+        }
+        return groups.get(group) ?? 0;
+      };
 
       /** The group's room now: its concurrency less what runs, its rate less what started. */
       const roomOf = (functionName: string, group: string): number => {
         const declared = limits.byFunction.get(functionName);
         let left = Number.POSITIVE_INFINITY;
-        if (declared?.concurrency !== undefined)
-          left = declared.concurrency - (running.value(functionName, group) as number);
+        if (declared?.concurrency !== undefined) left = declared.concurrency - runningOf(functionName, group);
         if (declared?.rate !== undefined) {
           const since = now - declared.rate.perMs;
           forgetGroup.run({ function: functionName, group, since });
