@@ -4,14 +4,14 @@
  * concurrency and rate between them, a group per key has its own, and the local pool keeps the same
  * limits in memory.
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { createClient, createWorker, defineFunctions, InvalidOptionError } from '../src/index.js';
 import type limited from './fixtures/limited-functions.js';
 import { gearmandInstalled, startGearmand, stopAllGearmands } from './helpers/gearmand.js';
-import { startRunner, stopAllRunners } from './helpers/runner-process.js';
+import { startRunner, stopAllRunners, stopRunner } from './helpers/runner-process.js';
 
 const module = new URL('./fixtures/limited-functions.ts', import.meta.url).pathname;
 const directory = mkdtempSync(join(tmpdir(), 'gearshift-limits-'));
@@ -25,14 +25,17 @@ interface Run {
   end: number;
 }
 
-/** The runs a log holds, each with the times its handler began and ended. */
+/**
+ * The runs a log holds (one per job and process), each with the times its handler began and ended; a run
+ * whose process was killed has no end.
+ */
 function runsIn(log: string): Run[] {
   const runs = new Map<string, Partial<Run>>();
   for (const line of readFileSync(log, 'utf8').split('\n').filter(Boolean)) {
     const [what, at, tag, pid] = line.split(' ') as [string, string, string, string];
-    const run = runs.get(tag) ?? { tag, pid };
+    const run = runs.get(`${tag} ${pid}`) ?? { tag, pid };
     run[what as 'begin' | 'end'] = Number(at);
-    runs.set(tag, run);
+    runs.set(`${tag} ${pid}`, run);
   }
   return [...runs.values()] as Run[];
 }
@@ -134,6 +137,30 @@ describe('limits on a queue file, across runner processes', () => {
     expect(mostBegunWithin(runs, 500 - 2)).toBeLessThanOrEqual(5);
     // 40 starts at 5 per window take at least 7 windows after the first.
     expect(Math.max(...begins) - Math.min(...begins)).toBeGreaterThanOrEqual(7 * 500 - 2);
+  });
+
+  it('a runner killed with SIGKILL holding the places: the others wait for them, then run its jobs again', async () => {
+    const queue = join(directory, 'killed.db');
+    const log = join(directory, 'killed.log');
+    await enqueue(
+      queue,
+      Array.from({ length: 6 }, (_, index) => ({
+        fn: 'pair' as const,
+        input: { log, tag: `k${index}`, ms: 1500 },
+      })),
+    );
+    const doomed = await startRunner(module, queue, ['--threads', '2']);
+    await expect.poll(() => (existsSync(log) ? runsIn(log).length : 0), { timeout: 30_000 }).toBe(2);
+    const killedAt = Number(process.hrtime.bigint()) / 1e6;
+    await stopRunner(doomed, 'SIGKILL');
+    // Runners of the same host see the process gone and take its jobs back at once.
+    await Promise.all([1, 2].map(() => startRunner(module, queue, ['--threads', '2'])));
+    const runs = await waitForRuns(log, 6, 60_000);
+    const cut = runsIn(log).filter((run) => run.end === undefined);
+    expect(cut.map((run) => run.pid)).toEqual([String(doomed.pid), String(doomed.pid)]);
+    // The two cut short ran again, elsewhere; counting them as running until the kill, never above 2.
+    expect(new Set(runs.map((run) => run.tag)).size).toBe(6);
+    expect(mostAtOnce([...runs, ...cut.map((run) => ({ ...run, end: killedAt }))])).toBe(2);
   });
 
   it('with a key, one saturated tenant leaves the others their own room', async () => {

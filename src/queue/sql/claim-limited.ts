@@ -11,7 +11,8 @@
  *   one row per attempt in `limit_starts`, with the time its runner saw the handler begin. A job claimed
  *   whose handler has not begun yet counts as starting now, for as long as it is leased: so no claim can
  *   slip a start into a window that fills up later. A job that fails still counted, and its next
- *   attempt counts again; a dead runner's claimed job counts until its lease is reaped.
+ *   attempt counts again. An attempt that ended with no begin written (its runner died) counts as
+ *   beginning when a claim noticed, since it may have begun unseen.
  *
  * A runner claims limited jobs ahead like any others (about 50 ms of its work): they count as running,
  * and as starting, from the claim, so a job waiting in a runner holds its group's place meanwhile.
@@ -83,13 +84,22 @@ export function prepareLimitedClaim(db: SqliteConnection, counts: CountChanges) 
     `SELECT limit_key AS "group", count(*) AS count FROM jobs
      WHERE state = ${State.running} AND function = ? AND limit_key IS NOT NULL GROUP BY limit_key`,
   );
-  /** A job's start is over when it left the window, or when its attempt never began and is no longer leased. */
-  const over = `at <= :since OR (at IS NULL AND NOT EXISTS (
-    SELECT 1 FROM jobs WHERE id = job_id AND attempts = attempt AND state = ${State.running}))`;
-  const forgetGroup = db.prepare(
-    `DELETE FROM limit_starts WHERE function = :function AND limit_key = :group AND (${over})`,
+  /**
+   * A claimed attempt no longer leased whose begin nobody wrote (its runner died, or its caller left as it
+   * began) may have begun unseen: it counts as beginning when this was noticed, the safe side of a quota.
+   */
+  const unseen = `at IS NULL AND NOT EXISTS (
+    SELECT 1 FROM jobs WHERE id = job_id AND attempts = attempt AND state = ${State.running})`;
+  const settleGroup = db.prepare(
+    `UPDATE limit_starts SET at = :now WHERE function = :function AND limit_key = :group AND ${unseen}`,
   );
-  const forgetFunction = db.prepare(`DELETE FROM limit_starts WHERE function = :function AND (${over})`);
+  const settleFunction = db.prepare(
+    `UPDATE limit_starts SET at = :now WHERE function = :function AND ${unseen}`,
+  );
+  const forgetGroup = db.prepare(
+    'DELETE FROM limit_starts WHERE function = :function AND limit_key = :group AND at <= :since',
+  );
+  const forgetFunction = db.prepare('DELETE FROM limit_starts WHERE function = :function AND at <= :since');
   /** A group's starts that count (after forgetGroup): how many, and the oldest that began. */
   const started = db.prepare(
     'SELECT count(*) AS count, min(at) AS oldest FROM limit_starts WHERE function = :function AND limit_key = :group',
@@ -127,7 +137,10 @@ export function prepareLimitedClaim(db: SqliteConnection, counts: CountChanges) 
       if (now - sweptAt >= 1000) {
         sweptAt = now;
         for (const [functionName, { rate }] of limits.byFunction)
-          if (rate !== undefined) forgetFunction.run({ function: functionName, since: now - rate.perMs });
+          if (rate !== undefined) {
+            settleFunction.run({ function: functionName, now });
+            forgetFunction.run({ function: functionName, since: now - rate.perMs });
+          }
       }
       /** Room left per function and group, looked up when a group is first met. */
       const room = new Map<string, number>();
@@ -153,6 +166,7 @@ export function prepareLimitedClaim(db: SqliteConnection, counts: CountChanges) 
         if (declared?.concurrency !== undefined) left = declared.concurrency - runningOf(functionName, group);
         if (declared?.rate !== undefined) {
           const since = now - declared.rate.perMs;
+          settleGroup.run({ function: functionName, group, now });
           forgetGroup.run({ function: functionName, group, since });
           const { count, oldest } = started.get({ function: functionName, group }) as {
             count: number;
