@@ -87,6 +87,7 @@ export {
   type JsonFunctionSpec,
   type JsonHandler,
 } from './functions/define.js';
+export type { FunctionLimit, RateLimit } from './functions/limit.js';
 export type { AnyFunctionSet, BytesInput, FunctionName, InputOf, ResultOf } from './functions/types.js';
 export { GearmanAdmin } from './gearman/admin-client.js';
 export type { GearmanOptions } from './gearman/gearman-options.js';
