@@ -7,7 +7,9 @@
 import type {
   Backend,
   BackgroundRequest,
+  FlowHandles,
   FunctionInfo,
+  JobFlows,
   JobListener,
   JobStatus,
   JobTicket,
@@ -30,7 +32,7 @@ import type { QueueOrigin } from './queue-origin.js';
 import { QueueSchedules } from './queue-schedules.js';
 import { QueueSource } from './queue-source.js';
 import { QueueStore } from './queue-store.js';
-import { EventKind, State } from './schema.js';
+import { EventKind, flowWaitingAt, State } from './schema.js';
 import type { NewJob } from './sql/insert-jobs.js';
 import type { JobRow } from './sql/read-jobs.js';
 import type { Retention } from './sql/retention.js';
@@ -100,6 +102,11 @@ export class QueueBackend implements Backend {
     () => this.#options,
   );
 
+  /** The file's flows: a continuation and its children kept in one transaction. */
+  readonly flows: JobFlows = {
+    flow: (then, children) => this.#flow(then, children),
+  };
+
   /** The file, once opened. */
   get store(): QueueStore | undefined {
     return this.#store;
@@ -159,6 +166,33 @@ export class QueueBackend implements Backend {
     try {
       const ids = await store.writes.write(() => store.insertJobs(jobs, Date.now()));
       return ids.map((id) => store.handle(id));
+    } catch (error) {
+      throw asQueueError(store.file, error);
+    }
+  }
+
+  async #flow(then: BackgroundRequest, children: readonly BackgroundRequest[]): Promise<FlowHandles> {
+    const store = this.#open();
+    const parent: NewJob = {
+      ...this.#newJob(then, { foreground: false, ...then }),
+      childCount: children.length,
+      // Out of any claim's reach until its last child ends; at once when it has none.
+      ...(children.length > 0 ? { runAt: flowWaitingAt } : {}),
+    };
+    const kids = children.map((request) => this.#newJob(request, { foreground: false, ...request }));
+    try {
+      const [parentId, ...childIds] = await store.writes.write(() => {
+        const now = Date.now();
+        const [id] = store.insertJobs([parent], now) as [number];
+        return [
+          id,
+          ...store.insertJobs(
+            kids.map((kid) => ({ ...kid, parentId: id })),
+            now,
+          ),
+        ];
+      });
+      return { handle: store.handle(parentId as number), children: childIds.map((id) => store.handle(id)) };
     } catch (error) {
       throw asQueueError(store.file, error);
     }

@@ -27,6 +27,10 @@ interface Ledgers {
   readonly counts: CountChanges;
 }
 
+/** A flow's child stays while its continuation has not ended: the continuation reads how it ended. */
+const notNeededByAFlow = `(parent_id IS NULL
+  OR NOT EXISTS (SELECT 1 FROM jobs parent WHERE parent.id = jobs.parent_id AND parent.state < ${State.completed}))`;
+
 /** A slice to delete, counted first into the totals and out of the counts. */
 function prepareSlice(db: SqliteConnection, selection: string, { totals, counts }: Ledgers) {
   const groups = prepareGroups(db, `id IN (${selection})`);
@@ -43,17 +47,20 @@ function prepareSlice(db: SqliteConnection, selection: string, { totals, counts 
 export function prepareRetention(db: SqliteConnection, ledgers: Ledgers) {
   const oldCompleted = prepareSlice(
     db,
-    `SELECT id FROM jobs WHERE state = ${State.completed} AND finished_at < ? ORDER BY id LIMIT ${slice}`,
+    `SELECT id FROM jobs WHERE state = ${State.completed} AND finished_at < ? AND ${notNeededByAFlow}
+     ORDER BY id LIMIT ${slice}`,
     ledgers,
   );
   const beyondCount = prepareSlice(
     db,
-    `SELECT id FROM jobs WHERE state = ${State.completed} ORDER BY finished_at DESC, id DESC LIMIT ${slice} OFFSET ?`,
+    `SELECT id FROM jobs WHERE state = ${State.completed} AND ${notNeededByAFlow}
+     ORDER BY finished_at DESC, id DESC LIMIT ${slice} OFFSET ?`,
     ledgers,
   );
   const oldFailed = prepareSlice(
     db,
-    `SELECT id FROM jobs WHERE state > ${State.completed} AND finished_at < ? ORDER BY id LIMIT ${slice}`,
+    `SELECT id FROM jobs WHERE state > ${State.completed} AND finished_at < ? AND ${notNeededByAFlow}
+     ORDER BY id LIMIT ${slice}`,
     ledgers,
   );
   const staleEvents = db.prepare(
