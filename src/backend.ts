@@ -256,7 +256,7 @@ export interface FlowHandles {
  */
 export interface JobFlows {
   /** Keeps the continuation and its children, all or none; resolves once they are safe. */
-  flow(then: BackgroundRequest, children: readonly BackgroundRequest[]): Promise<FlowHandles>;
+  flow(continuation: BackgroundRequest, children: readonly BackgroundRequest[]): Promise<FlowHandles>;
 }
 
 /** What runs the jobs: a thread pool, a queue file, a Gearman cluster, or a transport of your own. */

@@ -223,39 +223,40 @@ export class Client<S extends AnyFunctionSet = AnyFunctionSet> {
 
   /**
    * Keeps a flow on the queue file: `children` run as background jobs (each with its own options), and
-   * `then` runs once every one of them has ended (completed, or failed for good, or cancelled), with
+   * `continuation` runs once every one of them has ended (completed, or failed for good, or cancelled), with
    * their outcomes in order as `job.children`. All are kept in one transaction; the continuation is
    * released in the transaction that ends the last child, whichever runner ends it. Resolves with the
    * handles. A flow's jobs take no `unique` (a child that joined another job would not be the flow's).
    *
-   * @example `await gs.flow({ children: dbs.map((db) => gs.backgroundJob('salesReport', { db })), then: gs.backgroundJob('total') })`
+   * @example `await gs.flow({ children: dbs.map((db) => gs.backgroundJob('salesReport', { db })), continuation: gs.backgroundJob('total') })`
    */
   async flow(flow: {
     readonly children: readonly BackgroundJob[];
-    readonly then: BackgroundJob;
+    readonly continuation: BackgroundJob;
   }): Promise<FlowHandles> {
     const flows = this.#backend.flows;
     if (!flows)
       throw new UnsupportedError(
         'flow() keeps a flow in a queue file, which this client has not (give it `queue`; gearmand keeps no flows)',
       );
-    if (typeof flow !== 'object' || flow === null || !Array.isArray(flow.children) || !flow.then)
+    if (typeof flow !== 'object' || flow === null || !Array.isArray(flow.children) || !flow.continuation)
       throw new InvalidOptionError(
         'flow',
-        '{ children: an array of client.backgroundJob(...), then: one }',
+        '{ children: an array of client.backgroundJob(...), continuation: one }',
         flow,
       );
-    const [then, ...children] = await this.#backgroundRequests([flow.then, ...flow.children], (index) =>
-      index === 0 ? 'then.options' : `children[${index - 1}].options`,
+    const [continuation, ...children] = await this.#backgroundRequests(
+      [flow.continuation, ...flow.children],
+      (index) => (index === 0 ? 'continuation.options' : `children[${index - 1}].options`),
     );
-    const withUnique = [then, ...children].findIndex((request) => request?.unique !== undefined);
+    const withUnique = [continuation, ...children].findIndex((request) => request?.unique !== undefined);
     if (withUnique !== -1)
       throw new InvalidOptionError(
-        withUnique === 0 ? 'then.options.unique' : `children[${withUnique - 1}].options.unique`,
+        withUnique === 0 ? 'continuation.options.unique' : `children[${withUnique - 1}].options.unique`,
         "no unique: a flow's job that joined another job in flight would not be the flow's",
-        [then, ...children][withUnique]?.unique,
+        [continuation, ...children][withUnique]?.unique,
       );
-    return flows.flow(then as BackgroundRequest, children);
+    return flows.flow(continuation as BackgroundRequest, children);
   }
 
   /** Describes a background job for {@link Client.backgroundAll}. Nothing is kept yet. */

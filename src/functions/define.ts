@@ -47,7 +47,7 @@ export interface JobContext {
    */
   readonly resumeFrom: unknown;
   /**
-   * A flow's continuation (`client.flow({ children, then })`): how each child ended, in the order they
+   * A flow's continuation (`client.flow({ children, continuation })`): how each child ended, in the order they
    * were given, results and failures alike. Undefined for any other job.
    */
   readonly children: readonly FlowOutcome[] | undefined;

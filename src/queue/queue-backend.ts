@@ -104,7 +104,7 @@ export class QueueBackend implements Backend {
 
   /** The file's flows: a continuation and its children kept in one transaction. */
   readonly flows: JobFlows = {
-    flow: (then, children) => this.#flow(then, children),
+    flow: (continuation, children) => this.#flow(continuation, children),
   };
 
   /** The file, once opened. */
@@ -171,10 +171,10 @@ export class QueueBackend implements Backend {
     }
   }
 
-  async #flow(then: BackgroundRequest, children: readonly BackgroundRequest[]): Promise<FlowHandles> {
+  async #flow(continuation: BackgroundRequest, children: readonly BackgroundRequest[]): Promise<FlowHandles> {
     const store = this.#open();
     const parent: NewJob = {
-      ...this.#newJob(then, { foreground: false, ...then }),
+      ...this.#newJob(continuation, { foreground: false, ...continuation }),
       childCount: children.length,
       // Out of any claim's reach until its last child ends; at once when it has none.
       ...(children.length > 0 ? { runAt: flowWaitingAt } : {}),
