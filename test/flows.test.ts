@@ -111,7 +111,7 @@ describe('flows on a queue file', () => {
     await gs.close();
   });
 
-  it('refuses a unique in a flow, and a client without a queue file', async () => {
+  it("refuses a child's unique, and a client without a queue file", async () => {
     const gs = producer(join(directory, 'refuse.db'));
     await expect(
       gs.flow({
@@ -131,5 +131,74 @@ describe('flows on a queue file', () => {
       pool.flow({ children: [], continuation: pool.backgroundJob('total', { log: '' }) }),
     ).rejects.toThrow(UnsupportedError);
     await pool.close();
+  });
+
+  it('a retried continuation that was cancelled while it waited waits again for its children', async () => {
+    const queue = join(directory, 'retry.db');
+    const log = join(directory, 'retry.log');
+    const gs = producer(queue);
+    const flow = await gs.flow({
+      children: [
+        gs.backgroundJob('part', { log, n: 1, ms: 600 }),
+        gs.backgroundJob('part', { log, n: 2, ms: 600 }),
+      ],
+      continuation: gs.backgroundJob('total', { log }),
+    });
+    expect(await gs.cancel(flow.handle)).toBe(1);
+    expect(await gs.retry(flow.handle)).toBe(1);
+    await startRunner(module, queue, ['--threads', '2']);
+    await expect
+      .poll(() => lines(log, 'total'), { timeout: 30_000 })
+      .toEqual([expect.stringMatching(/^total 2 30 - \d+$/)]);
+    // It ran after both children, not at once.
+    const text = readFileSync(log, 'utf8');
+    expect(text.indexOf('total')).toBeGreaterThan(text.lastIndexOf('part '));
+    await gs.close();
+  });
+
+  it("keeps a waiting continuation's finished children from removal, and names a flow by its continuation's unique", async () => {
+    const queue = join(directory, 'keep.db');
+    const log = join(directory, 'keep.log');
+    const gs = producer(queue);
+    const make = () =>
+      gs.flow({
+        children: [
+          gs.backgroundJob('part', { log, n: 1, ms: 1 }),
+          gs.backgroundJob('part', { log, n: 2, ms: 1 }),
+        ],
+        continuation: gs.backgroundJob('total', { log }, { unique: 'night@1' }),
+      });
+    const flow = await make();
+    expect(await make()).toEqual(flow);
+    expect(await gs.cancel(flow.children[0] as string)).toBe(1);
+    expect(await gs.remove(flow.children[0] as string)).toBe(0);
+    await expect(
+      gs.flow({ children: [], continuation: gs.backgroundJob('total', { log }, { delay: 1000 }) }),
+    ).rejects.toThrow(/continuation\.options.*no runAt or delay/);
+    await gs.close();
+  });
+
+  it('a child run again after its continuation went on is no longer part of the flow', async () => {
+    const queue = join(directory, 'detach.db');
+    const log = join(directory, 'detach.log');
+    const gs = producer(queue);
+    const flow = await gs.flow({
+      children: [gs.backgroundJob('part', { log, n: 3, ms: 1, fail: true }, { attempts: 1 })],
+      continuation: gs.backgroundJob('total', { log }),
+    });
+    await startRunner(module, queue);
+    await expect.poll(() => lines(log, 'total').length, { timeout: 30_000 }).toBe(1);
+    await expect
+      .poll(async () => (await gs.status(flow.handle)).state, { timeout: 10_000 })
+      .toBe('completed');
+    expect(await gs.retry(flow.children[0] as string)).toBe(1);
+    expect(await gs.retry(flow.handle)).toBe(0); // completed: nothing to retry
+    const db = openDatabase(queue);
+    try {
+      expect(db.prepare('SELECT count(*) FROM jobs WHERE parent_id IS NOT NULL').value()).toBe(0);
+    } finally {
+      db.close();
+    }
+    await gs.close();
   });
 });

@@ -2,7 +2,7 @@
  * The job functions of the nightly-report example: a schedule's job starts the night's flow, one job
  * per shop totals that shop's sales, and the flow's continuation adds the shops up.
  */
-import { writeFileSync } from 'node:fs';
+import { renameSync, writeFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import Database from 'better-sqlite3';
 import type { FlowOutcome } from '../../src/index.js';
@@ -27,15 +27,22 @@ export interface NightReport {
 export default defineFunctions({
   /**
    * What the schedule enqueues each night: keeps the night's flow in the same queue file, one child per
-   * shop and the report as its continuation, then ends. The flow is kept in one transaction.
+   * shop and the report as its continuation, then ends. The flow is kept in one transaction, and named
+   * after the slot (the job's unique, `nightly-report@<slot>`): run again after a crash, this job finds
+   * the night's flow instead of starting a second one.
    */
-  async startNight(input: { queue: string; shops: string[]; day: string; out: string }): Promise<string> {
+  async startNight(input: { queue: string; shops: string[]; out: string }, job): Promise<string> {
+    const slot = job.unique?.slice(job.unique.indexOf('@') + 1) ?? new Date().toISOString();
     // Untyped: this module's own type is what is being defined here.
     const gs = createClient({ queue: { path: input.queue, runner: false } });
     try {
       const { handle } = await gs.flow({
         children: input.shops.map((dbPath) => gs.backgroundJob('shopTotal', { dbPath }, { attempts: 3 })),
-        continuation: gs.backgroundJob('nightReport', { day: input.day, out: input.out }),
+        continuation: gs.backgroundJob(
+          'nightReport',
+          { day: slot.slice(0, 10), out: input.out },
+          { unique: `night@${slot}` },
+        ),
       });
       return handle;
     } finally {
@@ -74,7 +81,9 @@ export default defineFunctions({
       } else failed.push(`${child.handle}: ${child.state}, ${child.error.message}`);
     }
     const report = { day: input.day, shops: children.length, orders, revenueCents, failed };
-    writeFileSync(input.out, JSON.stringify(report));
+    // Whole or not at all, for whoever watches for the file.
+    writeFileSync(`${input.out}.partial`, JSON.stringify(report));
+    renameSync(`${input.out}.partial`, input.out);
     return report;
   },
 });

@@ -45,12 +45,11 @@ const queue = join(dataDir, 'queue.db');
 const out = join(dataDir, 'report.json');
 rmSync(out, { force: true });
 const gs = createClient<typeof functions>({ functions: new URL('./functions.ts', import.meta.url), queue });
-const day = new Date().toISOString().slice(0, 10);
 await gs.schedule(
   'nightly-report',
   { every: '2s' },
   'startNight',
-  { queue, shops: shopPaths, day, out },
+  { queue, shops: shopPaths, out },
   { catchUp: 'none' },
 );
 console.log(`schedule 'nightly-report' kept in ${queue}: each slot starts a flow over ${shops} shops`);

@@ -226,7 +226,10 @@ export class Client<S extends AnyFunctionSet = AnyFunctionSet> {
    * `continuation` runs once every one of them has ended (completed, or failed for good, or cancelled), with
    * their outcomes in order as `job.children`. All are kept in one transaction; the continuation is
    * released in the transaction that ends the last child, whichever runner ends it. Resolves with the
-   * handles. A flow's jobs take no `unique` (a child that joined another job would not be the flow's).
+   * handles. The continuation's `unique` names the flow: a flow kept with it already (whatever its
+   * state, while the file keeps it) is returned instead of a second one, which makes a job that starts
+   * a flow safe to run again. Children take no `unique` (one that joined another job would not be the
+   * flow's), and the continuation no `runAt` or `delay` (it runs when its last child ends).
    *
    * @example `await gs.flow({ children: dbs.map((db) => gs.backgroundJob('salesReport', { db })), continuation: gs.backgroundJob('total') })`
    */
@@ -249,14 +252,35 @@ export class Client<S extends AnyFunctionSet = AnyFunctionSet> {
       [flow.continuation, ...flow.children],
       (index) => (index === 0 ? 'continuation.options' : `children[${index - 1}].options`),
     );
-    const withUnique = [continuation, ...children].findIndex((request) => request?.unique !== undefined);
+    const withUnique = children.findIndex((request) => request.unique !== undefined);
     if (withUnique !== -1)
       throw new InvalidOptionError(
-        withUnique === 0 ? 'continuation.options.unique' : `children[${withUnique - 1}].options.unique`,
-        "no unique: a flow's job that joined another job in flight would not be the flow's",
-        [continuation, ...children][withUnique]?.unique,
+        `children[${withUnique}].options.unique`,
+        "no unique: a child that joined another job in flight would not be the flow's",
+        children[withUnique]?.unique,
       );
-    return flows.flow(continuation as BackgroundRequest, children);
+    const then = continuation as BackgroundRequest;
+    if (then.runAt !== undefined)
+      throw new InvalidOptionError(
+        'continuation.options',
+        'no runAt or delay: a continuation runs when its last child ends',
+        flow.continuation.options,
+      );
+    const span = this.#tracing?.send([then.functionName, ...children.map((child) => child.functionName)]);
+    if (!span) return flows.flow(then, children);
+    const trace = { traceparent: span.traceparent };
+    try {
+      const handles = await flows.flow(
+        { ...then, ...trace },
+        children.map((child) => ({ ...child, ...trace })),
+      );
+      span.handle(handles.handle);
+      span.end();
+      return handles;
+    } catch (error) {
+      span.end(error);
+      throw error;
+    }
   }
 
   /** Describes a background job for {@link Client.backgroundAll}. Nothing is kept yet. */

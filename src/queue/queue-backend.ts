@@ -16,7 +16,7 @@ import type {
   PayloadMode,
   SubmitRequest,
 } from '../backend.js';
-import { type GearshiftError, QueueFileError } from '../errors.js';
+import { type GearshiftError, InvalidOptionError, QueueFileError } from '../errors.js';
 import type { LocalPool } from '../local/create-local-backend.js';
 import { jobErrorFromData, jobErrorToData, parseJobErrorData } from '../payload/job-error.js';
 import { IdleLatch } from '../shared/idle-latch.js';
@@ -180,10 +180,23 @@ export class QueueBackend implements Backend {
       ...(children.length > 0 ? { runAt: flowWaitingAt } : {}),
     };
     const kids = children.map((request) => this.#newJob(request, { foreground: false, ...request }));
+    const joining = kids.findIndex((kid) => kid.unique !== null);
+    if (joining !== -1)
+      throw new InvalidOptionError(
+        `children[${joining}].unique`,
+        "no unique: a child that joined another job in flight would not be the flow's",
+        kids[joining]?.unique,
+      );
     try {
       const [parentId, ...childIds] = await store.writes.write(() => {
+        // The continuation's unique names the flow: one kept already is the answer.
+        const kept =
+          parent.unique === null ? undefined : store.flows.named(parent.functionName, parent.unique);
+        if (kept) return kept;
         const now = Date.now();
-        const [id] = store.insertJobs([parent], now) as [number];
+        // Not coalesced by insertJobs: a flow's continuation is found by the lookup above, in any state.
+        const [id] = store.insertJobs([{ ...parent, unique: null }], now) as [number];
+        store.flows.name(id, parent.unique);
         return [
           id,
           ...store.insertJobs(

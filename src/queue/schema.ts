@@ -165,6 +165,10 @@ const migrations: readonly string[] = [
    BEGIN
      UPDATE jobs SET flow_left = flow_left + 1, run_at = ${flowWaitingAt}
      WHERE id = NEW.parent_id AND state = ${State.queued} AND flow_left IS NOT NULL;
+     -- A child run again once its continuation has gone on (running, or ended) is no longer the flow's.
+     UPDATE jobs SET parent_id = NULL WHERE id = NEW.id AND NOT EXISTS (
+       SELECT 1 FROM jobs parent WHERE parent.id = NEW.parent_id AND parent.state = ${State.queued}
+         AND parent.flow_left IS NOT NULL);
    END;
    CREATE TRIGGER flow_child_removed AFTER DELETE ON jobs
      WHEN OLD.parent_id IS NOT NULL AND OLD.state < ${State.completed}

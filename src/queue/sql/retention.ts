@@ -6,6 +6,7 @@
  */
 import { State } from '../schema.js';
 import type { SqliteConnection } from '../sqlite/sqlite-connection.js';
+import { notNeededByAFlow } from './flows.js';
 import { type CountChanges, prepareGroups } from './function-counts.js';
 import type { prepareJobTotals } from './job-totals.js';
 
@@ -26,10 +27,6 @@ interface Ledgers {
   readonly totals: ReturnType<typeof prepareJobTotals>;
   readonly counts: CountChanges;
 }
-
-/** A flow's child stays while its continuation has not ended: the continuation reads how it ended. */
-const notNeededByAFlow = `(parent_id IS NULL
-  OR NOT EXISTS (SELECT 1 FROM jobs parent WHERE parent.id = jobs.parent_id AND parent.state < ${State.completed}))`;
 
 /** A slice to delete, counted first into the totals and out of the counts. */
 function prepareSlice(db: SqliteConnection, selection: string, { totals, counts }: Ledgers) {
