@@ -10,7 +10,7 @@ import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { createClient, InvalidOptionError, UnsupportedError } from '../src/index.js';
 import type flowFunctions from './fixtures/flow-functions.js';
 import { startRunner, stopAllRunners, stopRunner } from './helpers/runner-process.js';
-import { openDatabase } from './helpers/sqlite.js';
+import { jobCounts, openDatabase } from './helpers/sqlite.js';
 
 const module = new URL('./fixtures/flow-functions.ts', import.meta.url).pathname;
 const directory = mkdtempSync(join(tmpdir(), 'gearshift-flows-'));
@@ -199,6 +199,35 @@ describe('flows on a queue file', () => {
     } finally {
       db.close();
     }
+    await gs.close();
+  });
+
+  it('keeps a flow whole or not at all: a child that fails to insert leaves no continuation waiting', async () => {
+    const queue = join(directory, 'whole.db');
+    const log = join(directory, 'whole.log');
+    const gs = producer(queue);
+    await gs.background('part', { log, n: 0, ms: 1 }); // the file exists, with one job
+    const db = openDatabase(queue);
+    // A failure no client check can foresee (a full disk, say), injected where the second child goes in.
+    db.exec(
+      `CREATE TRIGGER refuse_child BEFORE INSERT ON jobs WHEN NEW.parent_id IS NOT NULL AND NEW.input LIKE '%"n":2%'
+       BEGIN SELECT RAISE(ABORT, 'the disk is full'); END`,
+    );
+    db.close();
+    await expect(
+      gs.flow({
+        children: [1, 2, 3].map((n) => gs.backgroundJob('part', { log, n, ms: 1 })),
+        continuation: gs.backgroundJob('total', { log }),
+      }),
+    ).rejects.toThrow(/the disk is full/);
+    const after = openDatabase(queue);
+    try {
+      expect(after.prepare('SELECT count(*) FROM jobs').value()).toBe(1);
+    } finally {
+      after.close();
+    }
+    const { kept, counted } = jobCounts(queue);
+    expect(kept).toEqual(counted);
     await gs.close();
   });
 });

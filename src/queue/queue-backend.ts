@@ -193,17 +193,21 @@ export class QueueBackend implements Backend {
         const kept =
           parent.unique === null ? undefined : store.flows.named(parent.functionName, parent.unique);
         if (kept) return kept;
-        const now = Date.now();
-        // Not coalesced by insertJobs: a flow's continuation is found by the lookup above, in any state.
-        const [id] = store.insertJobs([{ ...parent, unique: null }], now) as [number];
-        store.flows.name(id, parent.unique);
-        return [
-          id,
-          ...store.insertJobs(
-            kids.map((kid) => ({ ...kid, parentId: id })),
-            now,
-          ),
-        ];
+        // All or none, within the batch's shared transaction: a child that fails to insert must not
+        // leave its continuation waiting for it for ever.
+        return store.flows.whole(() => {
+          const now = Date.now();
+          // Not coalesced by insertJobs: a flow's continuation is found by the lookup above, in any state.
+          const [id] = store.insertJobs([{ ...parent, unique: null }], now) as [number];
+          store.flows.name(id, parent.unique);
+          return [
+            id,
+            ...store.insertJobs(
+              kids.map((kid) => ({ ...kid, parentId: id })),
+              now,
+            ),
+          ];
+        }, store.counts.snapshot());
       });
       return { handle: store.handle(parentId as number), children: childIds.map((id) => store.handle(id)) };
     } catch (error) {
