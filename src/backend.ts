@@ -7,6 +7,7 @@
  * owns where jobs wait and run (queueing, priority, coalescing by `unique`, handles, status).
  */
 import type { GearshiftError } from './errors.js';
+import type { FlowOutcome } from './functions/flow-outcome.js';
 import type { FunctionLimit } from './functions/limit.js';
 
 /** How a function's input and result travel: JSON values (the default) or raw bytes. */
@@ -49,6 +50,8 @@ export interface SubmitRequest {
    * every runner), so a pool that holds limits in memory must not hold it a second time.
    */
   readonly limitKept?: boolean | undefined;
+  /** A flow's continuation: how each of its children ended, for `job.children`. */
+  readonly children?: readonly FlowOutcome[] | undefined;
   /** The checkpoint an earlier attempt of this job recorded (a worker host's retry), for `job.resumeFrom`. */
   readonly resumeFrom?: unknown;
   /**
@@ -240,6 +243,22 @@ export interface JobSchedules {
   list(): Promise<ScheduleInfo[]>;
 }
 
+/** The handles of a flow's jobs: its continuation's, and its children's in the order given. */
+export interface FlowHandles {
+  readonly handle: string;
+  readonly children: string[];
+}
+
+/**
+ * Flows: background jobs (the children) and one more (the continuation) that runs once all of them
+ * have ended, with their outcomes. Kept by a queue file, where its runners release the continuation in
+ * the transaction that ends the last child.
+ */
+export interface JobFlows {
+  /** Keeps the continuation and its children, all or none; resolves once they are safe. */
+  flow(continuation: BackgroundRequest, children: readonly BackgroundRequest[]): Promise<FlowHandles>;
+}
+
 /** What runs the jobs: a thread pool, a queue file, a Gearman cluster, or a transport of your own. */
 export interface Backend {
   /**
@@ -268,6 +287,8 @@ export interface Backend {
   readonly control?: JobControl;
   /** Schedules, when it keeps them. */
   readonly schedules?: JobSchedules;
+  /** Flows, when it keeps them. */
+  readonly flows?: JobFlows;
   /** Lets every submitted job finish, then releases resources. No submission arrives after this. */
   close(): Promise<void>;
   /** Stops at once: jobs still in flight are failed with `reason`, resources are released. */

@@ -6,9 +6,11 @@
 export type {
   Backend,
   BackgroundRequest,
+  FlowHandles,
   FunctionInfo,
   JobControl,
   JobFilter,
+  JobFlows,
   JobListener,
   JobSchedules,
   JobSelector,
@@ -87,6 +89,7 @@ export {
   type JsonFunctionSpec,
   type JsonHandler,
 } from './functions/define.js';
+export type { ChildCompleted, ChildFailed, FlowOutcome } from './functions/flow-outcome.js';
 export type { FunctionLimit, RateLimit } from './functions/limit.js';
 export type { AnyFunctionSet, BytesInput, FunctionName, InputOf, ResultOf } from './functions/types.js';
 export { GearmanAdmin } from './gearman/admin-client.js';

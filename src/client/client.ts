@@ -5,6 +5,7 @@
 import type {
   Backend,
   BackgroundRequest,
+  FlowHandles,
   FunctionInfo,
   JobControl,
   JobSchedules,
@@ -218,6 +219,68 @@ export class Client<S extends AnyFunctionSet = AnyFunctionSet> {
     const [input, options] = args;
     const [handle] = await this.#keep([{ functionName, input, options }], false);
     return handle as string;
+  }
+
+  /**
+   * Keeps a flow on the queue file: `children` run as background jobs (each with its own options), and
+   * `continuation` runs once every one of them has ended (completed, or failed for good, or cancelled), with
+   * their outcomes in order as `job.children`. All are kept in one transaction; the continuation is
+   * released in the transaction that ends the last child, whichever runner ends it. Resolves with the
+   * handles. The continuation's `unique` names the flow: a flow kept with it already (whatever its
+   * state, while the file keeps it) is returned instead of a second one, which makes a job that starts
+   * a flow safe to run again. Children take no `unique` (one that joined another job would not be the
+   * flow's), and the continuation no `runAt` or `delay` (it runs when its last child ends).
+   *
+   * @example `await gs.flow({ children: dbs.map((db) => gs.backgroundJob('salesReport', { db })), continuation: gs.backgroundJob('total') })`
+   */
+  async flow(flow: {
+    readonly children: readonly BackgroundJob[];
+    readonly continuation: BackgroundJob;
+  }): Promise<FlowHandles> {
+    const flows = this.#backend.flows;
+    if (!flows)
+      throw new UnsupportedError(
+        'flow() keeps a flow in a queue file, which this client has not (give it `queue`; gearmand keeps no flows)',
+      );
+    if (typeof flow !== 'object' || flow === null || !Array.isArray(flow.children) || !flow.continuation)
+      throw new InvalidOptionError(
+        'flow',
+        '{ children: an array of client.backgroundJob(...), continuation: one }',
+        flow,
+      );
+    const [continuation, ...children] = await this.#backgroundRequests(
+      [flow.continuation, ...flow.children],
+      (index) => (index === 0 ? 'continuation.options' : `children[${index - 1}].options`),
+    );
+    const withUnique = children.findIndex((request) => request.unique !== undefined);
+    if (withUnique !== -1)
+      throw new InvalidOptionError(
+        `children[${withUnique}].options.unique`,
+        "no unique: a child that joined another job in flight would not be the flow's",
+        children[withUnique]?.unique,
+      );
+    const then = continuation as BackgroundRequest;
+    if (then.runAt !== undefined)
+      throw new InvalidOptionError(
+        'continuation.options',
+        'no runAt or delay: a continuation runs when its last child ends',
+        flow.continuation.options,
+      );
+    const span = this.#tracing?.send([then.functionName, ...children.map((child) => child.functionName)]);
+    if (!span) return flows.flow(then, children);
+    const trace = { traceparent: span.traceparent };
+    try {
+      const handles = await flows.flow(
+        { ...then, ...trace },
+        children.map((child) => ({ ...child, ...trace })),
+      );
+      span.handle(handles.handle);
+      span.end();
+      return handles;
+    } catch (error) {
+      span.end(error);
+      throw error;
+    }
   }
 
   /** Describes a background job for {@link Client.backgroundAll}. Nothing is kept yet. */
@@ -526,15 +589,37 @@ export class Client<S extends AnyFunctionSet = AnyFunctionSet> {
         'background jobs need a queue file or a Gearman server; this client has neither (queue: false, or a backend without background jobs)',
       );
     }
+    const requests = await this.#backgroundRequests(jobs, (index) =>
+      many ? `jobs[${index}].options` : 'options',
+    );
+    const span = this.#tracing?.send(requests.map((request) => request.functionName));
+    if (!span) return backend.background(requests);
+    const traced = requests.map((request) => ({ ...request, traceparent: span.traceparent }));
+    try {
+      const handles = await backend.background(traced);
+      if (handles.length === 1) span.handle(handles[0] as string);
+      span.end();
+      return handles;
+    } catch (error) {
+      span.end(error);
+      throw error;
+    }
+  }
+
+  /** Checks background jobs as a backend takes them; `where(index)` names a job's options in errors. */
+  async #backgroundRequests(
+    jobs: readonly BackgroundJob[],
+    where: (index: number) => string,
+  ): Promise<BackgroundRequest[]> {
     if (this.#lifecycle !== 'open') throw this.#closedError(String(jobs[0]?.functionName ?? 'background'));
     if (this.#functions === undefined) await this.#loadFunctions();
     const now = Date.now();
-    const requests = jobs.map((job, index): BackgroundRequest => {
+    return jobs.map((job, index): BackgroundRequest => {
       const { functionName, input } = job;
       if (typeof functionName !== 'string' || functionName.length === 0) {
         throw new InvalidOptionError('functionName', 'a non-empty string', functionName);
       }
-      const options = checkBackgroundOptions(job.options, many ? `jobs[${index}].options` : 'options', now);
+      const options = checkBackgroundOptions(job.options, where(index), now);
       const info = this.#functions?.get(functionName);
       if (this.#functions && !info) throw new UnknownFunctionError(functionName, [...this.#functions.keys()]);
       const payload: PayloadMode = info ? info.payload : input instanceof Uint8Array ? 'bytes' : 'json';
@@ -549,18 +634,6 @@ export class Client<S extends AnyFunctionSet = AnyFunctionSet> {
         backoff: options.backoff,
       };
     });
-    const span = this.#tracing?.send(requests.map((request) => request.functionName));
-    if (!span) return backend.background(requests);
-    const traced = requests.map((request) => ({ ...request, traceparent: span.traceparent }));
-    try {
-      const handles = await backend.background(traced);
-      if (handles.length === 1) span.handle(handles[0] as string);
-      span.end();
-      return handles;
-    } catch (error) {
-      span.end(error);
-      throw error;
-    }
   }
 
   /** Fails a call on the next microtask, so that callbacks never run inside the caller's own call. */

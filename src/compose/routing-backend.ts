@@ -8,6 +8,7 @@ import type {
   BackgroundRequest,
   FunctionInfo,
   JobControl,
+  JobFlows,
   JobListener,
   JobSchedules,
   JobStatus,
@@ -37,6 +38,11 @@ export class RoutingBackend implements Backend {
   /** The queue file's. */
   get schedules(): JobSchedules {
     return this.#queue.schedules;
+  }
+
+  /** The queue file's. */
+  get flows(): JobFlows {
+    return this.#queue.flows;
   }
 
   manifest(): Promise<readonly FunctionInfo[] | undefined> {

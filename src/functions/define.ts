@@ -5,6 +5,7 @@
  */
 import type { FunctionInfo, PayloadMode } from '../backend.js';
 import { checkMilliseconds } from '../shared/validate.js';
+import type { FlowOutcome } from './flow-outcome.js';
 import { checkLimit, type FunctionLimit } from './limit.js';
 
 /** What a running job can see and do, passed to every handler as its second argument. */
@@ -45,6 +46,11 @@ export interface JobContext {
    * first attempt, or a backend that keeps none).
    */
   readonly resumeFrom: unknown;
+  /**
+   * A flow's continuation (`client.flow({ children, continuation })`): how each child ended, in the order they
+   * were given, results and failures alike. Undefined for any other job.
+   */
+  readonly children: readonly FlowOutcome[] | undefined;
   /**
    * With `telemetry: true` where the job runs: the W3C traceparent of this run's span, whose context
    * the handler also runs in (where `@opentelemetry/api` is installed); spans the handler starts are

@@ -20,6 +20,7 @@ import {
   type SubmitRequest,
 } from '../backend.js';
 import { type GearshiftError, WorkerCrashedError } from '../errors.js';
+import type { FlowOutcome } from '../functions/flow-outcome.js';
 import { toBuffer } from '../payload/bytes.js';
 import { jobErrorFromOutcome } from '../payload/job-error.js';
 import { IdleLatch } from '../shared/idle-latch.js';
@@ -74,6 +75,8 @@ class Execution implements JobMessage {
   readonly handle: string;
   readonly givenHandle: string | undefined;
   readonly resumeFrom: unknown;
+  /** A flow's continuation: how its children ended. */
+  readonly children: readonly FlowOutcome[] | undefined;
   /** Its source keeps its function's limit (a queue file's claim): the gate lets it by. */
   readonly limitKept: boolean;
   /** The trace it was submitted in (the submitting span's traceparent), if any. */
@@ -120,6 +123,7 @@ class Execution implements JobMessage {
     this.handle = handle;
     this.givenHandle = request.handle;
     this.resumeFrom = request.resumeFrom;
+    this.children = request.children;
     this.limitKept = request.limitKept === true;
     this.parentTrace = request.traceparent;
     this.key = key;

@@ -5,6 +5,7 @@
  */
 import type { MessagePort } from 'node:worker_threads';
 import type { FunctionInfo } from '../backend.js';
+import type { FlowOutcome } from '../functions/flow-outcome.js';
 import type { FailureOrigin } from '../payload/job-error.js';
 import type { SerializedError } from '../payload/remote-error.js';
 
@@ -30,13 +31,15 @@ export interface JobMessage {
   readonly givenHandle?: string | undefined;
   /** The checkpoint an earlier attempt recorded, which the handler sees as `job.resumeFrom`. */
   readonly resumeFrom?: unknown;
+  /** A flow's continuation: how its children ended, which the handler sees as `job.children`. */
+  readonly children?: readonly FlowOutcome[] | undefined;
   /** The traceparent of the job's run span, when traced: the handler runs in its context. */
   readonly traceparent?: string | undefined;
 }
 
 /**
  * A piscina task: describe the functions (`'manifest'`), or run a batch of jobs one after another. A batch
- * travels flat, `[batch, id, functionName, input, unique, givenHandle, resumeFrom, traceparent, id, ...]`, because every object on the way is
+ * travels flat, `[batch, id, functionName, input, unique, givenHandle, resumeFrom, traceparent, children, id, ...]`, because every object on the way is
  * a cost of structured cloning, paid once per message and felt most when jobs go one at a time.
  */
 export type TaskMessage = 'manifest' | BatchTask;
@@ -44,7 +47,7 @@ export type TaskMessage = 'manifest' | BatchTask;
 /** A batch of jobs, flat: see {@link TaskMessage}. */
 export type BatchTask = readonly [batch: number, ...fields: unknown[]];
 
-const fieldsPerJob = 7;
+const fieldsPerJob = 8;
 
 /** Flattens a batch for the trip to a thread. */
 export function encodeBatch(batch: number, jobs: readonly JobMessage[]): BatchTask {
@@ -58,6 +61,7 @@ export function encodeBatch(batch: number, jobs: readonly JobMessage[]): BatchTa
       job.givenHandle,
       job.resumeFrom,
       job.traceparent,
+      job.children,
     );
   return task;
 }
@@ -74,6 +78,7 @@ export function decodeBatch(task: BatchTask): JobMessage[] {
       givenHandle: task[field + 4] as string | undefined,
       resumeFrom: task[field + 5],
       traceparent: task[field + 6] as string | undefined,
+      children: task[field + 7] as readonly FlowOutcome[] | undefined,
     });
   }
   return jobs;

@@ -4,6 +4,7 @@
  */
 import { InvalidOptionError } from '../errors.js';
 import type { JobContext, ResolvedFunction } from '../functions/define.js';
+import type { FlowOutcome } from '../functions/flow-outcome.js';
 import { toBuffer } from '../payload/bytes.js';
 import type { FailureOrigin } from '../payload/job-error.js';
 import { toJsonPayload } from '../payload/json.js';
@@ -27,6 +28,7 @@ export type JobOutcome =
 export class RunningJob implements JobContext {
   readonly unique: string | undefined;
   readonly resumeFrom: unknown;
+  readonly children: readonly FlowOutcome[] | undefined;
   readonly traceparent: string | undefined;
   readonly #function: ResolvedFunction;
   /** The job's id in the pool (not its handle). */
@@ -43,7 +45,12 @@ export class RunningJob implements JobContext {
     fn: ResolvedFunction,
     id: number,
     handle: string,
-    message: { unique?: string | undefined; resumeFrom?: unknown; traceparent?: string | undefined },
+    message: {
+      unique?: string | undefined;
+      resumeFrom?: unknown;
+      traceparent?: string | undefined;
+      children?: readonly FlowOutcome[] | undefined;
+    },
     reports: ProgressReports,
   ) {
     this.#function = fn;
@@ -51,6 +58,7 @@ export class RunningJob implements JobContext {
     this.handle = handle;
     this.unique = message.unique;
     this.resumeFrom = message.resumeFrom;
+    this.children = message.children;
     this.traceparent = message.traceparent;
     this.#reports = reports;
   }

@@ -7,14 +7,16 @@
 import type {
   Backend,
   BackgroundRequest,
+  FlowHandles,
   FunctionInfo,
+  JobFlows,
   JobListener,
   JobStatus,
   JobTicket,
   PayloadMode,
   SubmitRequest,
 } from '../backend.js';
-import { type GearshiftError, QueueFileError } from '../errors.js';
+import { type GearshiftError, InvalidOptionError, QueueFileError } from '../errors.js';
 import type { LocalPool } from '../local/create-local-backend.js';
 import { jobErrorFromData, jobErrorToData, parseJobErrorData } from '../payload/job-error.js';
 import { IdleLatch } from '../shared/idle-latch.js';
@@ -30,7 +32,7 @@ import type { QueueOrigin } from './queue-origin.js';
 import { QueueSchedules } from './queue-schedules.js';
 import { QueueSource } from './queue-source.js';
 import { QueueStore } from './queue-store.js';
-import { EventKind, State } from './schema.js';
+import { EventKind, flowWaitingAt, State } from './schema.js';
 import type { NewJob } from './sql/insert-jobs.js';
 import type { JobRow } from './sql/read-jobs.js';
 import type { Retention } from './sql/retention.js';
@@ -100,6 +102,11 @@ export class QueueBackend implements Backend {
     () => this.#options,
   );
 
+  /** The file's flows: a continuation and its children kept in one transaction. */
+  readonly flows: JobFlows = {
+    flow: (continuation, children) => this.#flow(continuation, children),
+  };
+
   /** The file, once opened. */
   get store(): QueueStore | undefined {
     return this.#store;
@@ -159,6 +166,50 @@ export class QueueBackend implements Backend {
     try {
       const ids = await store.writes.write(() => store.insertJobs(jobs, Date.now()));
       return ids.map((id) => store.handle(id));
+    } catch (error) {
+      throw asQueueError(store.file, error);
+    }
+  }
+
+  async #flow(continuation: BackgroundRequest, children: readonly BackgroundRequest[]): Promise<FlowHandles> {
+    const store = this.#open();
+    const parent: NewJob = {
+      ...this.#newJob(continuation, { foreground: false, ...continuation }),
+      childCount: children.length,
+      // Out of any claim's reach until its last child ends; at once when it has none.
+      ...(children.length > 0 ? { runAt: flowWaitingAt } : {}),
+    };
+    const kids = children.map((request) => this.#newJob(request, { foreground: false, ...request }));
+    const joining = kids.findIndex((kid) => kid.unique !== null);
+    if (joining !== -1)
+      throw new InvalidOptionError(
+        `children[${joining}].unique`,
+        "no unique: a child that joined another job in flight would not be the flow's",
+        kids[joining]?.unique,
+      );
+    try {
+      const [parentId, ...childIds] = await store.writes.write(() => {
+        // The continuation's unique names the flow: one kept already is the answer.
+        const kept =
+          parent.unique === null ? undefined : store.flows.named(parent.functionName, parent.unique);
+        if (kept) return kept;
+        // All or none, within the batch's shared transaction: a child that fails to insert must not
+        // leave its continuation waiting for it for ever.
+        return store.flows.whole(() => {
+          const now = Date.now();
+          // Not coalesced by insertJobs: a flow's continuation is found by the lookup above, in any state.
+          const [id] = store.insertJobs([{ ...parent, unique: null }], now) as [number];
+          store.flows.name(id, parent.unique);
+          return [
+            id,
+            ...store.insertJobs(
+              kids.map((kid) => ({ ...kid, parentId: id })),
+              now,
+            ),
+          ];
+        }, store.counts.snapshot());
+      });
+      return { handle: store.handle(parentId as number), children: childIds.map((id) => store.handle(id)) };
     } catch (error) {
       throw asQueueError(store.file, error);
     }

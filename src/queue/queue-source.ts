@@ -326,6 +326,7 @@ export class QueueSource implements JobSource<QueueOrigin> {
     try {
       job.input = fromStored(row.input);
       if (row.checkpoint !== null) job.resumeFrom = JSON.parse(row.checkpoint);
+      if (row.flowLeft !== null) job.children = this.#opened.flows.outcomes(row.id);
     } catch (error) {
       host.refuse(
         job,

@@ -8,6 +8,7 @@ import { prepareCancelJob } from './sql/cancel-job.js';
 import { prepareClaimJobs } from './sql/claim-jobs.js';
 import { prepareLimitedClaim } from './sql/claim-limited.js';
 import { prepareControlJobs } from './sql/control-jobs.js';
+import { prepareFlows } from './sql/flows.js';
 import { prepareFunctionCounts } from './sql/function-counts.js';
 import { prepareInsertJobs } from './sql/insert-jobs.js';
 import { prepareJobEvents } from './sql/job-events.js';
@@ -58,6 +59,8 @@ export class QueueStore {
   readonly totals: ReturnType<typeof prepareJobTotals>;
   /** Schedules, and the tick that enqueues their due slots. */
   readonly schedules: ReturnType<typeof prepareSchedules>;
+  /** What a flow's continuation is given: its children's outcomes. */
+  readonly flows: ReturnType<typeof prepareFlows>;
   readonly #dataVersion: SqliteStatement;
   #closed = false;
 
@@ -83,6 +86,7 @@ export class QueueStore {
     this.runners = prepareRunners(this.db);
     this.prune = prepareRetention(this.db, { totals: this.totals, counts: this.counts });
     this.control = prepareControlJobs(this.db, this.totals, this.counts);
+    this.flows = prepareFlows(this.db, (id) => this.handle(id));
     this.schedules = prepareSchedules(this.db, this.insertJobs);
     this.#dataVersion = this.db.prepare('PRAGMA data_version');
   }

@@ -21,6 +21,15 @@ export const stateNames = ['queued', 'running', 'completed', 'failed', 'dead', '
 /** The states in which a job has ended, as stored. */
 export const finishedStates = [State.completed, State.failed, State.dead, State.cancelled] as const;
 
+/**
+ * The run_at of a flow's continuation while its children run: beyond any time a job may be set to run
+ * (10 years ahead at most), so that no claim takes it, and a runner's wait for it never ends early.
+ */
+export const flowWaitingAt = 8_000_000_000_000_000;
+
+/** Now, in milliseconds since the epoch, as SQLite computes it (in the triggers, where no parameter goes). */
+const sqlNowMs = "CAST((julianday('now') - 2440587.5) * 86400000.0 AS INTEGER)";
+
 /** Kinds of event row, kept for callers who wait on a job. */
 export const EventKind = { status: 0, data: 1, warning: 2 } as const;
 
@@ -136,6 +145,38 @@ const migrations: readonly string[] = [
      function TEXT NOT NULL, limit_key TEXT NOT NULL, job_id INTEGER NOT NULL, attempt INTEGER NOT NULL, at INTEGER,
      PRIMARY KEY (function, limit_key, job_id, attempt)
    ) WITHOUT ROWID;`,
+  // 7: flows (sql/flows.ts). A flow's continuation waits as a queued job whose run_at is out of reach
+  // (flowWaitingAt) with flow_left counting its children not yet ended; its children point to it with
+  // parent_id. Triggers keep the count, in whatever statement ends, reopens or deletes a child (a
+  // settle, a reap, a cancel, a retry, a removal), so the continuation is released in the same
+  // transaction that ends its last child, whichever way it ends.
+  `ALTER TABLE jobs ADD COLUMN parent_id INTEGER;
+   ALTER TABLE jobs ADD COLUMN flow_left INTEGER;
+   CREATE INDEX jobs_parent ON jobs (parent_id) WHERE parent_id IS NOT NULL;
+   CREATE TRIGGER flow_child_ended AFTER UPDATE OF state ON jobs
+     WHEN NEW.parent_id IS NOT NULL AND OLD.state < ${State.completed} AND NEW.state >= ${State.completed}
+   BEGIN
+     UPDATE jobs SET flow_left = flow_left - 1,
+       run_at = CASE WHEN flow_left = 1 THEN ${sqlNowMs} ELSE run_at END
+     WHERE id = NEW.parent_id AND state = ${State.queued} AND flow_left > 0;
+   END;
+   CREATE TRIGGER flow_child_reopened AFTER UPDATE OF state ON jobs
+     WHEN NEW.parent_id IS NOT NULL AND OLD.state >= ${State.completed} AND NEW.state < ${State.completed}
+   BEGIN
+     UPDATE jobs SET flow_left = flow_left + 1, run_at = ${flowWaitingAt}
+     WHERE id = NEW.parent_id AND state = ${State.queued} AND flow_left IS NOT NULL;
+     -- A child run again once its continuation has gone on (running, or ended) is no longer the flow's.
+     UPDATE jobs SET parent_id = NULL WHERE id = NEW.id AND NOT EXISTS (
+       SELECT 1 FROM jobs parent WHERE parent.id = NEW.parent_id AND parent.state = ${State.queued}
+         AND parent.flow_left IS NOT NULL);
+   END;
+   CREATE TRIGGER flow_child_removed AFTER DELETE ON jobs
+     WHEN OLD.parent_id IS NOT NULL AND OLD.state < ${State.completed}
+   BEGIN
+     UPDATE jobs SET flow_left = flow_left - 1,
+       run_at = CASE WHEN flow_left = 1 THEN ${sqlNowMs} ELSE run_at END
+     WHERE id = OLD.parent_id AND state = ${State.queued} AND flow_left > 0;
+   END;`,
 ];
 
 /** The schema version this gearshift writes. */

@@ -5,6 +5,7 @@
  */
 import type { FunctionInfo, JobListener, JobTicket, Priority } from '../backend.js';
 import type { GearshiftError } from '../errors.js';
+import type { FlowOutcome } from '../functions/flow-outcome.js';
 import type { Timer } from '../shared/timers.js';
 import type { JobToRun } from './job-source.js';
 
@@ -33,6 +34,8 @@ export class HostedJob<O> implements JobListener {
   input: unknown;
   /** The latest checkpoint: the one its source brought, then each its handler records (a run again sees it). */
   resumeFrom: unknown;
+  /** A flow's continuation: how each of its children ended. */
+  children: readonly FlowOutcome[] | undefined;
   ticket: JobTicket | undefined;
   /** When it started on a thread (performance.now()), if it has. */
   startedAt: number | undefined;

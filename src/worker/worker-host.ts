@@ -90,7 +90,7 @@ export class WorkerHost<O> implements JobHost<O> {
 
   /** Runs an accepted job on the pool (again, after another job took down the thread it ran on). */
   run(job: HostedJob<O>): void {
-    const { handle, unique, input, info, resumeFrom, traceparent, priority } = job;
+    const { handle, unique, input, info, resumeFrom, traceparent, priority, children } = job;
     job.ticket = this.pool.backend.submit(
       {
         functionName: info.name,
@@ -102,6 +102,7 @@ export class WorkerHost<O> implements JobHost<O> {
         resumeFrom,
         traceparent,
         limitKept: this.#source.keepsLimits,
+        children,
       },
       job,
     );

@@ -4,7 +4,7 @@
  * Priority first, across functions; then the time they became ready; then the order they came in.
  */
 import { afterFailureSql } from '../after-failure.js';
-import { State } from '../schema.js';
+import { flowWaitingAt, State } from '../schema.js';
 import type { SqliteConnection } from '../sqlite/sqlite-connection.js';
 import type { CountChanges } from './function-counts.js';
 import type { NewJob } from './insert-jobs.js';
@@ -18,6 +18,8 @@ export interface ClaimedJob extends NewJob {
   readonly checkpoint: string | null;
   /** The group of its function's limit it was claimed in, when its function has one. */
   readonly limitKey: string | null;
+  /** A flow's continuation: its children not yet ended (0 when claimed); null for any other job. */
+  readonly flowLeft: number | null;
 }
 
 /** What a job whose runner stopped renewing its lease is failed with, as stored. */
@@ -41,7 +43,7 @@ export const leaseColumns = `state = ${State.running}, attempts = attempts + 1, 
 /** What a claim returns of each job it leased, as a {@link ClaimedJob} (but for `foreground`). */
 export const claimedColumns = `id, function AS functionName, input, unique_key AS "unique", priority, foreground,
   run_at AS runAt, attempts, max_attempts AS maxAttempts, backoff, checkpoint, trace AS traceparent,
-  limit_key AS limitKey`;
+  limit_key AS limitKey, flow_left AS flowLeft`;
 
 /** The rows a claim returned, counted as running and put in the order they should run. */
 export function claimedInOrder(returned: unknown[], counts: CountChanges): ClaimedJob[] {
@@ -78,7 +80,8 @@ export function prepareClaimJobs(db: SqliteConnection, counts: CountChanges) {
   );
   const nextReady = db.prepare(
     `SELECT min(run_at) FROM jobs
-     WHERE state = ${State.queued} AND run_at > :now AND function IN (SELECT value FROM json_each(:functions))
+     WHERE state = ${State.queued} AND run_at > :now AND run_at < ${flowWaitingAt}
+       AND function IN (SELECT value FROM json_each(:functions))
        AND function NOT IN (SELECT function FROM function_flags)`,
   );
 

@@ -6,11 +6,13 @@
  *   its runner aborts it and writes the end, under its lease like every write of a running job.
  * - retry: a failed, dead or cancelled job goes back to the queue now, with a fresh set of attempts (its
  *   checkpoint kept: it resumes).
- * - remove: a finished job leaves the file, with its events.
+ * - remove: a finished job leaves the file, with its events (but a child a waiting flow continuation
+ *   will read: it stays until the continuation has ended).
  * - pause / resume: a paused function's jobs are not claimed (they keep queueing).
  */
-import { State } from '../schema.js';
+import { flowWaitingAt, State } from '../schema.js';
 import type { SqliteConnection } from '../sqlite/sqlite-connection.js';
+import { notNeededByAFlow } from './flows.js';
 import { type CountChanges, prepareGroups } from './function-counts.js';
 import { type prepareJobTotals, retriedOffset } from './job-totals.js';
 
@@ -44,7 +46,8 @@ const selected = `id IN (
     AND state IN (SELECT value FROM json_each(:states)) AND (:before IS NULL OR finished_at < :before)
     ORDER BY id LIMIT :limit))`;
 
-const finished = `state >= ${State.completed}`;
+/** Finished, and not a child a waiting continuation will read (those stay until it has ended). */
+const finished = `state >= ${State.completed} AND ${notNeededByAFlow}`;
 const ended = `state > ${State.completed}`;
 
 export function prepareControlJobs(
@@ -60,9 +63,14 @@ export function prepareControlJobs(
     `UPDATE jobs SET cancel_requested = ${operatorCancel} WHERE ${selected} AND state = ${State.running}`,
   );
   const endedGroups = prepareGroups(db, `${selected} AND ${ended}`);
+  // A flow's continuation counts its children left afresh (the triggers stopped counting when it
+  // ended), and waits again if any has not ended.
+  const childrenLeft = `(SELECT count(*) FROM jobs child WHERE child.parent_id = jobs.id AND child.state < ${State.completed})`;
   const retry = db.prepare(
-    `UPDATE jobs SET state = ${State.queued}, attempts = 0, run_at = :now, finished_at = NULL, started_at = NULL,
-       cancel_requested = 0, numerator = 0, denominator = 0
+    `UPDATE jobs SET state = ${State.queued}, attempts = 0, finished_at = NULL, started_at = NULL,
+       cancel_requested = 0, numerator = 0, denominator = 0,
+       flow_left = CASE WHEN flow_left IS NULL THEN NULL ELSE ${childrenLeft} END,
+       run_at = CASE WHEN flow_left IS NOT NULL AND ${childrenLeft} > 0 THEN ${flowWaitingAt} ELSE :now END
      WHERE ${selected} AND ${ended}`,
   );
   const finishedGroups = prepareGroups(db, `${selected} AND ${finished}`);

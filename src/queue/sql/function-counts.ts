@@ -66,6 +66,13 @@ export function prepareFunctionCounts(db: SqliteConnection) {
       change(functionName, from, -count);
       change(functionName, to, count);
     },
+    /** The changes gathered so far, to go back to when what followed is rolled back (a savepoint). */
+    snapshot(): () => void {
+      const kept = new Map([...pending].map(([functionName, deltas]) => [functionName, [...deltas]]));
+      return () => {
+        pending = kept;
+      };
+    },
     /** Writes the changes gathered (inside the transaction that made them, as its last step). */
     write(): void {
       if (pending.size === 0) return;

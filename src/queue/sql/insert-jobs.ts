@@ -16,6 +16,10 @@ export interface NewJob {
   readonly backoff: number;
   /** The trace it was submitted in (a W3C traceparent), which its runs continue; null when untraced. */
   readonly traceparent: string | null;
+  /** A flow's child: the id of the continuation it is part of. */
+  readonly parentId?: number | undefined;
+  /** A flow's continuation: how many children it waits for. */
+  readonly childCount?: number | undefined;
 }
 
 export function prepareInsertJobs(db: SqliteConnection, counts: CountChanges) {
@@ -23,8 +27,9 @@ export function prepareInsertJobs(db: SqliteConnection, counts: CountChanges) {
     `SELECT id FROM jobs WHERE function = ? AND unique_key = ? AND state IN (${State.queued}, ${State.running})`,
   );
   const insert = db.prepare(
-    `INSERT INTO jobs (function, input, unique_key, priority, state, foreground, run_at, max_attempts, backoff, created_at, trace)
-     VALUES (?, ?, ?, ?, ${State.queued}, ?, ?, ?, ?, ?, ?)`,
+    `INSERT INTO jobs (function, input, unique_key, priority, state, foreground, run_at, max_attempts, backoff, created_at, trace,
+       parent_id, flow_left)
+     VALUES (?, ?, ?, ?, ${State.queued}, ?, ?, ?, ?, ?, ?, ?, ?)`,
   );
   /** Adds the jobs (inside the caller's transaction); returns each one's id, an existing one's for a unique match. */
   return (jobs: readonly NewJob[], now: number): number[] =>
@@ -44,6 +49,8 @@ export function prepareInsertJobs(db: SqliteConnection, counts: CountChanges) {
         job.backoff,
         now,
         job.traceparent,
+        job.parentId ?? null,
+        job.childCount ?? null,
       );
       counts.added(job.functionName, State.queued);
       return Number(lastInsertRowid);

@@ -6,6 +6,7 @@
  */
 import { State } from '../schema.js';
 import type { SqliteConnection } from '../sqlite/sqlite-connection.js';
+import { notNeededByAFlow } from './flows.js';
 import { type CountChanges, prepareGroups } from './function-counts.js';
 import type { prepareJobTotals } from './job-totals.js';
 
@@ -43,17 +44,20 @@ function prepareSlice(db: SqliteConnection, selection: string, { totals, counts 
 export function prepareRetention(db: SqliteConnection, ledgers: Ledgers) {
   const oldCompleted = prepareSlice(
     db,
-    `SELECT id FROM jobs WHERE state = ${State.completed} AND finished_at < ? ORDER BY id LIMIT ${slice}`,
+    `SELECT id FROM jobs WHERE state = ${State.completed} AND finished_at < ? AND ${notNeededByAFlow}
+     ORDER BY id LIMIT ${slice}`,
     ledgers,
   );
   const beyondCount = prepareSlice(
     db,
-    `SELECT id FROM jobs WHERE state = ${State.completed} ORDER BY finished_at DESC, id DESC LIMIT ${slice} OFFSET ?`,
+    `SELECT id FROM jobs WHERE state = ${State.completed} AND ${notNeededByAFlow}
+     ORDER BY finished_at DESC, id DESC LIMIT ${slice} OFFSET ?`,
     ledgers,
   );
   const oldFailed = prepareSlice(
     db,
-    `SELECT id FROM jobs WHERE state > ${State.completed} AND finished_at < ? ORDER BY id LIMIT ${slice}`,
+    `SELECT id FROM jobs WHERE state > ${State.completed} AND finished_at < ? AND ${notNeededByAFlow}
+     ORDER BY id LIMIT ${slice}`,
     ledgers,
   );
   const staleEvents = db.prepare(
