@@ -44,3 +44,41 @@ export async function drainMs(
   await gs.close();
   return ms;
 }
+
+/**
+ * Milliseconds a runner with 2 threads takes to drain `count` no-op jobs already in the file: they are
+ * enqueued with their function paused, the runner is started and warmed up, and the clock runs from
+ * the resume to the last one completed. What a claim costs shows here undiluted by the enqueue.
+ */
+export async function drainQueuedMs(path: string, count: number, jobs: DrainedJobs): Promise<number> {
+  const functionsModule = new URL('./queue-functions.js', import.meta.url);
+  const { functionName, input } = jobs;
+  const producer = createClient<typeof functions>({
+    functions: functionsModule,
+    queue: { path, runner: false },
+  });
+  await producer.pause(functionName);
+  await producer.backgroundAll(
+    Array.from({ length: count }, (_, index) =>
+      producer.backgroundJob(functionName, (input?.(index) ?? { key: 0 }) as never),
+    ),
+  );
+  await producer.close();
+  const gs = createClient<typeof functions>({
+    functions: functionsModule,
+    threads: 2,
+    queue: { path, retention: { completedCount: count } },
+  });
+  await gs.start();
+  await gs.run('stamp');
+  const reader = openSqlite(path);
+  const completed = reader.prepare(`SELECT count(*) FROM jobs WHERE state = 2 AND function = ?`);
+  const started = performance.now();
+  await gs.resume(functionName);
+  while ((completed.value(functionName) as number) < count)
+    await new Promise((resolve) => setTimeout(resolve, 2));
+  const ms = performance.now() - started;
+  reader.close();
+  await gs.close();
+  return ms;
+}

@@ -12,6 +12,7 @@ import { createClient, createWorker, defineFunctions, InvalidOptionError } from 
 import type limited from './fixtures/limited-functions.js';
 import { gearmandInstalled, startGearmand, stopAllGearmands } from './helpers/gearmand.js';
 import { startRunner, stopAllRunners, stopRunner } from './helpers/runner-process.js';
+import { queryValue } from './helpers/sqlite.js';
 
 const module = new URL('./fixtures/limited-functions.ts', import.meta.url).pathname;
 const directory = mkdtempSync(join(tmpdir(), 'gearshift-limits-'));
@@ -72,7 +73,7 @@ function mostBegunWithin(runs: readonly Run[], windowMs: number): number {
 /** Enqueues jobs through a client that runs nothing. */
 async function enqueue(
   queue: string,
-  jobs: { fn: 'pair' | 'paced' | 'perTenant' | 'free'; input: object }[],
+  jobs: { fn: 'pair' | 'paced' | 'roomy' | 'perTenant' | 'free'; input: object }[],
 ) {
   const producer = createClient<typeof limited>({ queue: { path: queue } });
   try {
@@ -137,6 +138,10 @@ describe('limits on a queue file, across runner processes', () => {
     expect(mostBegunWithin(runs, 500 - 2)).toBeLessThanOrEqual(5);
     // 40 starts at 5 per window take at least 7 windows after the first.
     expect(Math.max(...begins) - Math.min(...begins)).toBeGreaterThanOrEqual(7 * 500 - 2);
+    // What the group's count holds is what the starts are, after every runner's forgetting.
+    expect(queryValue(queue, "SELECT starts FROM limit_groups WHERE function = 'paced'") ?? 0).toBe(
+      queryValue(queue, "SELECT count(*) FROM limit_starts WHERE function = 'paced'"),
+    );
   });
 
   it('a runner killed with SIGKILL holding the places: the others wait for them, then run its jobs again', async () => {
@@ -161,6 +166,46 @@ describe('limits on a queue file, across runner processes', () => {
     // The two cut short ran again, elsewhere; counting them as running until the kill, never above 2.
     expect(new Set(runs.map((run) => run.tag)).size).toBe(6);
     expect(mostAtOnce([...runs, ...cut.map((run) => ({ ...run, end: killedAt }))])).toBe(2);
+  });
+
+  it('rate-limited jobs given back by a runner that stops run again at once elsewhere, every start counted', async () => {
+    const queue = join(directory, 'given-back.db');
+    const log = join(directory, 'given-back.log');
+    await enqueue(
+      queue,
+      Array.from({ length: 3 }, (_, index) => ({
+        fn: 'roomy' as const,
+        input: { log, tag: `g${index}`, ms: 400 },
+      })),
+    );
+    // A runner that stops before its jobs end gives them back, their attempts unspent: each runs the same
+    // attempt again, under a new claim, within the window of the claim given back, whose start still counts.
+    const first = createClient<typeof limited>({
+      functions: new URL(`file://${module}`),
+      queue: { path: queue, shutdownGraceMs: 50 },
+    });
+    await first.start();
+    await expect.poll(() => (existsSync(log) ? runsIn(log).length : 0), { timeout: 10_000 }).toBe(3);
+    await first.close();
+    const second = createClient<typeof limited>({
+      functions: new URL(`file://${module}`),
+      queue: { path: queue },
+    });
+    try {
+      await second.start();
+      const completed = () => queryValue(queue, 'SELECT count(*) FROM jobs WHERE state = 2');
+      await expect.poll(completed, { timeout: 10_000 }).toBe(3);
+      // Both runners are this process: the log's lines, not its runs by process, tell them apart.
+      const begins = readFileSync(log, 'utf8')
+        .split('\n')
+        .filter((line) => line.startsWith('begin'));
+      expect(begins).toHaveLength(6);
+      // Six claims in the window, six starts counted (and held in the group's count).
+      expect(queryValue(queue, "SELECT count(*) FROM limit_starts WHERE function = 'roomy'")).toBe(6);
+      expect(queryValue(queue, "SELECT starts FROM limit_groups WHERE function = 'roomy'")).toBe(6);
+    } finally {
+      await second.close();
+    }
   });
 
   it('with a key, one saturated tenant leaves the others their own room', async () => {

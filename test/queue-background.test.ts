@@ -393,7 +393,7 @@ describe('the queue file itself', () => {
     await client.close();
     const db = openDatabase(path);
     db.exec(
-      'DROP TABLE function_counts; DROP TABLE schedules; DROP TABLE schedule_sends; DROP TABLE limit_starts; DROP INDEX jobs_limit_running; DROP TRIGGER flow_child_ended; DROP TRIGGER flow_child_reopened; DROP TRIGGER flow_child_removed; DROP INDEX jobs_parent; ALTER TABLE jobs DROP COLUMN trace; ALTER TABLE jobs DROP COLUMN limit_key; ALTER TABLE jobs DROP COLUMN parent_id; ALTER TABLE jobs DROP COLUMN flow_left; PRAGMA user_version = 3',
+      'DROP TABLE function_counts; DROP TABLE schedules; DROP TABLE schedule_sends; DROP TABLE limit_starts; DROP TABLE limit_groups; DROP INDEX jobs_limit_running; DROP TRIGGER flow_child_ended; DROP TRIGGER flow_child_reopened; DROP TRIGGER flow_child_removed; DROP INDEX jobs_parent; ALTER TABLE jobs DROP COLUMN trace; ALTER TABLE jobs DROP COLUMN limit_key; ALTER TABLE jobs DROP COLUMN parent_id; ALTER TABLE jobs DROP COLUMN flow_left; PRAGMA user_version = 3',
     );
     db.close();
     const queue = openQueue(path);

@@ -437,11 +437,15 @@ export class LocalBackend implements Backend {
     return true;
   }
 
-  /** Tells the gate that a rate-limited job began (once), and then its callers. */
-  #began(execution: Execution): void {
+  /**
+   * Tells the gate that a rate-limited job began (once), and then its callers, unless it ended as it
+   * began (`ended`): then, as for any job that ends before its start is reported, its end says both.
+   */
+  #began(execution: Execution, ended = false): void {
     if (!execution.rated || execution.begun) return;
     execution.begun = true;
     if (execution.placed) this.#gate?.begun(execution.slot as string, Date.now());
+    if (ended) return;
     if (execution.state === 'dispatched') execution.state = 'running';
     if (execution.state === 'running') for (const listener of execution.listeners) listener.started();
   }
@@ -540,7 +544,7 @@ export class LocalBackend implements Backend {
         if (!execution) return;
         if (outcome.ok || outcome.origin === 'handler') this.#measure(execution.functionName, micros);
         // A batch's last result can overtake the reports of the jobs before it: it ran all the same.
-        this.#began(execution);
+        this.#began(execution, true);
         this.#advance(execution);
         if (outcome.ok) this.#complete(execution, this.#fromPayload(execution, outcome.value));
         else {

@@ -26,7 +26,7 @@ import { heartbeatMsFor, RunnerUpkeep } from './runner-upkeep.js';
 import { ScheduleTicker } from './schedule-ticker.js';
 import { EventKind } from './schema.js';
 import type { ClaimedJob } from './sql/claim-jobs.js';
-import { type ClaimLimits, claimLimitsOf } from './sql/claim-limited.js';
+import { type ClaimLimits, claimLimitsOf, type LimitedBegins } from './sql/claim-limited.js';
 import { operatorCancel } from './sql/control-jobs.js';
 import type { Retention } from './sql/retention.js';
 import { fromStored, toStored } from './stored-payload.js';
@@ -62,6 +62,8 @@ export class QueueSource implements JobSource<QueueOrigin> {
   #functionList = '[]';
   /** The limits among them, when any function declares one. */
   #limits: ClaimLimits | undefined;
+  /** Begins of rate-limited jobs not written yet (see #begun). */
+  #begins = new Map<string, LimitedBegins>();
   #claiming = false;
   #stopping = false;
   #registered = false;
@@ -146,6 +148,29 @@ export class QueueSource implements JobSource<QueueOrigin> {
     this.#fill();
   }
 
+  /**
+   * A rate-limited job's start counts from the first of these (its begin, its end, its giving back):
+   * see claim-limited.ts. Begins are written together, in the next write, one statement per group and
+   * claim: until then the claim counts as starting now, which it just did. The start is its claim's (named by the token), so a begin
+   * written after the claim was reaped still dates that claim's start, unless the sweep dated it first.
+   */
+  #begun(row: ClaimedJob, token: number, at: number): void {
+    if (this.#limits?.byFunction.get(row.functionName)?.rate === undefined) return;
+    const group = row.limitKey ?? '';
+    const slot = `${row.functionName}\u0000${group}\u0000${token}`;
+    const begins = this.#begins.get(slot);
+    if (begins) {
+      begins.ids.push(row.id);
+      begins.at = Math.max(begins.at, at);
+    } else this.#begins.set(slot, { functionName: row.functionName, group, token, ids: [row.id], at });
+    if (this.#begins.size > 1 || begins) return;
+    void this.#write(() => {
+      const written = this.#begins.values();
+      this.#begins = new Map();
+      this.#opened.claimLimited.begun(written);
+    });
+  }
+
   roomChanged(): void {
     // On the next turn: after the write about the job that ended is queued.
     setImmediate(() => this.#fill());
@@ -154,10 +179,8 @@ export class QueueSource implements JobSource<QueueOrigin> {
   started(job: HostedJob<QueueOrigin>): void {
     const { row, token } = job.origin;
     const at = Date.now();
-    const rated = this.#limits?.byFunction.get(row.functionName)?.rate !== undefined;
-    void this.#write(() => {
-      if (this.#opened.settle.started(row.id, token, at) && rated) this.#opened.claimLimited.begun(row, at);
-    });
+    this.#begun(row, token, at);
+    void this.#write(() => this.#opened.settle.started(row.id, token, at));
   }
 
   status(job: HostedJob<QueueOrigin>, numerator: number, denominator: number): void {
@@ -197,6 +220,7 @@ export class QueueSource implements JobSource<QueueOrigin> {
   completed(job: HostedJob<QueueOrigin>, result: unknown): void {
     const { row, token, progress } = job.origin;
     const stored = toStored(result, job.info.payload);
+    this.#begun(row, token, Date.now());
     void this.#write(() => {
       if (progress) this.#opened.settle.progress(row.id, token, ...progress);
       this.#fenced(job, this.#opened.settle.complete(row, token, stored, Date.now()));
@@ -210,6 +234,7 @@ export class QueueSource implements JobSource<QueueOrigin> {
     const kind = error instanceof JobCancelledError ? 'cancelled' : final ? 'final' : 'retryable';
     const { state, runAt } = afterFailure(row, now, kind);
     const stored = JSON.stringify(jobErrorToData(error));
+    this.#begun(row, token, now);
     void this.#write(() =>
       this.#fenced(job, this.#opened.settle.fail(row, token, state, runAt, stored, now)),
     );
@@ -224,6 +249,7 @@ export class QueueSource implements JobSource<QueueOrigin> {
   abandon(job: HostedJob<QueueOrigin>): void {
     const { row, token } = job.origin;
     const at = Date.now();
+    this.#begun(row, token, at);
     void this.#write(() => this.#opened.settle.release(row, token, at));
   }
 

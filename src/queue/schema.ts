@@ -177,6 +177,18 @@ const migrations: readonly string[] = [
        run_at = CASE WHEN flow_left = 1 THEN ${sqlNowMs} ELSE run_at END
      WHERE id = OLD.parent_id AND state = ${State.queued} AND flow_left > 0;
    END;`,
+  // 8: a rate-limited claim's start is named by the claim's lease token, not by the attempt: a job
+  // given back unstarted (its runner closing, or a crash it did not cause) runs the same attempt again,
+  // and both claims count. Starts left unwritten by schema 7 count as beginning now. limit_groups: how
+  // many starts each group holds in limit_starts, so that a claim far from a group's quota need not
+  // count them.
+  `ALTER TABLE limit_starts RENAME COLUMN attempt TO lease;
+   UPDATE limit_starts SET at = ${sqlNowMs} WHERE at IS NULL;
+   CREATE TABLE limit_groups (
+     function TEXT NOT NULL, limit_key TEXT NOT NULL, starts INTEGER NOT NULL,
+     PRIMARY KEY (function, limit_key)
+   ) WITHOUT ROWID;
+   INSERT INTO limit_groups SELECT function, limit_key, count(*) FROM limit_starts GROUP BY function, limit_key;`,
 ];
 
 /** The schema version this gearshift writes. */

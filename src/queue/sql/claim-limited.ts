@@ -7,12 +7,15 @@
  * What is counted, per function and group (the value at the limit's key, as text):
  * - running: the group's jobs leased to any runner (state running), from the claim that leased them to
  *   their end. A dead runner's jobs hold their places until their leases are reaped.
- * - started: the group's jobs whose handlers began in the last `perMs` milliseconds (a sliding window),
- *   one row per attempt in `limit_starts`, with the time its runner saw the handler begin. A job claimed
- *   whose handler has not begun yet counts as starting now, for as long as it is leased: so no claim can
- *   slip a start into a window that fills up later. A job that fails still counted, and its next
- *   attempt counts again. An attempt that ended with no begin written (its runner died) counts as
- *   beginning when a claim noticed, since it may have begun unseen.
+ * - started: the group's claims whose handlers began in the last `perMs` milliseconds (a sliding window),
+ *   one row per claim in `limit_starts`, with the time its handler began. A claim whose begin is not
+ *   written yet counts as starting now: so no claim can slip a start into a window that fills up later.
+ *   The begin is written with the first thing its runner writes about the job after it began: that it
+ *   began (a handler that awaits), or else its end (a handler that ended within the moment it began),
+ *   which counts it as beginning then, the safe side of a quota. A claim given back (its runner closing,
+ *   a crash it did not cause) counts as beginning when it was given back, since it may have begun
+ *   unseen; so does one whose runner died, when a claim's sweep notices, at most a second after its
+ *   lease was reaped. A job that fails still counted, and its next attempt counts again.
  *
  * A runner claims limited jobs ahead like any others (about 50 ms of its work): they count as running,
  * and as starting, from the claim, so a job waiting in a runner holds its group's place meanwhile.
@@ -40,6 +43,18 @@ export function claimLimitsOf(functions: readonly FunctionInfo[]): ClaimLimits |
     [...byFunction].map(([name, { key }]) => [name, key === undefined ? null : limitKeyJsonPath(key)]),
   );
   return { paths: JSON.stringify(paths), byFunction };
+}
+
+/**
+ * Rate-limited jobs of one group, claimed with one token, whose handlers had all begun by `at` (the
+ * latest of their begins: a start dated a little late counts a little longer, the safe side).
+ */
+export interface LimitedBegins {
+  readonly functionName: string;
+  readonly group: string;
+  readonly token: number;
+  readonly ids: number[];
+  at: number;
 }
 
 /** What a limited claim leased, and when a group that is full by its rate has room again. */
@@ -84,41 +99,56 @@ export function prepareLimitedClaim(db: SqliteConnection, counts: CountChanges) 
     `SELECT limit_key AS "group", count(*) AS count FROM jobs
      WHERE state = ${State.running} AND function = ? AND limit_key IS NOT NULL GROUP BY limit_key`,
   );
-  /**
-   * A claimed attempt no longer leased whose begin nobody wrote (its runner died, or its caller left as it
-   * began) may have begun unseen: it counts as beginning when this was noticed, the safe side of a quota.
-   */
-  const unseen = `at IS NULL AND NOT EXISTS (
-    SELECT 1 FROM jobs WHERE id = job_id AND attempts = attempt AND state = ${State.running})`;
-  const settleGroup = db.prepare(
-    `UPDATE limit_starts SET at = :now WHERE function = :function AND limit_key = :group AND ${unseen}`,
-  );
+  /** A claim no longer leased whose begin nobody wrote (its runner died) may have begun unseen. */
   const settleFunction = db.prepare(
-    `UPDATE limit_starts SET at = :now WHERE function = :function AND ${unseen}`,
+    `UPDATE limit_starts SET at = :now WHERE function = :function AND at IS NULL AND NOT EXISTS (
+       SELECT 1 FROM jobs WHERE id = job_id AND lease_token = lease AND state = ${State.running})`,
+  );
+  /** The starts a group holds (see limit_groups in schema.ts), counted or not. */
+  const held = db.prepare(
+    'SELECT starts FROM limit_groups WHERE function = :function AND limit_key = :group',
+  );
+  const hold = db.prepare(
+    `INSERT INTO limit_groups (function, limit_key, starts)
+     SELECT value ->> 0, value ->> 1, value ->> 2 FROM json_each(:groups) WHERE true
+     ON CONFLICT DO UPDATE SET starts = starts + excluded.starts`,
   );
   const forgetGroup = db.prepare(
     'DELETE FROM limit_starts WHERE function = :function AND limit_key = :group AND at <= :since',
   );
-  const forgetFunction = db.prepare('DELETE FROM limit_starts WHERE function = :function AND at <= :since');
-  /** A group's starts that count (after forgetGroup): how many, and the oldest that began. */
-  const started = db.prepare(
-    'SELECT count(*) AS count, min(at) AS oldest FROM limit_starts WHERE function = :function AND limit_key = :group',
+  const letGo = db.prepare(
+    'UPDATE limit_groups SET starts = starts - :forgotten WHERE function = :function AND limit_key = :group',
   );
-  // The group is computed again here, in SQL, rather than written per job from the look's rows.
+  const forgetFunction = [
+    db.prepare(
+      `UPDATE limit_groups SET starts = starts - (SELECT count(*) FROM limit_starts s
+         WHERE s.function = limit_groups.function AND s.limit_key = limit_groups.limit_key AND s.at <= :since)
+       WHERE function = :function`,
+    ),
+    db.prepare('DELETE FROM limit_starts WHERE function = :function AND at <= :since'),
+    db.prepare('DELETE FROM limit_groups WHERE function = :function AND starts <= 0'),
+  ];
+  /** The oldest begun of a group's starts that count (after forgetGroup). */
+  const oldestBegun = db.prepare(
+    'SELECT min(at) FROM limit_starts WHERE function = :function AND limit_key = :group',
+  );
+  /** :taken is [[id, group or null], ...], the groups as the claim's look computed them. */
   const lease = db.prepare(
-    `UPDATE jobs SET ${leaseColumns},
-       limit_key = (SELECT ${groupOf('jobs.input')} FROM json_each(:paths) l WHERE l.key = jobs.function)
-     WHERE id IN (SELECT value FROM json_each(:ids)) RETURNING ${claimedColumns}`,
+    `UPDATE jobs SET ${leaseColumns}, limit_key = t.value ->> 1
+     FROM json_each(:taken) t WHERE jobs.id = t.value ->> 0 RETURNING ${claimedColumns}`,
   );
+  /** :rated is [[function, group, id], ...]: the rate-limited jobs a claim leased with :token. */
   const start = db.prepare(
-    `INSERT INTO limit_starts (function, limit_key, job_id, attempt)
-     SELECT function, limit_key, id, attempts FROM jobs WHERE id IN (SELECT value FROM json_each(:ids))`,
+    `INSERT INTO limit_starts (function, limit_key, job_id, lease)
+     SELECT value ->> 0, value ->> 1, value ->> 2, :token FROM json_each(:rated)`,
   );
+  /** :ids is [id, ...]: jobs of one group claimed with one token, whose handlers began by :at. */
   const begun = db.prepare(
     `UPDATE limit_starts SET at = :at
-     WHERE function = :function AND limit_key = :group AND job_id = :id AND attempt = :attempt AND at IS NULL`,
+     WHERE function = :function AND limit_key = :group AND lease = :token
+       AND job_id IN (SELECT value FROM json_each(:ids)) AND at IS NULL`,
   );
-  /** When the starts of groups no claim met were last forgotten. */
+  /** When this runner last swept the starts (see claim). */
   let sweptAt = 0;
 
   return {
@@ -132,21 +162,23 @@ export function prepareLimitedClaim(db: SqliteConnection, counts: CountChanges) 
       limit: number,
       limits: ClaimLimits,
     ): LimitedClaim {
-      // A group's starts that count for nothing any more are deleted when a claim meets it; once a
-      // second, those of every group, so that groups no claim meets again do not pile up.
+      // Once a second: the begins of dead runners' claims, and the starts that count for nothing any more.
       if (now - sweptAt >= 1000) {
         sweptAt = now;
         for (const [functionName, { rate }] of limits.byFunction)
           if (rate !== undefined) {
             settleFunction.run({ function: functionName, now });
-            forgetFunction.run({ function: functionName, since: now - rate.perMs });
+            for (const forget of forgetFunction)
+              forget.run({ function: functionName, since: now - rate.perMs });
           }
       }
       /** Room left per function and group, looked up when a group is first met. */
       const room = new Map<string, number>();
       const full: [string, string][] = [];
       const taken: number[] = [];
-      const rated: number[] = [];
+      /** What the lease writes: each job taken with its group (null when its function has no limit). */
+      const leased: [number, string | null][] = [];
+      const rated: [string, string, number][] = [];
       let roomAt: number | undefined;
       const runningIn = new Map<string, Map<string, number>>();
       const runningOf = (functionName: string, group: string): number => {
@@ -165,16 +197,20 @@ export function prepareLimitedClaim(db: SqliteConnection, counts: CountChanges) 
         let left = Number.POSITIVE_INFINITY;
         if (declared?.concurrency !== undefined) left = declared.concurrency - runningOf(functionName, group);
         if (declared?.rate !== undefined) {
-          const since = now - declared.rate.perMs;
-          settleGroup.run({ function: functionName, group, now });
-          forgetGroup.run({ function: functionName, group, since });
-          const { count, oldest } = started.get({ function: functionName, group }) as {
-            count: number;
-            oldest: number | null;
-          };
-          const startsLeft = declared.rate.max - count;
-          if (startsLeft <= 0 && oldest !== null) {
-            const back = oldest + declared.rate.perMs;
+          const { max, perMs } = declared.rate;
+          const where = { function: functionName, group };
+          let count = (held.value(where) as number | undefined) ?? 0;
+          // Far from the quota, the starts held (some maybe out of the window) are count enough; near
+          // it, those out of the window are forgotten, and the rest are the group's starts exactly.
+          if (max - count < limit) {
+            const forgotten = forgetGroup.run({ ...where, since: now - perMs }).changes;
+            if (forgotten > 0) letGo.run({ ...where, forgotten });
+            count -= forgotten;
+          }
+          const startsLeft = max - count;
+          const oldest = startsLeft <= 0 ? (oldestBegun.value(where) as number | null) : null;
+          if (oldest !== null) {
+            const back = oldest + perMs;
             roomAt = roomAt === undefined ? back : Math.min(roomAt, back);
           }
           left = Math.min(left, startsLeft);
@@ -202,6 +238,7 @@ export function prepareLimitedClaim(db: SqliteConnection, counts: CountChanges) 
           if (taken.length === limit) break;
           if (group === null) {
             taken.push(id);
+            leased.push([id, null]);
             continue;
           }
           const slot = `${functionName}\u0000${group}`;
@@ -215,7 +252,8 @@ export function prepareLimitedClaim(db: SqliteConnection, counts: CountChanges) 
           room.set(slot, left - 1);
           if (left - 1 === 0) full.push([functionName, group]);
           taken.push(id);
-          if (limits.byFunction.get(functionName)?.rate !== undefined) rated.push(id);
+          leased.push([id, group]);
+          if (limits.byFunction.get(functionName)?.rate !== undefined) rated.push([functionName, group, id]);
         }
         // Read to the end, or nothing new was found full (then every row was taken, and so is the claim).
         if (rows.length < scan || full.length === fullBefore) break;
@@ -223,15 +261,26 @@ export function prepareLimitedClaim(db: SqliteConnection, counts: CountChanges) 
 
       if (taken.length === 0) return { jobs: [], roomAt };
       const jobs = claimedInOrder(
-        lease.all({ owner, token, until: now + leaseMs, ids: JSON.stringify(taken), paths: limits.paths }),
+        lease.all({ owner, token, until: now + leaseMs, taken: JSON.stringify(leased) }),
         counts,
       );
-      if (rated.length > 0) start.run({ ids: JSON.stringify(rated) });
+      if (rated.length > 0) {
+        start.run({ token, rated: JSON.stringify(rated) });
+        const groups = new Map<string, [string, string, number]>();
+        for (const [functionName, group] of rated) {
+          const slot = `${functionName}\u0000${group}`;
+          const entry = groups.get(slot);
+          if (entry) entry[2]++;
+          else groups.set(slot, [functionName, group, 1]);
+        }
+        hold.run({ groups: JSON.stringify([...groups.values()]) });
+      }
       return { jobs, roomAt };
     },
-    /** Notes when a rate-limited job's handler began: its start counts from then. */
-    begun(job: ClaimedJob, at: number): void {
-      begun.run({ at, function: job.functionName, group: job.limitKey, id: job.id, attempt: job.attempts });
+    /** Writes when the handlers of rate-limited jobs began, unless written already: each start counts from then. */
+    begun(begins: Iterable<LimitedBegins>): void {
+      for (const { functionName, group, token, ids, at } of begins)
+        begun.run({ function: functionName, group, token, ids: JSON.stringify(ids), at });
     },
   };
 }
