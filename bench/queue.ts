@@ -17,8 +17,9 @@ import { better, defineQueue, defineWorker, JobStatus } from 'plainjob';
 import { type Client, createClient } from '../src/index.js';
 import { nodeSqlite } from '../src/queue/sqlite/node-sqlite-driver.js';
 import { sqliteDriver } from '../src/queue/sqlite/open-sqlite.js';
-import { type DrainedJobs, drainMs, drainQueuedMs } from './queue-drain.js';
+import { drainMs } from './queue-drain.js';
 import type functions from './queue-functions.js';
+import { printLimitCost } from './queue-limits.js';
 import { startRedis } from './redis-server.js';
 
 const exec = promisify(execFile);
@@ -364,45 +365,8 @@ await enqueueRow(
   );
 }
 
-// 7. What limits cost a drain: 20,000 no-op jobs, already in the file, of a function with a limit
-// that never binds (so the claim does all a limit's work and the drain is not slowed by the limit
-// itself): a concurrency limit, the same per key over 1,000 keys, and a rate; against the same jobs
-// without a limit. Eleven rounds, each running the four in a rotated order; each variant's median
-// rate, and the median of its rounds' ratios to the round's own drain without a limit (pairs taken
-// within a round, which shares the machine's weather). (Issue 20's bound: no more than 10% off.)
-{
-  const count = 20_000;
-  const rounds = 11;
-  const variants: [string, DrainedJobs][] = [
-    ['no limit', { functionName: 'noop' }],
-    ['concurrency limit', { functionName: 'concurrencyLimited' }],
-    [
-      'concurrency per key, 1,000 keys',
-      { functionName: 'keyLimited', input: (index) => ({ key: index % 1000 }) },
-    ],
-    ['rate limit', { functionName: 'rateLimited' }],
-  ];
-  const rates = variants.map((): number[] => []);
-  for (let round = 0; round < rounds; round++)
-    for (let step = 0; step < variants.length; step++) {
-      const index = (round + step) % variants.length;
-      const [, jobs] = variants[index] as [string, DrainedJobs];
-      rates[index]?.push(rate(count, await drainQueuedMs(fresh('gearshift-limits'), count, jobs)));
-    }
-  const median = (values: number[]) => [...values].sort((a, b) => a - b)[values.length >> 1] as number;
-  const unlimited = rates[0] as number[];
-  console.log(
-    `\n  drain 20,000 no-op jobs already queued, under a limit that never binds (${rounds} rounds, rotated)`,
-  );
-  console.log(`    ${''.padEnd(32)} ${'median'.padStart(8)}         ratio  paired`);
-  for (const [index, [label]] of variants.entries()) {
-    const own = rates[index] as number[];
-    const paired = median(own.map((figure, round) => figure / (unlimited[round] as number)));
-    console.log(
-      `    ${label.padEnd(32)} ${fmt(median(own)).padStart(8)} jobs/s  ${(median(own) / median(unlimited)).toFixed(3)}x  ${paired.toFixed(3)}x  (${own.map(fmt).join(', ')})`,
-    );
-  }
-}
+// 7. What limits cost a drain (bench/queue-limits.ts, also run alone as `npm run bench:limits`).
+await printLimitCost(fresh);
 
 await redis?.stop();
 rmSync(directory, { recursive: true, force: true });
