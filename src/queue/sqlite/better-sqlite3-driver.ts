@@ -6,7 +6,12 @@
 import { createRequire } from 'node:module';
 import type BetterSqlite3 from 'better-sqlite3';
 import { QueueFileError } from '../../errors.js';
-import { type SqliteConnection, type SqlParameters, wrapStatement } from './sqlite-connection.js';
+import {
+  preparedTransactions,
+  type SqliteConnection,
+  type SqlParameters,
+  wrapStatement,
+} from './sqlite-connection.js';
 
 let loaded: typeof BetterSqlite3 | undefined;
 
@@ -41,7 +46,7 @@ export function openWithBetterSqlite3(file: string): SqliteConnection {
     exec: (sql) => {
       db.exec(sql);
     },
-    transaction: (work, kind) => db.transaction(work)[kind](),
+    transaction: preparedTransactions((sql) => db.prepare<SqlParameters>(sql)),
     close: () => {
       db.close();
     },

@@ -3,7 +3,12 @@
  * addon to build). Loaded on first use only.
  */
 import { createRequire } from 'node:module';
-import { type DriverStatement, type SqliteConnection, wrapStatement } from './sqlite-connection.js';
+import {
+  type DriverStatement,
+  preparedTransactions,
+  type SqliteConnection,
+  wrapStatement,
+} from './sqlite-connection.js';
 
 /** The slice of `node:sqlite` used here (its types are not in @types/node 20). */
 interface NodeDatabase {
@@ -52,25 +57,7 @@ export function openWithNodeSqlite(module: NodeSqliteModule, file: string): Sqli
     file,
     prepare: (sql) => wrapStatement(db.prepare(sql)),
     exec: (sql) => db.exec(sql),
-    transaction(work, kind) {
-      db.exec(kind === 'immediate' ? 'BEGIN IMMEDIATE' : 'BEGIN DEFERRED');
-      try {
-        const result = work();
-        db.exec('COMMIT');
-        return result;
-      } catch (error) {
-        rollBack(db);
-        throw error;
-      }
-    },
+    transaction: preparedTransactions((sql) => db.prepare(sql)),
     close: () => db.close(),
   };
-}
-
-function rollBack(db: NodeDatabase): void {
-  try {
-    db.exec('ROLLBACK');
-  } catch {
-    // SQLite already rolled back (some errors end the transaction themselves): nothing is left open.
-  }
 }

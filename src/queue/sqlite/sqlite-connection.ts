@@ -64,6 +64,34 @@ export interface DriverStatement {
   all(...parameters: SqlParameters): unknown[];
 }
 
+/**
+ * The transactions of a connection, by statements prepared once: BEGIN, COMMIT and ROLLBACK run as
+ * prepared statements cost a fraction of a wrapper built per transaction (better-sqlite3's
+ * `db.transaction(work)` took 7 us of a 39 us single insert) or of SQL parsed each time.
+ */
+export function preparedTransactions(
+  prepare: (sql: string) => DriverStatement,
+): SqliteConnection['transaction'] {
+  const begin = { immediate: prepare('BEGIN IMMEDIATE'), deferred: prepare('BEGIN DEFERRED') };
+  const commit = prepare('COMMIT');
+  const rollback = prepare('ROLLBACK');
+  return (work, kind) => {
+    begin[kind].run();
+    try {
+      const result = work();
+      commit.run();
+      return result;
+    } catch (error) {
+      try {
+        rollback.run();
+      } catch {
+        // SQLite already rolled back (some errors end the transaction themselves): nothing is left open.
+      }
+      throw error;
+    }
+  };
+}
+
 /** A driver's prepared statement as the queue's {@link SqliteStatement}. */
 export function wrapStatement(prepared: DriverStatement): SqliteStatement {
   return {
