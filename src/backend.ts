@@ -281,6 +281,11 @@ export interface Backend {
   start?(): Promise<void>;
   /** The status of a job by handle. */
   status(handle: string): Promise<JobStatus>;
+  /**
+   * Resolves with a background job's status once it has ended (or at once when it has, or is unknown);
+   * rejects with the signal's reason if it aborts first. Optional: where jobs' ends can be seen.
+   */
+  finished?(handle: string, signal: AbortSignal | undefined): Promise<JobStatus>;
   /** The status of the job in flight with this unique (Gearman's GET_STATUS_UNIQUE). Optional. */
   statusOfUnique?(unique: string): Promise<JobStatus>;
   /** Control of the jobs it keeps (cancel, retry, remove, purge, pause), when it offers any. */

@@ -315,6 +315,33 @@ export class Client<S extends AnyFunctionSet = AnyFunctionSet> {
   }
 
   /**
+   * Waits for a background job to end, and resolves with its status then: completed (with `result`),
+   * failed for good, dead or cancelled (with `lastError`). Resolves at once for a job that has ended, and
+   * with `known: false` for one the file does not hold. It wakes on the commit that ends the job: at
+   * once when a runner of this process ran it, within about a millisecond when another process did.
+   * A queue file's jobs only (on Gearman a background job's end is seen by no one); `signal` stops
+   * the waiting (the job goes on).
+   */
+  finished(handle: string, options: { readonly signal?: AbortSignal } = {}): Promise<JobStatus> {
+    if (typeof handle !== 'string' || handle.length === 0) {
+      return Promise.reject(new InvalidOptionError('handle', 'a non-empty string', handle));
+    }
+    const { signal } = options;
+    if (signal !== undefined && !(signal instanceof AbortSignal)) {
+      return Promise.reject(new InvalidOptionError('signal', 'an AbortSignal', signal));
+    }
+    const backend = this.#backend;
+    if (!backend.finished) {
+      return Promise.reject(
+        new UnsupportedError(
+          "finished() waits for the end of a queue file's background job; this client has no queue file (Gearman tells no one when a background job ends: poll status(handle))",
+        ),
+      );
+    }
+    return backend.finished(handle, signal);
+  }
+
+  /**
    * The status of the job in flight with this `unique` (Gearman's GET_STATUS_UNIQUE), with `waiting`,
    * the number of clients waiting on its result: for a job submitted elsewhere, whose handle this
    * process never saw. Only the Gearman backend offers it; others reject with UnsupportedError.

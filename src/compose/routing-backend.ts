@@ -57,6 +57,11 @@ export class RoutingBackend implements Backend {
     return this.#queue.background(requests);
   }
 
+  /** The queue file's: the pool's background jobs are the caller's own promises. */
+  finished(handle: string, signal: AbortSignal | undefined): Promise<JobStatus> {
+    return this.#queue.finished(handle, signal);
+  }
+
   status(handle: string): Promise<JobStatus> {
     return this.#queue.recognizes(handle) ? this.#queue.status(handle) : this.#pool.status(handle);
   }

@@ -16,7 +16,7 @@ import type {
   PayloadMode,
   SubmitRequest,
 } from '../backend.js';
-import { type GearshiftError, InvalidOptionError, QueueFileError } from '../errors.js';
+import { ClientClosedError, type GearshiftError, InvalidOptionError, QueueFileError } from '../errors.js';
 import type { LocalPool } from '../local/create-local-backend.js';
 import { jobErrorFromData, jobErrorToData, parseJobErrorData } from '../payload/job-error.js';
 import { IdleLatch } from '../shared/idle-latch.js';
@@ -24,6 +24,7 @@ import { cancel, every, maxTimerMs, type Timer } from '../shared/timers.js';
 import { WorkerEvents } from '../worker/worker-events.js';
 import { WorkerHost } from '../worker/worker-host.js';
 import { logWorkerEvents, stderrLog } from '../worker/worker-log.js';
+import { JobEnds } from './job-ends.js';
 import { toStatus } from './job-status.js';
 import { priorityRank } from './priority.js';
 import { QueueControl } from './queue-control.js';
@@ -82,6 +83,8 @@ export class QueueBackend implements Backend {
   #runner: WorkerHost<QueueOrigin> | undefined;
   #runnerStarted: Promise<void> | undefined;
   readonly #waiting = new Map<number, WaitGroup>();
+  /** Callers of finished(), once there has been one. */
+  #ends: JobEnds | undefined;
   #unsubscribe: (() => void) | undefined;
   #holdOpen: Timer | undefined;
   /** Foreground submissions not yet committed: close() waits for them too. */
@@ -220,6 +223,16 @@ export class QueueBackend implements Backend {
     return handle.startsWith('Q:');
   }
 
+  /** Resolves once the job has ended (see JobEnds); woken by the commit that ends it. */
+  finished(handle: string, signal: AbortSignal | undefined): Promise<JobStatus> {
+    const store = this.#open();
+    const id = store.idOf(handle);
+    if (id === undefined)
+      return Promise.resolve({ handle, known: false, running: false, numerator: 0, denominator: 0 });
+    this.#ends ??= new JobEnds(store);
+    return this.#ends.wait(id, signal);
+  }
+
   async status(handle: string): Promise<JobStatus> {
     const store = this.#open();
     const id = store.idOf(handle);
@@ -250,6 +263,7 @@ export class QueueBackend implements Backend {
   }
 
   async #closeRest(reason?: GearshiftError): Promise<void> {
+    this.#ends?.close(reason ?? new ClientClosedError('The client was closed while finished() waited'));
     this.#unsubscribe?.();
     this.#unsubscribe = undefined;
     cancel(this.#holdOpen);

@@ -1,4 +1,5 @@
 /** Reading jobs: one by id, for status and for the callers waiting on them. */
+import { State } from '../schema.js';
 import type { SqliteConnection } from '../sqlite/sqlite-connection.js';
 
 /** A job row, as status() and waiting callers read it. */
@@ -38,11 +39,16 @@ export function prepareReadJobs(db: SqliteConnection) {
   const byId = db.prepare(`SELECT ${jobColumns} FROM jobs WHERE id = ?`);
   const byState = db.prepare(`SELECT ${jobColumns} FROM jobs WHERE state = ? ORDER BY id DESC LIMIT ?`);
   const detail = db.prepare(`SELECT ${jobColumns}, input FROM jobs WHERE id = ?`);
+  const endedAmong = db.prepare(
+    `SELECT value FROM json_each(?) WHERE NOT EXISTS (SELECT 1 FROM jobs WHERE id = value AND state < ${State.completed})`,
+  );
   return {
     byId: (id: number): JobRow | undefined => byId.get(id) as JobRow | undefined,
     /** One job with its input. */
     detail: (id: number): JobDetailRow | undefined => detail.get(id) as JobDetailRow | undefined,
     /** The most recent jobs in a state, newest first. */
     byState: (state: number, limit: number): JobRow[] => byState.all(state, limit) as JobRow[],
+    /** Those of the jobs `ids` that have ended (completed, failed, dead, cancelled), or are not in the file. */
+    endedAmong: (ids: readonly number[]): number[] => endedAmong.values(JSON.stringify(ids)) as number[],
   };
 }
