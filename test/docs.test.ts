@@ -44,12 +44,13 @@ describe('the runnable code of the README and the guides', () => {
     });
   }
 
-  it('docs/examples/client.ts runs: a fan-out, a background job kept in a queue file, its status', async () => {
+  it('docs/examples/client.ts runs: a fan-out, a background job kept in a queue file, its status, its end', async () => {
     const { stdout } = await run(process.execPath, [tsx, join(root, 'docs/examples/client.ts')], {
       env: { ...process.env, QUEUE_FILE: join(directory, 'client.db') },
       timeout: 60_000,
     });
-    expect(stdout.trim()).toMatch(/^9000 18000 (queued|running|completed) [01]$/);
+    // finished() waited for the background job to end: it completed.
+    expect(stdout.trim()).toMatch(/^9000 18000 (queued|running|completed) [01] completed$/);
   });
 
   it('docs/examples/worker.ts runs the jobs of a queue file until SIGTERM, then stops', async () => {

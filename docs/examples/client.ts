@@ -13,6 +13,7 @@ const total = all.reduce((sum, result) => sum + (result.ok ? result.result.total
 
 const handle = await gs.background('sendPush', { userIds: [1, 2, 3] }, { priority: 'high' }); // doBackground
 const { state, attempts } = await gs.status(handle); // jobStatus, and more from the queue file
+const ended = await gs.finished(handle); // waits for its end, woken by the commit
 
-console.log(one.total, total, state, attempts);
+console.log(one.total, total, state, attempts, ended.state);
 await gs.close(); // finish what was submitted, then stop
