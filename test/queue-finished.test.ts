@@ -2,7 +2,7 @@
  * finished(handle): a caller awaits a background job's end, whoever runs it, without polling: woken by
  * the commit that ends the job, in this process or another.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
@@ -65,6 +65,18 @@ describe('finished(handle) on a queue file', () => {
     await expect(gs.finished(`Q:${queueId}:999999`)).resolves.toMatchObject({ known: false });
   });
 
+  it('waits through a failed attempt that will be retried, to the end', async () => {
+    const gs = open(fresh());
+    const marker = join(directory, 'retried-marker');
+    const handle = await gs.background('flaky', { marker }, { attempts: 2, backoff: 200 });
+    const ended = gs.finished(handle);
+    await expect
+      .poll(async () => (await gs.status(handle)).lastError?.message, { timeout: 10_000 })
+      .toContain('no marker');
+    writeFileSync(marker, '');
+    await expect(ended).resolves.toMatchObject({ state: 'completed', result: 'worked', attempts: 2 });
+  });
+
   it('stops waiting when its signal aborts, and the job goes on', async () => {
     const gs = open(fresh());
     await gs.pause('square');
@@ -83,6 +95,8 @@ describe('finished(handle) on a queue file', () => {
     const waiting = producer.finished(handle);
     await producer.close();
     await expect(waiting).rejects.toBeInstanceOf(ClientClosedError);
+    // And after: refused at once, rather than waiting on a closed file for ever.
+    await expect(producer.finished(handle)).rejects.toBeInstanceOf(ClientClosedError);
   });
 
   it('refuses a bad handle, and a client without a queue file', async () => {

@@ -330,6 +330,7 @@ export class Client<S extends AnyFunctionSet = AnyFunctionSet> {
     if (signal !== undefined && !(signal instanceof AbortSignal)) {
       return Promise.reject(new InvalidOptionError('signal', 'an AbortSignal', signal));
     }
+    if (this.#lifecycle !== 'open') return Promise.reject(this.#closedError('finished'));
     const backend = this.#backend;
     if (!backend.finished) {
       return Promise.reject(

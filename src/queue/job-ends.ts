@@ -5,7 +5,7 @@
  * statement, which of the awaited jobs have ended, whoever ran them.
  */
 import type { JobStatus } from '../backend.js';
-import type { GearshiftError } from '../errors.js';
+import { ClientClosedError, type GearshiftError } from '../errors.js';
 import { cancel, every, maxTimerMs, type Timer } from '../shared/timers.js';
 import { toStatus } from './job-status.js';
 import type { QueueStore } from './queue-store.js';
@@ -33,6 +33,10 @@ export class JobEnds {
    */
   wait(id: number, signal: AbortSignal | undefined): Promise<JobStatus> {
     return new Promise<JobStatus>((resolve, reject) => {
+      if (this.#store.closed) {
+        reject(new ClientClosedError('finished() was called after the queue file was closed'));
+        return;
+      }
       if (signal?.aborted) {
         reject(signal.reason);
         return;

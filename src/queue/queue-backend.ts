@@ -224,11 +224,11 @@ export class QueueBackend implements Backend {
   }
 
   /** Resolves once the job has ended (see JobEnds); woken by the commit that ends it. */
-  finished(handle: string, signal: AbortSignal | undefined): Promise<JobStatus> {
+  async finished(handle: string, signal: AbortSignal | undefined): Promise<JobStatus> {
+    if (this.#closing) throw new ClientClosedError('finished() was called after the client was closed');
     const store = this.#open();
     const id = store.idOf(handle);
-    if (id === undefined)
-      return Promise.resolve({ handle, known: false, running: false, numerator: 0, denominator: 0 });
+    if (id === undefined) return { handle, known: false, running: false, numerator: 0, denominator: 0 };
     this.#ends ??= new JobEnds(store);
     return this.#ends.wait(id, signal);
   }

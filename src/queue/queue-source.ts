@@ -64,6 +64,8 @@ export class QueueSource implements JobSource<QueueOrigin> {
   #limits: ClaimLimits | undefined;
   /** Begins of rate-limited jobs not written yet (see #begun). */
   #begins = new Map<string, LimitedBegins>();
+  /** Whether a write of the begins is asked for and has not run yet. */
+  #beginsWriting = false;
   #claiming = false;
   #stopping = false;
   #registered = false;
@@ -163,11 +165,16 @@ export class QueueSource implements JobSource<QueueOrigin> {
       begins.ids.push(row.id);
       begins.at = Math.max(begins.at, at);
     } else this.#begins.set(slot, { functionName: row.functionName, group, token, ids: [row.id], at });
-    if (this.#begins.size > 1 || begins) return;
+    if (this.#beginsWriting) return;
+    this.#beginsWriting = true;
     void this.#write(() => {
       const written = this.#begins.values();
       this.#begins = new Map();
+      this.#beginsWriting = false;
       this.#opened.claimLimited.begun(written);
+    }).then(() => {
+      // A batch that failed to begin never ran the write: the next begin asks for another.
+      this.#beginsWriting = false;
     });
   }
 
