@@ -44,25 +44,23 @@ export async function printLimitCost(fresh: (name: string) => string): Promise<v
     `\n  drain 20,000 no-op jobs already queued, under a limit that never binds (${rounds} pairs each)`,
   );
   console.log(
-    `    ${''.padEnd(32)} ${'limited'.padStart(8)} ${'unlimited'.padStart(10)}   ratio  (middle half)`,
+    `    ${''.padEnd(32)} ${'limited'.padStart(8)} ${'unlimited'.padStart(10)}   ratio  (middle half)   best of each`,
   );
   for (const [index, [label]] of variants.entries()) {
     const own = pairs[index] as [number, number][];
     const ratios = own.map(([free, limited]) => limited / free);
+    const limited = own.map(([, value]) => value);
+    const free = own.map(([value]) => value);
+    // The fastest drain of each side: on a shared machine, interference only ever slows a drain, so the
+    // best of nine is the figure least disturbed by it.
+    const best = Math.max(...limited) / Math.max(...free);
     console.log(
-      `    ${label.padEnd(32)} ${fmt(
-        at(
-          own.map(([, limited]) => limited),
-          0.5,
-        ),
-      ).padStart(8)} ${fmt(
-        at(
-          own.map(([free]) => free),
-          0.5,
-        ),
-      ).padStart(
-        10,
-      )}  ${at(ratios, 0.5).toFixed(3)}x  (${at(ratios, 0.25).toFixed(3)} to ${at(ratios, 0.75).toFixed(3)})  jobs/s`,
+      `    ${label.padEnd(32)} ${fmt(at(limited, 0.5)).padStart(8)} ${fmt(at(free, 0.5)).padStart(10)}  ${at(
+        ratios,
+        0.5,
+      ).toFixed(
+        3,
+      )}x  (${at(ratios, 0.25).toFixed(3)} to ${at(ratios, 0.75).toFixed(3)})  ${best.toFixed(3)}x  jobs/s`,
     );
   }
 }
