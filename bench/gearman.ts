@@ -24,6 +24,7 @@ const functionsModule = new URL('./functions.ts', import.meta.url).pathname;
 const phpWorker = new URL('./php/worker.php', import.meta.url).pathname;
 const phpClient = new URL('./php/client.php', import.meta.url).pathname;
 const floorProgram = new URL('./floor/gearman.mjs', import.meta.url).pathname;
+const npmProgram = new URL('./npm-gearman/peer.cjs', import.meta.url).pathname;
 const serialJobs = 5000;
 const manyJobs = 20_000;
 const fmt = (value: number) => Math.round(value).toLocaleString('en-US');
@@ -40,31 +41,51 @@ type Mode = 'serial' | 'tasks' | 'background';
  * main thread without prefetch (`--prefetch-ms 0`: a job grabbed only for a free slot, as libgearman's
  * workers do); or the least a Node program can do (bench/floor, node:net and nothing else); or PHP.
  */
-type Side = 'gearshift' | 'gearshift-inline' | 'gearshift-classic' | 'floor' | 'php';
+type Side = GearshiftSide | ProgramSide;
+type GearshiftSide = 'gearshift' | 'gearshift-inline' | 'gearshift-classic';
+/**
+ * The Gearman libraries Node users install from npm (bench/npm-gearman/peer.cjs), as shipped or with
+ * TCP_NODELAY forced on their sockets (`+nodelay`).
+ */
+const npmLibraries = ['gearman', 'node-gearman', 'gearmanode', 'abraxas'] as const;
+type NpmSide = `npm:${(typeof npmLibraries)[number]}${'' | '+nodelay'}`;
 /** Sides whose client and worker are programs of their own, timing their own rounds. */
-type ProgramSide = 'floor' | 'php';
+type ProgramSide = 'floor' | 'php' | NpmSide;
 /** The `gearshift work` options of each gearshift side. */
-const workerOptions: Record<Exclude<Side, ProgramSide>, string[]> = {
+const workerOptions: Record<GearshiftSide, string[]> = {
   gearshift: ['--threads', '1'],
   'gearshift-inline': ['--threads', '0'],
   'gearshift-classic': ['--threads', '0', '--prefetch-ms', '0'],
 };
 
+/** An npm side's library, and whether TCP_NODELAY is forced on its sockets. */
+function npmLibraryOf(side: NpmSide): { library: string; noDelay: string[] } {
+  const [library, noDelay] = side.slice('npm:'.length).split('+');
+  return { library: library as string, noDelay: noDelay ? ['nodelay'] : [] };
+}
+
+/** The command that runs a program side's client or worker, before its own arguments. */
+function programCommand(side: ProgramSide, role: 'client' | 'worker'): [string, string[]] {
+  if (side === 'php') return ['php', [role === 'client' ? phpClient : phpWorker]];
+  if (side === 'floor') return [process.execPath, [floorProgram, role]];
+  return [process.execPath, [npmProgram, npmLibraryOf(side).library, role]];
+}
+
 /** Starts worker processes of one side and waits until gearmand lists them all. */
 async function startWorkers(side: Side, server: TestGearmand, count: number): Promise<ChildProcess[]> {
-  const children = Array.from({ length: count }, () =>
-    side === 'php'
-      ? spawn('php', [phpWorker, '127.0.0.1', String(server.port), 'inc'], { stdio: 'ignore' })
-      : side === 'floor'
-        ? spawn(process.execPath, [floorProgram, 'worker', '127.0.0.1', String(server.port), 'inc'], {
-            stdio: 'ignore',
-          })
-        : spawn(
-            process.execPath,
-            [cli, 'work', functionsModule, '--gearman', server.address, ...workerOptions[side]],
-            { stdio: 'ignore' },
-          ),
-  );
+  const children = Array.from({ length: count }, () => {
+    if (side === 'gearshift' || side === 'gearshift-inline' || side === 'gearshift-classic')
+      return spawn(
+        process.execPath,
+        [cli, 'work', functionsModule, '--gearman', server.address, ...workerOptions[side]],
+        { stdio: 'ignore' },
+      );
+    const [command, args] = programCommand(side, 'worker');
+    const noDelay = side.startsWith('npm:') ? npmLibraryOf(side as NpmSide).noDelay : [];
+    return spawn(command, [...args, '127.0.0.1', String(server.port), 'inc', ...noDelay], {
+      stdio: 'ignore',
+    });
+  });
   const admin = new GearmanAdmin(parseServerAddress(server.address), {
     connectTimeoutMs: 2000,
     keepAliveMs: 0,
@@ -80,24 +101,24 @@ async function startWorkers(side: Side, server: TestGearmand, count: number): Pr
 }
 
 /**
- * Jobs per second for one side in one scenario, on a fresh gearmand; with `phpWorkers`, the workers are
- * PHP's whichever side's client is measured (the client alone).
+ * Jobs per second for one side's client against one side's workers in one scenario, on a fresh gearmand
+ * (the workers are PHP's or the floor's when a client is measured alone, the floor's client when a
+ * worker is).
  */
 async function measure(
   side: Side,
+  workerSide: Side,
   mode: Mode,
   count: number,
   workers: number,
-  phpWorkers: boolean,
 ): Promise<number> {
   const server = await startGearmand();
-  const children =
-    mode === 'background' ? [] : await startWorkers(phpWorkers ? 'php' : side, server, workers);
+  const children = mode === 'background' ? [] : await startWorkers(workerSide, server, workers);
   try {
     const ms =
-      side === 'php' || side === 'floor'
-        ? await program(side, server, mode, count)
-        : await gearshift(server, mode, count);
+      side === 'gearshift' || side === 'gearshift-inline' || side === 'gearshift-classic'
+        ? await gearshift(server, mode, count)
+        : await program(side, server, mode, count);
     return (count / ms) * 1000;
   } finally {
     for (const child of children) child.kill('SIGKILL');
@@ -130,14 +151,15 @@ async function roundOf(gs: Client, mode: Mode, count: number): Promise<void> {
   }
 }
 
-/** Runs the PHP client or the floor's, which time their own measured round (not their start-up). */
+/** Runs a program side's client, which times its own measured round (not its start-up). */
 async function program(side: ProgramSide, server: TestGearmand, mode: Mode, count: number): Promise<number> {
-  const [command, script] = side === 'php' ? ['php', phpClient] : [process.execPath, floorProgram];
+  const [command, script] = programCommand(side, 'client');
   const args = ['127.0.0.1', String(server.port), 'inc', mode, String(count), String(warmUp(count))];
-  const { stdout } = await exec(command, side === 'php' ? [script, ...args] : [script, 'client', ...args], {
-    timeout: 300_000,
-  });
-  const { ms, count: checked } = JSON.parse(stdout) as { ms: number; count: number };
+  const noDelay = side.startsWith('npm:') ? npmLibraryOf(side as NpmSide).noDelay : [];
+  const { stdout } = await exec(command, [...script, ...args, ...noDelay], { timeout: 300_000 });
+  // The last line: a library may log before it.
+  const last = stdout.trim().split('\n').at(-1) ?? '';
+  const { ms, count: checked } = JSON.parse(last) as { ms: number; count: number };
   if (checked !== count) throw new Error(`the ${side} client got ${checked} of ${count} right`);
   return ms;
 }
@@ -210,13 +232,14 @@ console.log(
 console.log(
   '"node:net" is a client and worker with node:net and nothing else (bench/floor): the floor under any Node library\n',
 );
-const columns: Side[] = ['gearshift', 'gearshift-inline', 'gearshift-classic', 'floor', 'php'];
+type ColumnSide = GearshiftSide | 'floor' | 'php';
+const columns: ColumnSide[] = ['gearshift', 'gearshift-inline', 'gearshift-classic', 'floor', 'php'];
 const ratioColumns = columns.slice(0, 4);
 console.log(
   `  ${'scenario'.padEnd(40)} ${['thread', 'inline', 'classic', 'node:net', 'PHP'].map((name) => name.padStart(8)).join(' ')}  ${'ratios to PHP'.padStart(27)}  (issue's PHP)`,
 );
 for (const scenario of scenarios) {
-  const best: Record<Side, number> = {
+  const best: Record<ColumnSide, number> = {
     gearshift: 0,
     'gearshift-inline': 0,
     'gearshift-classic': 0,
@@ -225,7 +248,7 @@ for (const scenario of scenarios) {
   };
   // Background submissions involve no worker, nor does a client measured alone, and a serial caller never
   // lets a worker hold a second job: there the extra gearshift columns would measure the same thing again.
-  const sides: Side[] =
+  const sides: ColumnSide[] =
     scenario.mode === 'background' || scenario.phpWorkers
       ? ['gearshift', 'floor', 'php']
       : scenario.mode === 'serial'
@@ -236,12 +259,95 @@ for (const scenario of scenarios) {
     for (const side of round === 0 ? sides : [...sides].reverse())
       best[side] = Math.max(
         best[side],
-        await measure(side, scenario.mode, scenario.count, scenario.workers, scenario.phpWorkers ?? false),
+        await measure(
+          side,
+          scenario.phpWorkers ? 'php' : side,
+          scenario.mode,
+          scenario.count,
+          scenario.workers,
+        ),
       );
   }
-  const figure = (side: Side) => (best[side] ? fmt(best[side]) : '-').padStart(8);
-  const ratio = (side: Side) => (best[side] ? `${(best[side] / best.php).toFixed(2)}x` : '-').padStart(6);
+  const figure = (side: ColumnSide) => (best[side] ? fmt(best[side]) : '-').padStart(8);
+  const ratio = (side: ColumnSide) =>
+    (best[side] ? `${(best[side] / best.php).toFixed(2)}x` : '-').padStart(6);
   console.log(
     `  ${scenario.label.padEnd(40)} ${columns.map(figure).join(' ')}  ${ratioColumns.map(ratio).join(' ')}  ${scenario.reference && `(${scenario.reference})`}`,
   );
+}
+
+// The Gearman libraries Node users install from npm, as workers and as clients, beside gearshift, the
+// floor and PHP, on the same machine in the same run. A library as shipped and with TCP_NODELAY forced:
+// three of the four ship with Nagle's algorithm on, and their workers then wait out the peer's delayed
+// ACK on every job; those run a short round (a few seconds at their pace), the figure being the same.
+const npmSides: NpmSide[] = npmLibraries.flatMap((library): NpmSide[] =>
+  // abraxas turns TCP_NODELAY on itself: forcing it would measure the same thing again.
+  library === 'abraxas' ? [`npm:${library}`] : [`npm:${library}`, `npm:${library}+nodelay`],
+);
+const stallsOnNagle = (side: Side) =>
+  side.startsWith('npm:') && !side.endsWith('+nodelay') && side !== 'npm:abraxas';
+const nagleJobs = 200;
+const sideName = (side: Side) =>
+  side.startsWith('npm:')
+    ? side.slice('npm:'.length).replace('+nodelay', ' +TCP_NODELAY')
+    : {
+        gearshift: 'gearshift',
+        'gearshift-inline': 'gearshift --threads 0',
+        'gearshift-classic': 'classic',
+        floor: 'node:net floor',
+        php: 'PHP',
+      }[side as GearshiftSide | 'floor' | 'php'];
+const npmTables: {
+  title: string;
+  /** The side measured: its client, or its workers. */
+  role: 'client' | 'worker';
+  mode: Mode;
+  count: number;
+  sides: Side[];
+}[] = [
+  {
+    title: `worker: serial calls from the node:net client (${fmt(serialJobs)}; ${nagleJobs} where Nagle stalls)`,
+    role: 'worker',
+    mode: 'serial',
+    count: serialJobs,
+    sides: ['gearshift', 'gearshift-inline', 'floor', 'php', ...npmSides],
+  },
+  {
+    title: `client: serial run against a PHP worker (${fmt(serialJobs)})`,
+    role: 'client',
+    mode: 'serial',
+    count: serialJobs,
+    sides: ['gearshift', 'floor', 'php', ...npmSides],
+  },
+  {
+    title: `client: serial background submissions (${fmt(manyJobs)})`,
+    role: 'client',
+    mode: 'background',
+    count: manyJobs,
+    sides: ['gearshift', 'floor', 'php', ...npmSides],
+  },
+];
+console.log(
+  '\nnpm Gearman libraries, the better of two measurements, jobs per second; "x" is gearshift over the side',
+);
+for (const table of npmTables) {
+  const best = new Map<Side, number>();
+  for (let round = 0; round < 2; round++)
+    for (const side of round === 0 ? table.sides : [...table.sides].reverse()) {
+      const count = table.role === 'worker' && stallsOnNagle(side) ? nagleJobs : table.count;
+      const rate =
+        table.role === 'worker'
+          ? await measure('floor', side, table.mode, count, 1)
+          : await measure(side, 'php', table.mode, count, 1);
+      best.set(side, Math.max(best.get(side) ?? 0, rate));
+    }
+  const ours = best.get('gearshift') as number;
+  console.log(`  ${table.title}`);
+  for (const side of table.sides) {
+    const rate = best.get(side) as number;
+    const note = table.role === 'worker' && stallsOnNagle(side) ? '  (ships without TCP_NODELAY: Nagle)' : '';
+    console.log(
+      `    ${sideName(side).padEnd(28)} ${fmt(rate).padStart(8)}  ${side === 'gearshift' ? '' : `${(ours / rate).toFixed(2)}x`.padStart(7)}${note}`,
+    );
+  }
 }
