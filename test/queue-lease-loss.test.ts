@@ -4,7 +4,7 @@
  * signal fires), says so, and writes nothing more for it; the other worker's run is the job's end.
  */
 import type { ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
@@ -37,8 +37,18 @@ describe('a worker that lost its lease', () => {
     const warnings = stderrOf(stalled);
     const gs = createClient<typeof queueFunctions>({ queue: { path: queue, pollMs: 50 } });
     try {
-      const handle = await gs.background('leaseProbe', { log, ms: 4_000 }, { attempts: 3, backoff: 10 });
+      // The stalled run is long enough that it cannot end by itself while stopped, however slowly the
+      // other runner starts; the taker's run is short.
+      const handle = await gs.background(
+        'leaseProbe',
+        { log, ms: 120_000, laterMs: 2_000 },
+        { attempts: 3, backoff: 10 },
+      );
       await expect.poll(async () => (await gs.status(handle)).state, { timeout: 20_000 }).toBe('running');
+      // Running from its claim, but stopped only once its handler has begun.
+      await expect
+        .poll(() => (existsSync(log) ? readFileSync(log, 'utf8') : ''), { timeout: 20_000 })
+        .toContain(`began ${stalled.pid}`);
 
       stalled.kill('SIGSTOP');
       await pause(900); // past its lease
@@ -55,7 +65,7 @@ describe('a worker that lost its lease', () => {
       expect(status.result).toBe(taker.pid);
       expect(status.attempts).toBe(2);
       expect(readFileSync(log, 'utf8').trim().split('\n').sort()).toEqual(
-        [`aborted ${stalled.pid}`, `done ${taker.pid}`].sort(),
+        [`began ${stalled.pid}`, `began ${taker.pid}`, `aborted ${stalled.pid}`, `done ${taker.pid}`].sort(),
       );
       // The expired lease was counted back to the queue, and the stalled runner's late end not at all.
       const { kept, counted } = jobCounts(queue);
