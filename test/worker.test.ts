@@ -56,6 +56,38 @@ describe('createWorker', () => {
     expect(worker.running).toBe(0);
   });
 
+  it('tells of every job it starts, tiny ones run in batches too, each before its end', async () => {
+    const path = join(directory, 'tiny.db');
+    const gs = createClient<typeof queueFunctions>({ queue: path });
+    const handles: string[] = [];
+    try {
+      // Queued before the worker starts: the function is soon measured tiny, and its jobs go in batches,
+      // where a job's end can overtake the report that it began.
+      for (let n = 0; n < 300; n++) handles.push(await gs.background('square', { n }));
+    } finally {
+      await gs.close();
+    }
+    const worker = createWorker({ functions, queue: path, threads: 1 });
+    workers.push(worker);
+    const events = recorded(worker);
+    await worker.start();
+    await expect
+      .poll(() => events.filter((e) => e.type === 'jobEnded').length, { timeout: 20_000 })
+      .toBe(300);
+    const ofJobs = events.filter((e) => e.type !== 'connection') as {
+      type: 'jobStarted' | 'jobEnded';
+      event: { handle: string; outcome?: string };
+    }[];
+    for (const handle of handles) {
+      const own = ofJobs.filter((e) => e.event.handle === handle);
+      expect(
+        own.map((e) => e.type),
+        handle,
+      ).toEqual(['jobStarted', 'jobEnded']);
+      expect(own[1]?.event.outcome).toBe('completed');
+    }
+  });
+
   it.runIf(gearmandInstalled)(
     'runs the jobs of job servers, and tells when a server goes and comes back',
     async () => {

@@ -3,7 +3,11 @@ import { EventEmitter } from 'node:events';
 
 /** The events of a worker, by name. */
 export interface WorkerEventMap {
-  /** A job began running on a thread. */
+  /**
+   * A job began running. Every job that ran gets one, before its `jobEnded`; a job measured tiny runs in
+   * a batch with others, and its end can overtake the report that it began: it is announced then, just
+   * before its end.
+   */
   jobStarted: { readonly handle: string; readonly functionName: string };
   /** A job ended here: `completed`, `failed` (with the error), or `abandoned` (given back at a stop). */
   jobEnded: {
@@ -11,7 +15,7 @@ export interface WorkerEventMap {
     readonly functionName: string;
     readonly outcome: 'completed' | 'failed' | 'abandoned';
     readonly error?: Error;
-    /** Milliseconds it ran, when it started. */
+    /** Milliseconds it ran, from its `jobStarted`; absent when that came only with its end. */
     readonly ms?: number;
   };
   /**

@@ -211,6 +211,10 @@ export class WorkerHost<O> implements JobHost<O> {
     cancel(job.timer);
     this.#running.delete(job.handle);
     const ms = job.startedAt === undefined ? undefined : performance.now() - job.startedAt;
+    // A job measured tiny runs in a batch with others, and its end can overtake the report that it
+    // began: it is announced as started now, so that every job that ran has both events (and no time).
+    if (job.startedAt === undefined && outcome !== 'abandoned')
+      this.#events.emit('jobStarted', { handle: job.handle, functionName: job.info.name });
     this.#events.emit('jobEnded', {
       handle: job.handle,
       functionName: job.info.name,
