@@ -9,6 +9,7 @@
 // times only its measured round. The worker grabs a job only when it has none (as libgearman's do, and
 // gearshift's with --prefetch-ms 0), sending PRE_SLEEP right behind each grab, as gearshift's does.
 import { connect } from 'node:net';
+import { printTimedRound } from '../timed-round.mjs';
 
 const [role, host, port, functionName, mode, count, warmUp] = process.argv.slice(2);
 const REQ = Buffer.from('\0REQ', 'latin1');
@@ -128,11 +129,7 @@ async function client() {
     }
     return right;
   }
-  await roundOf(Number(warmUp));
-  const started = performance.now();
-  const right = await roundOf(Number(count));
-  const ms = performance.now() - started;
-  process.stdout.write(`${JSON.stringify({ ms, count: right })}\n`);
+  await printTimedRound(roundOf, Number(warmUp), Number(count));
   socket.destroy();
 }
 

@@ -177,11 +177,8 @@ async function main() {
     else for (let n = 0; n < jobs; n++) right += (await client.background(n)) ? 1 : 0;
     return right;
   }
-  await roundOf(Number(warmUp));
-  const started = performance.now();
-  const right = await roundOf(Number(count));
-  const ms = performance.now() - started;
-  process.stdout.write(`${JSON.stringify({ ms, count: right })}\n`);
+  const { printTimedRound } = await import('../timed-round.mjs');
+  await printTimedRound(roundOf, Number(warmUp), Number(count));
   process.exit(0);
 }
 
