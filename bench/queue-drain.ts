@@ -9,6 +9,42 @@ export interface DrainedJobs {
   readonly input?: (index: number) => { key: number };
 }
 
+type QueueClient = ReturnType<typeof createClient<typeof functions>>;
+
+/** Commits `count` background jobs of the drain's function in one call. */
+async function enqueueAll(client: QueueClient, count: number, { functionName, input }: DrainedJobs) {
+  await client.backgroundAll(
+    Array.from({ length: count }, (_, index) =>
+      client.backgroundJob(functionName, (input?.(index) ?? { key: 0 }) as never),
+    ),
+  );
+}
+
+/**
+ * Milliseconds from calling `begin` to `count` jobs of `functionName` completed in the file at `path`,
+ * by a count polled every `pollMs`; read with this process's own SQLite driver: two copies of SQLite
+ * must not open one file.
+ */
+async function msUntilCompleted(
+  path: string,
+  count: number,
+  functionName: string,
+  pollMs: number,
+  begin: () => Promise<unknown>,
+): Promise<number> {
+  const reader = openSqlite(path);
+  const completed = reader.prepare('SELECT count(*) FROM jobs WHERE state = 2 AND function = ?');
+  try {
+    const started = performance.now();
+    await begin();
+    while ((completed.value(functionName) as number) < count)
+      await new Promise((resolve) => setTimeout(resolve, pollMs));
+    return performance.now() - started;
+  } finally {
+    reader.close();
+  }
+}
+
 /**
  * Milliseconds from committing `count` no-op background jobs to the last one completed. `retention`
  * as the queue option: a drain longer than the default's 10,000 kept jobs needs more kept, since the
@@ -20,27 +56,14 @@ export async function drainMs(
   retention?: QueueOptions['retention'],
   jobs: DrainedJobs = { functionName: 'noop' },
 ): Promise<number> {
-  const functionsModule = new URL('./queue-functions.js', import.meta.url);
   const gs = createClient<typeof functions>({
-    functions: functionsModule,
+    functions: new URL('./queue-functions.js', import.meta.url),
     threads: 2,
     queue: { path, ...(retention ? { retention } : {}) },
   });
   await gs.start();
   await gs.run('noop');
-  // Read with this process's own SQLite driver: two copies of SQLite must not open one file.
-  const reader = openSqlite(path);
-  const completed = reader.prepare('SELECT count(*) FROM jobs WHERE state = 2');
-  const started = performance.now();
-  const { functionName, input } = jobs;
-  await gs.backgroundAll(
-    Array.from({ length: count }, (_, index) =>
-      gs.backgroundJob(functionName, (input?.(index) ?? { key: 0 }) as never),
-    ),
-  );
-  while ((completed.value() as number) < count) await new Promise((resolve) => setTimeout(resolve, 5));
-  const ms = performance.now() - started;
-  reader.close();
+  const ms = await msUntilCompleted(path, count, jobs.functionName, 5, () => enqueueAll(gs, count, jobs));
   await gs.close();
   return ms;
 }
@@ -52,17 +75,12 @@ export async function drainMs(
  */
 export async function drainQueuedMs(path: string, count: number, jobs: DrainedJobs): Promise<number> {
   const functionsModule = new URL('./queue-functions.js', import.meta.url);
-  const { functionName, input } = jobs;
   const producer = createClient<typeof functions>({
     functions: functionsModule,
     queue: { path, runner: false },
   });
-  await producer.pause(functionName);
-  await producer.backgroundAll(
-    Array.from({ length: count }, (_, index) =>
-      producer.backgroundJob(functionName, (input?.(index) ?? { key: 0 }) as never),
-    ),
-  );
+  await producer.pause(jobs.functionName);
+  await enqueueAll(producer, count, jobs);
   await producer.close();
   const gs = createClient<typeof functions>({
     functions: functionsModule,
@@ -71,14 +89,7 @@ export async function drainQueuedMs(path: string, count: number, jobs: DrainedJo
   });
   await gs.start();
   await gs.run('stamp');
-  const reader = openSqlite(path);
-  const completed = reader.prepare(`SELECT count(*) FROM jobs WHERE state = 2 AND function = ?`);
-  const started = performance.now();
-  await gs.resume(functionName);
-  while ((completed.value(functionName) as number) < count)
-    await new Promise((resolve) => setTimeout(resolve, 2));
-  const ms = performance.now() - started;
-  reader.close();
+  const ms = await msUntilCompleted(path, count, jobs.functionName, 2, () => gs.resume(jobs.functionName));
   await gs.close();
   return ms;
 }

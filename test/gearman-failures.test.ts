@@ -29,11 +29,12 @@ afterEach(async () => {
 });
 afterAll(() => rmSync(directory, { recursive: true, force: true }));
 
-/** A gearmand and a gearshift worker on it, with the worker's log and `refused` events kept. */
+/** A gearmand and a gearshift worker on it, with the worker's log, `refused` and `jobStarted` events kept. */
 async function cluster(kind: GearmandKind, failAs?: 'fail' | 'exception') {
   const server = await startGearmand([], kind);
   const lines: string[] = [];
   const refused: WorkerEventMap['refused'][] = [];
+  const started: string[] = [];
   const worker = createWorker({
     functions: functionsModule,
     gearman: { servers: server.address },
@@ -43,8 +44,9 @@ async function cluster(kind: GearmandKind, failAs?: 'fail' | 'exception') {
   });
   workers.push(worker);
   worker.on('refused', (event) => refused.push(event));
+  worker.on('jobStarted', (event) => started.push(event.handle));
   await worker.start();
-  return { address: server.address, lines, refused };
+  return { address: server.address, lines, refused, started };
 }
 
 const json = (value: unknown) => Buffer.from(JSON.stringify(value));
@@ -92,9 +94,11 @@ for (const kind of ['c', 'perl'] as const) {
     });
 
     it('refuses a job whose input is not JSON: said on its log and as an event, and its caller hears the end', async () => {
-      const { address, lines, refused } = await cluster(kind);
+      const { address, lines, refused, started } = await cluster(kind);
       const { end, handle } = await submitBare(address, 'add', Buffer.from('not json'));
       expect(end.name).toBe('WORK_FAIL');
+      // It never reached the pool: it did not start.
+      expect(started).not.toContain(handle);
       expect(refused).toEqual([
         expect.objectContaining({
           handle,

@@ -235,6 +235,8 @@ describe.skipIf(!gearmandInstalled)('job control on a Gearman cluster', () => {
     expect(await client.cancel(running)).toBe(1);
     await until(() => ledger(log).includes('running aborted'));
     expect(ledger(log)).toEqual(['running started', 'running aborted']);
+    // The worker's WORK_FAIL reaches gearmand a moment after the handler noted its abort.
+    await until(async () => !(await client.status(running)).known);
     expect(await client.cancel(running)).toBe(0);
   });
 

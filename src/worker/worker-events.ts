@@ -4,9 +4,10 @@ import { EventEmitter } from 'node:events';
 /** The events of a worker, by name. */
 export interface WorkerEventMap {
   /**
-   * A job began running. Every job that ran gets one, before its `jobEnded`; a job measured tiny runs in
-   * a batch with others, and its end can overtake the report that it began: it is announced then, just
-   * before its end.
+   * A job began running. Every job that completes, or fails in the pool, gets one before its `jobEnded`;
+   * a job measured tiny runs in a batch with others, and its end can overtake the report that it began:
+   * it is announced then, just before its end. A job refused, cancelled or given back before it began
+   * has only its `jobEnded`.
    */
   jobStarted: { readonly handle: string; readonly functionName: string };
   /** A job ended here: `completed`, `failed` (with the error), or `abandoned` (given back at a stop). */

@@ -32,7 +32,7 @@ export class WorkerHost<O> implements JobHost<O> {
     complete: (job, result) => {
       // The answer goes before the end frees the room (which may ask for the next job).
       this.#source.completed(job, result);
-      this.#end(job, 'completed');
+      this.#end(job, 'completed', undefined, true);
     },
     fail: (job, error) => this.#failed(job, error, false),
   };
@@ -202,18 +202,26 @@ export class WorkerHost<O> implements JobHost<O> {
       }
     }
     this.#source.failed(job, error, final);
-    this.#end(job, 'failed', error);
+    // Not final: the pool reported it, so it was taken up there (a final failure is a refusal or an abort).
+    this.#end(job, 'failed', error, !final);
   }
 
-  #end(job: HostedJob<O>, outcome: 'completed' | 'failed' | 'abandoned', error?: Error): void {
+  /** `endedByPool`: the pool reported the end, so the job was taken up there, whether or not its start was seen. */
+  #end(
+    job: HostedJob<O>,
+    outcome: 'completed' | 'failed' | 'abandoned',
+    error?: Error,
+    endedByPool = false,
+  ): void {
     if (job.ended) return;
     job.ended = true;
     cancel(job.timer);
     this.#running.delete(job.handle);
     const ms = job.startedAt === undefined ? undefined : performance.now() - job.startedAt;
     // A job measured tiny runs in a batch with others, and its end can overtake the report that it
-    // began: it is announced as started now, so that every job that ran has both events (and no time).
-    if (job.startedAt === undefined && outcome !== 'abandoned')
+    // began: it is announced as started now, so that every job the pool ended has both events (and no
+    // time). One refused or stopped before it reached the pool has only its end.
+    if (job.startedAt === undefined && endedByPool)
       this.#events.emit('jobStarted', { handle: job.handle, functionName: job.info.name });
     this.#events.emit('jobEnded', {
       handle: job.handle,
