@@ -102,8 +102,7 @@ async function startWorkers(side: Side, server: TestGearmand, count: number): Pr
 
 /**
  * Jobs per second for one side's client against one side's workers in one scenario, on a fresh gearmand
- * (the workers are PHP's or the floor's when a client is measured alone, the floor's client when a
- * worker is).
+ * (PHP's workers when a client is measured alone, the floor's client when a worker is).
  */
 async function measure(
   side: Side,
@@ -287,23 +286,24 @@ const npmSides: NpmSide[] = npmLibraries.flatMap((library): NpmSide[] =>
 const stallsOnNagle = (side: Side) =>
   side.startsWith('npm:') && !side.endsWith('+nodelay') && side !== 'npm:abraxas';
 const nagleJobs = 200;
-const sideName = (side: Side) =>
+/** The sides of the npm tables. */
+type TableSide = 'gearshift' | 'gearshift-inline' | 'floor' | 'php' | NpmSide;
+const sideName = (side: TableSide) =>
   side.startsWith('npm:')
     ? side.slice('npm:'.length).replace('+nodelay', ' +TCP_NODELAY')
     : {
         gearshift: 'gearshift',
         'gearshift-inline': 'gearshift --threads 0',
-        'gearshift-classic': 'classic',
         floor: 'node:net floor',
         php: 'PHP',
-      }[side as GearshiftSide | 'floor' | 'php'];
+      }[side as Exclude<TableSide, NpmSide>];
 const npmTables: {
   title: string;
   /** The side measured: its client, or its workers. */
   role: 'client' | 'worker';
   mode: Mode;
   count: number;
-  sides: Side[];
+  sides: TableSide[];
 }[] = [
   {
     title: `worker: serial calls from the node:net client (${fmt(serialJobs)}; ${nagleJobs} where Nagle stalls)`,
@@ -331,7 +331,7 @@ console.log(
   '\nnpm Gearman libraries, the better of two measurements, jobs per second; "x" is gearshift over the side',
 );
 for (const table of npmTables) {
-  const best = new Map<Side, number>();
+  const best = new Map<TableSide, number>();
   for (let round = 0; round < 2; round++)
     for (const side of round === 0 ? table.sides : [...table.sides].reverse()) {
       const count = table.role === 'worker' && stallsOnNagle(side) ? nagleJobs : table.count;

@@ -57,13 +57,16 @@ const libraries = {
       async client() {
         const client = await open();
         let answered;
+        let failed;
         client.on('WORK_COMPLETE', (job) => answered(JSON.parse(job.payload.toString('utf8'))));
         client.on('JOB_CREATED', (handle) => answered(handle));
+        client.on('WORK_FAIL', () => failed(new Error('the job failed')));
         return {
           run: (n) =>
-            new Promise((resolve) => {
+            new Promise((resolve, reject) => {
               // JOB_CREATED comes first and is not the answer: wait for the completion.
               answered = (value) => typeof value === 'number' && resolve(value);
+              failed = reject;
               client.submitJob(functionName, String(n));
             }),
           background: (n) =>
@@ -117,6 +120,13 @@ const libraries = {
     };
   },
   gearmanode() {
+    // gearmanode logs each packet through loggers of winston's, and the winston 3 that npm installs for it
+    // gives those no transport: it prints a warning to stderr for every line, three per job. A user quiets
+    // it as here, with a transport at the warn level for the loggers it makes.
+    const winston = require('winston');
+    const quiet = { level: 'warn', transports: [new winston.transports.Console()] };
+    winston.configure(quiet);
+    winston.loggers.options = quiet;
     const gearmanode = require('gearmanode');
     const servers = [{ host, port: Number(port) }];
     return {
@@ -131,6 +141,7 @@ const libraries = {
             new Promise((resolve, reject) => {
               const job = client.submitJob(functionName, String(n));
               job.on('complete', () => resolve(JSON.parse(job.response.toString('utf8'))));
+              job.on('failed', () => reject(new Error('the job failed')));
               job.on('error', reject);
             }),
           background: (n) =>
@@ -164,6 +175,8 @@ const libraries = {
 async function main() {
   const make = libraries[library];
   if (!make) throw new Error(`unknown library ${library}: one of ${Object.keys(libraries).join(', ')}`);
+  if (role === 'client' && mode !== 'serial' && mode !== 'background')
+    throw new Error(`unknown mode ${mode}: serial or background`);
   const side = make();
   if (role === 'worker') {
     await side.worker();
