@@ -21,7 +21,9 @@ import {
   UnknownFunctionError,
   UnsupportedError,
 } from '../src/index.js';
+import { QueueStore } from '../src/queue/queue-store.js';
 import { ScheduleClock } from '../src/queue/schedule-clock.js';
+import { ScheduleTicker } from '../src/queue/schedule-ticker.js';
 import type queueFunctions from './fixtures/queue-functions.js';
 import { gearshift } from './helpers/cli.js';
 import { gearmandInstalled, startGearmand, stopAllGearmands } from './helpers/gearmand.js';
@@ -180,6 +182,71 @@ describe('the clock of a schedule', () => {
     // croner would read these as a single date, and as a year: neither fires again and again.
     expect(refused(() => new ScheduleClock({ cron: '2027-01-01T09:00:00Z' }))).toMatch(/schedule\.cron/);
     expect(refused(() => new ScheduleClock({ cron: '0 0 9 * * * 2027' }))).toMatch(/schedule\.cron/);
+  });
+});
+
+describe('the ticker that looks at the schedules when a slot falls due', () => {
+  /** A real file with one schedule every 100 ms, and a ticker whose looks end `lookMs` after their write, or fail. */
+  function ticking(name: string, lookMs: number, fail: boolean) {
+    const store = new QueueStore(scratch(name), { durability: 'process', pollMs: 1000 });
+    store.transaction(
+      () =>
+        store.schedules.upsert(
+          {
+            id: 'fast',
+            functionName: 'noop',
+            input: null,
+            cron: null,
+            tz: null,
+            everyMs: 100,
+            catchUp: 1,
+            priority: 0,
+            maxAttempts: 1,
+            backoff: 0,
+            target: null,
+          },
+          Date.now(),
+        ),
+      'immediate',
+    );
+    const looks: number[] = [];
+    const ticker = new ScheduleTicker(store, null, async () => {
+      looks.push(Date.now());
+      if (fail) throw new Error('the write was refused');
+      store.transaction(() => store.schedules.tick(Date.now()), 'immediate');
+      // The write is in; the look ends later (a busy event loop), when the next slot is due already.
+      await sleep(lookMs);
+    });
+    return { store, ticker, looks };
+  }
+
+  it('a look that ends after the next slot is followed at once by the next look, not after the pause for a failed one', async () => {
+    const { store, ticker, looks } = ticking('slow-looks.db', 150, false);
+    ticker.arm();
+    await sleep(1400);
+    ticker.stop();
+    store.close();
+    // Back to back: about nine looks of 150 ms in 1.4 s. The first version paused a second after each
+    // (it took the slot due for the one the look had failed to move), and looked twice.
+    expect(looks.length).toBeGreaterThanOrEqual(5);
+  });
+
+  it('a failed look is retried after a second, with a warning, not at once', async () => {
+    const warnings: string[] = [];
+    const onWarning = (warning: Error) => warnings.push(warning.message);
+    process.on('warning', onWarning);
+    const { store, ticker, looks } = ticking('failed-looks.db', 0, true);
+    try {
+      ticker.arm();
+      await sleep(1500);
+    } finally {
+      ticker.stop();
+      store.close();
+      process.off('warning', onWarning);
+    }
+    expect(looks.length).toBe(2);
+    expect((looks[1] as number) - (looks[0] as number)).toBeGreaterThanOrEqual(990);
+    expect(warnings).toContain('gearshift: a look at the schedules failed: Error: the write was refused');
   });
 });
 

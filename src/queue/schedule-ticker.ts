@@ -29,6 +29,8 @@ export class ScheduleTicker {
   #stopped = false;
   /** When the last look ended (Date.now()), to space out looks that found the same slot still due. */
   #lastTick = 0;
+  /** The soonest slot when the last look began: still the soonest after it means that look failed. */
+  #lastLooked: number | null = null;
 
   /**
    * @param target whose schedules: the file's own (null) or Gearman's
@@ -51,9 +53,10 @@ export class ScheduleTicker {
     this.#armedFor = soonest;
     if (soonest === null) return;
     const now = Date.now();
-    // A slot still due right after a look means that look failed (its write was refused): not again at once.
-    const wait =
-      soonest <= now && now - this.#lastTick < retryMs ? this.#lastTick + retryMs - now : soonest - now;
+    // The slot the last look began with, still due after it, means that look failed (its write was
+    // refused): not again at once. A later slot already due (a slow look, a short interval) is due now.
+    const failed = soonest === this.#lastLooked && soonest <= now && now - this.#lastTick < retryMs;
+    const wait = failed ? this.#lastTick + retryMs - now : soonest - now;
     this.#timer = after(Math.min(Math.max(0, wait), maxSleepMs), () => this.#wake()).unref();
   }
 
@@ -61,7 +64,7 @@ export class ScheduleTicker {
   #wake(): void {
     this.#timer = undefined;
     const soonest = this.#store.closed ? null : this.#store.schedules.soonest(this.#target);
-    if (soonest !== null && soonest <= Date.now()) void this.#tick();
+    if (soonest !== null && soonest <= Date.now()) void this.#tick(soonest);
     else {
       this.#armedFor = null;
       this.arm();
@@ -74,10 +77,11 @@ export class ScheduleTicker {
     this.#timer = undefined;
   }
 
-  async #tick(): Promise<void> {
+  async #tick(soonest: number): Promise<void> {
     this.#timer = undefined;
     this.#armedFor = null;
     this.#ticking = true;
+    this.#lastLooked = soonest;
     try {
       await this.#handleDue();
     } catch (error) {
