@@ -8,11 +8,11 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { createClient, createWorker, defineFunctions, InvalidOptionError } from '../src/index.js';
+import { createClient, createWorker, defineFunctions, InvalidOptionError, openQueue } from '../src/index.js';
 import type limited from './fixtures/limited-functions.js';
 import { gearmandInstalled, startGearmand, stopAllGearmands } from './helpers/gearmand.js';
 import { startRunner, stopAllRunners, stopRunner } from './helpers/runner-process.js';
-import { queryValue } from './helpers/sqlite.js';
+import { openDatabase, queryValue } from './helpers/sqlite.js';
 
 const module = new URL('./fixtures/limited-functions.ts', import.meta.url).pathname;
 const directory = mkdtempSync(join(tmpdir(), 'gearshift-limits-'));
@@ -140,7 +140,7 @@ describe('limits on a queue file, across runner processes', () => {
     expect(Math.max(...begins) - Math.min(...begins)).toBeGreaterThanOrEqual(7 * 500 - 2);
     // What the group's count holds is what the starts are, after every runner's forgetting.
     expect(queryValue(queue, "SELECT starts FROM limit_groups WHERE function = 'paced'") ?? 0).toBe(
-      queryValue(queue, "SELECT count(*) FROM limit_starts WHERE function = 'paced'"),
+      queryValue(queue, "SELECT coalesce(sum(starts), 0) FROM limit_starts WHERE function = 'paced'"),
     );
   });
 
@@ -200,8 +200,8 @@ describe('limits on a queue file, across runner processes', () => {
         .split('\n')
         .filter((line) => line.startsWith('begin'));
       expect(begins).toHaveLength(6);
-      // Six claims in the window, six starts counted (and held in the group's count).
-      expect(queryValue(queue, "SELECT count(*) FROM limit_starts WHERE function = 'roomy'")).toBe(6);
+      // Six claims of a job in the window, six starts counted (and held in the group's count).
+      expect(queryValue(queue, "SELECT sum(starts) FROM limit_starts WHERE function = 'roomy'")).toBe(6);
       expect(queryValue(queue, "SELECT starts FROM limit_groups WHERE function = 'roomy'")).toBe(6);
     } finally {
       await second.close();
@@ -232,6 +232,36 @@ describe('limits on a queue file, across runner processes', () => {
       .map((run) => run.begin)
       .sort((x, y) => x - y);
     expect(Math.max(...of('b').map((run) => run.end))).toBeLessThan(aBegins[2] as number);
+  });
+});
+
+describe('a queue file of schema 8 (a start per job)', () => {
+  it('becomes a start row per claim and group, undated if any of its starts was, the counts kept', () => {
+    const path = join(directory, 'schema-8.db');
+    openQueue(path).close();
+    const db = openDatabase(path);
+    db.exec(`DROP TABLE limit_starts;
+      CREATE TABLE limit_starts (
+        function TEXT NOT NULL, limit_key TEXT NOT NULL, job_id INTEGER NOT NULL, lease INTEGER NOT NULL, at INTEGER,
+        PRIMARY KEY (function, limit_key, job_id, lease)
+      ) WITHOUT ROWID;
+      INSERT INTO limit_starts VALUES ('paced', '', 1, 7, 100), ('paced', '', 2, 7, 130), ('paced', '', 3, 8, 120),
+        ('paced', '', 4, 8, NULL), ('paced', 'b', 5, 7, 90);
+      INSERT INTO limit_groups VALUES ('paced', '', 4), ('paced', 'b', 1);
+      PRAGMA user_version = 8`);
+    db.close();
+    openQueue(path).close();
+    const rows = openDatabase(path);
+    try {
+      expect(rows.prepare('SELECT * FROM limit_starts ORDER BY limit_key, lease').all()).toEqual([
+        { function: 'paced', limit_key: '', lease: 7, starts: 2, at: 130 },
+        { function: 'paced', limit_key: '', lease: 8, starts: 2, at: null },
+        { function: 'paced', limit_key: 'b', lease: 7, starts: 1, at: 90 },
+      ]);
+      expect(rows.prepare('SELECT starts FROM limit_groups ORDER BY limit_key').values()).toEqual([4, 1]);
+    } finally {
+      rows.close();
+    }
   });
 });
 

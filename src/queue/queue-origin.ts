@@ -1,9 +1,12 @@
 /** What a queue runner keeps of a job it claimed, to answer for it. */
 import type { ClaimedJob } from './sql/claim-jobs.js';
+import type { ClaimStarts } from './sql/claim-limited.js';
 
 /** A claimed job: the row, the lease token, the progress not yet written. */
 export interface QueueOrigin {
   readonly row: ClaimedJob;
   readonly token: number;
   progress: [number, number] | undefined;
+  /** A rate-limited job's claim, until the job counts as begun in it (see QueueSource's #begun). */
+  starts: ClaimStarts | undefined;
 }

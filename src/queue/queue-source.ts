@@ -26,7 +26,7 @@ import { heartbeatMsFor, RunnerUpkeep } from './runner-upkeep.js';
 import { ScheduleTicker } from './schedule-ticker.js';
 import { EventKind } from './schema.js';
 import type { ClaimedJob } from './sql/claim-jobs.js';
-import { type ClaimLimits, claimLimitsOf, type LimitedBegins } from './sql/claim-limited.js';
+import { type ClaimLimits, type ClaimStarts, claimLimitsOf } from './sql/claim-limited.js';
 import { operatorCancel } from './sql/control-jobs.js';
 import type { Retention } from './sql/retention.js';
 import { fromStored, toStored } from './stored-payload.js';
@@ -62,8 +62,8 @@ export class QueueSource implements JobSource<QueueOrigin> {
   #functionList = '[]';
   /** The limits among them, when any function declares one. */
   #limits: ClaimLimits | undefined;
-  /** Begins of rate-limited jobs not written yet (see #begun). */
-  #begins = new Map<string, LimitedBegins>();
+  /** Claims whose rate-limited jobs have all begun, not dated in the file yet (see #begun). */
+  #begins: ClaimStarts[] = [];
   /** Whether a write of the begins is asked for and has not run yet. */
   #beginsWriting = false;
   #claiming = false;
@@ -151,31 +151,46 @@ export class QueueSource implements JobSource<QueueOrigin> {
   }
 
   /**
-   * A rate-limited job's start counts from the first of these (its begin, its end, its giving back):
-   * see claim-limited.ts. Begins are written together, in the next write, one statement per group and
-   * claim: until then the claim counts as starting now, which it just did. The start is its claim's (named by the token), so a begin
-   * written after the claim was reaped still dates that claim's start, unless the sweep dated it first.
+   * A rate-limited job's start counts from the first of these (its begin, its end, its giving back): see
+   * claim-limited.ts. Its claim's row is dated when the last of the claim's jobs of its group has begun,
+   * in the next write: until then the claim counts as starting now, which its jobs did or will. The row
+   * is the claim's (named by the token), so a date written after the claim was reaped still dates it,
+   * unless the sweep dated it first.
    */
-  #begun(row: ClaimedJob, token: number, at: number): void {
-    if (this.#limits?.byFunction.get(row.functionName)?.rate === undefined) return;
-    const group = row.limitKey ?? '';
-    const slot = `${row.functionName}\u0000${group}\u0000${token}`;
-    const begins = this.#begins.get(slot);
-    if (begins) {
-      begins.ids.push(row.id);
-      begins.at = Math.max(begins.at, at);
-    } else this.#begins.set(slot, { functionName: row.functionName, group, token, ids: [row.id], at });
+  #begun(origin: QueueOrigin, at: number): void {
+    const starts = origin.starts;
+    if (!starts) return;
+    origin.starts = undefined;
+    starts.at = Math.max(starts.at, at);
+    if (--starts.left > 0) return;
+    this.#begins.push(starts);
     if (this.#beginsWriting) return;
     this.#beginsWriting = true;
     void this.#write(() => {
-      const written = this.#begins.values();
-      this.#begins = new Map();
+      const written = this.#begins;
+      this.#begins = [];
       this.#beginsWriting = false;
       this.#opened.claimLimited.begun(written);
     }).then(() => {
       // A batch that failed to begin never ran the write: the next begin asks for another.
       this.#beginsWriting = false;
     });
+  }
+
+  /** The rows of `limit_starts` a claim made, as its runner counts their begins; none without a rate. */
+  #claimStarts(rows: readonly ClaimedJob[], token: number): Map<string, ClaimStarts> | undefined {
+    const byFunction = this.#limits?.byFunction;
+    if (!byFunction) return undefined;
+    const claims = new Map<string, ClaimStarts>();
+    for (const { functionName, limitKey } of rows) {
+      if (byFunction.get(functionName)?.rate === undefined) continue;
+      const group = limitKey ?? '';
+      const slot = `${functionName}\u0000${group}`;
+      const claim = claims.get(slot);
+      if (claim) claim.left++;
+      else claims.set(slot, { functionName, group, token, left: 1, at: 0 });
+    }
+    return claims;
   }
 
   roomChanged(): void {
@@ -186,7 +201,7 @@ export class QueueSource implements JobSource<QueueOrigin> {
   started(job: HostedJob<QueueOrigin>): void {
     const { row, token } = job.origin;
     const at = Date.now();
-    this.#begun(row, token, at);
+    this.#begun(job.origin, at);
     void this.#write(() => this.#opened.settle.started(row.id, token, at));
   }
 
@@ -227,7 +242,7 @@ export class QueueSource implements JobSource<QueueOrigin> {
   completed(job: HostedJob<QueueOrigin>, result: unknown): void {
     const { row, token, progress } = job.origin;
     const stored = toStored(result, job.info.payload);
-    this.#begun(row, token, Date.now());
+    this.#begun(job.origin, Date.now());
     void this.#write(() => {
       if (progress) this.#opened.settle.progress(row.id, token, ...progress);
       this.#fenced(job, this.#opened.settle.complete(row, token, stored, Date.now()));
@@ -241,7 +256,7 @@ export class QueueSource implements JobSource<QueueOrigin> {
     const kind = error instanceof JobCancelledError ? 'cancelled' : final ? 'final' : 'retryable';
     const { state, runAt } = afterFailure(row, now, kind);
     const stored = JSON.stringify(jobErrorToData(error));
-    this.#begun(row, token, now);
+    this.#begun(job.origin, now);
     void this.#write(() =>
       this.#fenced(job, this.#opened.settle.fail(row, token, state, runAt, stored, now)),
     );
@@ -256,7 +271,7 @@ export class QueueSource implements JobSource<QueueOrigin> {
   abandon(job: HostedJob<QueueOrigin>): void {
     const { row, token } = job.origin;
     const at = Date.now();
-    this.#begun(row, token, at);
+    this.#begun(job.origin, at);
     void this.#write(() => this.#opened.settle.release(row, token, at));
   }
 
@@ -329,7 +344,9 @@ export class QueueSource implements JobSource<QueueOrigin> {
       (claimed) => {
         this.#claiming = false;
         if (claimed === undefined) return;
-        for (const row of claimed.jobs) this.#run(host, row, token);
+        const starts = this.#claimStarts(claimed.jobs, token);
+        for (const row of claimed.jobs)
+          this.#run(host, row, token, starts?.get(`${row.functionName}\u0000${row.limitKey ?? ''}`));
         if (claimed.jobs.length === wanted) this.#fill();
         else this.#scheduleNextReady(claimed.roomAt);
       },
@@ -339,10 +356,10 @@ export class QueueSource implements JobSource<QueueOrigin> {
     );
   }
 
-  #run(host: JobHost<QueueOrigin>, row: ClaimedJob, token: number): void {
+  #run(host: JobHost<QueueOrigin>, row: ClaimedJob, token: number, starts: ClaimStarts | undefined): void {
     const info = this.#functions.get(row.functionName) as FunctionInfo;
     const handle = this.#opened.handle(row.id);
-    const origin: QueueOrigin = { row, token, progress: undefined };
+    const origin: QueueOrigin = { row, token, progress: undefined, starts };
     const job = host.accept({
       handle,
       info,

@@ -189,6 +189,17 @@ const migrations: readonly string[] = [
      PRIMARY KEY (function, limit_key)
    ) WITHOUT ROWID;
    INSERT INTO limit_groups SELECT function, limit_key, count(*) FROM limit_starts GROUP BY function, limit_key;`,
+  // 9: limit_starts has one row per claim and group, holding how many starts it made, dated when the last
+  // of them began (sql/claim-limited.ts), not a row per job. A claim's rows become one, undated if any of
+  // its starts was; the groups' counts are unchanged.
+  `ALTER TABLE limit_starts RENAME TO limit_starts_8;
+   CREATE TABLE limit_starts (
+     function TEXT NOT NULL, limit_key TEXT NOT NULL, lease INTEGER NOT NULL, starts INTEGER NOT NULL, at INTEGER,
+     PRIMARY KEY (function, limit_key, lease)
+   ) WITHOUT ROWID;
+   INSERT INTO limit_starts SELECT function, limit_key, lease, count(*), CASE WHEN count(at) = count(*) THEN max(at) END
+     FROM limit_starts_8 GROUP BY function, limit_key, lease;
+   DROP TABLE limit_starts_8;`,
 ];
 
 /** The schema version this gearshift writes. */

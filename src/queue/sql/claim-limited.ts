@@ -7,15 +7,20 @@
  * What is counted, per function and group (the value at the limit's key, as text):
  * - running: the group's jobs leased to any runner (state running), from the claim that leased them to
  *   their end. A dead runner's jobs hold their places until their leases are reaped.
- * - started: the group's claims whose handlers began in the last `perMs` milliseconds (a sliding window),
- *   one row per claim in `limit_starts`, with the time its handler began. A claim whose begin is not
- *   written yet counts as starting now: so no claim can slip a start into a window that fills up later.
- *   The begin is written with the first thing its runner writes about the job after it began: that it
- *   began (a handler that awaits), or else its end (a handler that ended within the moment it began),
- *   which counts it as beginning then, the safe side of a quota. A claim given back (its runner closing,
- *   a crash it did not cause) counts as beginning when it was given back, since it may have begun
- *   unseen; so does one whose runner died, when a claim's sweep notices, at most a second after its
- *   lease was reaped. A job that fails still counted, and its next attempt counts again.
+ * - started: the group's jobs whose handlers began in the last `perMs` milliseconds (a sliding window).
+ *   `limit_starts` has one row per claim and group: how many of the group's jobs the claim leased, and
+ *   when the last of them began. Until that is written the row counts as starting now: so no claim can
+ *   slip a start into a window that fills up later. A job counts as begun at the first thing its runner
+ *   writes about it after it began: that it began (a handler that awaits), or else its end (a handler
+ *   that ended within the moment it began), which counts it as beginning then, the safe side of a quota.
+ *   A job given back (its runner closing, a crash it did not cause) counts as beginning when it was given
+ *   back, since it may have begun unseen. A claim's row is dated when its last job has begun, with that
+ *   job's time, so each of its starts counts from it or later, the safe side again, by at most the
+ *   claim's head start (about 50 ms of the runner's work, below). A row left undated with none of its
+ *   jobs running under its lease (its runner died) is dated by a claim's sweep, at most a second after
+ *   the leases were reaped. A job that fails still counted, and its next attempt counts again.
+ *   One row per claim rather than per job: the claim path writes two rows, not two per job, and a window
+ *   of a minute at 20,000 starts a second holds a few thousand rows rather than a million.
  *
  * A runner claims limited jobs ahead like any others (about 50 ms of its work): they count as running,
  * and as starting, from the claim, so a job waiting in a runner holds its group's place meanwhile.
@@ -46,14 +51,14 @@ export function claimLimitsOf(functions: readonly FunctionInfo[]): ClaimLimits |
 }
 
 /**
- * Rate-limited jobs of one group, claimed with one token, whose handlers had all begun by `at` (the
- * latest of their begins: a start dated a little late counts a little longer, the safe side).
+ * The rate-limited jobs of one group that one claim leased (its row of `limit_starts`), as their runner
+ * counts their begins: `left` of them not begun yet, and the latest begin so far.
  */
-export interface LimitedBegins {
+export interface ClaimStarts {
   readonly functionName: string;
   readonly group: string;
   readonly token: number;
-  readonly ids: number[];
+  left: number;
   at: number;
 }
 
@@ -99,10 +104,11 @@ export function prepareLimitedClaim(db: SqliteConnection, counts: CountChanges) 
     `SELECT limit_key AS "group", count(*) AS count FROM jobs
      WHERE state = ${State.running} AND function = ? AND limit_key IS NOT NULL GROUP BY limit_key`,
   );
-  /** A claim no longer leased whose begin nobody wrote (its runner died) may have begun unseen. */
+  /** A claim none of whose jobs runs under its lease, undated (its runner died), may have begun unseen. */
   const settleFunction = db.prepare(
     `UPDATE limit_starts SET at = :now WHERE function = :function AND at IS NULL AND NOT EXISTS (
-       SELECT 1 FROM jobs WHERE id = job_id AND lease_token = lease AND state = ${State.running})`,
+       SELECT 1 FROM jobs WHERE function = limit_starts.function AND limit_key = limit_starts.limit_key
+         AND state = ${State.running} AND limit_key IS NOT NULL AND lease_token = limit_starts.lease)`,
   );
   /** The starts a group holds (see limit_groups in schema.ts), counted or not. */
   const held = db.prepare(
@@ -114,14 +120,14 @@ export function prepareLimitedClaim(db: SqliteConnection, counts: CountChanges) 
      ON CONFLICT DO UPDATE SET starts = starts + excluded.starts`,
   );
   const forgetGroup = db.prepare(
-    'DELETE FROM limit_starts WHERE function = :function AND limit_key = :group AND at <= :since',
+    'DELETE FROM limit_starts WHERE function = :function AND limit_key = :group AND at <= :since RETURNING starts',
   );
   const letGo = db.prepare(
     'UPDATE limit_groups SET starts = starts - :forgotten WHERE function = :function AND limit_key = :group',
   );
   const forgetFunction = [
     db.prepare(
-      `UPDATE limit_groups SET starts = starts - (SELECT count(*) FROM limit_starts s
+      `UPDATE limit_groups SET starts = starts - (SELECT coalesce(sum(s.starts), 0) FROM limit_starts s
          WHERE s.function = limit_groups.function AND s.limit_key = limit_groups.limit_key AND s.at <= :since)
        WHERE function = :function`,
     ),
@@ -137,16 +143,19 @@ export function prepareLimitedClaim(db: SqliteConnection, counts: CountChanges) 
     `UPDATE jobs SET ${leaseColumns}, limit_key = t.value ->> 1
      FROM json_each(:taken) t WHERE jobs.id = t.value ->> 0 RETURNING ${claimedColumns}`,
   );
-  /** :rated is [[function, group, id], ...]: the rate-limited jobs a claim leased with :token. */
+  /**
+   * :groups is [[function, group, starts], ...]: what a claim leased with :token. Two claims of a group
+   * with the same random token (about one in 10^14 per pair) share a row, undated until both have begun.
+   */
   const start = db.prepare(
-    `INSERT INTO limit_starts (function, limit_key, job_id, lease)
-     SELECT value ->> 0, value ->> 1, value ->> 2, :token FROM json_each(:rated)`,
+    `INSERT INTO limit_starts (function, limit_key, lease, starts)
+     SELECT value ->> 0, value ->> 1, :token, value ->> 2 FROM json_each(:groups) WHERE true
+     ON CONFLICT DO UPDATE SET starts = starts + excluded.starts, at = NULL`,
   );
-  /** :ids is [id, ...]: jobs of one group claimed with one token, whose handlers began by :at. */
+  /** :begins is [[function, group, token, at], ...]: claims whose jobs have all begun, the last at `at`. */
   const begun = db.prepare(
-    `UPDATE limit_starts SET at = :at
-     WHERE function = :function AND limit_key = :group AND lease = :token
-       AND job_id IN (SELECT value FROM json_each(:ids)) AND at IS NULL`,
+    `UPDATE limit_starts SET at = b.value ->> 3 FROM json_each(:begins) b
+     WHERE function = b.value ->> 0 AND limit_key = b.value ->> 1 AND lease = b.value ->> 2 AND at IS NULL`,
   );
   /** When this runner last swept the starts (see claim). */
   let sweptAt = 0;
@@ -178,7 +187,8 @@ export function prepareLimitedClaim(db: SqliteConnection, counts: CountChanges) 
       const taken: number[] = [];
       /** What the lease writes: each job taken with its group (null when its function has no limit). */
       const leased: [number, string | null][] = [];
-      const rated: [string, string, number][] = [];
+      /** The rate-limited jobs leased, per function and group: [function, group, how many]. */
+      const rated = new Map<string, [string, string, number]>();
       let roomAt: number | undefined;
       const runningIn = new Map<string, Map<string, number>>();
       const runningOf = (functionName: string, group: string): number => {
@@ -203,7 +213,9 @@ export function prepareLimitedClaim(db: SqliteConnection, counts: CountChanges) 
           // Far from the quota, the starts held (some maybe out of the window) are count enough; near
           // it, those out of the window are forgotten, and the rest are the group's starts exactly.
           if (max - count < limit) {
-            const forgotten = forgetGroup.run({ ...where, since: now - perMs }).changes;
+            let forgotten = 0;
+            for (const starts of forgetGroup.values({ ...where, since: now - perMs }))
+              forgotten += starts as number;
             if (forgotten > 0) letGo.run({ ...where, forgotten });
             count -= forgotten;
           }
@@ -253,7 +265,11 @@ export function prepareLimitedClaim(db: SqliteConnection, counts: CountChanges) 
           if (left - 1 === 0) full.push([functionName, group]);
           taken.push(id);
           leased.push([id, group]);
-          if (limits.byFunction.get(functionName)?.rate !== undefined) rated.push([functionName, group, id]);
+          if (limits.byFunction.get(functionName)?.rate !== undefined) {
+            const counted = rated.get(slot);
+            if (counted) counted[2]++;
+            else rated.set(slot, [functionName, group, 1]);
+          }
         }
         // Read to the end, or nothing new was found full (then every row was taken, and so is the claim).
         if (rows.length < scan || full.length === fullBefore) break;
@@ -264,23 +280,16 @@ export function prepareLimitedClaim(db: SqliteConnection, counts: CountChanges) 
         lease.all({ owner, token, until: now + leaseMs, taken: JSON.stringify(leased) }),
         counts,
       );
-      if (rated.length > 0) {
-        start.run({ token, rated: JSON.stringify(rated) });
-        const groups = new Map<string, [string, string, number]>();
-        for (const [functionName, group] of rated) {
-          const slot = `${functionName}\u0000${group}`;
-          const entry = groups.get(slot);
-          if (entry) entry[2]++;
-          else groups.set(slot, [functionName, group, 1]);
-        }
-        hold.run({ groups: JSON.stringify([...groups.values()]) });
+      if (rated.size > 0) {
+        const groups = JSON.stringify([...rated.values()]);
+        start.run({ token, groups });
+        hold.run({ groups });
       }
       return { jobs, roomAt };
     },
-    /** Writes when the handlers of rate-limited jobs began, unless written already: each start counts from then. */
-    begun(begins: Iterable<LimitedBegins>): void {
-      for (const { functionName, group, token, ids, at } of begins)
-        begun.run({ function: functionName, group, token, ids: JSON.stringify(ids), at });
+    /** Dates claims whose rate-limited jobs have all begun, unless dated already: their starts count from then. */
+    begun(claims: readonly ClaimStarts[]): void {
+      begun.run({ begins: JSON.stringify(claims.map((c) => [c.functionName, c.group, c.token, c.at])) });
     },
   };
 }
