@@ -20,26 +20,34 @@ async function enqueueAll(client: QueueClient, count: number, { functionName, in
   );
 }
 
+/** How long a drain took, by the wall clock and in CPU time (this process's threads, all of them). */
+export interface DrainTime {
+  readonly ms: number;
+  readonly cpuMs: number;
+}
+
 /**
- * Milliseconds from calling `begin` to `count` jobs of `functionName` completed in the file at `path`,
- * by a count polled every `pollMs`; read with this process's own SQLite driver: two copies of SQLite
- * must not open one file.
+ * The time from calling `begin` to `count` jobs of `functionName` completed in the file at `path`, by a
+ * count polled every `pollMs`; read with this process's own SQLite driver: two copies of SQLite must
+ * not open one file.
  */
-async function msUntilCompleted(
+async function untilCompleted(
   path: string,
   count: number,
   functionName: string,
   pollMs: number,
   begin: () => Promise<unknown>,
-): Promise<number> {
+): Promise<DrainTime> {
   const reader = openSqlite(path);
   const completed = reader.prepare('SELECT count(*) FROM jobs WHERE state = 2 AND function = ?');
   try {
     const started = performance.now();
+    const cpu = process.cpuUsage();
     await begin();
     while ((completed.value(functionName) as number) < count)
       await new Promise((resolve) => setTimeout(resolve, pollMs));
-    return performance.now() - started;
+    const { user, system } = process.cpuUsage(cpu);
+    return { ms: performance.now() - started, cpuMs: (user + system) / 1000 };
   } finally {
     reader.close();
   }
@@ -63,17 +71,17 @@ export async function drainMs(
   });
   await gs.start();
   await gs.run('noop');
-  const ms = await msUntilCompleted(path, count, jobs.functionName, 5, () => enqueueAll(gs, count, jobs));
+  const { ms } = await untilCompleted(path, count, jobs.functionName, 5, () => enqueueAll(gs, count, jobs));
   await gs.close();
   return ms;
 }
 
 /**
- * Milliseconds a runner with 2 threads takes to drain `count` no-op jobs already in the file: they are
- * enqueued with their function paused, the runner is started and warmed up, and the clock runs from
+ * The time a runner with 2 threads takes to drain `count` no-op jobs already in the file: they are
+ * enqueued with their function paused, the runner is started and warmed up, and the clocks run from
  * the resume to the last one completed. What a claim costs shows here undiluted by the enqueue.
  */
-export async function drainQueuedMs(path: string, count: number, jobs: DrainedJobs): Promise<number> {
+export async function drainQueued(path: string, count: number, jobs: DrainedJobs): Promise<DrainTime> {
   const functionsModule = new URL('./queue-functions.js', import.meta.url);
   const producer = createClient<typeof functions>({
     functions: functionsModule,
@@ -89,7 +97,7 @@ export async function drainQueuedMs(path: string, count: number, jobs: DrainedJo
   });
   await gs.start();
   await gs.run('stamp');
-  const ms = await msUntilCompleted(path, count, jobs.functionName, 2, () => gs.resume(jobs.functionName));
+  const time = await untilCompleted(path, count, jobs.functionName, 2, () => gs.resume(jobs.functionName));
   await gs.close();
-  return ms;
+  return time;
 }

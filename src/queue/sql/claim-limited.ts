@@ -6,7 +6,10 @@
  *
  * What is counted, per function and group (the value at the limit's key, as text):
  * - running: the group's jobs leased to any runner (state running), from the claim that leased them to
- *   their end. A dead runner's jobs hold their places until their leases are reaped.
+ *   their end. A dead runner's jobs hold their places until their leases are reaped. With a key they are
+ *   counted from an index of the running jobs by group (jobs_limit_running: the lease writes each job's
+ *   group); without one, the function's running jobs are the function's count (sql/function-counts.ts),
+ *   which every write keeps already, so a concurrency limit without a key costs no write per job.
  * - started: the group's jobs whose handlers began in the last `perMs` milliseconds (a sliding window).
  *   `limit_starts` has one row per claim and group: how many of the group's jobs the claim leased, and
  *   when the last of them began. Until that is written the row counts as starting now: so no claim can
@@ -30,7 +33,7 @@ import { type FunctionLimit, limitKeyJsonPath } from '../../functions/limit.js';
 import { State } from '../schema.js';
 import type { SqliteConnection } from '../sqlite/sqlite-connection.js';
 import { type ClaimedJob, claimedColumns, claimedInOrder, leaseColumns } from './claim-jobs.js';
-import type { CountChanges } from './function-counts.js';
+import type { LiveCounts } from './function-counts.js';
 
 /** The limits of the functions a runner knows, as the claim takes them. */
 export interface ClaimLimits {
@@ -81,7 +84,7 @@ const scanSlack = 64;
 /** Looks per claim: each after the first leaves out the groups the one before found full. */
 const maxLooks = 16;
 
-export function prepareLimitedClaim(db: SqliteConnection, counts: CountChanges) {
+export function prepareLimitedClaim(db: SqliteConnection, counts: LiveCounts) {
   /** The ready jobs in claim order, each limited one with its group; `again` leaves out what a look before found full or took. */
   const candidates = (again: boolean) =>
     db.prepare(
@@ -99,7 +102,7 @@ export function prepareLimitedClaim(db: SqliteConnection, counts: CountChanges) 
     );
   const firstLook = candidates(false);
   const nextLook = candidates(true);
-  /** A function's running jobs per group: one read when a claim first meets the function. */
+  /** A keyed function's running jobs per group: one read when a claim first meets the function. */
   const running = db.prepare(
     `SELECT limit_key AS "group", count(*) AS count FROM jobs
      WHERE state = ${State.running} AND function = ? AND limit_key IS NOT NULL GROUP BY limit_key`,
@@ -107,8 +110,8 @@ export function prepareLimitedClaim(db: SqliteConnection, counts: CountChanges) 
   /** A claim none of whose jobs runs under its lease, undated (its runner died), may have begun unseen. */
   const settleFunction = db.prepare(
     `UPDATE limit_starts SET at = :now WHERE function = :function AND at IS NULL AND NOT EXISTS (
-       SELECT 1 FROM jobs WHERE function = limit_starts.function AND limit_key = limit_starts.limit_key
-         AND state = ${State.running} AND limit_key IS NOT NULL AND lease_token = limit_starts.lease)`,
+       SELECT 1 FROM jobs WHERE state = ${State.running} AND function = limit_starts.function
+         AND lease_token = limit_starts.lease)`,
   );
   /** The starts a group holds (see limit_groups in schema.ts), counted or not. */
   const held = db.prepare(
@@ -138,7 +141,7 @@ export function prepareLimitedClaim(db: SqliteConnection, counts: CountChanges) 
   const oldestBegun = db.prepare(
     'SELECT min(at) FROM limit_starts WHERE function = :function AND limit_key = :group',
   );
-  /** :taken is [[id, group or null], ...], the groups as the claim's look computed them. */
+  /** :taken is [[id, group or null], ...]: the group of a job whose function has a key, else null. */
   const lease = db.prepare(
     `UPDATE jobs SET ${leaseColumns}, limit_key = t.value ->> 1
      FROM json_each(:taken) t WHERE jobs.id = t.value ->> 0 RETURNING ${claimedColumns}`,
@@ -191,7 +194,8 @@ export function prepareLimitedClaim(db: SqliteConnection, counts: CountChanges) 
       const rated = new Map<string, [string, string, number]>();
       let roomAt: number | undefined;
       const runningIn = new Map<string, Map<string, number>>();
-      const runningOf = (functionName: string, group: string): number => {
+      const runningOf = (functionName: string, group: string, keyed: boolean): number => {
+        if (!keyed) return counts.current(functionName, State.running);
         let groups = runningIn.get(functionName);
         if (!groups) {
           const rows = running.all(functionName) as { group: string; count: number }[];
@@ -205,7 +209,8 @@ export function prepareLimitedClaim(db: SqliteConnection, counts: CountChanges) 
       const roomOf = (functionName: string, group: string): number => {
         const declared = limits.byFunction.get(functionName);
         let left = Number.POSITIVE_INFINITY;
-        if (declared?.concurrency !== undefined) left = declared.concurrency - runningOf(functionName, group);
+        if (declared?.concurrency !== undefined)
+          left = declared.concurrency - runningOf(functionName, group, declared.key !== undefined);
         if (declared?.rate !== undefined) {
           const { max, perMs } = declared.rate;
           const where = { function: functionName, group };
@@ -264,8 +269,9 @@ export function prepareLimitedClaim(db: SqliteConnection, counts: CountChanges) 
           room.set(slot, left - 1);
           if (left - 1 === 0) full.push([functionName, group]);
           taken.push(id);
-          leased.push([id, group]);
-          if (limits.byFunction.get(functionName)?.rate !== undefined) {
+          const declared = limits.byFunction.get(functionName);
+          leased.push([id, declared?.key === undefined ? null : group]);
+          if (declared?.rate !== undefined) {
             const counted = rated.get(slot);
             if (counted) counted[2]++;
             else rated.set(slot, [functionName, group, 1]);

@@ -43,6 +43,7 @@ export function prepareFunctionCounts(db: SqliteConnection) {
      FROM function_counts WHERE state IN (${State.queued}, ${State.running}) GROUP BY function
      HAVING queued != 0 OR running != 0 ORDER BY function`,
   );
+  const stored = db.prepare('SELECT count FROM function_counts WHERE function = ? AND state = ?');
   /** Per function, the change of each state's count not yet written. */
   let pending = new Map<string, number[]>();
 
@@ -88,6 +89,10 @@ export function prepareFunctionCounts(db: SqliteConnection) {
     discard(): void {
       pending = new Map();
     },
+    /** A function's jobs in a state now, in this transaction: as written, with the changes not yet written. */
+    current: (functionName: string, state: number): number =>
+      ((stored.value(functionName, state) as number | undefined) ?? 0) +
+      (pending.get(functionName)?.[state] ?? 0),
     /** Every function's jobs in each state that has any. */
     all: (): StateCount[] => all.all() as StateCount[],
     /** The functions with jobs queued or running: how many of each. */
@@ -109,3 +114,6 @@ export function prepareGroups(db: SqliteConnection, where: string) {
 
 /** What the statements that change jobs report their changes to. */
 export type CountChanges = Pick<ReturnType<typeof prepareFunctionCounts>, 'added' | 'removed' | 'moved'>;
+
+/** What the claim of a runner with limits also reads: the jobs running per function, as they are now. */
+export type LiveCounts = CountChanges & Pick<ReturnType<typeof prepareFunctionCounts>, 'current'>;
