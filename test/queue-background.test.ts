@@ -361,6 +361,27 @@ describe('bad input to a queue', () => {
     queue.close();
   });
 
+  it('never gives a new job the id of a deleted one, even the newest, nor after the file is reopened', async () => {
+    const { client, path } = queueClient({ runner: false });
+    const [first, newest] = (await client.backgroundAll([
+      client.backgroundJob('noop'),
+      client.backgroundJob('noop'),
+    ])) as [string, string];
+    expect(await client.cancel(newest)).toBe(1);
+    expect(await client.remove(newest)).toBe(1);
+    const next = await client.background('noop');
+    const id = (handle: string) => Number(handle.split(':').at(-1));
+    expect(id(next)).toBe(id(newest) + 1);
+    expect(await client.status(newest)).toMatchObject({ known: false });
+    await client.close();
+    // Every job deleted, the file reopened: ids still go on from the largest ever used.
+    const again = createClient<typeof queueFunctions>({ functions, queue: { path, runner: false } });
+    clients.push(again);
+    expect(await again.cancel([first, next])).toBe(2);
+    expect(await again.remove({ state: 'cancelled' })).toBe(2);
+    expect(id(await again.background('noop'))).toBe(id(next) + 1);
+  });
+
   it('reports an unknown handle as unknown', async () => {
     const { client } = queueClient({ runner: false });
     await client.background('noop');

@@ -33,7 +33,13 @@ const sqlNowMs = "CAST((julianday('now') - 2440587.5) * 86400000.0 AS INTEGER)";
 /** Kinds of event row, kept for callers who wait on a job. */
 export const EventKind = { status: 0, data: 1, warning: 2 } as const;
 
-const migrations: readonly string[] = [
+/**
+ * A step of the schema: SQL, or code for a step that must read the file's own schema first. Each runs
+ * inside the one transaction that takes a file from its version to this gearshift's.
+ */
+type Migration = string | ((db: SqliteConnection) => void);
+
+const migrations: readonly Migration[] = [
   // 1: jobs, the events of foreground jobs, and the runners working on the file.
   `CREATE TABLE queue_info (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
    INSERT INTO queue_info (key, value) VALUES ('queue_id', lower(hex(randomblob(4))));
@@ -200,6 +206,35 @@ const migrations: readonly string[] = [
    INSERT INTO limit_starts SELECT function, limit_key, lease, count(*), CASE WHEN count(at) = count(*) THEN max(at) END
      FROM limit_starts_8 GROUP BY function, limit_key, lease;
    DROP TABLE limit_starts_8;`,
+  // 10: jobs without AUTOINCREMENT, which wrote a row of sqlite_sequence, a page of its own, in every
+  // commit that added a job (a tenth of a single enqueue's time). A job's id must still never be used
+  // again, since handles name jobs by id: an insert takes the larger of the largest id and the largest
+  // id ever deleted, plus one (insert-jobs.ts), and the trigger keeps the latter, written only when the
+  // job with the largest id is deleted.
+  (db) => {
+    const table = db.prepare("SELECT sql FROM sqlite_schema WHERE type = 'table' AND name = 'jobs'").value();
+    const dependents = db
+      .prepare(
+        "SELECT sql FROM sqlite_schema WHERE tbl_name = 'jobs' AND type IN ('index', 'trigger') AND sql NOT NULL",
+      )
+      .values() as string[];
+    const rebuilt = (table as string)
+      .replace(/^CREATE TABLE "?jobs"?/, 'CREATE TABLE jobs_10')
+      .replace('id INTEGER PRIMARY KEY AUTOINCREMENT', 'id INTEGER PRIMARY KEY');
+    db.exec(`${rebuilt};
+      INSERT INTO jobs_10 SELECT * FROM jobs;
+      INSERT INTO queue_info (key, value)
+        SELECT 'deleted_id', coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'jobs'), 0) WHERE true
+        ON CONFLICT (key) DO UPDATE SET value = max(CAST(value AS INTEGER), CAST(excluded.value AS INTEGER));
+      DROP TABLE jobs;
+      ALTER TABLE jobs_10 RENAME TO jobs;`);
+    for (const sql of dependents) db.exec(sql);
+    db.exec(`CREATE TRIGGER IF NOT EXISTS jobs_deleted_id AFTER DELETE ON jobs
+      WHEN OLD.id > (SELECT coalesce(max(id), 0) FROM jobs)
+      BEGIN
+        UPDATE queue_info SET value = OLD.id WHERE key = 'deleted_id' AND CAST(value AS INTEGER) < OLD.id;
+      END;`);
+  },
 ];
 
 /** The schema version this gearshift writes. */
@@ -220,7 +255,10 @@ export function migrate(db: SqliteConnection, file: string): void {
     // Read again inside the write lock: another process may have migrated meanwhile.
     const version = current();
     if (version > schemaVersion) throw tooNew(version);
-    for (let step = version; step < schemaVersion; step++) db.exec(migrations[step] as string);
+    for (const migration of migrations.slice(version)) {
+      if (typeof migration === 'string') db.exec(migration);
+      else migration(db);
+    }
     db.exec(`PRAGMA application_id = ${queueApplicationId}`);
     db.exec(`PRAGMA user_version = ${schemaVersion}`);
   }, 'immediate');

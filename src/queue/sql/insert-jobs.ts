@@ -27,9 +27,12 @@ export function prepareInsertJobs(db: SqliteConnection, counts: CountChanges) {
     `SELECT id FROM jobs WHERE function = ? AND unique_key = ? AND state IN (${State.queued}, ${State.running})`,
   );
   const insert = db.prepare(
-    `INSERT INTO jobs (function, input, unique_key, priority, state, foreground, run_at, max_attempts, backoff, created_at, trace,
-       parent_id, flow_left)
-     VALUES (?, ?, ?, ?, ${State.queued}, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    // The id: past the largest one ever used, kept or deleted (schema.ts, 10), so no handle names two jobs.
+    `INSERT INTO jobs (id, function, input, unique_key, priority, state, foreground, run_at, max_attempts, backoff,
+       created_at, trace, parent_id, flow_left)
+     VALUES (
+       (SELECT max(coalesce(max(id), 0), (SELECT CAST(value AS INTEGER) FROM queue_info WHERE key = 'deleted_id')) + 1 FROM jobs),
+       ?, ?, ?, ?, ${State.queued}, ?, ?, ?, ?, ?, ?, ?, ?)`,
   );
   /** Adds the jobs (inside the caller's transaction); returns each one's id, an existing one's for a unique match. */
   return (jobs: readonly NewJob[], now: number): number[] =>
