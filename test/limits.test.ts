@@ -208,6 +208,54 @@ describe('limits on a queue file, across runner processes', () => {
     }
   });
 
+  it("a claim's jobs that began are dated while the rest of it waits: their starts leave the window first", async () => {
+    const queue = join(directory, 'parts.db');
+    const log = join(directory, 'parts.log');
+    await enqueue(
+      queue,
+      Array.from({ length: 2 }, (_, index) => ({
+        fn: 'roomy' as const,
+        input: { log, tag: `p${index}`, ms: 800 },
+      })),
+    );
+    // One thread running one job at a time, which claims both (a runner claims ahead).
+    const runner = createClient<typeof limited>({
+      functions: new URL(`file://${module}`),
+      threads: 1,
+      concurrency: 1,
+      queue: { path: queue },
+    });
+    try {
+      await runner.start();
+      const begun = () => (existsSync(log) ? (readFileSync(log, 'utf8').match(/^begin/gm)?.length ?? 0) : 0);
+      const rows = () => {
+        const db = openDatabase(queue);
+        try {
+          return db
+            .prepare(
+              "SELECT part, starts, at IS NOT NULL AS dated FROM limit_starts WHERE function = 'roomy' ORDER BY part",
+            )
+            .all();
+        } finally {
+          db.close();
+        }
+      };
+      await expect.poll(begun, { timeout: 10_000 }).toBe(1);
+      // The first job's start is dated in a part of its own; the second, claimed and waiting, is not yet.
+      await expect.poll(rows, { timeout: 5000 }).toEqual([
+        { part: 0, starts: 1, dated: 0 },
+        { part: 1, starts: 1, dated: 1 },
+      ]);
+      await expect.poll(begun, { timeout: 10_000 }).toBe(2);
+      await expect.poll(rows, { timeout: 5000 }).toEqual([
+        { part: 0, starts: 1, dated: 1 },
+        { part: 1, starts: 1, dated: 1 },
+      ]);
+    } finally {
+      await runner.close();
+    }
+  });
+
   it('with a key, one saturated tenant leaves the others their own room', async () => {
     const queue = join(directory, 'tenants.db');
     const log = join(directory, 'tenants.log');
@@ -254,9 +302,9 @@ describe('a queue file of schema 8 (a start per job)', () => {
     const rows = openDatabase(path);
     try {
       expect(rows.prepare('SELECT * FROM limit_starts ORDER BY limit_key, lease').all()).toEqual([
-        { function: 'paced', limit_key: '', lease: 7, starts: 2, at: 130 },
-        { function: 'paced', limit_key: '', lease: 8, starts: 2, at: null },
-        { function: 'paced', limit_key: 'b', lease: 7, starts: 1, at: 90 },
+        { function: 'paced', limit_key: '', lease: 7, part: 0, owner: '', starts: 2, at: 130 },
+        { function: 'paced', limit_key: '', lease: 8, part: 0, owner: '', starts: 2, at: null },
+        { function: 'paced', limit_key: 'b', lease: 7, part: 0, owner: '', starts: 1, at: 90 },
       ]);
       expect(rows.prepare('SELECT starts FROM limit_groups ORDER BY limit_key').values()).toEqual([4, 1]);
     } finally {

@@ -62,7 +62,7 @@ export class QueueSource implements JobSource<QueueOrigin> {
   #functionList = '[]';
   /** The limits among them, when any function declares one. */
   #limits: ClaimLimits | undefined;
-  /** Claims whose rate-limited jobs have all begun, not dated in the file yet (see #begun). */
+  /** Claims with rate-limited jobs seen to begin, not dated in the file yet (see #begun). */
   #begins: ClaimStarts[] = [];
   /** Whether a write of the begins is asked for and has not run yet. */
   #beginsWriting = false;
@@ -152,25 +152,25 @@ export class QueueSource implements JobSource<QueueOrigin> {
 
   /**
    * A rate-limited job's start counts from the first of these (its begin, its end, its giving back): see
-   * claim-limited.ts. Its claim's row is dated when the last of the claim's jobs of its group has begun,
-   * in the next write: until then the claim counts as starting now, which its jobs did or will. The row
-   * is the claim's (named by the token), so a date written after the claim was reaped still dates it,
-   * unless the sweep dated it first.
+   * claim-limited.ts. The next write dates what began since the last one, by the latest of those begins:
+   * until then the claim counts as starting now, which its jobs did. The rows are the claim's (named by
+   * the token), so a date written after the claim was reaped still dates it, unless the sweep dated it
+   * first.
    */
   #begun(origin: QueueOrigin, at: number): void {
     const starts = origin.starts;
     if (!starts) return;
     origin.starts = undefined;
+    starts.left--;
     starts.at = Math.max(starts.at, at);
-    if (--starts.left > 0) return;
-    this.#begins.push(starts);
+    if (starts.begun++ === 0) this.#begins.push(starts);
     if (this.#beginsWriting) return;
     this.#beginsWriting = true;
     void this.#write(() => {
       const written = this.#begins;
       this.#begins = [];
       this.#beginsWriting = false;
-      this.#opened.claimLimited.begun(written);
+      this.#opened.claimLimited.begun(this.id, written);
     }).then(() => {
       // A batch that failed to begin never ran the write: the next begin asks for another.
       this.#beginsWriting = false;
@@ -188,7 +188,7 @@ export class QueueSource implements JobSource<QueueOrigin> {
       const slot = `${functionName}\u0000${group}`;
       const claim = claims.get(slot);
       if (claim) claim.left++;
-      else claims.set(slot, { functionName, group, token, left: 1, at: 0 });
+      else claims.set(slot, { functionName, group, token, left: 1, begun: 0, at: 0, parts: 0 });
     }
     return claims;
   }

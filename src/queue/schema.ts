@@ -195,15 +195,18 @@ const migrations: readonly Migration[] = [
      PRIMARY KEY (function, limit_key)
    ) WITHOUT ROWID;
    INSERT INTO limit_groups SELECT function, limit_key, count(*) FROM limit_starts GROUP BY function, limit_key;`,
-  // 9: limit_starts has one row per claim and group, holding how many starts it made, dated when the last
-  // of them began (sql/claim-limited.ts), not a row per job. A claim's rows become one, undated if any of
-  // its starts was; the groups' counts are unchanged.
+  // 9: limit_starts holds a claim's starts per group in a few rows, not a row per job (sql/claim-limited.ts):
+  // part 0, undated until its jobs have begun, and a dated part per write that dated some of them; owner
+  // is the claiming runner, whose running jobs a sweep looks at. A claim's rows of schema 8 become part 0,
+  // undated if any of them was (a sweep dates it at once: owner '' runs nothing); the counts are unchanged.
   `ALTER TABLE limit_starts RENAME TO limit_starts_8;
    CREATE TABLE limit_starts (
-     function TEXT NOT NULL, limit_key TEXT NOT NULL, lease INTEGER NOT NULL, starts INTEGER NOT NULL, at INTEGER,
-     PRIMARY KEY (function, limit_key, lease)
+     function TEXT NOT NULL, limit_key TEXT NOT NULL, lease INTEGER NOT NULL, part INTEGER NOT NULL,
+     owner TEXT NOT NULL, starts INTEGER NOT NULL, at INTEGER,
+     PRIMARY KEY (function, limit_key, lease, part)
    ) WITHOUT ROWID;
-   INSERT INTO limit_starts SELECT function, limit_key, lease, count(*), CASE WHEN count(at) = count(*) THEN max(at) END
+   INSERT INTO limit_starts
+     SELECT function, limit_key, lease, 0, '', count(*), CASE WHEN count(at) = count(*) THEN max(at) END
      FROM limit_starts_8 GROUP BY function, limit_key, lease;
    DROP TABLE limit_starts_8;`,
   // 10: jobs without AUTOINCREMENT, which wrote a row of sqlite_sequence, a page of its own, in every

@@ -11,19 +11,20 @@
  *   group); without one, the function's running jobs are the function's count (sql/function-counts.ts),
  *   which every write keeps already, so a concurrency limit without a key costs no write per job.
  * - started: the group's jobs whose handlers began in the last `perMs` milliseconds (a sliding window).
- *   `limit_starts` has one row per claim and group: how many of the group's jobs the claim leased, and
- *   when the last of them began. Until that is written the row counts as starting now: so no claim can
- *   slip a start into a window that fills up later. A job counts as begun at the first thing its runner
- *   writes about it after it began: that it began (a handler that awaits), or else its end (a handler
- *   that ended within the moment it began), which counts it as beginning then, the safe side of a quota.
- *   A job given back (its runner closing, a crash it did not cause) counts as beginning when it was given
- *   back, since it may have begun unseen. A claim's row is dated when its last job has begun, with that
- *   job's time, so each of its starts counts from it or later, the safe side again, by at most the
- *   claim's head start (about 50 ms of the runner's work, below). A row left undated with none of its
- *   jobs running under its lease (its runner died) is dated by a claim's sweep, at most a second after
- *   the leases were reaped. A job that fails still counted, and its next attempt counts again.
- *   One row per claim rather than per job: the claim path writes two rows, not two per job, and a window
- *   of a minute at 20,000 starts a second holds a few thousand rows rather than a million.
+ *   A claim writes one row of `limit_starts` per group: how many of the group's jobs it leased, undated,
+ *   which counts them all as starting now, so no claim can slip a start into a window that fills up
+ *   later. A job counts as begun at the first thing its runner writes about it after it began: that it
+ *   began (a handler that awaits), or else its end (a handler that ended within the moment it began),
+ *   which counts it as beginning then, the safe side of a quota. A job given back (its runner closing,
+ *   a crash it did not cause) counts as beginning when it was given back, since it may have begun unseen.
+ *   Each write of a runner dates the jobs it has seen begin since its last one: it moves them out of the
+ *   claim's undated row into a dated row of their own (a part), dated by the latest of them, or dates the
+ *   undated row itself when they are the last of it. So a start counts from its begin or a little later
+ *   (the same write's latest begin), the safe side again. An undated row none of whose claim's jobs runs
+ *   any more under its lease (its runner died) is dated by a claim's sweep, at most a second after the
+ *   leases were reaped. A job that fails still counted, and its next attempt counts again.
+ *   Rows per claim and write rather than per job: a claim of hundreds of fast jobs writes a few rows, not
+ *   hundreds, and a window of a minute at 20,000 starts a second holds thousands of rows, not a million.
  *
  * A runner claims limited jobs ahead like any others (about 50 ms of its work): they count as running,
  * and as starting, from the claim, so a job waiting in a runner holds its group's place meanwhile.
@@ -54,15 +55,18 @@ export function claimLimitsOf(functions: readonly FunctionInfo[]): ClaimLimits |
 }
 
 /**
- * The rate-limited jobs of one group that one claim leased (its row of `limit_starts`), as their runner
- * counts their begins: `left` of them not begun yet, and the latest begin so far.
+ * The rate-limited jobs of one group that one claim leased (its rows of `limit_starts`), as their runner
+ * counts their begins: `left` of them not begun yet, `begun` since the last write, the latest of those
+ * begins, and the parts written so far.
  */
 export interface ClaimStarts {
   readonly functionName: string;
   readonly group: string;
   readonly token: number;
   left: number;
+  begun: number;
   at: number;
+  parts: number;
 }
 
 /** What a limited claim leased, and when a group that is full by its rate has room again. */
@@ -107,11 +111,14 @@ export function prepareLimitedClaim(db: SqliteConnection, counts: LiveCounts) {
     `SELECT limit_key AS "group", count(*) AS count FROM jobs
      WHERE state = ${State.running} AND function = ? AND limit_key IS NOT NULL GROUP BY limit_key`,
   );
-  /** A claim none of whose jobs runs under its lease, undated (its runner died), may have begun unseen. */
+  /**
+   * A claim none of whose jobs runs under its lease, undated (its runner died), may have begun unseen.
+   * Its jobs are looked for among its runner's running jobs (an index), not among every runner's.
+   */
   const settleFunction = db.prepare(
     `UPDATE limit_starts SET at = :now WHERE function = :function AND at IS NULL AND NOT EXISTS (
-       SELECT 1 FROM jobs WHERE state = ${State.running} AND function = limit_starts.function
-         AND lease_token = limit_starts.lease)`,
+       SELECT 1 FROM jobs WHERE lease_owner = limit_starts.owner AND state = ${State.running}
+         AND lease_token = limit_starts.lease AND function = limit_starts.function)`,
   );
   /** The starts a group holds (see limit_groups in schema.ts), counted or not. */
   const held = db.prepare(
@@ -147,18 +154,26 @@ export function prepareLimitedClaim(db: SqliteConnection, counts: LiveCounts) {
      FROM json_each(:taken) t WHERE jobs.id = t.value ->> 0 RETURNING ${claimedColumns}`,
   );
   /**
-   * :groups is [[function, group, starts], ...]: what a claim leased with :token. Two claims of a group
-   * with the same random token (about one in 10^14 per pair) share a row, undated until both have begun.
+   * :groups is [[function, group, starts], ...]: what `:owner` claimed with :token, its undated rows
+   * (part 0). Two claims of a group with the same random token (about one in 10^14 per pair) share one:
+   * the first write that dates its last jobs dates the other claim's too, perhaps before they begin.
    */
   const start = db.prepare(
-    `INSERT INTO limit_starts (function, limit_key, lease, starts)
-     SELECT value ->> 0, value ->> 1, :token, value ->> 2 FROM json_each(:groups) WHERE true
-     ON CONFLICT DO UPDATE SET starts = starts + excluded.starts, at = NULL`,
+    `INSERT INTO limit_starts (function, limit_key, lease, part, owner, starts)
+     SELECT value ->> 0, value ->> 1, :token, 0, :owner, value ->> 2 FROM json_each(:groups) WHERE true
+     ON CONFLICT DO UPDATE SET starts = starts + excluded.starts`,
   );
-  /** :begins is [[function, group, token, at], ...]: claims whose jobs have all begun, the last at `at`. */
-  const begun = db.prepare(
-    `UPDATE limit_starts SET at = b.value ->> 3 FROM json_each(:begins) b
-     WHERE function = b.value ->> 0 AND limit_key = b.value ->> 1 AND lease = b.value ->> 2 AND at IS NULL`,
+  const claimRow =
+    'function = :function AND limit_key = :group AND lease = :token AND part = 0 AND at IS NULL';
+  /** The claim's last undated jobs have begun, the latest at :at. */
+  const dateRest = db.prepare(`UPDATE limit_starts SET at = :at WHERE ${claimRow}`);
+  /** Some of them have begun: out of the undated row, into a dated part (below). */
+  const takeBegun = db.prepare(
+    `UPDATE limit_starts SET starts = starts - :begun WHERE ${claimRow} AND starts > :begun`,
+  );
+  const datePart = db.prepare(
+    `INSERT INTO limit_starts (function, limit_key, lease, part, owner, starts, at)
+     VALUES (:function, :group, :token, :part, :owner, :begun, :at)`,
   );
   /** When this runner last swept the starts (see claim). */
   let sweptAt = 0;
@@ -288,14 +303,25 @@ export function prepareLimitedClaim(db: SqliteConnection, counts: LiveCounts) {
       );
       if (rated.size > 0) {
         const groups = JSON.stringify([...rated.values()]);
-        start.run({ token, groups });
+        start.run({ owner, token, groups });
         hold.run({ groups });
       }
       return { jobs, roomAt };
     },
-    /** Dates claims whose rate-limited jobs have all begun, unless dated already: their starts count from then. */
-    begun(claims: readonly ClaimStarts[]): void {
-      begun.run({ begins: JSON.stringify(claims.map((c) => [c.functionName, c.group, c.token, c.at])) });
+    /**
+     * Dates the jobs of `owner`'s claims seen to begin since the last write (unless their claim was dated
+     * already, by a sweep): the starts count from then.
+     */
+    begun(owner: string, claims: readonly ClaimStarts[]): void {
+      for (const claim of claims) {
+        const { functionName, group, token, begun, at } = claim;
+        claim.begun = 0;
+        claim.at = 0;
+        const row = { function: functionName, group, token, at };
+        if (claim.left > 0 && takeBegun.run({ ...row, begun }).changes > 0)
+          datePart.run({ ...row, part: ++claim.parts, owner, begun });
+        else dateRest.run(row);
+      }
     },
   };
 }
