@@ -26,22 +26,30 @@ export function prepareInsertJobs(db: SqliteConnection, counts: CountChanges) {
   const findUnique = db.prepare(
     `SELECT id FROM jobs WHERE function = ? AND unique_key = ? AND state IN (${State.queued}, ${State.running})`,
   );
+  /**
+   * The largest id ever used, kept or deleted (schema.ts, 10): new jobs take the ids after it, so that no
+   * handle names two jobs. Read once per call, in the caller's write transaction, which no other writer
+   * can enter: the ids after it are this call's.
+   */
+  const lastId = db.prepare(
+    `SELECT max(coalesce((SELECT max(id) FROM jobs), 0),
+       coalesce((SELECT CAST(value AS INTEGER) FROM queue_info WHERE key = 'deleted_id'), 0))`,
+  );
   const insert = db.prepare(
-    // The id: past the largest one ever used, kept or deleted (schema.ts, 10), so no handle names two jobs.
     `INSERT INTO jobs (id, function, input, unique_key, priority, state, foreground, run_at, max_attempts, backoff,
        created_at, trace, parent_id, flow_left)
-     VALUES (
-       (SELECT max(coalesce(max(id), 0), (SELECT CAST(value AS INTEGER) FROM queue_info WHERE key = 'deleted_id')) + 1 FROM jobs),
-       ?, ?, ?, ?, ${State.queued}, ?, ?, ?, ?, ?, ?, ?, ?)`,
+     VALUES (?, ?, ?, ?, ?, ${State.queued}, ?, ?, ?, ?, ?, ?, ?, ?)`,
   );
   /** Adds the jobs (inside the caller's transaction); returns each one's id, an existing one's for a unique match. */
-  return (jobs: readonly NewJob[], now: number): number[] =>
-    jobs.map((job) => {
+  return (jobs: readonly NewJob[], now: number): number[] => {
+    let id = lastId.value() as number;
+    return jobs.map((job) => {
       if (job.unique !== null) {
         const existing = findUnique.value(job.functionName, job.unique) as number | undefined;
         if (existing !== undefined) return existing;
       }
-      const { lastInsertRowid } = insert.run(
+      insert.run(
+        ++id,
         job.functionName,
         job.input,
         job.unique,
@@ -56,6 +64,7 @@ export function prepareInsertJobs(db: SqliteConnection, counts: CountChanges) {
         job.childCount ?? null,
       );
       counts.added(job.functionName, State.queued);
-      return Number(lastInsertRowid);
+      return id;
     });
+  };
 }
