@@ -135,15 +135,14 @@ export function prepareLimitedClaim(db: SqliteConnection, counts: LiveCounts) {
   const letGo = db.prepare(
     'UPDATE limit_groups SET starts = starts - :forgotten WHERE function = :function AND limit_key = :group',
   );
-  const forgetFunction = [
-    db.prepare(
-      `UPDATE limit_groups SET starts = starts - (SELECT coalesce(sum(s.starts), 0) FROM limit_starts s
-         WHERE s.function = limit_groups.function AND s.limit_key = limit_groups.limit_key AND s.at <= :since)
-       WHERE function = :function`,
-    ),
-    db.prepare('DELETE FROM limit_starts WHERE function = :function AND at <= :since'),
-    db.prepare('DELETE FROM limit_groups WHERE function = :function AND starts <= 0'),
-  ];
+  /** A function's starts out of the window, every group's: counts let go, rows deleted, empty groups dropped. */
+  const letGoOfFunction = db.prepare(
+    `UPDATE limit_groups SET starts = starts - (SELECT coalesce(sum(s.starts), 0) FROM limit_starts s
+       WHERE s.function = limit_groups.function AND s.limit_key = limit_groups.limit_key AND s.at <= :since)
+     WHERE function = :function`,
+  );
+  const forgetFunction = db.prepare('DELETE FROM limit_starts WHERE function = :function AND at <= :since');
+  const dropEmptyGroups = db.prepare('DELETE FROM limit_groups WHERE function = :function AND starts <= 0');
   /** The oldest begun of a group's starts that count (after forgetGroup). */
   const oldestBegun = db.prepare(
     'SELECT min(at) FROM limit_starts WHERE function = :function AND limit_key = :group',
@@ -195,8 +194,10 @@ export function prepareLimitedClaim(db: SqliteConnection, counts: LiveCounts) {
         for (const [functionName, { rate }] of limits.byFunction)
           if (rate !== undefined) {
             settleFunction.run({ function: functionName, now });
-            for (const forget of forgetFunction)
-              forget.run({ function: functionName, since: now - rate.perMs });
+            // Each statement is given exactly the parameters it names: node:sqlite refuses any other.
+            letGoOfFunction.run({ function: functionName, since: now - rate.perMs });
+            forgetFunction.run({ function: functionName, since: now - rate.perMs });
+            dropEmptyGroups.run({ function: functionName });
           }
       }
       /** Room left per function and group, looked up when a group is first met. */
@@ -317,10 +318,11 @@ export function prepareLimitedClaim(db: SqliteConnection, counts: LiveCounts) {
         const { functionName, group, token, begun, at } = claim;
         claim.begun = 0;
         claim.at = 0;
-        const row = { function: functionName, group, token, at };
+        // Each statement is given exactly the parameters it names: node:sqlite refuses any other.
+        const row = { function: functionName, group, token };
         if (claim.left > 0 && takeBegun.run({ ...row, begun }).changes > 0)
-          datePart.run({ ...row, part: ++claim.parts, owner, begun });
-        else dateRest.run(row);
+          datePart.run({ ...row, part: ++claim.parts, owner, begun, at });
+        else dateRest.run({ ...row, at });
       }
     },
   };
