@@ -121,7 +121,10 @@ async function bullDrainMs(count: number): Promise<number | undefined> {
 
 /**
  * One enqueue row: each side submits `count` no-op jobs in its own way, timed, on a fresh file or queue
- * that has taken one job already (so that opening it is not counted).
+ * that has taken one job already (so that opening it is not counted). With `rounds`, the sides take
+ * turns that many times, each on a fresh file or queue, the order rotated by round, and each side's
+ * median is printed: a short row measured once is mostly this machine's weather and the first calls'
+ * compilation.
  */
 async function enqueueRow(
   label: string,
@@ -132,36 +135,61 @@ async function enqueueRow(
     bullmq(bull: BullQueue): Promise<unknown>;
   },
   target = '',
+  rounds = 1,
 ): Promise<void> {
-  const { gs } = producer();
-  await gs.background('noop');
-  const ours = await timed(() => sides.gearshift(gs));
-  const { queue, db } = plainQueue();
-  const theirs = await timed(() => sides.plainjob(queue));
-  const bull = bullQueue();
-  await bull?.add('noop', {});
-  const bulls = bull && (await timed(() => sides.bullmq(bull)));
-  await bull?.close();
-  line(label, rate(count, ours), rate(count, theirs), bulls && rate(count, bulls), 'jobs/s', target);
-  await gs.close();
-  queue.close();
-  db.close();
+  const runs = { gearshift: [] as number[], plainjob: [] as number[], bullmq: [] as number[] };
+  const measure = {
+    gearshift: async () => {
+      const { gs } = producer();
+      await gs.background('noop');
+      runs.gearshift.push(rate(count, await timed(() => sides.gearshift(gs))));
+      await gs.close();
+    },
+    plainjob: async () => {
+      const { queue, db } = plainQueue();
+      queue.add('noop', {});
+      runs.plainjob.push(rate(count, await timed(() => sides.plainjob(queue))));
+      queue.close();
+      db.close();
+    },
+    bullmq: async () => {
+      const bull = bullQueue();
+      if (!bull) return;
+      await bull.add('noop', {});
+      runs.bullmq.push(rate(count, await timed(() => sides.bullmq(bull))));
+      await bull.close();
+    },
+  };
+  const order = ['gearshift', 'plainjob', 'bullmq'] as const;
+  for (let round = 0; round < rounds; round++)
+    for (let turn = 0; turn < order.length; turn++)
+      await measure[order[(round + turn) % order.length] as keyof typeof measure]();
+  const median = (values: number[]) =>
+    values.length === 0 ? undefined : ([...values].sort((a, b) => a - b)[(values.length - 1) >> 1] as number);
+  line(label, median(runs.gearshift) as number, median(runs.plainjob), median(runs.bullmq), 'jobs/s', target);
 }
 
 const plainjobAddLoop = (count: number) => (queue: ReturnType<typeof defineQueue>) => {
   for (let n = 0; n < count; n++) queue.add('noop', {});
 };
 
-// 1. Durable enqueue, one awaited call at a time (plainjob's add() is synchronous: one commit each).
-await enqueueRow('enqueue, one call at a time', 3000, {
-  gearshift: async (gs) => {
-    for (let n = 0; n < 3000; n++) await gs.background('noop');
+// 1. Durable enqueue, one awaited call at a time (plainjob's add() is synchronous: one commit each);
+// the median of five rounds.
+await enqueueRow(
+  'enqueue, one call at a time',
+  3000,
+  {
+    gearshift: async (gs) => {
+      for (let n = 0; n < 3000; n++) await gs.background('noop');
+    },
+    plainjob: plainjobAddLoop(3000),
+    bullmq: async (bull) => {
+      for (let n = 0; n < 3000; n++) await bull.add('noop', {});
+    },
   },
-  plainjob: plainjobAddLoop(3000),
-  bullmq: async (bull) => {
-    for (let n = 0; n < 3000; n++) await bull.add('noop', {});
-  },
-});
+  '(median of 5 rounds)',
+  5,
+);
 
 // 2. Many concurrent calls: gearshift group-commits them; plainjob has no concurrent form (add() is
 // sync), so its row is its add() loop again; BullMQ's client pipelines them to Redis.
@@ -171,7 +199,7 @@ await enqueueRow('enqueue, 20,000 concurrent calls', 20_000, {
   bullmq: (bull) => Promise.all(Array.from({ length: 20_000 }, () => bull.add('noop', {}))),
 });
 
-// 3. Bulk enqueue: one call for many jobs.
+// 3. Bulk enqueue: one call for many jobs; the median of three rounds.
 await enqueueRow(
   'bulk enqueue, 50,000 in one call',
   50_000,
@@ -184,7 +212,8 @@ await enqueueRow(
       ),
     bullmq: (bull) => bull.addBulk(Array.from({ length: 50_000 }, () => ({ name: 'noop', data: {} }))),
   },
-  '(target 50,000)',
+  '(target 50,000; median of 3 rounds)',
+  3,
 );
 
 // With durability 'power' (a disk flush per commit), group commit is what keeps concurrent calls fast.
