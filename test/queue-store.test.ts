@@ -118,6 +118,29 @@ describe('leases', () => {
   });
 });
 
+describe('the change signal', () => {
+  it("wakes a waiter once for this process's own commit, and soon for another connection's", async () => {
+    const path = join(directory, `signal-${++files}.db`);
+    const own = new QueueStore(path, { durability: 'process', pollMs: 60_000 });
+    const other = new QueueStore(path, { durability: 'process', pollMs: 60_000 });
+    stores.push(own, other);
+    let wakes = 0;
+    const unsubscribe = own.changes.subscribe(() => wakes++);
+    try {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      wakes = 0;
+      await own.writes.write(() => own.insertJobs([job()], 1000));
+      // The watch sees the WAL written too; that sign is this process's own commit, told already.
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      expect(wakes).toBe(1);
+      await other.writes.write(() => other.insertJobs([job()], 1000));
+      await expect.poll(() => wakes, { timeout: 1000, interval: 5 }).toBe(2);
+    } finally {
+      unsubscribe();
+    }
+  });
+});
+
 describe('group commit', () => {
   it('commits every write asked for together in one commit, and a failing write fails alone', async () => {
     const queue = store();

@@ -2,6 +2,10 @@
  * Tells whoever waits on a queue file that it may have changed: at once for commits made in this
  * process, within about a millisecond for commits of other processes (a watch on the file's directory
  * sees the WAL being written), and on a timer as a safety net for a watch that missed something.
+ *
+ * The watch also sees this process's own commits, which were told at once already: a sign from it
+ * counts only when another connection has committed since the last one (`committedElsewhere`), so that
+ * a commit does not wake every waiter twice, the second time on the way of the next job.
  */
 import { type FSWatcher, watch } from 'node:fs';
 import { basename, dirname } from 'node:path';
@@ -16,7 +20,14 @@ export class ChangeSignal {
   #poll: Timer | undefined;
   #firing = false;
 
-  constructor(file: string, pollMs: number) {
+  readonly #committedElsewhere: () => boolean;
+
+  /**
+   * @param committedElsewhere whether another connection has committed to the file since it was last
+   *   asked (SQLite's data_version); a watch's sign without such a commit is this process's own
+   */
+  constructor(file: string, pollMs: number, committedElsewhere: () => boolean = () => true) {
+    this.#committedElsewhere = committedElsewhere;
     this.#file = file;
     this.#pollMs = pollMs;
   }
@@ -43,9 +54,11 @@ export class ChangeSignal {
 
   #start(): void {
     const name = basename(this.#file);
+    // From now on: what was committed before is what the listeners will read anyway.
+    this.#committedElsewhere();
     try {
       this.#watcher = watch(dirname(this.#file), { persistent: false }, (_event, changed) => {
-        if (changed === null || changed.startsWith(name)) this.notify();
+        if ((changed === null || changed.startsWith(name)) && this.#committedElsewhere()) this.notify();
       });
       // A directory that cannot be watched (too many watches, say) leaves the timer alone to do the job.
       this.#watcher.on('error', () => this.#watcher?.close());

@@ -68,7 +68,14 @@ export class QueueStore {
     this.db = openQueueFile(file, options.durability, options.create ?? true);
     this.file = this.db.file;
     this.queueId = this.db.prepare("SELECT value FROM queue_info WHERE key = 'queue_id'").value() as string;
-    this.changes = new ChangeSignal(this.file, options.pollMs);
+    let seen: number | undefined;
+    this.changes = new ChangeSignal(this.file, options.pollMs, () => {
+      if (this.#closed) return false;
+      const version = this.otherCommits();
+      if (version === seen) return false;
+      seen = version;
+      return true;
+    });
     const committed = () => this.changes.notify();
     const transaction = <T>(work: () => T) => this.transaction(work, 'immediate');
     this.writes = new WriteBatcher(this.db, transaction, committed, options.durability === 'power');
