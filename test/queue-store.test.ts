@@ -118,6 +118,44 @@ describe('leases', () => {
   });
 });
 
+describe('adding jobs', () => {
+  it('writes a bulk call in chunks, each job with its own values, its id in order, a unique joined once', () => {
+    const queue = store();
+    const [kept] = write(queue, () => queue.insertJobs([job({ unique: 'kept' })], 1000)) as [number];
+    // 200 jobs: three whole chunks of rows and a rest, with unique jobs among them; the 100th joins
+    // the 10th of the same call, and the 150th joins a job kept before.
+    const jobs = Array.from({ length: 200 }, (_, n) =>
+      job({
+        input: `{"n":${n}}`,
+        priority: n % 3,
+        runAt: 2000 + n,
+        unique: n === 10 || n === 100 ? 'twice' : n === 150 ? 'kept' : null,
+        functionName: n % 2 === 0 ? 'work' : 'other',
+      }),
+    );
+    const ids = write(queue, () => queue.insertJobs(jobs, 1000));
+    const newIds = ids.filter((_, n) => n !== 100 && n !== 150);
+    expect(newIds).toEqual(Array.from({ length: 198 }, (_, n) => kept + 1 + n));
+    expect(ids[100]).toBe(ids[10]);
+    expect(ids[150]).toBe(kept);
+    for (const n of [0, 10, 63, 64, 127, 191, 192, 199]) {
+      expect(queue.readJobs.detail(ids[n] as number), `job ${n}`).toMatchObject({
+        functionName: n % 2 === 0 ? 'work' : 'other',
+        input: `{"n":${n}}`,
+        priority: n % 3,
+        runAt: 2000 + n,
+        state: State.queued,
+      });
+    }
+    expect(queue.db.prepare('SELECT count(*) FROM jobs').value()).toBe(199);
+    expect(queue.counts.active()).toEqual([
+      { functionName: 'other', queued: 100, running: 0 },
+      // 98 of this call's (two joined) and the one kept before.
+      { functionName: 'work', queued: 99, running: 0 },
+    ]);
+  });
+});
+
 describe('the change signal', () => {
   it("wakes a waiter once for this process's own commit, and soon for another connection's", async () => {
     const path = join(directory, `signal-${++files}.db`);
