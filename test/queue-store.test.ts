@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { QueueStore } from '../src/queue/queue-store.js';
 import { State } from '../src/queue/schema.js';
+import { uncountedAtMost } from '../src/queue/sql/function-counts.js';
 import type { NewJob } from '../src/queue/sql/insert-jobs.js';
 
 const directory = mkdtempSync(join(tmpdir(), 'gearshift-store-'));
@@ -153,6 +154,53 @@ describe('adding jobs', () => {
       // 98 of this call's (two joined) and the one kept before.
       { functionName: 'work', queued: 99, running: 0 },
     ]);
+  });
+});
+
+describe('counting jobs', () => {
+  /** The counts as the readers tell them, and as the rows count them. */
+  const both = (queue: QueueStore) => ({
+    told: queue.counts.all(),
+    rows: queue.db
+      .prepare(
+        'SELECT function AS functionName, state, count(*) AS count FROM jobs GROUP BY 1, 2 ORDER BY 1, 2',
+      )
+      .all(),
+  });
+  const stored = (queue: QueueStore) =>
+    queue.db.prepare('SELECT count(*) FROM function_counts WHERE count != 0').value();
+
+  it('leaves a single enqueue uncounted, which readers count, and counts them all before many pile up', () => {
+    const queue = store();
+    for (let n = 0; n < 3; n++) write(queue, () => queue.insertJobs([job()], 1000));
+    // The point: those commits wrote no count.
+    expect(stored(queue)).toBe(0);
+    expect(queue.counts.active()).toEqual([{ functionName: 'work', queued: 3, running: 0 }]);
+    expect(queue.counts.current('work', State.queued)).toBe(3);
+    // A job claimed while uncounted: queued in the range, moved in the stored counts.
+    write(queue, () => queue.claimJobs.claim('runner', 1, functions, 1000, 100, 1));
+    expect(queue.counts.active()).toEqual([{ functionName: 'work', queued: 2, running: 1 }]);
+    for (let n = 0; n < uncountedAtMost; n++) write(queue, () => queue.insertJobs([job()], 1000));
+    const uncounted = queue.db
+      .prepare("SELECT count(*) FROM jobs WHERE id > (SELECT value FROM queue_info WHERE key = 'counted_id')")
+      .value() as number;
+    expect(uncounted).toBeLessThan(uncountedAtMost);
+    expect(queue.counts.current('work', State.queued)).toBe(uncountedAtMost + 2);
+    const { told, rows } = both(queue);
+    expect(told).toEqual(rows);
+  });
+
+  it('counts the jobs a delete takes before it takes them', () => {
+    const queue = store();
+    const ids = [1, 2, 3].map(() => write(queue, () => queue.insertJobs([job()], 1000))[0] as number);
+    write(queue, () => queue.claimJobs.claim('runner', 1, functions, 1000, 100, 2));
+    for (const id of ids.slice(0, 2))
+      write(queue, () => queue.settle.complete({ id, functionName: 'work' }, 1, 'null', 1100));
+    expect(write(queue, () => queue.control.remove({ ids }))).toBe(2);
+    write(queue, () => queue.insertJobs([job()], 1000));
+    expect(queue.counts.active()).toEqual([{ functionName: 'work', queued: 2, running: 0 }]);
+    const { told, rows } = both(queue);
+    expect(told).toEqual(rows);
   });
 });
 

@@ -238,6 +238,10 @@ const migrations: readonly Migration[] = [
         UPDATE queue_info SET value = OLD.id WHERE key = 'deleted_id' AND CAST(value AS INTEGER) < OLD.id;
       END;`);
   },
+  // 11: a job added is counted later (sql/function-counts.ts): the jobs with an id above counted_id are
+  // counted by the readers. Every job is counted now.
+  `INSERT INTO queue_info (key, value) SELECT 'counted_id', coalesce(max(id), 0) FROM jobs WHERE true
+     ON CONFLICT (key) DO UPDATE SET value = excluded.value;`,
 ];
 
 /** The schema version this gearshift writes. */

@@ -3,6 +3,7 @@
  * this process: two copies of SQLite in one process must not open the same file.
  */
 import { closeSync, openSync, readSync } from 'node:fs';
+import { prepareFunctionCounts } from '../../src/queue/sql/function-counts.js';
 import { openSqlite } from '../../src/queue/sqlite/open-sqlite.js';
 import type { SqliteConnection, SqlValue } from '../../src/queue/sqlite/sqlite-connection.js';
 
@@ -31,9 +32,9 @@ export function isQueueFile(path: string): boolean {
 }
 
 /**
- * A queue file's jobs per function and state twice: as the file keeps them (function_counts, which
- * every write of jobs updates) and as its rows count them, read in one snapshot. Equal, unless a write
- * forgot to report what it changed.
+ * A queue file's jobs per function and state twice: as the file's counts tell them (function_counts,
+ * which every write of jobs updates, and the jobs added since, as the product's reader adds them) and as
+ * its rows count them, read in one snapshot. Equal, unless a write forgot to report what it changed.
  */
 export function jobCounts(path: string): { kept: string[]; counted: string[] } {
   const db = openSqlite(path);
@@ -44,9 +45,9 @@ export function jobCounts(path: string): { kept: string[]; counted: string[] } {
   try {
     return db.transaction(
       () => ({
-        kept: lines(
-          'SELECT function AS fn, state, count FROM function_counts WHERE count != 0 ORDER BY 1, 2',
-        ),
+        kept: prepareFunctionCounts(db)
+          .all()
+          .map(({ functionName, state, count }) => `${functionName} ${state}: ${count}`),
         counted: lines(
           'SELECT function AS fn, state, count(*) AS count FROM jobs GROUP BY 1, 2 ORDER BY 1, 2',
         ),

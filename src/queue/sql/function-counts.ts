@@ -3,11 +3,18 @@
  * are queued for each function" costs a few rows however large the file (counted from the jobs, a
  * backlog of 550,000 took 100 ms and more; bench:console).
  *
- * Every statement that adds, moves or deletes jobs reports what it changed here, as it learns it (the
- * rows it returned, the groups it counted): the changes gather in memory and are written once, as the
- * last step of the same transaction (QueueStore.transaction), one row per function and state that
- * changed. So a batch of a thousand completions costs two small writes, not two thousand (triggers, one
- * write per job, made a drain 37% slower), and the counts commit or roll back with the jobs they count.
+ * Every statement that moves or deletes jobs reports what it changed here, as it learns it (the rows it
+ * returned, the groups it counted): the changes gather in memory and are written once, as the last step
+ * of the same transaction (QueueStore.transaction), one row per function and state that changed. So a
+ * batch of a thousand completions costs two small writes, not two thousand (triggers, one write per job,
+ * made a drain 37% slower), and the counts commit or roll back with the jobs they count.
+ *
+ * A job added is counted later. The jobs with an id above `counted_id` (queue_info) are counted as
+ * queued by the readers, from the jobs themselves (a range of the table's key); an insert brings the
+ * counts up to date once that range holds `uncountedAtMost` jobs, and a delete first, since it removes
+ * jobs from the range. So a single enqueue's commit writes the job and its index entry only: the
+ * counts' page in every such commit made one awaited enqueue 20% slower (bench:queue's row, scratch
+ * pairs). A job in the range that moved on is counted as queued there and moved in the stored counts.
  */
 import { State, stateNames } from '../schema.js';
 import type { SqliteConnection } from '../sqlite/sqlite-connection.js';
@@ -29,21 +36,39 @@ export interface ActiveCount {
 /** The stored states: queued, running, completed, failed, dead, cancelled. */
 const states = stateNames.length;
 
+/** The most jobs left to the readers to count (a readers' scan of at most this many rows). */
+export const uncountedAtMost = 1000;
+
+/** The id through which the stored counts count jobs, in SQL. */
+const countedId = "(SELECT CAST(value AS INTEGER) FROM queue_info WHERE key = 'counted_id')";
+/** Per function, the jobs the stored counts do not count yet: each counts as queued. */
+const uncounted = `SELECT function, ${State.queued} AS state, count(*) AS count FROM jobs WHERE id > ${countedId} GROUP BY function`;
+
 export function prepareFunctionCounts(db: SqliteConnection) {
   const add = db.prepare(
     `INSERT INTO function_counts (function, state, count) VALUES (?, ?, ?)
      ON CONFLICT (function, state) DO UPDATE SET count = count + excluded.count`,
   );
   const all = db.prepare(
-    'SELECT function AS functionName, state, count FROM function_counts WHERE count != 0 ORDER BY function, state',
+    `SELECT function AS functionName, state, sum(count) AS count
+     FROM (SELECT function, state, count FROM function_counts UNION ALL ${uncounted})
+     GROUP BY function, state HAVING sum(count) != 0 ORDER BY function, state`,
   );
   const active = db.prepare(
     `SELECT function AS functionName, sum(count * (state = ${State.queued})) AS queued,
        sum(count * (state = ${State.running})) AS running
-     FROM function_counts WHERE state IN (${State.queued}, ${State.running}) GROUP BY function
-     HAVING queued != 0 OR running != 0 ORDER BY function`,
+     FROM (SELECT function, state, count FROM function_counts WHERE state IN (${State.queued}, ${State.running})
+       UNION ALL ${uncounted})
+     GROUP BY function HAVING queued != 0 OR running != 0 ORDER BY function`,
   );
   const stored = db.prepare('SELECT count FROM function_counts WHERE function = ? AND state = ?');
+  const uncountedOf = db.prepare(`SELECT count(*) FROM jobs WHERE id > ${countedId} AND function = ?`);
+  const uncountedUpTo = db.prepare(
+    `SELECT function AS functionName, count(*) AS count FROM jobs WHERE id > ${countedId} AND id <= ? GROUP BY function`,
+  );
+  const lastJob = db.prepare('SELECT coalesce(max(id), 0) FROM jobs');
+  const counted = db.prepare(`SELECT ${countedId}`);
+  const setCounted = db.prepare("UPDATE queue_info SET value = ? WHERE key = 'counted_id'");
   /** Per function, the change of each state's count not yet written. */
   let pending = new Map<string, number[]>();
 
@@ -56,11 +81,35 @@ export function prepareFunctionCounts(db: SqliteConnection) {
     deltas[state] = (deltas[state] ?? 0) + delta;
   };
 
+  /** Counts the jobs up to `id` that are not counted yet (as queued: a job moved on was moved in the counts). */
+  const countUpTo = (id: number) => {
+    for (const { functionName, count } of uncountedUpTo.all(id) as { functionName: string; count: number }[])
+      change(functionName, State.queued, count);
+    setCounted.run(id);
+  };
+
   return {
-    /** `count` jobs of a function were written in `state`. */
-    added: (functionName: string, state: number, count = 1): void => change(functionName, state, count),
-    /** `count` jobs of a function in `state` were deleted. */
-    removed: (functionName: string, state: number, count = 1): void => change(functionName, state, -count),
+    /**
+     * Before an insert, whose jobs take the ids after `lastId`: whether it counts them (it has to tell each
+     * one to `added`, then the last id to `countedThrough`), having counted those before it. It does once
+     * `uncountedAtMost` jobs would be left uncounted, so that readers never count many.
+     */
+    insertCounts(lastId: number, counted: number, adding: number): boolean {
+      if (lastId - counted + adding < uncountedAtMost) return false;
+      countUpTo(lastId);
+      return true;
+    },
+    /** `count` jobs of a function were written queued (by an insert that counts them). */
+    added: (functionName: string, count = 1): void => change(functionName, State.queued, count),
+    /** The counts now count every job up to `id`. */
+    countedThrough: (id: number): void => void setCounted.run(id),
+    /** `count` jobs of a function in `state` are about to be deleted. */
+    removed(functionName: string, state: number, count = 1): void {
+      // A delete takes jobs out of the range that readers count: those jobs are counted first.
+      const last = lastJob.value() as number;
+      if (last > (counted.value() as number)) countUpTo(last);
+      change(functionName, state, -count);
+    },
     /** `count` jobs of a function went from one state to another. */
     moved(functionName: string, from: number, to: number, count = 1): void {
       if (from === to) return;
@@ -92,7 +141,8 @@ export function prepareFunctionCounts(db: SqliteConnection) {
     /** A function's jobs in a state now, in this transaction: as written, with the changes not yet written. */
     current: (functionName: string, state: number): number =>
       ((stored.value(functionName, state) as number | undefined) ?? 0) +
-      (pending.get(functionName)?.[state] ?? 0),
+      (pending.get(functionName)?.[state] ?? 0) +
+      (state === State.queued ? (uncountedOf.value(functionName) as number) : 0),
     /** Every function's jobs in each state that has any. */
     all: (): StateCount[] => all.all() as StateCount[],
     /** The functions with jobs queued or running: how many of each. */
@@ -113,7 +163,13 @@ export function prepareGroups(db: SqliteConnection, where: string) {
 }
 
 /** What the statements that change jobs report their changes to. */
-export type CountChanges = Pick<ReturnType<typeof prepareFunctionCounts>, 'added' | 'removed' | 'moved'>;
+export type CountChanges = Pick<ReturnType<typeof prepareFunctionCounts>, 'removed' | 'moved'>;
+
+/** What an insert reports to: when it counts its jobs, and which. */
+export type InsertCounts = Pick<
+  ReturnType<typeof prepareFunctionCounts>,
+  'insertCounts' | 'added' | 'countedThrough'
+>;
 
 /** What the claim of a runner with limits also reads: the jobs running per function, as they are now. */
 export type LiveCounts = CountChanges & Pick<ReturnType<typeof prepareFunctionCounts>, 'current'>;

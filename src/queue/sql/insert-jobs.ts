@@ -1,7 +1,7 @@
 /** Adding jobs, with gearmand's rule for `unique`: a job already queued or running is returned instead. */
 import { State } from '../schema.js';
 import type { SqliteConnection, SqliteStatement, SqlValue } from '../sqlite/sqlite-connection.js';
-import type { CountChanges } from './function-counts.js';
+import type { InsertCounts } from './function-counts.js';
 
 /** A job as it is written. */
 export interface NewJob {
@@ -22,18 +22,19 @@ export interface NewJob {
   readonly childCount?: number | undefined;
 }
 
-export function prepareInsertJobs(db: SqliteConnection, counts: CountChanges) {
+export function prepareInsertJobs(db: SqliteConnection, counts: InsertCounts) {
   const findUnique = db.prepare(
     `SELECT id FROM jobs WHERE function = ? AND unique_key = ? AND state IN (${State.queued}, ${State.running})`,
   );
   /**
    * The largest id ever used, kept or deleted (schema.ts, 10): new jobs take the ids after it, so that no
    * handle names two jobs. Read once per call, in the caller's write transaction, which no other writer
-   * can enter: the ids after it are this call's.
+   * can enter: the ids after it are this call's. And the id through which the counts count jobs.
    */
-  const lastId = db.prepare(
+  const lastIds = db.prepare(
     `SELECT max(coalesce((SELECT max(id) FROM jobs), 0),
-       coalesce((SELECT CAST(value AS INTEGER) FROM queue_info WHERE key = 'deleted_id'), 0))`,
+       coalesce((SELECT CAST(value AS INTEGER) FROM queue_info WHERE key = 'deleted_id'), 0)) AS last,
+       (SELECT CAST(value AS INTEGER) FROM queue_info WHERE key = 'counted_id') AS counted`,
   );
   const columns = `id, function, input, unique_key, priority, state, foreground, run_at, max_attempts, backoff,
     created_at, trace, parent_id, flow_left`;
@@ -47,7 +48,10 @@ export function prepareInsertJobs(db: SqliteConnection, counts: CountChanges) {
   let insertChunk: SqliteStatement | undefined;
   /** Adds the jobs (inside the caller's transaction); returns each one's id, an existing one's for a unique match. */
   return (jobs: readonly NewJob[], now: number): number[] => {
-    let id = lastId.value() as number;
+    const { last, counted } = lastIds.get() as { last: number; counted: number };
+    // Most calls leave their jobs to the readers to count, and write no count (function-counts.ts).
+    const counting = counts.insertCounts(last, counted, jobs.length);
+    let id = last;
     const ids: number[] = [];
     /** The values of the rows gathered for the next chunk. */
     const pending: SqlValue[] = [];
@@ -71,11 +75,12 @@ export function prepareInsertJobs(db: SqliteConnection, counts: CountChanges) {
         pushRow(values, ++id, job, now);
         insert.run(...values);
       }
-      counts.added(job.functionName, State.queued);
+      if (counting) counts.added(job.functionName);
       ids.push(id);
     }
     // Fewer than a chunk are left: one statement each.
     for (let at = 0; at < pending.length; at += rowValues) insert.run(...pending.slice(at, at + rowValues));
+    if (counting) counts.countedThrough(id);
     return ids;
   };
 }
