@@ -190,6 +190,30 @@ describe('counting jobs', () => {
     expect(told).toEqual(rows);
   });
 
+  it('keeps a call of many jobs whole or not at all in a shared batch, with the counts', async () => {
+    const queue = store();
+    // A failure no check can foresee (a full disk, say), injected at the 700th job of a call of 1,200:
+    // enough for the call to count its jobs as it adds them.
+    queue.db.exec(
+      `CREATE TRIGGER refuse BEFORE INSERT ON jobs WHEN NEW.input = '{"n":700}'
+       BEGIN SELECT RAISE(ABORT, 'the disk is full'); END`,
+    );
+    const many = Array.from({ length: 1200 }, (_, n) => job({ input: `{"n":${n}}` }));
+    const [before, failing, after] = await Promise.allSettled([
+      queue.writes.write(() => queue.insertJobs([job({ functionName: 'other' })], 1000)),
+      queue.writes.write(() => queue.insertJobs(many, 1000)),
+      queue.writes.write(() => queue.insertJobs([job({ functionName: 'other' })], 1000)),
+    ]);
+    expect(failing).toMatchObject({
+      status: 'rejected',
+      reason: { message: expect.stringMatching(/disk is full/) },
+    });
+    expect([before.status, after.status]).toEqual(['fulfilled', 'fulfilled']);
+    expect(queue.counts.active()).toEqual([{ functionName: 'other', queued: 2, running: 0 }]);
+    const { told, rows } = both(queue);
+    expect(told).toEqual(rows);
+  });
+
   it('counts the jobs a delete takes before it takes them', () => {
     const queue = store();
     const ids = [1, 2, 3].map(() => write(queue, () => queue.insertJobs([job()], 1000))[0] as number);

@@ -37,6 +37,7 @@ import { EventKind, flowWaitingAt, State } from './schema.js';
 import type { NewJob } from './sql/insert-jobs.js';
 import type { JobRow } from './sql/read-jobs.js';
 import type { Retention } from './sql/retention.js';
+import { inSavepoint } from './sql/savepoint.js';
 import { fromStored, toStored } from './stored-payload.js';
 
 /** A runner in this process: the local pool it runs jobs on. */
@@ -198,19 +199,23 @@ export class QueueBackend implements Backend {
         if (kept) return kept;
         // All or none, within the batch's shared transaction: a child that fails to insert must not
         // leave its continuation waiting for it for ever.
-        return store.flows.whole(() => {
-          const now = Date.now();
-          // Not coalesced by insertJobs: a flow's continuation is found by the lookup above, in any state.
-          const [id] = store.insertJobs([{ ...parent, unique: null }], now) as [number];
-          store.flows.name(id, parent.unique);
-          return [
-            id,
-            ...store.insertJobs(
-              kids.map((kid) => ({ ...kid, parentId: id })),
-              now,
-            ),
-          ];
-        }, store.counts.snapshot());
+        return inSavepoint(
+          store.db,
+          () => {
+            const now = Date.now();
+            // Not coalesced by insertJobs: a flow's continuation is found by the lookup above, in any state.
+            const [id] = store.insertJobs([{ ...parent, unique: null }], now) as [number];
+            store.flows.name(id, parent.unique);
+            return [
+              id,
+              ...store.insertJobs(
+                kids.map((kid) => ({ ...kid, parentId: id })),
+                now,
+              ),
+            ];
+          },
+          store.counts.snapshot(),
+        );
       });
       return { handle: store.handle(parentId as number), children: childIds.map((id) => store.handle(id)) };
     } catch (error) {

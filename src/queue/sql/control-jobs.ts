@@ -116,10 +116,12 @@ export function prepareControlJobs(
       const given = parameters(selection);
       const leaving = finishedGroups(given);
       if (leaving.length === 0) return 0;
-      totals.add(leaving);
-      for (const { functionName, state, count } of leaving) counts.removed(functionName, state, count);
-      removeEvents.run(given);
-      return remove.run(given).changes;
+      return counts.deleting(leaving, () => {
+        removeEvents.run(given);
+        const removed = remove.run(given).changes;
+        totals.add(leaving);
+        return removed;
+      });
     },
     pause: (functionName: string, now: number): boolean => pause.run(functionName, now).changes === 1,
     resume: (functionName: string): boolean => resume.run(functionName).changes === 1,

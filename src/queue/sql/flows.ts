@@ -30,23 +30,6 @@ export function prepareFlows(db: SqliteConnection, handle: (id: number) => strin
       const id = byName.value(functionName, unique) as number | undefined;
       return id === undefined ? undefined : [id, ...(childIds.values(id) as number[])];
     },
-    /**
-     * Runs `work` under a savepoint: if it throws, what it wrote is rolled back (and the counts it
-     * gathered, with `restoreCounts`), and the rest of the transaction goes on.
-     */
-    whole<T>(work: () => T, restoreCounts: () => void): T {
-      db.exec('SAVEPOINT flow');
-      try {
-        const done = work();
-        db.exec('RELEASE flow');
-        return done;
-      } catch (error) {
-        db.exec('ROLLBACK TO flow');
-        db.exec('RELEASE flow');
-        restoreCounts();
-        throw error;
-      }
-    },
     /** Gives a continuation its unique, after it was inserted without one. */
     name(id: number, unique: string | null): void {
       if (unique !== null) setName.run(unique, id);

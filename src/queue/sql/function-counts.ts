@@ -103,12 +103,16 @@ export function prepareFunctionCounts(db: SqliteConnection) {
     added: (functionName: string, count = 1): void => change(functionName, State.queued, count),
     /** The counts now count every job up to `id`. */
     countedThrough: (id: number): void => void setCounted.run(id),
-    /** `count` jobs of a function in `state` are about to be deleted. */
-    removed(functionName: string, state: number, count = 1): void {
-      // A delete takes jobs out of the range that readers count: those jobs are counted first.
+    /**
+     * Deletes jobs with `remove`, having counted every job first (a delete takes jobs out of the range
+     * that readers count), and takes the groups it deletes out of the counts once it has.
+     */
+    deleting<T>(groups: readonly StateCount[], remove: () => T): T {
       const last = lastJob.value() as number;
       if (last > (counted.value() as number)) countUpTo(last);
-      change(functionName, state, -count);
+      const done = remove();
+      for (const { functionName, state, count } of groups) change(functionName, state, -count);
+      return done;
     },
     /** `count` jobs of a function went from one state to another. */
     moved(functionName: string, from: number, to: number, count = 1): void {
@@ -163,12 +167,12 @@ export function prepareGroups(db: SqliteConnection, where: string) {
 }
 
 /** What the statements that change jobs report their changes to. */
-export type CountChanges = Pick<ReturnType<typeof prepareFunctionCounts>, 'removed' | 'moved'>;
+export type CountChanges = Pick<ReturnType<typeof prepareFunctionCounts>, 'deleting' | 'moved'>;
 
 /** What an insert reports to: when it counts its jobs, and which. */
 export type InsertCounts = Pick<
   ReturnType<typeof prepareFunctionCounts>,
-  'insertCounts' | 'added' | 'countedThrough'
+  'insertCounts' | 'added' | 'countedThrough' | 'snapshot'
 >;
 
 /** What the claim of a runner with limits also reads: the jobs running per function, as they are now. */

@@ -2,6 +2,7 @@
 import { State } from '../schema.js';
 import type { SqliteConnection, SqliteStatement, SqlValue } from '../sqlite/sqlite-connection.js';
 import type { InsertCounts } from './function-counts.js';
+import { inSavepoint } from './savepoint.js';
 
 /** A job as it is written. */
 export interface NewJob {
@@ -46,13 +47,14 @@ export function prepareInsertJobs(db: SqliteConnection, counts: InsertCounts) {
    * on this schema, better-sqlite3). Prepared on the first call that fills a chunk.
    */
   let insertChunk: SqliteStatement | undefined;
-  /** Adds the jobs (inside the caller's transaction); returns each one's id, an existing one's for a unique match. */
-  return (jobs: readonly NewJob[], now: number): number[] => {
+  const insertAll = (jobs: readonly NewJob[], now: number): number[] => {
     const { last, counted } = lastIds.get() as { last: number; counted: number };
     // Most calls leave their jobs to the readers to count, and write no count (function-counts.ts).
     const counting = counts.insertCounts(last, counted, jobs.length);
     let id = last;
     const ids: number[] = [];
+    /** The function of each job added (not joined), to count. */
+    const added: string[] = [];
     /** The values of the rows gathered for the next chunk. */
     const pending: SqlValue[] = [];
     for (const job of jobs) {
@@ -75,14 +77,25 @@ export function prepareInsertJobs(db: SqliteConnection, counts: InsertCounts) {
         pushRow(values, ++id, job, now);
         insert.run(...values);
       }
-      if (counting) counts.added(job.functionName);
       ids.push(id);
+      added.push(job.functionName);
     }
     // Fewer than a chunk are left: one statement each.
     for (let at = 0; at < pending.length; at += rowValues) insert.run(...pending.slice(at, at + rowValues));
-    if (counting) counts.countedThrough(id);
+    // Counted once every row is written: a statement that throws leaves no count behind.
+    if (counting) {
+      for (const functionName of added) counts.added(functionName);
+      counts.countedThrough(id);
+    }
     return ids;
   };
+  /**
+   * Adds the jobs (inside the caller's transaction); returns each one's id, an existing one's for a
+   * unique match. All or none: a call of many jobs runs under a savepoint, since the transaction it
+   * shares commits the other writes of its batch when this one fails.
+   */
+  return (jobs: readonly NewJob[], now: number): number[] =>
+    jobs.length === 1 ? insertAll(jobs, now) : inSavepoint(db, () => insertAll(jobs, now), counts.snapshot());
 }
 
 /** Rows per statement of a bulk insert: 832 parameters, within every SQLite build's limit of 999 and up. */

@@ -35,9 +35,11 @@ function prepareSlice(db: SqliteConnection, selection: string, { totals, counts 
   return (parameter: number): number => {
     const leaving = groups(parameter);
     if (leaving.length === 0) return 0;
-    totals.add(leaving);
-    for (const { functionName, state, count } of leaving) counts.removed(functionName, state, count);
-    return remove.run(parameter).changes;
+    return counts.deleting(leaving, () => {
+      const removed = remove.run(parameter).changes;
+      totals.add(leaving);
+      return removed;
+    });
   };
 }
 
