@@ -113,6 +113,26 @@ describe('background jobs', () => {
     expect(lines(log)).toEqual(['done']);
   });
 
+  it("writes a background job's begin with its end when it ends within moments, else while it runs", async () => {
+    const { client } = queueClient();
+    const log = join(directory, 'begins');
+    // Short: its begin, not written yet when it ends, is written with its end, as its begin.
+    const short = await client.finished(await client.background('record', { log, tag: 'short', ms: 6 }));
+    expect(
+      (short.finishedAt?.getTime() ?? 0) - (short.startedAt?.getTime() ?? Infinity),
+    ).toBeGreaterThanOrEqual(5);
+    // Long: status() shows it running, with its begin, well before it ends.
+    const handle = await client.background('record', { log, tag: 'long', ms: 1500 });
+    const running = await waitFor(async () => {
+      const current = await client.status(handle);
+      return current.running && current;
+    }, 'the long job running');
+    expect(running.state).toBe('running');
+    expect(running.startedAt).toBeInstanceOf(Date);
+    expect((await client.status(handle)).state).toBe('running');
+    expect((await client.finished(handle)).state).toBe('completed');
+  });
+
   it('returns the handle of a queued or running job with the same function and unique instead of adding one', async () => {
     const { client, path } = queueClient({ runner: false });
     const first = await client.background('noop', undefined, { unique: 'nightly' });

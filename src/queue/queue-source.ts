@@ -44,6 +44,12 @@ export interface QueueSourceOptions {
 
 /** How often the progress of background jobs is written, at most (the first report goes at once). */
 const progressEveryMs = 100;
+/**
+ * How long a background job's begin waits to be written, at most: a job that ends sooner has it written
+ * with its end, in one write. A begin written at once cost every short job a commit of its own, and a
+ * wake of the runner, on its way from start to end.
+ */
+const beginWriteMs = 10;
 /** Claim ahead enough to keep the pool busy for this long. */
 const claimAheadMs = 50;
 const maxClaimAhead = 512;
@@ -74,6 +80,7 @@ export class QueueSource implements JobSource<QueueOrigin> {
   #schedules: ScheduleTicker | undefined;
   #readyTimer: Timer | undefined;
   #progressTimer: Timer | undefined;
+  #beginTimer: Timer | undefined;
   #lastProgressFlush = 0;
   #lastReap = 0;
 
@@ -202,7 +209,13 @@ export class QueueSource implements JobSource<QueueOrigin> {
     const { row, token } = job.origin;
     const at = Date.now();
     this.#begun(job.origin, at);
-    void this.#write(() => this.#opened.settle.started(row.id, token, at));
+    // A foreground job's caller hears of its start from this write; a background job's may wait a little.
+    if (row.foreground) {
+      void this.#write(() => this.#opened.settle.started(row.id, token, at));
+      return;
+    }
+    job.origin.begunAt = at;
+    this.#beginTimer ??= after(beginWriteMs, () => this.#flushBegins());
   }
 
   status(job: HostedJob<QueueOrigin>, numerator: number, denominator: number): void {
@@ -242,10 +255,11 @@ export class QueueSource implements JobSource<QueueOrigin> {
   completed(job: HostedJob<QueueOrigin>, result: unknown): void {
     const { row, token, progress } = job.origin;
     const stored = toStored(result, job.info.payload);
+    const begunAt = this.#unwrittenBegin(job);
     this.#begun(job.origin, Date.now());
     void this.#write(() => {
       if (progress) this.#opened.settle.progress(row.id, token, ...progress);
-      this.#fenced(job, this.#opened.settle.complete(row, token, stored, Date.now()));
+      this.#fenced(job, this.#opened.settle.complete(row, token, stored, Date.now(), begunAt));
     });
   }
 
@@ -256,9 +270,10 @@ export class QueueSource implements JobSource<QueueOrigin> {
     const kind = error instanceof JobCancelledError ? 'cancelled' : final ? 'final' : 'retryable';
     const { state, runAt } = afterFailure(row, now, kind);
     const stored = JSON.stringify(jobErrorToData(error));
+    const begunAt = this.#unwrittenBegin(job);
     this.#begun(job.origin, now);
     void this.#write(() =>
-      this.#fenced(job, this.#opened.settle.fail(row, token, state, runAt, stored, now)),
+      this.#fenced(job, this.#opened.settle.fail(row, token, state, runAt, stored, now, begunAt)),
     );
   }
 
@@ -271,6 +286,8 @@ export class QueueSource implements JobSource<QueueOrigin> {
   abandon(job: HostedJob<QueueOrigin>): void {
     const { row, token } = job.origin;
     const at = Date.now();
+    // Given back unrun as far as the file is concerned: its begin is not written.
+    this.#unwrittenBegin(job);
     this.#begun(job.origin, at);
     void this.#write(() => this.#opened.settle.release(row, token, at));
   }
@@ -286,8 +303,10 @@ export class QueueSource implements JobSource<QueueOrigin> {
   async close(): Promise<void> {
     this.stopTaking();
     this.#flushProgress();
+    this.#flushBegins();
     this.#upkeep?.stop();
     cancel(this.#progressTimer);
+    cancel(this.#beginTimer);
     if (this.#registered) await this.#write(() => this.#opened.runners.remove(this.id));
     if (this.#options.ownsStore) this.#store?.close();
   }
@@ -359,7 +378,7 @@ export class QueueSource implements JobSource<QueueOrigin> {
   #run(host: JobHost<QueueOrigin>, row: ClaimedJob, token: number, starts: ClaimStarts | undefined): void {
     const info = this.#functions.get(row.functionName) as FunctionInfo;
     const handle = this.#opened.handle(row.id);
-    const origin: QueueOrigin = { row, token, progress: undefined, starts };
+    const origin: QueueOrigin = { row, token, progress: undefined, begunAt: undefined, starts };
     const job = host.accept({
       handle,
       info,
@@ -444,6 +463,28 @@ export class QueueSource implements JobSource<QueueOrigin> {
       `queue worker ${this.id}: the end of ${job.handle} (${job.info.name}) was not written: its lease is another worker's now`,
       'GearshiftWarning',
     );
+  }
+
+  /** A job's begin not written yet, taken to be written with its end (null when it was, or it had none). */
+  #unwrittenBegin(job: HostedJob<QueueOrigin>): number | null {
+    const at = job.origin.begunAt;
+    job.origin.begunAt = undefined;
+    return at ?? null;
+  }
+
+  /** Writes the begins of running background jobs that have not ended yet. */
+  #flushBegins(): void {
+    this.#beginTimer = undefined;
+    const begun = (this.#host?.jobs() ?? []).filter((job) => job.origin.begunAt !== undefined);
+    if (begun.length === 0) return;
+    const writes = begun.map((job) => ({
+      id: job.origin.row.id,
+      token: job.origin.token,
+      at: this.#unwrittenBegin(job) as number,
+    }));
+    void this.#write(() => {
+      for (const { id, token, at } of writes) this.#opened.settle.started(id, token, at);
+    });
   }
 
   #flushProgress(): void {

@@ -19,13 +19,13 @@ export function prepareSettleJobs(db: SqliteConnection, counts: CountChanges) {
   const progress = db.prepare(`UPDATE jobs SET numerator = :numerator, denominator = :denominator ${fence}`);
   const checkpoint = db.prepare(`UPDATE jobs SET checkpoint = :state ${fence}`);
   const complete = db.prepare(
-    `UPDATE jobs SET state = ${State.completed}, result = :result, started_at = coalesce(started_at, :at), finished_at = :at,
+    `UPDATE jobs SET state = ${State.completed}, result = :result, started_at = coalesce(started_at, :begunAt, :at), finished_at = :at,
        lease_owner = NULL, lease_token = NULL, lease_until = NULL ${fence}`,
   );
   const fail = db.prepare(
     `UPDATE jobs SET state = :state, run_at = :runAt, error = :error,
        finished_at = CASE WHEN :state = ${State.queued} THEN NULL ELSE :at END,
-       started_at = CASE WHEN :state = ${State.queued} THEN NULL ELSE coalesce(started_at, :at) END,
+       started_at = CASE WHEN :state = ${State.queued} THEN NULL ELSE coalesce(started_at, :begunAt, :at) END,
        lease_owner = NULL, lease_token = NULL, lease_until = NULL ${fence}`,
   );
   const release = db.prepare(
@@ -47,11 +47,26 @@ export function prepareSettleJobs(db: SqliteConnection, counts: CountChanges) {
     /** Keeps a handler's checkpoint (JSON text), which a later attempt of the job resumes from. */
     checkpoint: (id: number, token: number, state: string): boolean =>
       checkpoint.run({ id, token, state }).changes === 1,
-    complete: (job: HeldJob, token: number, result: string | Uint8Array | null, at: number): boolean =>
-      ended(complete.run({ id: job.id, token, result, at }).changes, job, State.completed),
+    /** Ends a job completed; `begunAt`: when its handler began, if that was not written yet. */
+    complete: (
+      job: HeldJob,
+      token: number,
+      result: string | Uint8Array | null,
+      at: number,
+      begunAt: number | null = null,
+    ): boolean =>
+      ended(complete.run({ id: job.id, token, result, at, begunAt }).changes, job, State.completed),
     /** Fails an attempt: State.queued queues it again at `runAt`; State.failed or State.dead ends it. */
-    fail: (job: HeldJob, token: number, state: number, runAt: number, error: string, at: number): boolean =>
-      ended(fail.run({ id: job.id, token, state, runAt, error, at }).changes, job, state),
+    fail: (
+      job: HeldJob,
+      token: number,
+      state: number,
+      runAt: number,
+      error: string,
+      at: number,
+      begunAt: number | null = null,
+    ): boolean =>
+      ended(fail.run({ id: job.id, token, state, runAt, error, at, begunAt }).changes, job, state),
     /** Gives an unfinished job back (a runner shutting down); the attempt does not count. */
     release: (job: HeldJob, token: number, at: number): boolean =>
       ended(release.run({ id: job.id, token, at }).changes, job, State.queued),
