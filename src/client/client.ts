@@ -647,7 +647,11 @@ export class Client<S extends AnyFunctionSet = AnyFunctionSet> {
       if (typeof functionName !== 'string' || functionName.length === 0) {
         throw new InvalidOptionError('functionName', 'a non-empty string', functionName);
       }
-      const options = checkBackgroundOptions(job.options, where(index), now);
+      // Named only when there are options to check: a bulk call of jobs without any names none.
+      const options =
+        job.options === undefined
+          ? noBackgroundOptions
+          : checkBackgroundOptions(job.options, where(index), now);
       const info = this.#functions?.get(functionName);
       if (this.#functions && !info) throw new UnknownFunctionError(functionName, [...this.#functions.keys()]);
       const payload: PayloadMode = info ? info.payload : input instanceof Uint8Array ? 'bytes' : 'json';
@@ -705,6 +709,8 @@ const endStates: readonly JobState[] = ['completed', 'failed', 'dead', 'cancelle
 
 /** The options of a call that gave none. */
 const noOptions: RunOptions = Object.freeze({});
+/** The options of a background job that gave none. */
+const noBackgroundOptions: ReturnType<typeof checkBackgroundOptions> = Object.freeze({});
 
 /**
  * Checks an input against its function's payload mode and takes a private copy, so that a caller who

@@ -76,6 +76,16 @@ interface WaitGroup {
   started: boolean;
 }
 
+/** When a job runs, and how often it is tried. */
+interface JobTiming {
+  readonly runAt?: number | undefined;
+  readonly attempts?: number | undefined;
+  readonly backoff?: number | undefined;
+}
+
+/** A foreground job: at once, and one attempt. */
+const foregroundTiming: JobTiming = { attempts: 1 };
+
 /** Jobs kept in a SQLite file. */
 export class QueueBackend implements Backend {
   readonly #options: QueueBackendOptions;
@@ -136,12 +146,7 @@ export class QueueBackend implements Backend {
       return { detach: () => {} };
     }
     this.#submitting++;
-    const job = this.#newJob(request, {
-      foreground: true,
-      runAt: undefined,
-      attempts: 1,
-      backoff: undefined,
-    });
+    const job = this.#newJob(request, true, foregroundTiming);
     store.writes
       .write(() => store.insertJobs([job], Date.now())[0] as number)
       .then(
@@ -166,7 +171,7 @@ export class QueueBackend implements Backend {
 
   async background(requests: readonly BackgroundRequest[]): Promise<string[]> {
     const store = this.#open();
-    const jobs = requests.map((request) => this.#newJob(request, { foreground: false, ...request }));
+    const jobs = requests.map((request) => this.#newJob(request, false, request));
     try {
       const ids = await store.writes.write(() => store.insertJobs(jobs, Date.now()));
       return ids.map((id) => store.handle(id));
@@ -178,12 +183,12 @@ export class QueueBackend implements Backend {
   async #flow(continuation: BackgroundRequest, children: readonly BackgroundRequest[]): Promise<FlowHandles> {
     const store = this.#open();
     const parent: NewJob = {
-      ...this.#newJob(continuation, { foreground: false, ...continuation }),
+      ...this.#newJob(continuation, false, continuation),
       childCount: children.length,
       // Out of any claim's reach until its last child ends; at once when it has none.
       ...(children.length > 0 ? { runAt: flowWaitingAt } : {}),
     };
-    const kids = children.map((request) => this.#newJob(request, { foreground: false, ...request }));
+    const kids = children.map((request) => this.#newJob(request, false, request));
     const joining = kids.findIndex((kid) => kid.unique !== null);
     if (joining !== -1)
       throw new InvalidOptionError(
@@ -305,22 +310,15 @@ export class QueueBackend implements Backend {
     return this.#store;
   }
 
-  #newJob(
-    request: SubmitRequest,
-    how: {
-      foreground: boolean;
-      runAt: number | undefined;
-      attempts: number | undefined;
-      backoff: number | undefined;
-    },
-  ): NewJob {
+  /** A job as it is written; `how`: when it runs, its attempts and backoff (the options' when not given). */
+  #newJob(request: SubmitRequest, foreground: boolean, how: JobTiming): NewJob {
     const now = Date.now();
     return {
       functionName: request.functionName,
       input: toStored(request.input, request.payload),
       unique: request.unique ?? null,
       priority: priorityRank[request.priority],
-      foreground: how.foreground,
+      foreground,
       runAt: how.runAt ?? now,
       maxAttempts: how.attempts ?? this.#options.attempts,
       backoff: how.backoff ?? this.#options.backoff,
