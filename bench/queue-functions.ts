@@ -1,10 +1,10 @@
 /** The job functions the queue benchmark runs. */
 import { defineFunctions } from '../src/index.js';
+import { stamp } from './stamp-functions.js';
 
 export default defineFunctions({
   noop: () => undefined,
-  /** When the job started, on a clock every thread shares (milliseconds since the epoch, fractional). */
-  stamp: () => performance.timeOrigin + performance.now(),
+  stamp,
   /** noop under limits that never bind (the drain cannot reach them): what each costs the claim. */
   concurrencyLimited: { limit: { concurrency: 100_000 }, handler: () => undefined },
   rateLimited: { limit: { rate: { max: 10_000_000, perMs: 1000 } }, handler: () => undefined },

@@ -21,6 +21,7 @@ import { drainMs } from './queue-drain.js';
 import type functions from './queue-functions.js';
 import { printLimitCost } from './queue-limits.js';
 import { startRedis } from './redis-server.js';
+import type stampFunctions from './stamp-functions.js';
 
 const exec = promisify(execFile);
 const directory = mkdtempSync(join(tmpdir(), 'gearshift-bench-queue-'));
@@ -269,35 +270,48 @@ await enqueueRow(
 // 5. Latency from enqueue to start and to completion, one job at a time, with an idle runner. gearshift:
 // its embedded runner; completion is seen by awaiting finished(handle), which the commit that ends the
 // job wakes, and again by calling status() on every turn (what this bench did before finished()
-// existed: the main thread never idles, which on this virtual machine spares it the wake-ups). plainjob:
-// its worker polling every 10 ms (start only: it has no completion signal but polling its table).
-// BullMQ: a worker, concurrency 1; completion is its worker's 'completed' event, after the job's move
-// to the completed set in Redis.
+// existed: the main thread never idles, which on this virtual machine spares it the wake-ups). Its
+// module declares no limit; the rows after it: a module that declares one (every claim takes the limited
+// claim), and handlers in the main thread (threads: 0), as BullMQ's worker runs them: what the hop to a
+// worker thread costs. plainjob: its worker polling every 10 ms (start only: it has no completion signal
+// but polling its table). BullMQ: a worker, concurrency 1; completion is its worker's 'completed' event,
+// after the job's move to the completed set in Redis.
 {
   const rounds = 300;
   const now = () => performance.timeOrigin + performance.now();
   const percentile = (values: number[], p: number) =>
     [...values].sort((a, b) => a - b)[Math.floor((values.length - 1) * p)] as number;
-  const path = fresh('gearshift-latency');
-  const gs = createClient<typeof functions>({ functions: functionsModule, threads: 2, queue: { path } });
-  await gs.start();
-  const ours = { start: [] as number[], end: [] as number[], polled: [] as number[] };
-  for (let round = 0; round < rounds; round++) {
-    const sent = now();
-    const handle = await gs.background('stamp');
-    const status = await gs.finished(handle);
-    ours.end.push(now() - sent);
-    ours.start.push((status.result as number) - sent);
-  }
-  // The same, its end seen by status() called on every turn: the main thread never idles.
-  for (let round = 0; round < rounds; round++) {
-    const sent = now();
-    const handle = await gs.background('stamp');
-    while ((await gs.status(handle)).state !== 'completed')
-      await new Promise((resolve) => setImmediate(resolve));
-    ours.polled.push(now() - sent);
-  }
-  await gs.close();
+  /** One job at a time through a fresh file: from enqueue to its start, and to finished() resolving. */
+  const ourLatency = async (module: URL, threads: number, pollStatus: boolean) => {
+    const gs = createClient<typeof stampFunctions>({
+      functions: module,
+      threads,
+      queue: { path: fresh('latency') },
+    });
+    await gs.start();
+    const times = { start: [] as number[], end: [] as number[], polled: [] as number[] };
+    for (let round = 0; round < rounds; round++) {
+      const sent = now();
+      const handle = await gs.background('stamp');
+      const status = await gs.finished(handle);
+      times.end.push(now() - sent);
+      times.start.push((status.result as number) - sent);
+    }
+    // The same, its end seen by status() called on every turn: the main thread never idles.
+    for (let round = 0; pollStatus && round < rounds; round++) {
+      const sent = now();
+      const handle = await gs.background('stamp');
+      while ((await gs.status(handle)).state !== 'completed')
+        await new Promise((resolve) => setImmediate(resolve));
+      times.polled.push(now() - sent);
+    }
+    await gs.close();
+    return times;
+  };
+  const stampModule = new URL('./stamp-functions.js', import.meta.url);
+  const ours = await ourLatency(stampModule, 2, true);
+  const limitedModule = await ourLatency(functionsModule, 2, false);
+  const mainThread = await ourLatency(stampModule, 0, false);
 
   const { queue, db } = plainQueue();
   const theirs: number[] = [];
@@ -361,6 +375,10 @@ await enqueueRow(
       `    enqueue to completion, ${label}       ${ms(ours.end, p)} ${''.padStart(10)} ${ms(bulls.end, p)}   ms  (gearshift: finished(handle))`,
     );
     console.log(`      the same, status() every turn ${ms(ours.polled, p)}`);
+    console.log(`      the same, a module with limits ${ms(limitedModule.end, p)}`);
+    console.log(
+      `      the same, threads: 0          ${ms(mainThread.end, p)}   (handlers in the main thread, as BullMQ's)`,
+    );
   }
 }
 

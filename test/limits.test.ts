@@ -8,7 +8,10 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import type { FunctionInfo } from '../src/backend.js';
 import { createClient, createWorker, defineFunctions, InvalidOptionError, openQueue } from '../src/index.js';
+import { QueueStore } from '../src/queue/queue-store.js';
+import { type ClaimLimits, claimLimitsOf } from '../src/queue/sql/claim-limited.js';
 import type limited from './fixtures/limited-functions.js';
 import { gearmandInstalled, startGearmand, stopAllGearmands } from './helpers/gearmand.js';
 import { startRunner, stopAllRunners, stopRunner } from './helpers/runner-process.js';
@@ -286,6 +289,59 @@ describe('limits on a queue file, across runner processes', () => {
       .map((run) => run.begin)
       .sort((x, y) => x - y);
     expect(Math.max(...of('b').map((run) => run.end))).toBeLessThan(aBegins[2] as number);
+  });
+});
+
+describe('the claim of a runner whose functions include a limited one', () => {
+  it('takes the jobs of functions without a limit as the plain claim does, and skips a full group', () => {
+    const store = new QueueStore(join(directory, 'mixed-claim.db'), { durability: 'process', pollMs: 1000 });
+    try {
+      const limits = claimLimitsOf([
+        { name: 'free', payload: 'json' },
+        { name: 'single', payload: 'json', limit: { concurrency: 1 } },
+      ] as FunctionInfo[]) as ClaimLimits;
+      const functions = JSON.stringify(['free', 'single']);
+      const job = (functionName: string, priority: number, runAt = 0) => ({
+        functionName,
+        input: null,
+        unique: null,
+        priority,
+        foreground: false,
+        runAt,
+        maxAttempts: 1,
+        backoff: 0,
+        traceparent: null,
+      });
+      const claim = (limit: number) =>
+        store
+          .transaction(
+            () => store.claimLimited.claim('runner', 1, functions, 1000, 60_000, limit, limits),
+            'immediate',
+          )
+          .jobs.map(({ id, functionName }) => `${functionName} ${id}`);
+      store.transaction(
+        () =>
+          store.insertJobs(
+            [job('free', 2), job('single', 0), job('single', 0), job('free', 1), job('free', 2)],
+            1000,
+          ),
+        'immediate',
+      );
+      // The first ready job is limited: the limited claim takes one of the group and passes the other.
+      expect(claim(2)).toEqual(['single 2', 'free 4']);
+      // Next in order: the held 'single' (its group full), then 'free' jobs, which are taken.
+      expect(claim(5)).toEqual(['free 1', 'free 5']);
+      store.transaction(() => store.insertJobs([job('free', 0, -1), job('free', 0, -1)], 1000), 'immediate');
+      // Only jobs without a limit ahead of the held one: taken as the plain claim takes them.
+      expect(claim(2)).toEqual(['free 6', 'free 7']);
+      expect(claim(2)).toEqual([]);
+      expect(store.counts.active()).toEqual([
+        { functionName: 'free', queued: 0, running: 5 },
+        { functionName: 'single', queued: 1, running: 1 },
+      ]);
+    } finally {
+      store.close();
+    }
   });
 });
 

@@ -84,7 +84,7 @@ export class QueueStore {
     this.totals = prepareJobTotals(this.db);
     this.insertJobs = prepareInsertJobs(this.db, this.counts);
     this.claimJobs = prepareClaimJobs(this.db, this.counts);
-    this.claimLimited = prepareLimitedClaim(this.db, this.counts);
+    this.claimLimited = prepareLimitedClaim(this.db, this.counts, this.claimJobs);
     this.settle = prepareSettleJobs(this.db, this.counts);
     this.leases = prepareLeases(this.db);
     this.events = prepareJobEvents(this.db);

@@ -22,6 +22,12 @@ export interface ClaimedJob extends NewJob {
   readonly flowLeft: number | null;
 }
 
+/** A job found ready to claim. */
+export interface ReadyJob {
+  readonly id: number;
+  readonly functionName: string;
+}
+
 /** What a job whose runner stopped renewing its lease is failed with, as stored. */
 const lostRunner = JSON.stringify({
   name: 'WorkerCrashedError',
@@ -73,7 +79,7 @@ export function prepareClaimJobs(db: SqliteConnection, counts: CountChanges) {
   // found nothing, where the look alone takes 15 to 30 and the lease by ids under 10 (scratch measure, a
   // file of 3,000 jobs); an idle runner's claims, and every job's way from enqueue to start, paid it.
   const ready = db.prepare(
-    `SELECT id FROM jobs
+    `SELECT id, function AS functionName FROM jobs
      WHERE state = ${State.queued} AND run_at <= :now AND function IN (SELECT value FROM json_each(:functions))
        AND function NOT IN (SELECT function FROM function_flags)
      ORDER BY priority, run_at, id LIMIT :limit`,
@@ -88,6 +94,18 @@ export function prepareClaimJobs(db: SqliteConnection, counts: CountChanges) {
        AND function NOT IN (SELECT function FROM function_flags)`,
   );
 
+  /** The next `limit` ready jobs of these functions, in the order they should run. */
+  const look = (functions: string, now: number, limit: number): ReadyJob[] =>
+    ready.all({ functions, now, limit }) as ReadyJob[];
+  /** Leases these jobs (found ready in this transaction) to `owner` under `token` until `until`. */
+  const leaseJobs = (owner: string, token: number, until: number, jobs: readonly ReadyJob[]): ClaimedJob[] =>
+    jobs.length === 0
+      ? []
+      : claimedInOrder(
+          lease.all({ owner, token, until, ids: JSON.stringify(jobs.map(({ id }) => id)) }),
+          counts,
+        );
+
   return {
     /** Returns expired leases to the queue; how many. */
     reapExpired: (now: number): number => reaped(reap.all({ now, error: lostRunner })),
@@ -100,24 +118,22 @@ export function prepareClaimJobs(db: SqliteConnection, counts: CountChanges) {
           error: JSON.stringify({ name: 'WorkerCrashedError', message: why, code: 'ERR_WORKER_CRASHED' }),
         }),
       ),
+    look,
+    lease: leaseJobs,
     /** Leases up to `limit` ready jobs to `owner` under `token`, in the order they should run. */
-    claim(
+    claim: (
       owner: string,
       token: number,
       functions: string,
       now: number,
       leaseMs: number,
       limit: number,
-    ): ClaimedJob[] {
-      const ids = ready.values({ functions, now, limit });
-      if (ids.length === 0) return [];
-      return claimedInOrder(
-        lease.all({ owner, token, until: now + leaseMs, ids: JSON.stringify(ids) }),
-        counts,
-      );
-    },
+    ): ClaimedJob[] => leaseJobs(owner, token, now + leaseMs, look(functions, now, limit)),
     /** When the next scheduled job of these functions becomes ready, if any. */
     nextReadyAt: (functions: string, now: number): number | null =>
       nextReady.value({ functions, now }) as number | null,
   };
 }
+
+/** The plain claim's two steps, which the limited claim takes when no limited job is next. */
+export type PlainClaim = Pick<ReturnType<typeof prepareClaimJobs>, 'look' | 'lease'>;
