@@ -39,6 +39,7 @@ import {
   claimedInOrder,
   leaseColumns,
   type PlainClaim,
+  type ReadyJob,
 } from './claim-jobs.js';
 import type { LiveCounts } from './function-counts.js';
 
@@ -47,6 +48,8 @@ export interface ClaimLimits {
   /** JSON object: each limited function's name to its key as a SQLite JSON path, or null. */
   readonly paths: string;
   readonly byFunction: ReadonlyMap<string, FunctionLimit>;
+  /** Each keyed function's key as a SQLite JSON path. */
+  readonly keyPaths: ReadonlyMap<string, string>;
 }
 
 /** The limits among a runner's functions, as its claims take them; undefined when none has one. */
@@ -57,7 +60,10 @@ export function claimLimitsOf(functions: readonly FunctionInfo[]): ClaimLimits |
   const paths = Object.fromEntries(
     [...byFunction].map(([name, { key }]) => [name, key === undefined ? null : limitKeyJsonPath(key)]),
   );
-  return { paths: JSON.stringify(paths), byFunction };
+  const keyPaths = new Map(
+    Object.entries(paths).filter((entry): entry is [string, string] => entry[1] !== null),
+  );
+  return { paths: JSON.stringify(paths), byFunction, keyPaths };
 }
 
 /**
@@ -86,8 +92,11 @@ export interface LimitedClaim {
  * The group of a job whose input is `input` and whose function's row of `:paths` is `l` (l.value: the
  * key's path, or null): what limitGroupOf (src/functions/limit.ts) computes in JavaScript.
  */
-const groupOf = (input: string) => `CASE WHEN l.value IS NULL OR NOT json_valid(${input}) THEN ''
-  ELSE coalesce(CAST(json_extract(${input}, l.value) AS TEXT), '') END`;
+const groupOf = (
+  input: string,
+  path = 'l.value',
+) => `CASE WHEN ${path} IS NULL OR NOT json_valid(${input}) THEN ''
+  ELSE coalesce(CAST(json_extract(${input}, ${path}) AS TEXT), '') END`;
 
 /** How many candidates a claim reads past what it may take: room for groups it finds full on the way. */
 const scanSlack = 64;
@@ -95,23 +104,24 @@ const scanSlack = 64;
 const maxLooks = 16;
 
 export function prepareLimitedClaim(db: SqliteConnection, counts: LiveCounts, plain: PlainClaim) {
-  /** The ready jobs in claim order, each limited one with its group; `again` leaves out what a look before found full or took. */
-  const candidates = (again: boolean) =>
-    db.prepare(
-      `SELECT j.id, j.function AS functionName, CASE WHEN l.key IS NULL THEN NULL ELSE ${groupOf('j.input')} END AS "group"
-       FROM jobs j LEFT JOIN json_each(:paths) l ON l.key = j.function
-       WHERE j.state = ${State.queued} AND j.run_at <= :now AND j.function IN (SELECT value FROM json_each(:functions))
-         AND j.function NOT IN (SELECT function FROM function_flags)
-         ${
-           again
-             ? `AND (l.key IS NULL OR (j.function, ${groupOf('j.input')}) NOT IN (SELECT value ->> 0, value ->> 1 FROM json_each(:full)))
-                AND j.id NOT IN (SELECT value FROM json_each(:taken))`
-             : ''
-         }
-       ORDER BY j.priority, j.run_at, j.id LIMIT :scan`,
-    );
-  const firstLook = candidates(false);
-  const nextLook = candidates(true);
+  /**
+   * A look after the first: the ready jobs in claim order, each limited one with its group, less the
+   * groups a look before found full and the jobs it took.
+   */
+  const nextLook = db.prepare(
+    `SELECT j.id, j.function AS functionName, CASE WHEN l.key IS NULL THEN NULL ELSE ${groupOf('j.input')} END AS "group"
+     FROM jobs j LEFT JOIN json_each(:paths) l ON l.key = j.function
+     WHERE j.state = ${State.queued} AND j.run_at <= :now AND j.function IN (SELECT value FROM json_each(:functions))
+       AND j.function NOT IN (SELECT function FROM function_flags)
+       AND (l.key IS NULL OR (j.function, ${groupOf('j.input')}) NOT IN (SELECT value ->> 0, value ->> 1 FROM json_each(:full)))
+       AND j.id NOT IN (SELECT value FROM json_each(:taken))
+     ORDER BY j.priority, j.run_at, j.id LIMIT :scan`,
+  );
+  /** :keyed is [[id, key path], ...]: each job's group, by its function's key. */
+  const keyedGroups = db.prepare(
+    `SELECT k.value ->> 0 AS id, ${groupOf('j.input', 'k.value ->> 1')} AS "group"
+     FROM json_each(:keyed) k JOIN jobs j ON j.id = k.value ->> 0`,
+  );
   /** A keyed function's running jobs per group: one read when a claim first meets the function. */
   const running = db.prepare(
     `SELECT limit_key AS "group", count(*) AS count FROM jobs
@@ -209,7 +219,8 @@ export function prepareLimitedClaim(db: SqliteConnection, counts: LiveCounts, pl
       // The next jobs are of functions without a limit (or there are none): they are what this claim
       // takes, as the plain claim takes them, without reading any group. A claim of one such job took
       // 103 us of statements the long way, 38 this way (scratch loop, a module with three limits).
-      const next = plain.look(functions, now, limit);
+      const first = plain.look(functions, now, limit + scanSlack);
+      const next = first.slice(0, limit);
       if (next.every(({ functionName }) => !limits.byFunction.has(functionName)))
         return { jobs: plain.lease(owner, token, now + leaseMs, next), roomAt: undefined };
       /** Room left per function and group, looked up when a group is first met. */
@@ -263,12 +274,34 @@ export function prepareLimitedClaim(db: SqliteConnection, counts: LiveCounts, pl
         return left;
       };
 
+      /** The first look's jobs with their groups: read from the input for a keyed function's only. */
+      const withGroups = (rows: readonly ReadyJob[]) => {
+        const keyed: [number, string][] = [];
+        for (const { id, functionName } of rows) {
+          const path = limits.keyPaths.get(functionName);
+          if (path !== undefined) keyed.push([id, path]);
+        }
+        const groups =
+          keyed.length === 0
+            ? undefined
+            : new Map(
+                (keyedGroups.all({ keyed: JSON.stringify(keyed) }) as { id: number; group: string }[]).map(
+                  ({ id, group }) => [id, group],
+                ),
+              );
+        return rows.map(({ id, functionName }) => ({
+          id,
+          functionName,
+          group: limits.byFunction.has(functionName) ? (groups?.get(id) ?? '') : null,
+        }));
+      };
+
       for (let look = 0; look < maxLooks && taken.length < limit; look++) {
         const wanted = limit - taken.length;
         const scan = wanted + scanSlack;
         const rows = (
           look === 0
-            ? firstLook.all({ paths: limits.paths, functions, now, scan })
+            ? withGroups(first)
             : nextLook.all({
                 paths: limits.paths,
                 functions,
