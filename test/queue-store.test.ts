@@ -157,6 +157,38 @@ describe('adding jobs', () => {
   });
 });
 
+describe('adding jobs alike', () => {
+  it('writes a bulk call of one function and the same options with each input in its row', () => {
+    const queue = store();
+    // Two whole chunks and a rest, inputs of each kind: JSON text, bytes, none.
+    const inputs = Array.from({ length: 140 }, (_, n) =>
+      n % 3 === 0 ? `{"n":${n}}` : n % 3 === 1 ? new Uint8Array([n, 255 - n]) : null,
+    );
+    const ids = write(queue, () =>
+      queue.insertJobs(
+        inputs.map((input) => job({ input })),
+        1000,
+      ),
+    );
+    expect(ids).toEqual(Array.from({ length: 140 }, (_, n) => n + 1));
+    const stored = queue.db
+      .prepare('SELECT id, input, function, priority, max_attempts FROM jobs ORDER BY id')
+      .all();
+    expect(stored).toEqual(
+      inputs.map((input, n) => ({
+        id: n + 1,
+        input:
+          input instanceof Uint8Array
+            ? expect.toSatisfy((bytes: Uint8Array) => Buffer.from(bytes).equals(input))
+            : input,
+        function: 'work',
+        priority: 1,
+        max_attempts: 3,
+      })),
+    );
+  });
+});
+
 describe('counting jobs', () => {
   /** The counts as the readers tell them, and as the rows count them. */
   const both = (queue: QueueStore) => ({
