@@ -209,8 +209,9 @@ export class QueueSource implements JobSource<QueueOrigin> {
     const { row, token } = job.origin;
     const at = Date.now();
     this.#begun(job.origin, at);
-    // A foreground job's caller hears of its start from this write; a background job's may wait a little.
-    if (row.foreground) {
+    // A foreground job's caller hears of its start from this write, and so does a caller that joined a
+    // background job by its unique; any other background job's may wait a little.
+    if (row.foreground || row.unique !== null) {
       void this.#write(() => this.#opened.settle.started(row.id, token, at));
       return;
     }
@@ -302,11 +303,12 @@ export class QueueSource implements JobSource<QueueOrigin> {
 
   async close(): Promise<void> {
     this.stopTaking();
+    // The timers first: a flush forgets its timer, and one left would fire after the close.
+    cancel(this.#progressTimer);
+    cancel(this.#beginTimer);
     this.#flushProgress();
     this.#flushBegins();
     this.#upkeep?.stop();
-    cancel(this.#progressTimer);
-    cancel(this.#beginTimer);
     if (this.#registered) await this.#write(() => this.#opened.runners.remove(this.id));
     if (this.#options.ownsStore) this.#store?.close();
   }
