@@ -89,8 +89,9 @@ export interface LimitedClaim {
 }
 
 /**
- * The group of a job whose input is `input` and whose function's row of `:paths` is `l` (l.value: the
- * key's path, or null): what limitGroupOf (src/functions/limit.ts) computes in JavaScript.
+ * The group of a job whose input is `input`, by its function's key as a JSON path (`path`, SQL that may
+ * be null; by default the function's row `l` of `:paths`): what limitGroupOf (src/functions/limit.ts)
+ * computes in JavaScript.
  */
 const groupOf = (
   input: string,
