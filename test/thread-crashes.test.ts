@@ -39,6 +39,20 @@ describe('a job that kills its thread', () => {
     expect(after).not.toBe(before);
   });
 
+  it('jobs that each kill their thread, one after another: every thread is replaced, the job after them runs', async () => {
+    const client = open();
+    const results = await client.runAll([
+      ...Array.from({ length: 3 }, () => client.task('exitOn', { value: 1, exitOn: 1 })),
+      client.task('exitOn', { value: 2, exitOn: 1 }),
+    ]);
+    expect(results.map((result) => (result.ok ? result.result : result.error.code))).toEqual([
+      'ERR_WORKER_CRASHED',
+      'ERR_WORKER_CRASHED',
+      'ERR_WORKER_CRASHED',
+      2,
+    ]);
+  });
+
   it('process.exit() inside a batch of tiny jobs: only that job fails, every other one completes', async () => {
     const client = open();
     // Measured as tiny first, so that the jobs below travel many to a batch.
@@ -71,6 +85,25 @@ describe('a job that kills its thread', () => {
     expect(!hog?.ok && hog?.error).toBeInstanceOf(WorkerCrashedError);
     expect(!hog?.ok && hog?.error.message).toMatch(/ran out of memory/);
     expect(others.every((result) => result.ok)).toBe(true);
+  });
+});
+
+describe('a thread that dies while idle', () => {
+  it('is replaced, with a warning that says what it died of, and the job that left the timer keeps its result', async () => {
+    const client = open();
+    const warned = new Promise<Error>((resolve) => {
+      const listener = (warning: Error) => {
+        if (warning.name !== 'GearshiftWarning') return;
+        process.off('warning', listener);
+        resolve(warning);
+      };
+      process.on('warning', listener);
+    });
+    const before = await client.run('strayThrow');
+    expect(typeof before).toBe('number');
+    expect((await warned).message).toBe('a worker thread died while idle: Error: a stray timer threw');
+    const after = await client.run('threadId');
+    expect(after).not.toBe(before);
   });
 });
 

@@ -1,7 +1,7 @@
 /**
- * The messages between the main thread and a worker thread of the local pool. Jobs travel in batches,
- * one piscina task per batch; what a batch reports comes back on the thread's report port, in order, so
- * a job's events can never overtake its result.
+ * The messages between the main thread and a worker thread of the local pool. Jobs travel in batches on
+ * the thread's own port, and what a batch reports comes back on that port, in order, so a job's events
+ * can never overtake its result.
  */
 import type { MessagePort } from 'node:worker_threads';
 import type { FunctionInfo } from '../backend.js';
@@ -38,13 +38,11 @@ export interface JobMessage {
 }
 
 /**
- * A piscina task: describe the functions (`'manifest'`), or run a batch of jobs one after another. A batch
- * travels flat, `[batch, id, functionName, input, unique, givenHandle, resumeFrom, traceparent, children, id, ...]`, because every object on the way is
- * a cost of structured cloning, paid once per message and felt most when jobs go one at a time.
+ * A batch of jobs to run one after another. It travels flat,
+ * `[batch, id, functionName, input, unique, givenHandle, resumeFrom, traceparent, children, id, ...]`,
+ * because every object on the way is a cost of structured cloning, paid once per message and felt most
+ * when jobs go one at a time.
  */
-export type TaskMessage = 'manifest' | BatchTask;
-
-/** A batch of jobs, flat: see {@link TaskMessage}. */
 export type BatchTask = readonly [batch: number, ...fields: unknown[]];
 
 const fieldsPerJob = 8;
@@ -84,14 +82,15 @@ export function decodeBatch(task: BatchTask): JobMessage[] {
   return jobs;
 }
 
-/** What a manifest task answers: the functions, or why the module would not load. */
+/** What the manifest task (piscina's, the one it still carries) answers: the functions, or why the module would not load. */
 export type ManifestAnswer =
   | { readonly ok: true; readonly functions: readonly FunctionInfo[] }
   | { readonly ok: false; readonly error: SerializedError };
 
 /**
- * A thread's first message, on parentPort: the port it reports on from then on. A port of its own, not
- * parentPort, because piscina re-emits parentPort messages through an async resource, a cost per message.
+ * A thread's first message, on parentPort: its own port, on which batches come and reports go from then
+ * on. Not parentPort, because piscina re-emits parentPort messages through an async resource, a cost
+ * per message.
  */
 export interface ReportPortHandshake {
   readonly reportPort: MessagePort;
@@ -155,12 +154,11 @@ export type ThreadReport =
       readonly error: SerializedError;
     }
   /** The job was aborted before it started and did not run. */
-  | { readonly t: 'skipped'; readonly id: number };
+  | { readonly t: 'skipped'; readonly id: number }
+  /** The batch ended: every job of it has reported, the last one's success possibly in `tail`. */
+  | { readonly t: 'end'; readonly batch: number; readonly tail: TailAnswer | undefined };
 
-/**
- * The answer of a batch task: the last job's successful result, when it sent no event before it (so
- * nothing on parentPort must come first): [job id, micros, value].
- */
+/** The last job's successful result, carried by its batch's end: [job id, micros, value]. */
 export type TailAnswer = readonly [id: number, micros: number, value: unknown];
 
 /** Sent by the main thread on the abort channel: stop this job. */

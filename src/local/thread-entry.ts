@@ -1,8 +1,9 @@
 /**
- * What runs inside each worker thread of the local pool: piscina calls the default export once per task.
- * Reports go out on the thread's report port in the order they happen, which is also the order the main
- * thread reads them: a job's events never overtake its result, and what a thread posted before it died
- * is already in the port's queue, where the main thread drains it before it deals with the death.
+ * What runs inside each worker thread of the local pool. Batches come on the thread's own port, and
+ * everything said of them goes back on it in the order it happens, which is also the order the main
+ * thread reads it: a job's events never overtake its result, and what a thread posted before it died is
+ * already in the port's queue, where the main thread drains it before it deals with the death. Piscina
+ * calls the default export for the one task it still carries: the module's description.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { BroadcastChannel, MessageChannel, parentPort, threadId, workerData } from 'node:worker_threads';
@@ -12,12 +13,12 @@ import { deserializeError, serializeError } from '../payload/remote-error.js';
 import { BatchRunner, type RunOnBehalf } from './batch-runner.js';
 import {
   type AbortMessage,
+  type BatchTask,
   decodeBatch,
   type JobMessage,
   type ManifestAnswer,
   type ReportPortHandshake,
   type TailAnswer,
-  type TaskMessage,
   type ThreadData,
   type ThreadReport,
 } from './messages.js';
@@ -37,21 +38,10 @@ function report(message: ThreadReport): void {
 }
 
 /**
- * The last job of each batch in progress here, and whether it has sent any event. Its successful result
- * rides back in the task's own answer when it has not, which saves a message per job when jobs go one
- * per batch; once it has, the result must follow its events on parentPort, where order is kept.
+ * The last job of each batch in progress here, by job id, and its successful result once it has one:
+ * that rides in the batch's end, which saves a message per job when jobs go one per batch.
  */
-interface Tail {
-  spoke: boolean;
-  answer: TailAnswer | undefined;
-}
-const tails = new Map<number, Tail>();
-
-function reportEvent(message: ThreadReport & { id: number }): void {
-  const tail = tails.get(message.id);
-  if (tail) tail.spoke = true;
-  report(message);
-}
+const tails = new Map<number, { answer: TailAnswer | undefined }>();
 
 /**
  * Which job's code runs now, so that a job that takes the thread down (process.exit(), an error thrown
@@ -91,16 +81,16 @@ process.on('uncaughtExceptionMonitor', nameCulprit);
 const runner = new BatchRunner(
   data.handlePrefix,
   {
-    status: (id, numerator, denominator) => reportEvent({ t: 'status', id, numerator, denominator }),
-    data: (id, chunk) => reportEvent({ t: 'data', id, chunk }),
-    warning: (id, message) => reportEvent({ t: 'warning', id, message }),
-    checkpoint: (id, state) => reportEvent({ t: 'checkpoint', id, state }),
+    status: (id, numerator, denominator) => report({ t: 'status', id, numerator, denominator }),
+    data: (id, chunk) => report({ t: 'data', id, chunk }),
+    warning: (id, message) => report({ t: 'warning', id, message }),
+    checkpoint: (id, state) => report({ t: 'checkpoint', id, state }),
     skipped: (id) => report({ t: 'skipped', id }),
     // Not as an event: a result that overtakes it is as good (the begin counts from the result then).
     handlerBegan: (id) => report({ t: 'began', id }),
     done(id, micros, outcome) {
       const tail = tails.get(id);
-      if (outcome.ok && tail && !tail.spoke) tail.answer = [id, micros, outcome.value];
+      if (outcome.ok && tail) tail.answer = [id, micros, outcome.value];
       else if (outcome.ok) report({ t: 'done', id, micros, ok: true, value: outcome.value });
       else
         report({
@@ -142,33 +132,34 @@ aborts.onmessage = (event) => {
   runner.abort(message.id, deserializeError(message.reason));
 };
 
-/** The task handler, for piscina, once the module has loaded. */
-export default settledLoad.then(() => handleTask);
+reportPort.on('message', runBatch);
+
+/** The task handler, for piscina, once the module has loaded: it describes the functions. */
+export default settledLoad.then(() => describeFunctions);
 
 /**
- * Runs one piscina task: a batch of jobs (answering with its last result, if held back), or a manifest.
- * Not an async function: a batch whose handlers all return plain values answers without a promise.
+ * Runs a batch of jobs, and then says that it ended (with its last result, if held back). A batch whose
+ * handlers all return plain values ends in the same turn.
  */
-function handleTask(
-  task: TaskMessage,
-): ManifestAnswer | TailAnswer | undefined | Promise<ManifestAnswer | TailAnswer | undefined> {
-  if (task === 'manifest') return describeFunctions();
+function runBatch(task: BatchTask): void {
   const jobs = decodeBatch(task);
-  const last = jobs[jobs.length - 1] as JobMessage;
-  const tail: Tail = { spoke: false, answer: undefined };
-  tails.set(last.id, tail);
+  const lastId = (jobs[jobs.length - 1] as JobMessage).id;
+  const tail = { answer: undefined as TailAnswer | undefined };
+  tails.set(lastId, tail);
+  const ended = () => {
+    tails.delete(lastId);
+    report({ t: 'end', batch: task[0], tail: tail.answer });
+  };
   const running = runner.run(functions, jobs);
-  if (!running) return answer(last.id, tail);
+  if (!running) {
+    ended();
+    return;
+  }
   Atomics.add(awaitingBatches, 0, 1);
-  return running.then(() => {
+  void running.then(() => {
     Atomics.sub(awaitingBatches, 0, 1);
-    return answer(last.id, tail);
+    ended();
   });
-}
-
-function answer(lastId: number, tail: Tail): TailAnswer | undefined {
-  tails.delete(lastId);
-  return tail.answer;
 }
 
 async function describeFunctions(): Promise<ManifestAnswer> {

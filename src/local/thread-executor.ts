@@ -1,7 +1,11 @@
 /**
  * Runs batches on a piscina pool of worker threads. Piscina owns the threads (start, crash, replace,
- * resource limits); this file adds the routes around it: reports from each thread on a port of its own,
- * aborts to threads on a BroadcastChannel, and the reading of why a thread died.
+ * resource limits); this file adds the routes around them. A batch goes to its thread on that thread's
+ * own port, and everything the thread says of it (events, results, the batch's end) comes back on the
+ * same port, in order. Not as a piscina task: a task's way through piscina (its queue, load balancer,
+ * async resource and histograms, both ways) cost more than the job itself when jobs go one at a time
+ * (see BENCHMARKS.md, 2026-12-06). Piscina still carries the module's description. A thread's death is
+ * read from its exit: its batches end there, after everything it posted has been read.
  */
 import { createRequire } from 'node:module';
 import {
@@ -11,7 +15,7 @@ import {
   receiveMessageOnPort,
   type Worker,
 } from 'node:worker_threads';
-import type { Piscina, PiscinaTask } from 'piscina';
+import type { Piscina } from 'piscina';
 import type { FunctionInfo } from '../backend.js';
 import { FunctionsModuleError } from '../errors.js';
 import { nodeStripsTypes } from '../functions/typescript-imports.js';
@@ -25,16 +29,19 @@ import {
   type JobMessage,
   type ManifestAnswer,
   type ReportPortHandshake,
-  type TailAnswer,
-  type TaskMessage,
   type ThreadData,
   type ThreadReport,
 } from './messages.js';
 
-/** A thread as piscina's load balancer sees it. */
-type PiscinaWorker = Parameters<
-  NonNullable<NonNullable<ConstructorParameters<typeof Piscina>[0]>['loadBalancer']>
->[1][number];
+/** A live thread: its Worker, and once it has said so, the port its batches and reports travel on. */
+interface ThreadLink {
+  readonly worker: Worker;
+  port: MessagePort | undefined;
+  /** Batches sent before the port was known, in order. */
+  readonly waiting: BatchTask[];
+  /** What the thread died of, when it threw: the Worker says so just before it exits. */
+  error: unknown;
+}
 
 /** Options of the thread pool. */
 export interface ThreadExecutorOptions {
@@ -61,10 +68,17 @@ export class ThreadExecutor implements Executor {
   /** Made on first use: creating a client starts no threads. */
   #pool: Piscina | undefined;
   #channel: BroadcastChannel | undefined;
-  /** Which thread runs which batch, to explain a crash (set by the load balancer). */
+  /** Which thread runs which batch, to end a dead thread's batches and to explain its death. */
   readonly #batchThreads = new Map<number, number>();
-  /** Each live thread's report port. */
-  readonly #reportPorts = new Set<MessagePort>();
+  /** The live threads, by thread id. */
+  readonly #threads = new Map<number, ThreadLink>();
+  /**
+   * Handshakes of threads that are not lanes yet: a thread that replaces a dead one becomes a lane only
+   * when piscina says it is ready (see #ensurePool), and says who it is before that.
+   */
+  readonly #earlyHandshakes = new Map<number, ReportPortHandshake>();
+  /** Batches that found no live thread (every thread had just died): sent when one is tracked. */
+  readonly #unplaced: [batch: number, task: BatchTask][] = [];
   readonly #routeReport = (message: ThreadReport) => this.#route(message);
   /** Threads this executor terminated, and why. */
   readonly #terminated = new Map<number, { reason: string; culprit: CrashCulprit }>();
@@ -73,6 +87,8 @@ export class ThreadExecutor implements Executor {
   /** The job a dead thread named as the one that took it down, by thread. */
   readonly #culprits = new Map<number, CrashCulprit>();
   #busy = false;
+  /** Set by close() and destroy(): threads that exit from then on were stopped, not crashed. */
+  #stopping = false;
   /** Waits (a manifest, a warm-up) that hold the process open besides the jobs in flight. */
   #holds = 0;
 
@@ -102,7 +118,7 @@ export class ThreadExecutor implements Executor {
 
   async manifest(): Promise<FunctionInfo[]> {
     const pool = this.#ensurePool();
-    const answer = (await this.#holdOpen(pool.run('manifest' satisfies TaskMessage))) as ManifestAnswer;
+    const answer = (await this.#holdOpen(pool.run('manifest'))) as ManifestAnswer;
     if (answer.ok) return [...answer.functions];
     const cause = deserializeError(answer.error);
     const problem = (cause as { problem?: unknown }).problem;
@@ -119,23 +135,27 @@ export class ThreadExecutor implements Executor {
   }
 
   run(batch: number, jobs: readonly JobMessage[]): void {
-    // The batch number rides under piscina's queue-options symbol, which structured cloning leaves
-    // behind: it is for the load balancer below, which learns from it which thread took which batch.
-    const task = encodeBatch(batch, jobs) as BatchTask & { [key: symbol]: number };
-    task[piscina().queueOptionsSymbol] = batch;
-    this.#ensurePool()
-      .run(task)
-      .then(
-        (tail: TailAnswer | undefined) => {
-          if (tail) this.#reports.done(tail[0], tail[1], { ok: true, value: tail[2] });
-          this.#ended(batch, undefined);
-        },
-        (error: unknown) => {
-          this.#drainReports();
-          if (this.#pool) this.#dropDeadLanes(this.#pool);
-          this.#ended(batch, this.#crash(batch, error));
-        },
-      );
+    this.#ensurePool();
+    this.#send(batch, encodeBatch(batch, jobs));
+  }
+
+  /**
+   * Sends a batch to the thread the lanes choose (the one with room and the fewest batches), or, when
+   * none has room (room was counted for a thread that has just died), to the least loaded one. It starts
+   * there and then: this executor never sends more batches than there is room for.
+   */
+  #send(batch: number, task: BatchTask): void {
+    const ids = [...this.#threads.keys()];
+    const thread = this.#lanes.take(ids) ?? this.#lanes.force(ids);
+    const link = thread === undefined ? undefined : this.#threads.get(thread);
+    if (thread === undefined || !link) {
+      this.#unplaced.push([batch, task]);
+      return;
+    }
+    this.#batchThreads.set(batch, thread);
+    this.#reports.begun(batch, thread);
+    if (link.port) link.port.postMessage(task);
+    else link.waiting.push(task);
   }
 
   keepAlive(busy: boolean): void {
@@ -172,18 +192,20 @@ export class ThreadExecutor implements Executor {
     const worker = this.#pool?.threads.find((candidate) => candidate.threadId === thread);
     if (!worker) return false;
     this.#terminated.set(thread, { reason, culprit });
-    // Piscina sees the exit, fails the thread's tasks (this.#crash explains them) and starts a new thread.
+    // Its exit ends its batches with this reason (see #exited); piscina starts a new thread.
     void worker.terminate();
     return true;
   }
 
   async close(): Promise<void> {
+    this.#stopping = true;
     this.#lanes.close();
     await this.#pool?.close();
     this.#channel?.close();
   }
 
   async destroy(): Promise<void> {
+    this.#stopping = true;
     this.#lanes.close();
     await this.#pool?.destroy();
     this.#channel?.close();
@@ -204,40 +226,50 @@ export class ThreadExecutor implements Executor {
       filename: threadFile.href,
       minThreads: threads,
       maxThreads: threads,
-      concurrentTasksPerWorker: this.#lanes.cap,
-      loadBalancer: (task, workers) => this.#balance(task, workers),
       idleTimeout: Number.POSITIVE_INFINITY,
-      // Between tasks piscina's threads wait on Atomics; 'sync' (its default) blocks the thread's event
-      // loop meanwhile, so what a finished job left behind (a socket's close, a connection pool's
-      // timers, a keep-alive) would not move until the next task came. 'async' waits without blocking.
+      // Between piscina's tasks its threads wait on Atomics; 'sync' (its default) blocks the thread's
+      // event loop meanwhile, and the batches come on the thread's own port, which must be served.
       atomics: 'async',
       workerData,
       ...(resourceLimits ? { resourceLimits } : {}),
       ...(threadExecArgv ? { execArgv: threadExecArgv } : {}),
     });
-    pool.on('message', (message: ReportPortHandshake) => this.#attach(message));
-    // A thread that replaces a dead one is a lane once piscina takes tasks for it (when it is ready).
-    pool.on('workerCreate', (created: PiscinaWorker) => {
+    pool.on('message', (message: ReportPortHandshake) => this.#attach(pool, message));
+    // A thread that replaces a dead one is a lane once piscina says it is ready, not before: piscina
+    // starts no replacement for a thread that dies before it was ready (it takes that for a thread that
+    // cannot start), so a job that kills threads must not reach one earlier.
+    pool.on('workerCreate', (created: { readonly id: number }) => {
       const worker = pool.threads.find((candidate) => candidate.threadId === created.id);
-      if (worker && this.#addLane(worker)) this.#reports.roomGrew();
+      if (worker && this.#track(worker)) this.#reports.roomGrew();
     });
-    pool.on('workerDestroy', () => this.#dropDeadLanes(pool));
-    // A thread that dies between tasks (a stray timer throwing) has no task to fail; piscina replaces it.
-    pool.on('error', (error: Error) => {
-      process.emitWarning(
-        `a worker thread died while idle: ${error.name}: ${error.message}`,
-        'GearshiftWarning',
-      );
-    });
-    // The first threads take tasks at once (piscina queues them in their ports until they are ready).
-    for (const worker of pool.threads) this.#addLane(worker);
+    // A thread's death is told by its exit (see #exited); piscina's own word on it adds nothing.
+    pool.on('error', () => {});
+    for (const worker of pool.threads) this.#track(worker);
     this.#pool = pool;
     return pool;
   }
 
-  #addLane(worker: Worker): boolean {
+  /** Follows a thread that started: a lane, and its death. False when it was followed already. */
+  #track(worker: Worker): boolean {
     const id = worker.threadId;
-    return this.#lanes.add(id, {
+    if (id < 0 || this.#threads.has(id)) return false;
+    const link: ThreadLink = { worker, port: undefined, waiting: [], error: undefined };
+    this.#threads.set(id, link);
+    worker.on('error', (error: unknown) => {
+      link.error = error;
+    });
+    worker.once('exit', (code: number) => this.#exited(id, code));
+    this.#addLane(worker);
+    const handshake = this.#earlyHandshakes.get(id);
+    this.#earlyHandshakes.delete(id);
+    if (handshake) this.#connect(link, handshake);
+    for (const [batch, task] of this.#unplaced.splice(0)) this.#send(batch, task);
+    return true;
+  }
+
+  #addLane(worker: Worker): void {
+    const id = worker.threadId;
+    this.#lanes.add(id, {
       loop: () => worker.performance.eventLoopUtilization(),
       awaiting: () => {
         const counter = this.#awaiting.get(id);
@@ -246,41 +278,34 @@ export class ThreadExecutor implements Executor {
     });
   }
 
-  /** Drops the lanes of threads that have exited (an exited thread's id reads -1). */
-  #dropDeadLanes(pool: Piscina): void {
-    this.#lanes.retain(new Set(pool.threads.map((worker) => worker.threadId).filter((id) => id >= 0)));
-  }
-
   /**
-   * Chooses the thread of a batch, as the lanes say (the one with room and the fewest batches), here
-   * so that the thread a batch goes to is known the moment it goes: the batch starts there and then,
-   * since this executor never sends more batches than there is room for. Knowing it without a message
-   * from the thread saves one per batch. The manifest task goes to any thread.
-   *
-   * It never leaves a batch to piscina's own queue while a thread is there: piscina offers queued tasks
-   * again only when a thread becomes free by its own count, which runs a turn ahead of the lanes' (they
-   * hear of a batch's end when its promise settles), so a task left there could wait for ever. When the
-   * lanes have no room (room was counted for a thread that has just died), the least loaded one takes it.
+   * A thread's first message: its port. A thread that is not a lane yet (see #ensurePool) keeps it here
+   * until it is one.
    */
-  #balance(task: PiscinaTask, workers: PiscinaWorker[]): PiscinaWorker | null {
-    const batch = (task as PiscinaTask & { readonly [key: symbol]: unknown })[piscina().queueOptionsSymbol];
-    if (typeof batch !== 'number') return workers[0] ?? null;
-    const ids = workers.map((worker) => worker.id);
-    const thread = this.#lanes.take(ids) ?? this.#lanes.force(ids);
-    const chosen = workers.find((worker) => worker.id === thread);
-    if (thread === undefined || !chosen) return null;
-    this.#batchThreads.set(batch, thread);
-    this.#reports.begun(batch, thread);
-    return chosen;
+  #attach(pool: Piscina, handshake: ReportPortHandshake): void {
+    const { reportPort: port, thread } = handshake;
+    const link = this.#threads.get(thread);
+    if (link) {
+      this.#connect(link, handshake);
+      return;
+    }
+    const worker = pool.threads.find((candidate) => candidate.threadId === thread);
+    if (!worker) {
+      port.close();
+      return;
+    }
+    this.#earlyHandshakes.set(thread, handshake);
+    worker.once('exit', () => this.#earlyHandshakes.delete(thread));
   }
 
-  #attach({ reportPort: port, thread, awaiting }: ReportPortHandshake): void {
+  /** Opens a lane's port: the batches sent to it before are posted now (they wait there until its module has loaded). */
+  #connect(link: ThreadLink, { reportPort: port, thread, awaiting }: ReportPortHandshake): void {
     this.#awaiting.set(thread, new Int32Array(awaiting));
-    this.#reportPorts.add(port);
+    link.port = port;
     port.on('message', this.#routeReport);
-    port.on('close', () => this.#reportPorts.delete(port));
     // Idle threads must not hold the process open; keepAlive() does that while jobs are in flight.
     port.unref();
+    for (const task of link.waiting.splice(0)) port.postMessage(task);
   }
 
   /**
@@ -288,7 +313,8 @@ export class ThreadExecutor implements Executor {
    * thread posted is in its port's queue, and must be counted before its unfinished jobs are judged.
    */
   #drainReports(): void {
-    for (const port of this.#reportPorts) {
+    for (const { port } of this.#threads.values()) {
+      if (!port) continue;
       for (let entry = receiveMessageOnPort(port); entry; entry = receiveMessageOnPort(port)) {
         this.#route(entry.message as ThreadReport);
       }
@@ -322,6 +348,11 @@ export class ThreadExecutor implements Executor {
       case 'skipped':
         reports.skipped(message.id);
         return;
+      case 'end':
+        if (message.tail)
+          reports.done(message.tail[0], message.tail[1], { ok: true, value: message.tail[2] });
+        this.#ended(message.batch, undefined);
+        return;
       case 'done':
         if (message.ok) reports.done(message.id, message.micros, { ok: true, value: message.value });
         else {
@@ -333,41 +364,56 @@ export class ThreadExecutor implements Executor {
 
   #ended(batch: number, crash: Crash | undefined): void {
     const thread = this.#batchThreads.get(batch);
-    if (thread !== undefined) this.#lanes.release(thread);
+    if (thread === undefined) return;
+    this.#lanes.release(thread);
     this.#batchThreads.delete(batch);
-    // The last batch of a dead thread told: what is known of its death is needed no more.
-    if (crash && thread !== undefined && ![...this.#batchThreads.values()].includes(thread)) {
-      this.#culprits.delete(thread);
-      this.#terminated.delete(thread);
-      this.#awaiting.delete(thread);
-    }
     this.#reports.ended(batch, crash);
   }
 
-  #crash(batch: number, error: unknown): Crash {
-    const thread = this.#batchThreads.get(batch);
-    const terminated = thread === undefined ? undefined : this.#terminated.get(thread);
-    if (terminated) return { reason: terminated.reason, cause: error, culprit: terminated.culprit };
-    const culprit = thread === undefined ? undefined : this.#culprits.get(thread);
-    const { code, message, name } = error as { code?: unknown; message?: unknown; name?: unknown };
-    if (code === 'ERR_WORKER_OUT_OF_MEMORY') {
+  /**
+   * A thread exited: every batch it held ends with the reason (after everything it posted has been read,
+   * so that the jobs it finished count as finished). One that dies idle, of an error, is only a warning.
+   */
+  #exited(thread: number, code: number): void {
+    const link = this.#threads.get(thread);
+    if (!link) return;
+    this.#drainReports();
+    this.#threads.delete(thread);
+    link.port?.close();
+    this.#lanes.retain(new Set(this.#threads.keys()));
+    const batches = [...this.#batchThreads].filter(([, owner]) => owner === thread).map(([batch]) => batch);
+    if (batches.length > 0) {
+      const crash = this.#crash(thread, code, link.error);
+      for (const batch of batches) this.#ended(batch, crash);
+    } else if (link.error !== undefined && !this.#stopping) {
+      const { name, message } = link.error as { name?: unknown; message?: unknown };
+      process.emitWarning(
+        `a worker thread died while idle: ${String(name)}: ${String(message)}`,
+        'GearshiftWarning',
+      );
+    }
+    this.#culprits.delete(thread);
+    this.#terminated.delete(thread);
+    this.#awaiting.delete(thread);
+  }
+
+  #crash(thread: number, code: number, error: unknown): Crash {
+    const terminated = this.#terminated.get(thread);
+    const cause = error ?? new Error(`worker thread ${thread} exited with code ${code}`);
+    if (terminated) return { reason: terminated.reason, cause, culprit: terminated.culprit };
+    if (this.#stopping) return { reason: 'the pool was stopped', cause };
+    const culprit = this.#culprits.get(thread);
+    if (error === undefined) {
+      return { reason: `its thread exited with code ${code} (process.exit() in a handler?)`, cause, culprit };
+    }
+    const { code: errorCode, message, name } = error as { code?: unknown; message?: unknown; name?: unknown };
+    if (errorCode === 'ERR_WORKER_OUT_OF_MEMORY') {
       return {
         reason: 'its thread ran out of memory (raise resourceLimits, or lower what one job holds)',
-        cause: error,
+        cause,
       };
     }
-    const exit = typeof message === 'string' ? /worker exited with code: (-?\d+)/.exec(message) : null;
-    if (exit)
-      return {
-        reason: `its thread exited with code ${exit[1]} (process.exit() in a handler?)`,
-        cause: error,
-        culprit,
-      };
-    return {
-      reason: `its thread died of an uncaught ${String(name)}: ${String(message)}`,
-      cause: error,
-      culprit,
-    };
+    return { reason: `its thread died of an uncaught ${String(name)}: ${String(message)}`, cause, culprit };
   }
 }
 
