@@ -50,7 +50,7 @@ type GearshiftSide = 'gearshift' | 'gearshift-inline' | 'gearshift-classic';
 const npmLibraries = ['gearman', 'node-gearman', 'gearmanode', 'abraxas'] as const;
 type NpmSide = `npm:${(typeof npmLibraries)[number]}${'' | '+nodelay'}`;
 /** Sides whose client and worker are programs of their own, timing their own rounds. */
-type ProgramSide = 'floor' | 'php' | NpmSide;
+type ProgramSide = 'floor' | 'floor-thread' | 'php' | NpmSide;
 /** The `gearshift work` options of each gearshift side. */
 const workerOptions: Record<GearshiftSide, string[]> = {
   gearshift: ['--threads', '1'],
@@ -68,6 +68,9 @@ function npmLibraryOf(side: NpmSide): { library: string; noDelay: string[] } {
 function programCommand(side: ProgramSide, role: 'client' | 'worker'): [string, string[]] {
   if (side === 'php') return ['php', [role === 'client' ? phpClient : phpWorker]];
   if (side === 'floor') return [process.execPath, [floorProgram, role]];
+  // The floor's worker with each job computed on a worker thread; its client is the floor's own.
+  if (side === 'floor-thread')
+    return [process.execPath, [floorProgram, role === 'worker' ? 'worker-thread' : 'client']];
   return [process.execPath, [npmProgram, npmLibraryOf(side).library, role]];
 }
 
@@ -287,7 +290,7 @@ const stallsOnNagle = (side: Side) =>
   side.startsWith('npm:') && !side.endsWith('+nodelay') && side !== 'npm:abraxas';
 const nagleJobs = 200;
 /** The sides of the npm tables. */
-type TableSide = 'gearshift' | 'gearshift-inline' | 'floor' | 'php' | NpmSide;
+type TableSide = 'gearshift' | 'gearshift-inline' | 'floor' | 'floor-thread' | 'php' | NpmSide;
 const sideName = (side: TableSide) =>
   side.startsWith('npm:')
     ? side.slice('npm:'.length).replace('+nodelay', ' +TCP_NODELAY')
@@ -295,6 +298,7 @@ const sideName = (side: TableSide) =>
         gearshift: 'gearshift',
         'gearshift-inline': 'gearshift --threads 0',
         floor: 'node:net floor',
+        'floor-thread': 'node:net floor, on a thread',
         php: 'PHP',
       }[side as Exclude<TableSide, NpmSide>];
 const npmTables: {
@@ -310,7 +314,7 @@ const npmTables: {
     role: 'worker',
     mode: 'serial',
     count: serialJobs,
-    sides: ['gearshift', 'gearshift-inline', 'floor', 'php', ...npmSides],
+    sides: ['gearshift', 'gearshift-inline', 'floor', 'floor-thread', 'php', ...npmSides],
   },
   {
     title: `client: serial run against a PHP worker (${fmt(serialJobs)})`,

@@ -3,12 +3,17 @@
 // says what Node itself reaches on the machine, the floor under any Node library, gearshift included.
 //
 //   node gearman.mjs worker <host> <port> <function>      serves n => n + 1 (JSON), prints "ready"
+//   node gearman.mjs worker-thread <host> <port> <function>   the same, each job computed on one
+//       worker thread, sent and answered on a MessagePort: the floor under a worker that keeps its
+//       jobs off its main thread (gearshift's default, so that a job that hangs or crashes can be
+//       stopped without taking the connection down)
 //   node gearman.mjs client <host> <port> <function> <serial|tasks|background> <count> <warm-up count>
 //
 // The client takes the same arguments as bench/php/client.php and prints the same {"ms", "count"}: it
 // times only its measured round. The worker grabs a job only when it has none (as libgearman's do, and
 // gearshift's with --prefetch-ms 0), sending PRE_SLEEP right behind each grab, as gearshift's does.
 import { connect } from 'node:net';
+import { MessageChannel, Worker } from 'node:worker_threads';
 import { printTimedRound } from '../timed-round.mjs';
 
 const [role, host, port, functionName, mode, count, warmUp] = process.argv.slice(2);
@@ -70,7 +75,30 @@ function fields(body, wanted) {
   return parts;
 }
 
-async function worker() {
+/**
+ * How the worker computes a job's result from its data: here, or on a worker thread when `onThread`
+ * (one message there, one back; the answer comes in a later turn).
+ */
+function compute(onThread) {
+  const inc = (data) => JSON.stringify(JSON.parse(data) + 1);
+  if (!onThread) return (data, done) => done(inc(data));
+  const thread = new Worker(
+    `const { parentPort } = require('node:worker_threads');
+     parentPort.once('message', (port) => port.on('message', (data) => port.postMessage(JSON.stringify(JSON.parse(data) + 1))));`,
+    { eval: true },
+  );
+  const { port1, port2 } = new MessageChannel();
+  thread.postMessage(port2, [port2]);
+  const waiting = [];
+  port1.on('message', (result) => waiting.shift()(result));
+  return (data, done) => {
+    waiting.push(done);
+    port1.postMessage(data);
+  };
+}
+
+async function worker(onThread) {
+  const run = compute(onThread);
   // At most one grab out: gearmand answers PRE_SLEEP with NOOP at once while jobs are queued, and a
   // grab for each NOOP would hold ever more jobs.
   let grabbing = false;
@@ -83,8 +111,9 @@ async function worker() {
     else if (kind === type.NOOP && !grabbing) socket.write(grab());
     else if (kind === type.JOB_ASSIGN_UNIQ) {
       const [handle, , , data] = fields(body, 4);
-      const result = JSON.stringify(JSON.parse(data.toString('utf8')) + 1);
-      socket.write(Buffer.concat([packet(type.WORK_COMPLETE, handle.toString('utf8'), result), grab()]));
+      run(data.toString('utf8'), (result) =>
+        socket.write(Buffer.concat([packet(type.WORK_COMPLETE, handle.toString('utf8'), result), grab()])),
+      );
     }
   });
   socket.write(Buffer.concat([packet(type.CAN_DO, functionName), grab()]));
@@ -133,4 +162,4 @@ async function client() {
   socket.destroy();
 }
 
-await (role === 'worker' ? worker() : client());
+await (role === 'client' ? client() : worker(role === 'worker-thread'));
