@@ -76,6 +76,13 @@ describe('a job that kills its thread', () => {
     expect(await client.run('exitOn', { value: 5, exitOn: -1 })).toBe(5);
   });
 
+  it('null thrown outside its handler: WorkerCrashedError saying so, and the process goes on', async () => {
+    const client = open();
+    const error = await crashOf(client.run('throwNullLater'));
+    expect(error.message).toMatch(/its thread died of an uncaught null/);
+    expect(await client.run('exitOn', { value: 6, exitOn: -1 })).toBe(6);
+  });
+
   it('exhausting its heap under resourceLimits: WorkerCrashedError, others on other threads complete', async () => {
     const client = open({ threads: 2, maxOldGenerationSizeMb: 48 });
     const [hog, ...others] = await client.runAll([

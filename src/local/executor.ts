@@ -46,9 +46,8 @@ export interface Executor {
   warm(): Promise<void>;
   run(batch: number, jobs: readonly JobMessage[]): void;
   /**
-   * Holds the process open while `busy`. A thread's reports travel apart from the end of its batch, and
-   * the pool lets go of an idle thread as soon as the batch ends, so without this Node could exit with
-   * a result still on its way.
+   * Holds the process open while `busy`. Threads and their ports hold nothing open (an idle pool must
+   * not keep a process alive), so without this Node could exit with a result still on its way.
    */
   keepAlive(busy: boolean): void;
   /** Asks a job to stop: skipped if it has not started, its signal aborted if it runs. */

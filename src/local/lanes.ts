@@ -70,11 +70,6 @@ export class Lanes {
     this.#options = options;
   }
 
-  /** The most batches a lane may run at once. */
-  get cap(): number {
-    return this.#options.fixed ?? this.#options.cap;
-  }
-
   /** Adds a lane (a thread that started); false when it was there already. */
   add(id: number, gauges: LaneGauges): boolean {
     if (this.#lanes.has(id)) return false;
@@ -156,26 +151,6 @@ export class Lanes {
     lane.running++;
     this.#changed(lane);
     return chosen;
-  }
-
-  /**
-   * Takes a place on the least loaded of `candidates` whether or not it has room (for a batch that is
-   * already on its way); undefined when there are none.
-   */
-  force(candidates: Iterable<number>): number | undefined {
-    let chosen: Lane | undefined;
-    let chosenId: number | undefined;
-    for (const id of candidates) {
-      const lane = this.#lanes.get(id);
-      if (lane && (!chosen || lane.running - lane.limit < chosen.running - chosen.limit)) {
-        chosen = lane;
-        chosenId = id;
-      }
-    }
-    if (!chosen) return undefined;
-    chosen.running++;
-    this.#changed(chosen);
-    return chosenId;
   }
 
   /** A batch on this lane ended. */

@@ -115,9 +115,8 @@ let functions: FunctionSet | Promise<FunctionSet> = loadFunctionsModule(data.fun
 );
 /**
  * Settles once the module has loaded or failed to (a failure is reported per batch and per manifest).
- * Piscina waits for the handler this file exports before it marks the thread ready, and then blocks the
- * thread in Atomics.wait between tasks: the module must load before that, or it would load only when
- * the first task arrives (and `start()` could not warm the pool).
+ * Piscina waits for the handler this file exports before it calls the thread ready, and a thread that
+ * replaces a dead one takes batches from then on (see thread-executor.ts).
  */
 const settledLoad = functions.then(
   () => report({ t: 'ready', thread: threadId }),

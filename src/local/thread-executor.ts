@@ -20,6 +20,7 @@ import type { FunctionInfo } from '../backend.js';
 import { FunctionsModuleError } from '../errors.js';
 import { nodeStripsTypes } from '../functions/typescript-imports.js';
 import { deserializeError, serializeError } from '../payload/remote-error.js';
+import { IdleLatch } from '../shared/idle-latch.js';
 import type { Crash, Executor, ExecutorReports } from './executor.js';
 import { Lanes } from './lanes.js';
 import {
@@ -39,8 +40,11 @@ interface ThreadLink {
   port: MessagePort | undefined;
   /** Batches sent before the port was known, in order. */
   readonly waiting: BatchTask[];
-  /** What the thread died of, when it threw: the Worker says so just before it exits. */
-  error: unknown;
+  /**
+   * Whether it threw outside any handler, and what: the Worker says so before it exits, and from then on
+   * the thread takes no batch (it is dying; its exit ends what it held).
+   */
+  thrown: { readonly value: unknown } | undefined;
 }
 
 /** Options of the thread pool. */
@@ -77,8 +81,6 @@ export class ThreadExecutor implements Executor {
    * when piscina says it is ready (see #ensurePool), and says who it is before that.
    */
   readonly #earlyHandshakes = new Map<number, ReportPortHandshake>();
-  /** Batches that found no live thread (every thread had just died): sent when one is tracked. */
-  readonly #unplaced: [batch: number, task: BatchTask][] = [];
   readonly #routeReport = (message: ThreadReport) => this.#route(message);
   /** Threads this executor terminated, and why. */
   readonly #terminated = new Map<number, { reason: string; culprit: CrashCulprit }>();
@@ -86,6 +88,8 @@ export class ThreadExecutor implements Executor {
   readonly #awaiting = new Map<number, Int32Array>();
   /** The job a dead thread named as the one that took it down, by thread. */
   readonly #culprits = new Map<number, CrashCulprit>();
+  /** Opened when the last batch ends, for close(). */
+  readonly #idle = new IdleLatch();
   #busy = false;
   /** Set by close() and destroy(): threads that exit from then on were stopped, not crashed. */
   #stopping = false;
@@ -140,17 +144,15 @@ export class ThreadExecutor implements Executor {
   }
 
   /**
-   * Sends a batch to the thread the lanes choose (the one with room and the fewest batches), or, when
-   * none has room (room was counted for a thread that has just died), to the least loaded one. It starts
-   * there and then: this executor never sends more batches than there is room for.
+   * Sends a batch to the thread the lanes choose (the one with room and the fewest batches). It starts
+   * there and then: the scheduler sends no more batches than room() said there was room for, and the
+   * lanes are the live threads, so one always has room.
    */
   #send(batch: number, task: BatchTask): void {
-    const ids = [...this.#threads.keys()];
-    const thread = this.#lanes.take(ids) ?? this.#lanes.force(ids);
+    const thread = this.#lanes.take(this.#threads.keys());
     const link = thread === undefined ? undefined : this.#threads.get(thread);
     if (thread === undefined || !link) {
-      this.#unplaced.push([batch, task]);
-      return;
+      throw new Error(`gearshift: batch ${batch} was sent to the thread pool with no room for it`);
     }
     this.#batchThreads.set(batch, thread);
     this.#reports.begun(batch, thread);
@@ -198,6 +200,8 @@ export class ThreadExecutor implements Executor {
   }
 
   async close(): Promise<void> {
+    // Piscina's own close waits for its tasks only, and the batches are not its tasks.
+    if (this.#batchThreads.size > 0) await this.#idle.wait();
     this.#stopping = true;
     this.#lanes.close();
     await this.#pool?.close();
@@ -253,17 +257,18 @@ export class ThreadExecutor implements Executor {
   #track(worker: Worker): boolean {
     const id = worker.threadId;
     if (id < 0 || this.#threads.has(id)) return false;
-    const link: ThreadLink = { worker, port: undefined, waiting: [], error: undefined };
+    const link: ThreadLink = { worker, port: undefined, waiting: [], thrown: undefined };
     this.#threads.set(id, link);
-    worker.on('error', (error: unknown) => {
-      link.error = error;
+    worker.on('error', (value: unknown) => {
+      // Its 'exit' may come turns later: no batch may go to it meanwhile.
+      link.thrown = { value };
+      this.#lanes.retain(this.#takingIds());
     });
     worker.once('exit', (code: number) => this.#exited(id, code));
     this.#addLane(worker);
     const handshake = this.#earlyHandshakes.get(id);
     this.#earlyHandshakes.delete(id);
     if (handshake) this.#connect(link, handshake);
-    for (const [batch, task] of this.#unplaced.splice(0)) this.#send(batch, task);
     return true;
   }
 
@@ -295,10 +300,26 @@ export class ThreadExecutor implements Executor {
       return;
     }
     this.#earlyHandshakes.set(thread, handshake);
-    worker.once('exit', () => this.#earlyHandshakes.delete(thread));
+    worker.once('exit', (code: number) => {
+      this.#earlyHandshakes.delete(thread);
+      // Piscina replaces no thread that dies before it was ready, and then none at all.
+      if (!this.#threads.has(thread) && !this.#stopping) {
+        process.emitWarning(
+          `a worker thread died while it started (exit code ${code}): the pool replaces no thread that cannot start, and goes on with fewer`,
+          'GearshiftWarning',
+        );
+      }
+    });
   }
 
-  /** Opens a lane's port: the batches sent to it before are posted now (they wait there until its module has loaded). */
+  /** The threads that take batches: the live ones that have not thrown. */
+  #takingIds(): Set<number> {
+    const ids = new Set<number>();
+    for (const [id, link] of this.#threads) if (!link.thrown) ids.add(id);
+    return ids;
+  }
+
+  /** Opens a lane's port: the batches sent to it before are posted now. */
   #connect(link: ThreadLink, { reportPort: port, thread, awaiting }: ReportPortHandshake): void {
     this.#awaiting.set(thread, new Int32Array(awaiting));
     link.port = port;
@@ -368,6 +389,7 @@ export class ThreadExecutor implements Executor {
     this.#lanes.release(thread);
     this.#batchThreads.delete(batch);
     this.#reports.ended(batch, crash);
+    if (this.#batchThreads.size === 0) this.#idle.open();
   }
 
   /**
@@ -380,15 +402,14 @@ export class ThreadExecutor implements Executor {
     this.#drainReports();
     this.#threads.delete(thread);
     link.port?.close();
-    this.#lanes.retain(new Set(this.#threads.keys()));
+    this.#lanes.retain(this.#takingIds());
     const batches = [...this.#batchThreads].filter(([, owner]) => owner === thread).map(([batch]) => batch);
     if (batches.length > 0) {
-      const crash = this.#crash(thread, code, link.error);
+      const crash = this.#crash(thread, code, link.thrown);
       for (const batch of batches) this.#ended(batch, crash);
-    } else if (link.error !== undefined && !this.#stopping) {
-      const { name, message } = link.error as { name?: unknown; message?: unknown };
+    } else if (link.thrown && !this.#stopping) {
       process.emitWarning(
-        `a worker thread died while idle: ${String(name)}: ${String(message)}`,
+        `a worker thread died while idle: ${describeThrown(link.thrown.value)}`,
         'GearshiftWarning',
       );
     }
@@ -397,24 +418,34 @@ export class ThreadExecutor implements Executor {
     this.#awaiting.delete(thread);
   }
 
-  #crash(thread: number, code: number, error: unknown): Crash {
+  #crash(thread: number, code: number, thrown: ThreadLink['thrown']): Crash {
     const terminated = this.#terminated.get(thread);
-    const cause = error ?? new Error(`worker thread ${thread} exited with code ${code}`);
+    const cause = thrown ? thrown.value : new Error(`worker thread ${thread} exited with code ${code}`);
     if (terminated) return { reason: terminated.reason, cause, culprit: terminated.culprit };
     if (this.#stopping) return { reason: 'the pool was stopped', cause };
     const culprit = this.#culprits.get(thread);
-    if (error === undefined) {
+    if (!thrown) {
       return { reason: `its thread exited with code ${code} (process.exit() in a handler?)`, cause, culprit };
     }
-    const { code: errorCode, message, name } = error as { code?: unknown; message?: unknown; name?: unknown };
-    if (errorCode === 'ERR_WORKER_OUT_OF_MEMORY') {
+    if (propertyOf(thrown.value, 'code') === 'ERR_WORKER_OUT_OF_MEMORY') {
       return {
         reason: 'its thread ran out of memory (raise resourceLimits, or lower what one job holds)',
         cause,
       };
     }
-    return { reason: `its thread died of an uncaught ${String(name)}: ${String(message)}`, cause, culprit };
+    return { reason: `its thread died of an uncaught ${describeThrown(thrown.value)}`, cause, culprit };
   }
+}
+
+/** A property of what a thread threw, which may be anything, null included. */
+function propertyOf(value: unknown, key: string): unknown {
+  return typeof value === 'object' && value !== null ? (value as Record<string, unknown>)[key] : undefined;
+}
+
+/** What a thread threw, as "Name: message" for an error and as itself for anything else. */
+function describeThrown(value: unknown): string {
+  const name = propertyOf(value, 'name');
+  return name === undefined ? String(value) : `${String(name)}: ${String(propertyOf(value, 'message'))}`;
 }
 
 let loadedPiscina: typeof Piscina | undefined;
