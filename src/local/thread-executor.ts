@@ -191,11 +191,11 @@ export class ThreadExecutor implements Executor {
   }
 
   terminate(thread: number, reason: string, culprit: CrashCulprit): boolean {
-    const worker = this.#pool?.threads.find((candidate) => candidate.threadId === thread);
-    if (!worker) return false;
+    const link = this.#threads.get(thread);
+    if (!link) return false;
     this.#terminated.set(thread, { reason, culprit });
     // Its exit ends its batches with this reason (see #exited); piscina starts a new thread.
-    void worker.terminate();
+    void link.worker.terminate();
     return true;
   }
 
