@@ -162,10 +162,14 @@ describe('background jobs', () => {
     expect(handles.map((handle) => Number(handle.split(':')[2]))).toEqual([1, 2, 3]);
   });
 
-  it('starts a delayed job on time: not before, and well within a second after', async () => {
-    // The safety-net poll every 5 s: only the runner's wake-up for the job's time can start it on time.
-    const { client } = queueClient({ pollMs: 5000 });
+  it('starts a delayed job on time: not before, and long before any poll', async () => {
+    // The safety-net poll once a minute: only the runner's wake-up for the job's time can start it in time.
+    // The bound below is loose on purpose (a loaded CI machine stalled a start by 1.6 s once, against a
+    // bound of 1 s): what it tells apart is the wake-up from the poll, not how quick the machine is.
+    const { client } = queueClient({ pollMs: 60_000 });
     await client.start();
+    // Its thread is started and warm: the lateness measured is the wake-up's, not a thread's start.
+    await client.run('noop');
     const log = join(directory, 'delayed');
     const handle = await client.background('record', { log, tag: 'late' }, { delay: 400 });
     await new Promise((resolve) => setTimeout(resolve, 250));
@@ -178,7 +182,7 @@ describe('background jobs', () => {
     const lateBy = (status.startedAt?.getTime() ?? 0) - (status.runAt?.getTime() ?? 0);
     console.log(`queue: a job delayed 400 ms started ${lateBy} ms after its time`);
     expect(lateBy).toBeGreaterThanOrEqual(0);
-    expect(lateBy).toBeLessThan(1000);
+    expect(lateBy).toBeLessThan(3000);
   });
 
   it('retries a failing job with growing backoff, then keeps it dead with its reason; requeue runs it again', async () => {
