@@ -104,8 +104,8 @@ export {
   Queue,
   type RunnerStatus,
 } from './queue/queue-admin.js';
-export { type Durability, defaultQueuePath } from './queue/queue-file.js';
 export type { QueueOptions } from './queue/queue-options.js';
+export { type Durability, defaultQueuePath } from './queue/queue-options.js';
 export type { Retention } from './queue/sql/retention.js';
 export type { TelemetryOptions } from './telemetry/telemetry-options.js';
 export { Worker } from './worker/worker.js';

@@ -5,8 +5,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import { afterFailure, afterFailureSql } from '../src/queue/after-failure.js';
-import { State } from '../src/queue/schema.js';
 import { openSqlite } from '../src/queue/sqlite/open-sqlite.js';
+import { State } from '../src/queue/stored-codes.js';
 
 const now = 1_000_000;
 const oldRunAt = 500;

@@ -7,9 +7,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { QueueStore } from '../src/queue/queue-store.js';
-import { State } from '../src/queue/schema.js';
 import { uncountedAtMost } from '../src/queue/sql/function-counts.js';
 import type { NewJob } from '../src/queue/sql/insert-jobs.js';
+import { State } from '../src/queue/stored-codes.js';
 
 const directory = mkdtempSync(join(tmpdir(), 'gearshift-store-'));
 afterAll(() => rmSync(directory, { recursive: true, force: true }));

@@ -7,7 +7,7 @@
  * `test/after-failure.test.ts` runs both over the same cases.
  */
 import { backoffDelay, backoffDelaySql } from '../shared/backoff.js';
-import { State } from './schema.js';
+import { State } from './stored-codes.js';
 
 /** What the rule reads of a job (as its row's columns: attempts, max_attempts, foreground, backoff, run_at). */
 export interface FailedAttempt {

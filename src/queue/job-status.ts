@@ -1,8 +1,8 @@
 /** A job row of a queue file as `status()` answers it: Gearman's four fields and what the file knows besides. */
 import type { JobStatus } from '../backend.js';
 import { parseJobErrorData } from '../payload/job-error.js';
-import { State, stateNames } from './schema.js';
 import type { JobRow } from './sql/read-jobs.js';
+import { State, stateNames } from './stored-codes.js';
 import { fromStored } from './stored-payload.js';
 
 /** A job row as status() answers it. */

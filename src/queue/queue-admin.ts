@@ -7,14 +7,13 @@ import { InvalidOptionError } from '../errors.js';
 import { isGone } from '../shared/local-processes.js';
 import { toStatus } from './job-status.js';
 import { QueueControl } from './queue-control.js';
-import type { Durability } from './queue-file.js';
-import { defaultQueuePath } from './queue-file.js';
-import { jobDefaults } from './queue-options.js';
+import type { Durability } from './queue-options.js';
+import { defaultQueuePath, jobDefaults } from './queue-options.js';
 import { QueueSchedules } from './queue-schedules.js';
 import { QueueStore } from './queue-store.js';
-import { State } from './schema.js';
 import type { Retention } from './sql/retention.js';
 import type { RunnerRow } from './sql/runners.js';
+import { State } from './stored-codes.js';
 
 /** One function's line of `gearshift status`, as `gearadmin --status` gives it for gearmand. */
 export interface FunctionStatus {

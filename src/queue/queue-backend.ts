@@ -28,16 +28,16 @@ import { JobEnds } from './job-ends.js';
 import { toStatus } from './job-status.js';
 import { priorityRank } from './priority.js';
 import { QueueControl } from './queue-control.js';
-import type { Durability } from './queue-file.js';
+import type { Durability } from './queue-options.js';
 import type { QueueOrigin } from './queue-origin.js';
 import { QueueSchedules } from './queue-schedules.js';
 import { QueueSource } from './queue-source.js';
 import { QueueStore } from './queue-store.js';
-import { EventKind, flowWaitingAt, State } from './schema.js';
 import type { NewJob } from './sql/insert-jobs.js';
 import type { JobRow } from './sql/read-jobs.js';
 import type { Retention } from './sql/retention.js';
 import { inSavepoint } from './sql/savepoint.js';
+import { EventKind, flowWaitingAt, State } from './stored-codes.js';
 import { fromStored, toStored } from './stored-payload.js';
 
 /** A runner in this process: the local pool it runs jobs on. */

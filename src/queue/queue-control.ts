@@ -7,8 +7,8 @@
 import type { JobControl, JobSelector, JobState, PurgeRequest } from '../backend.js';
 import { InvalidOptionError } from '../errors.js';
 import type { QueueStore } from './queue-store.js';
-import { State } from './schema.js';
 import type { JobSelection } from './sql/control-jobs.js';
+import { State } from './stored-codes.js';
 
 /** The stored states of the API's state names. */
 const stateNumbers: Readonly<Record<JobState, number>> = State;

@@ -14,17 +14,10 @@ import {
 } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { GearshiftError, QueueFileError } from '../errors.js';
+import type { Durability } from './queue-options.js';
 import { migrate, queueApplicationId } from './schema.js';
 import { openSqlite } from './sqlite/open-sqlite.js';
 import { isBusyError, type SqliteConnection } from './sqlite/sqlite-connection.js';
-
-/** How durable a committed job is. */
-export type Durability = 'process' | 'power';
-
-/** Where the queue lives when no path is given: `.gearshift/queue.db` under the working directory. */
-export function defaultQueuePath(): string {
-  return resolve(process.env.GEARSHIFT_QUEUE ?? '.gearshift/queue.db');
-}
 
 const sqliteHeader = Buffer.from('SQLite format 3\u0000', 'latin1');
 

@@ -1,9 +1,17 @@
 /** The `queue` option of createClient: its fields, their defaults, and their checks. */
 
+import { resolve } from 'node:path';
 import { InvalidOptionError } from '../errors.js';
 import { checkCount, checkMilliseconds, checkObject } from '../shared/validate.js';
-import { type Durability, defaultQueuePath } from './queue-file.js';
 import type { Retention } from './sql/retention.js';
+
+/** How durable a committed job is. */
+export type Durability = 'process' | 'power';
+
+/** Where the queue lives when no path is given: `.gearshift/queue.db` under the working directory. */
+export function defaultQueuePath(): string {
+  return resolve(process.env.GEARSHIFT_QUEUE ?? '.gearshift/queue.db');
+}
 
 /** Where and how background jobs are kept. */
 export interface QueueOptions {

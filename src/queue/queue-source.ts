@@ -24,11 +24,11 @@ import type { QueueOrigin } from './queue-origin.js';
 import type { QueueStore } from './queue-store.js';
 import { heartbeatMsFor, RunnerUpkeep } from './runner-upkeep.js';
 import { ScheduleTicker } from './schedule-ticker.js';
-import { EventKind } from './schema.js';
 import type { ClaimedJob } from './sql/claim-jobs.js';
 import { type ClaimLimits, type ClaimStarts, claimLimitsOf } from './sql/claim-limited.js';
 import { operatorCancel } from './sql/control-jobs.js';
 import type { Retention } from './sql/retention.js';
+import { EventKind } from './stored-codes.js';
 import { fromStored, toStored } from './stored-payload.js';
 
 /** How a queue source behaves. */

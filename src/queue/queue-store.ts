@@ -3,7 +3,8 @@
  * writes, and the signal that the file changed. Reads run directly (WAL readers never wait for writers).
  */
 import { ChangeSignal } from './change-signal.js';
-import { type Durability, openQueueFile } from './queue-file.js';
+import { openQueueFile } from './queue-file.js';
+import type { Durability } from './queue-options.js';
 import { prepareCancelJob } from './sql/cancel-job.js';
 import { prepareClaimJobs } from './sql/claim-jobs.js';
 import { prepareLimitedClaim } from './sql/claim-limited.js';

@@ -11,7 +11,6 @@ import { toStatus } from './job-status.js';
 import { Queue, type RunnerStatus } from './queue-admin.js';
 import { toInfo } from './queue-schedules.js';
 import { QueueStore } from './queue-store.js';
-import { State, stateNames } from './schema.js';
 import {
   type EndedJob,
   type FinishedCursor,
@@ -20,6 +19,7 @@ import {
 } from './sql/console-reads.js';
 import { retriedOffset } from './sql/job-totals.js';
 import type { JobRow } from './sql/read-jobs.js';
+import { State, stateNames } from './stored-codes.js';
 import { fromStored } from './stored-payload.js';
 
 /** The state names a job may have, as the API names them. */

@@ -2,8 +2,9 @@
  * A caller stops waiting for a foreground job: a queued one ends at once (failed, with the reason); a
  * running one is marked, and its runner aborts it when it next looks.
  */
-import { State } from '../schema.js';
+
 import type { SqliteConnection } from '../sqlite/sqlite-connection.js';
+import { State } from '../stored-codes.js';
 import type { CountChanges } from './function-counts.js';
 
 export function prepareCancelJob(db: SqliteConnection, counts: CountChanges) {

@@ -4,8 +4,8 @@
  * Priority first, across functions; then the time they became ready; then the order they came in.
  */
 import { afterFailureSql } from '../after-failure.js';
-import { flowWaitingAt, State } from '../schema.js';
 import type { SqliteConnection } from '../sqlite/sqlite-connection.js';
+import { flowWaitingAt, State } from '../stored-codes.js';
 import type { CountChanges } from './function-counts.js';
 import type { NewJob } from './insert-jobs.js';
 

@@ -31,8 +31,8 @@
  */
 import type { FunctionInfo } from '../../backend.js';
 import { type FunctionLimit, limitKeyJsonPath } from '../../functions/limit.js';
-import { State } from '../schema.js';
 import type { SqliteConnection } from '../sqlite/sqlite-connection.js';
+import { State } from '../stored-codes.js';
 import {
   type ClaimedJob,
   claimedColumns,

@@ -7,8 +7,9 @@
  * SQLite uses a partial index only where the query states the index's own condition, word for word:
  * hence `state >= completed` beside `state = :state` for the finished jobs' index.
  */
-import { State } from '../schema.js';
+
 import type { SqliteConnection } from '../sqlite/sqlite-connection.js';
+import { State } from '../stored-codes.js';
 import { type JobRow, jobColumns } from './read-jobs.js';
 
 /** Where a page of finished jobs goes on from: after this end time and id (newest first). */

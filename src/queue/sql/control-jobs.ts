@@ -10,8 +10,9 @@
  *   will read: it stays until the continuation has ended).
  * - pause / resume: a paused function's jobs are not claimed (they keep queueing).
  */
-import { flowWaitingAt, State } from '../schema.js';
+
 import type { SqliteConnection } from '../sqlite/sqlite-connection.js';
+import { flowWaitingAt, State } from '../stored-codes.js';
 import { notNeededByAFlow } from './flows.js';
 import { type CountChanges, prepareGroups } from './function-counts.js';
 import { type prepareJobTotals, retriedOffset } from './job-totals.js';

@@ -4,8 +4,8 @@
  */
 import type { FlowOutcome } from '../../functions/flow-outcome.js';
 import { parseJobErrorData } from '../../payload/job-error.js';
-import { State, stateNames } from '../schema.js';
 import type { SqliteConnection } from '../sqlite/sqlite-connection.js';
+import { State, stateNames } from '../stored-codes.js';
 import { fromStored } from '../stored-payload.js';
 
 /**

@@ -16,8 +16,9 @@
  * counts' page in every such commit made one awaited enqueue 20% slower (bench:queue's row, scratch
  * pairs). A job in the range that moved on is counted as queued there and moved in the stored counts.
  */
-import { State, stateNames } from '../schema.js';
+
 import type { SqliteConnection } from '../sqlite/sqlite-connection.js';
+import { State, stateNames } from '../stored-codes.js';
 
 /** Jobs of one function in one stored state. */
 export interface StateCount {

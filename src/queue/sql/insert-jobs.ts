@@ -1,6 +1,7 @@
 /** Adding jobs, with gearmand's rule for `unique`: a job already queued or running is returned instead. */
-import { State } from '../schema.js';
+
 import type { SqliteConnection, SqliteStatement, SqlValue } from '../sqlite/sqlite-connection.js';
+import { State } from '../stored-codes.js';
 import type { InsertCounts } from './function-counts.js';
 import { inSavepoint } from './savepoint.js';
 

@@ -3,8 +3,9 @@
  * them, so that a caller in one process sees what a runner in another reports. Background jobs keep
  * only their latest progress, in the job row.
  */
-import { State } from '../schema.js';
+
 import type { SqliteConnection } from '../sqlite/sqlite-connection.js';
+import { State } from '../stored-codes.js';
 
 /** One stored event. */
 export interface StoredEvent {

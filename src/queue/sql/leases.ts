@@ -1,6 +1,7 @@
 /** A runner's leases: renewing them, and finding the jobs whose callers asked to stop them. */
-import { State } from '../schema.js';
+
 import type { SqliteConnection } from '../sqlite/sqlite-connection.js';
+import { State } from '../stored-codes.js';
 
 export function prepareLeases(db: SqliteConnection) {
   const renew = db.prepare(

@@ -1,6 +1,7 @@
 /** Reading jobs: one by id, for status and for the callers waiting on them. */
-import { State } from '../schema.js';
+
 import type { SqliteConnection } from '../sqlite/sqlite-connection.js';
+import { State } from '../stored-codes.js';
 
 /** A job row, as status() and waiting callers read it. */
 export interface JobRow {

@@ -4,8 +4,9 @@
  * them. Deletes go in slices, so that one pass never holds the write lock for long, and each slice is
  * counted into the totals that outlive it (job-totals.ts).
  */
-import { State } from '../schema.js';
+
 import type { SqliteConnection } from '../sqlite/sqlite-connection.js';
+import { State } from '../stored-codes.js';
 import { notNeededByAFlow } from './flows.js';
 import { type CountChanges, prepareGroups } from './function-counts.js';
 import type { prepareJobTotals } from './job-totals.js';

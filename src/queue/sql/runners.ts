@@ -3,8 +3,9 @@
  * runner beats every `heartbeatMs`; one silent for three beats is gone (it died on another host, or
  * hangs). On its own host a runner's death is seen at once: its process is gone (local-processes.ts).
  */
-import { State } from '../schema.js';
+
 import type { SqliteConnection } from '../sqlite/sqlite-connection.js';
+import { State } from '../stored-codes.js';
 
 /** A runner as registered. */
 export interface RunnerRow {

@@ -3,8 +3,9 @@
  * good, back to the queue for another attempt, or released unrun). Every write is fenced by the lease
  * token: a runner that lost its lease changes nothing any more.
  */
-import { State } from '../schema.js';
+
 import type { SqliteConnection } from '../sqlite/sqlite-connection.js';
+import { State } from '../stored-codes.js';
 import type { CountChanges } from './function-counts.js';
 
 /** A job a runner holds: its id, and its function (which a job never changes), whose counts an end moves. */
