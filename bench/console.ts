@@ -199,7 +199,7 @@ const drains: Record<'off' | 'on', number[]> = { off: [], on: [] };
 const drainOnce = async (withConsole: boolean) => {
   const path = join(directory, `drain-${++files}.db`);
   // The file exists before the console opens it (the console creates nothing).
-  openQueue(path).close();
+  (await openQueue(path)).close();
   let stop = async () => {};
   if (withConsole) {
     const opened = await startConsole(path);

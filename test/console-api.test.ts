@@ -48,7 +48,7 @@ beforeAll(async () => {
   );
   await startRunner(module, path, ['--threads', '1']);
   await until(() => (readLedger().length >= 4 ? true : undefined));
-  dashboard = createDashboard({ queue: path, basePath: '/admin/jobs' });
+  dashboard = await createDashboard({ queue: path, basePath: '/admin/jobs' });
   server = createServer((request, response) =>
     dashboard.handle(request, response, () => {
       response.writeHead(200, { 'content-type': 'text/plain' });

@@ -118,7 +118,7 @@ describe('job control on a queue file', () => {
     clients.push(client);
     const call = client.run('abortable', { log, tag: 'fg', ms: 20_000 });
     await until(() => ledger(log).includes('fg started'));
-    const [job] = openQueue(path, { create: false }).jobs('running');
+    const [job] = (await openQueue(path, { create: false })).jobs('running');
     expect(await client.cancel(job?.handle as string)).toBe(1);
     await expect(call).rejects.toThrow(JobCancelledError);
   });

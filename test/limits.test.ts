@@ -346,9 +346,9 @@ describe('the claim of a runner whose functions include a limited one', () => {
 });
 
 describe('a queue file of schema 8 (a start per job)', () => {
-  it('becomes a start row per claim and group, undated if any of its starts was, the counts kept', () => {
+  it('becomes a start row per claim and group, undated if any of its starts was, the counts kept', async () => {
     const path = join(directory, 'schema-8.db');
-    openQueue(path).close();
+    (await openQueue(path)).close();
     const db = openDatabase(path);
     db.exec(`DROP TABLE limit_starts;
       CREATE TABLE limit_starts (
@@ -360,7 +360,7 @@ describe('a queue file of schema 8 (a start per job)', () => {
       INSERT INTO limit_groups VALUES ('paced', '', 4), ('paced', 'b', 1);
       PRAGMA user_version = 8`);
     db.close();
-    openQueue(path).close();
+    (await openQueue(path)).close();
     const rows = openDatabase(path);
     try {
       expect(rows.prepare('SELECT * FROM limit_starts ORDER BY limit_key, lease').all()).toEqual([

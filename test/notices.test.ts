@@ -117,7 +117,7 @@ describe('a queue file whose jobs no live runner runs', () => {
     expect(status.stdout).toContain('sqaure\t1\t0\t0\n');
     expect(status.stdout).toContain('square\t0\t0\t1\n');
     expect(status.stderr).toContain('sqaure: 1 queued and no live worker runs it');
-    const file = openQueue(queue, { create: false });
+    const file = await openQueue(queue, { create: false });
     try {
       expect(file.functions().find((line) => line.functionName === 'sqaure')).toMatchObject({
         queued: 1,

@@ -144,7 +144,7 @@ describe('background jobs', () => {
     );
     expect(again).toBe(first);
     expect(otherFunction).not.toBe(first);
-    const queue = openQueue(path);
+    const queue = await openQueue(path);
     expect(queue.functions().map((line) => [line.functionName, line.queued])).toEqual([
       ['noop', 1],
       ['record', 1],
@@ -201,7 +201,7 @@ describe('background jobs', () => {
     const elapsed = (status.finishedAt?.getTime() ?? 0) - (status.createdAt?.getTime() ?? 0);
     expect(elapsed).toBeGreaterThanOrEqual(150);
 
-    const queue = openQueue(path);
+    const queue = await openQueue(path);
     expect(queue.jobs('dead').map((job) => job.handle)).toEqual([handle]);
     writeFileSync(marker, '');
     expect(queue.requeue(handle)).toBe(true);
@@ -241,7 +241,7 @@ describe('background jobs', () => {
     clients.push(producer);
     const handle = await producer.background('unheardOf', { any: 1 });
     await new Promise((resolve) => setTimeout(resolve, 300));
-    const queue = openQueue(path);
+    const queue = await openQueue(path);
     const line = queue.functions().find((entry) => entry.functionName === 'unheardOf');
     const noop = queue.functions().find((entry) => entry.functionName === 'noop');
     expect(line).toEqual({ functionName: 'unheardOf', queued: 1, running: 0, workers: 0, paused: false });
@@ -267,7 +267,7 @@ describe('background jobs', () => {
     const handle = await client.background('slowProgress', { steps: 100, ms: 50 }, { attempts: 2 });
     await waitFor(async () => (await client.status(handle)).running, 'the job to run');
     await client.close();
-    const queue = openQueue(path);
+    const queue = await openQueue(path);
     const status = queue.job(handle);
     expect(status).toMatchObject({ state: 'queued', attempts: 0 });
     expect(queue.runners()).toEqual([]);
@@ -281,7 +281,7 @@ describe('background jobs', () => {
     );
     await waitFor(async () => (await client.status(handles[11] as string)).state === 'completed', 'all done');
     await new Promise((resolve) => setTimeout(resolve, 100));
-    const queue = openQueue(path);
+    const queue = await openQueue(path);
     const completed = queue.jobs('completed', 100);
     expect(completed).toHaveLength(12);
     // The newest by finishing time (two threads finish them in no fixed order), then by submission.
@@ -349,7 +349,7 @@ describe('bad input to a queue', () => {
     const locked = mkdtempSync(join(tmpdir(), 'gearshift-locked-'));
     try {
       const script = `import('${new URL('../dist/index.js', import.meta.url).href}').then(async ({ openQueue }) => {
-        try { openQueue('${locked}/sub/queue.db'); } catch (error) { console.log(error.code + ' ' + error.message); }
+        try { await openQueue('${locked}/sub/queue.db'); } catch (error) { console.log(error.code + ' ' + error.message); }
       })`;
       const asNobody = process.getuid?.() === 0 ? { uid: 65534, gid: 65534 } : {};
       const { execFileSync } = await import('node:child_process');
@@ -380,7 +380,7 @@ describe('bad input to a queue', () => {
     expect(error).toBeInstanceOf(PayloadError);
     const bad = await client.background('noop', undefined, { delay: -5 }).catch((thrown: unknown) => thrown);
     expect(bad).toBeInstanceOf(InvalidOptionError);
-    const queue = openQueue(path);
+    const queue = await openQueue(path);
     expect(queue.functions()).toEqual([]);
     queue.close();
   });
@@ -441,7 +441,7 @@ describe('the queue file itself', () => {
       'DROP TABLE function_counts; DROP TABLE schedules; DROP TABLE schedule_sends; DROP TABLE limit_starts; DROP TABLE limit_groups; DROP INDEX jobs_limit_running; DROP TRIGGER flow_child_ended; DROP TRIGGER flow_child_reopened; DROP TRIGGER flow_child_removed; DROP INDEX jobs_parent; ALTER TABLE jobs DROP COLUMN trace; ALTER TABLE jobs DROP COLUMN limit_key; ALTER TABLE jobs DROP COLUMN parent_id; ALTER TABLE jobs DROP COLUMN flow_left; PRAGMA user_version = 3',
     );
     db.close();
-    const queue = openQueue(path);
+    const queue = await openQueue(path);
     expect(queue.functions().map(({ functionName, queued }) => [functionName, queued])).toEqual([
       ['noop', 3],
       ['square', 1],

@@ -326,7 +326,7 @@ describe('group commit', () => {
 describe('opening a new file', () => {
   it('from several processes at the same moment: every one of them opens it (rounds of four)', async () => {
     const { execFile } = await import('node:child_process');
-    const open = `import('${new URL('../dist/index.js', import.meta.url).href}').then(({ openQueue }) => openQueue(process.argv[1]).close())`;
+    const open = `import('${new URL('../dist/index.js', import.meta.url).href}').then(async ({ openQueue }) => (await openQueue(process.argv[1])).close())`;
     for (let round = 0; round < 16; round++) {
       const path = join(directory, `together-${round}.db`);
       const exits = await Promise.all(
@@ -356,14 +356,14 @@ describe('opening a new file', () => {
     const body = `
       const { workerData, parentPort } = require('node:worker_threads');
       const { join } = require('node:path');
-      import(workerData.dist).then(({ openQueue }) => {
+      import(workerData.dist).then(async ({ openQueue }) => {
         const { arrivals, directory, threads, rounds } = workerData;
         const failures = [];
         for (let round = 1; round <= rounds; round++) {
           Atomics.add(arrivals, 0, 1);
           while (Atomics.load(arrivals, 0) < threads * round) Atomics.wait(arrivals, 0, Atomics.load(arrivals, 0), 5);
           try {
-            openQueue(join(directory, 'threads-' + round + '.db')).close();
+            (await openQueue(join(directory, 'threads-' + round + '.db'))).close();
           } catch (error) {
             failures.push(error.message);
           }

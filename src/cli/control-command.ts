@@ -30,7 +30,7 @@ async function withControl<T>(
     throw new UsageError(`${command} needs --queue <file> or --gearman host:port (one of them)`);
   }
   if (queue !== undefined) {
-    const file = openQueue(queue, { create: false });
+    const file = await openQueue(queue, { create: false });
     try {
       return await use(file.control);
     } finally {

@@ -27,7 +27,7 @@ function requiredQueue(command: string, queue: string | undefined): string {
 
 async function listJobs(line: CommandLine): Promise<number> {
   if (line.positionals.length > 0) throw new UsageError('jobs takes no arguments, only options');
-  const queue = openQueue(requiredQueue('jobs', line.values.queue), { create: false });
+  const queue = await openQueue(requiredQueue('jobs', line.values.queue), { create: false });
   try {
     const jobs = queue.jobs(valueOr(line, 'state', 'dead'), valueOr(line, 'limit', 100));
     process.stdout.write('HANDLE\tFUNCTION\tSTATE\tATTEMPTS\tLAST ERROR\n');

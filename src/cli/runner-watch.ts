@@ -12,10 +12,10 @@ const lookEveryMs = 1000;
 /** Starts looking; `stop()` ends it. */
 export function watchForRunners(path: string, functionName: string): { stop(): void } {
   let said: 'none' | 'some' | undefined;
-  const look = () => {
+  const look = async () => {
     let runners: { pid: number; host: string }[];
     try {
-      const queue = openQueue(path, { create: false });
+      const queue = await openQueue(path, { create: false });
       try {
         runners = queue.runners().filter((runner) => runner.functions.includes(functionName));
       } finally {

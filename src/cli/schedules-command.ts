@@ -34,7 +34,7 @@ export const schedulesCommand: Command = {
   refuses: { gearman: queueOnly('schedules') },
   run: async (line) => {
     if (line.positionals.length > 0) throw new UsageError('schedules takes no arguments, only --queue');
-    const queue = openQueue(queueOf('schedules', line), { create: false });
+    const queue = await openQueue(queueOf('schedules', line), { create: false });
     try {
       process.stdout.write('ID\tFUNCTION\tWHEN\tCATCH UP\tNEXT\tLAST\n');
       for (const schedule of await queue.schedules.list()) {
@@ -57,7 +57,7 @@ export const unscheduleCommand: Command = {
   refuses: { gearman: queueOnly('unschedule') },
   run: async (line) => {
     if (line.positionals.length === 0) throw new UsageError('unschedule needs the ids of the schedules');
-    const queue = openQueue(queueOf('unschedule', line), { create: false });
+    const queue = await openQueue(queueOf('unschedule', line), { create: false });
     try {
       let missing = 0;
       for (const id of line.positionals) {

@@ -61,7 +61,7 @@ async function status({ values, positionals }: CommandLine): Promise<number> {
 }
 
 async function queueStatus(path: string, handle: string | undefined): Promise<FunctionLine[] | string> {
-  const queue = openQueue(path, { create: false });
+  const queue = await openQueue(path, { create: false });
   try {
     return handle === undefined ? queue.functions() : describeJob(queue.job(handle));
   } finally {

@@ -9,14 +9,14 @@ import { InvalidOptionError } from '../errors.js';
 import { FunctionSet } from '../functions/define.js';
 import { describeFunctions, toModuleUrl } from '../functions/load-module.js';
 import type { AnyFunctionSet } from '../functions/types.js';
-import { GearmanBackend } from '../gearman/client/gearman-backend.js';
 import { fillGearmanOptions, type GearmanOptions } from '../gearman/gearman-options.js';
 import { createLocalBackend, type LocalPool } from '../local/create-local-backend.js';
-import { QueueBackend } from '../queue/queue-backend.js';
 import { fillQueueOptions, type QueueOptions } from '../queue/queue-options.js';
 import { checkObject } from '../shared/validate.js';
 import type { TelemetryOptions } from '../telemetry/telemetry-options.js';
-import { RoutingBackend } from './routing-backend.js';
+import { type BackendAbilities, DeferredBackend } from './deferred-backend.js';
+
+import { type QueueSide, RoutingBackend } from './routing-backend.js';
 
 /** Options of a client: the functions it runs here, and where background jobs are kept. */
 export interface LocalClientOptions<S extends AnyFunctionSet = AnyFunctionSet> extends TelemetryOptions {
@@ -118,7 +118,12 @@ export function createClient<S extends AnyFunctionSet = AnyFunctionSet>(
     const { functions, gearman } = options as GearmanClientOptions<S>;
     const set = functions === undefined || FunctionSet.is(functions) ? functions : undefined;
     const url = functions === undefined || FunctionSet.is(functions) ? undefined : toModuleUrl(functions);
-    return new Client<S>(new GearmanBackend(fillGearmanOptions(gearman), url ?? set), options);
+    const filled = fillGearmanOptions(gearman);
+    const backend = new DeferredBackend(async () => {
+      const { GearmanBackend } = await import('../gearman/gearman-code.js');
+      return new GearmanBackend(filled, url ?? set);
+    }, gearmanAbilities);
+    return new Client<S>(backend, options);
   }
   const local = options.functions === undefined ? undefined : createLocalBackend(options);
   const queue = queueBackend(options, local);
@@ -138,7 +143,7 @@ export function createClient<S extends AnyFunctionSet = AnyFunctionSet>(
 function queueBackend(
   options: LocalClientOptions<AnyFunctionSet>,
   local: LocalPool | undefined,
-): { backend: QueueBackend; foreground: boolean } | undefined {
+): { backend: QueueSide; foreground: boolean } | undefined {
   if (options.queue === false) return undefined;
   const queue = fillQueueOptions(options.queue ?? {}, local !== undefined);
   // When the queue is the client's only backend (it takes foreground jobs too), it closes the pool.
@@ -151,5 +156,37 @@ function queueBackend(
       : functions === undefined
         ? undefined
         : () => describeFunctions(functions);
-  return { backend: new QueueBackend({ ...queue, runner, describe }), foreground: queue.foreground };
+  const backend = new DeferredBackend(
+    async () => {
+      const { QueueBackend } = await import('../queue/queue-code.js');
+      return new QueueBackend({ ...queue, runner, describe });
+    },
+    queueAbilities,
+    // Never opened: nothing of the file's to release, but a pool it was to close all the same.
+    runner?.ownsBackend ? runner.pool.backend : undefined,
+  );
+  // Said to have every member a queue side needs (queueAbilities), and a test holds QueueBackend to it.
+  return { backend: backend as QueueSide, foreground: queue.foreground };
 }
+
+/** What QueueBackend offers beyond the required members. */
+export const queueAbilities: BackendAbilities = {
+  background: true,
+  start: true,
+  finished: true,
+  statusOfUnique: false,
+  control: true,
+  schedules: true,
+  flows: true,
+};
+
+/** What GearmanBackend offers beyond the required members. */
+export const gearmanAbilities: BackendAbilities = {
+  background: true,
+  start: false,
+  finished: false,
+  statusOfUnique: true,
+  control: true,
+  schedules: false,
+  flows: false,
+};

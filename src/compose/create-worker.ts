@@ -5,11 +5,9 @@
  */
 import { InvalidOptionError } from '../errors.js';
 import { fillGearmanOptions, type GearmanOptions } from '../gearman/gearman-options.js';
-import { GearmanSource } from '../gearman/worker/gearman-source.js';
+import type { GearmanSourceOptions } from '../gearman/worker/gearman-source.js';
 import { createLocalBackend, type LocalPoolOptions } from '../local/create-local-backend.js';
 import { fillQueueOptions, type QueueOptions } from '../queue/queue-options.js';
-import { QueueSource } from '../queue/queue-source.js';
-import { QueueStore } from '../queue/queue-store.js';
 import { checkMilliseconds, checkObject } from '../shared/validate.js';
 import type { JobSource } from '../worker/job-source.js';
 import { Worker } from '../worker/worker.js';
@@ -79,7 +77,8 @@ export function createWorker(options: WorkerOptions): Worker {
     );
   }
   const events = new WorkerEvents();
-  let source: JobSource<unknown>;
+  // The source's code (a queue file's runner, or Gearman's worker protocol) loads when the worker starts.
+  let loadSource: () => Promise<JobSource<unknown>>;
   if (queue !== undefined) {
     for (const option of ['clientId', 'prefetchMs', 'failAs'] as const) {
       if (options[option] !== undefined) {
@@ -91,26 +90,33 @@ export function createWorker(options: WorkerOptions): Worker {
       }
     }
     const filled = fillQueueOptions(queue, true);
-    source = new QueueSource({
-      leaseMs: filled.leaseMs,
-      retention: filled.retention,
-      store: () => new QueueStore(filled.path, { durability: filled.durability, pollMs: filled.pollMs }),
-      ownsStore: true,
-    }) as JobSource<unknown>;
+    loadSource = async () => {
+      const { QueueSource, QueueStore } = await import('../queue/queue-code.js');
+      return new QueueSource({
+        leaseMs: filled.leaseMs,
+        retention: filled.retention,
+        store: () => new QueueStore(filled.path, { durability: filled.durability, pollMs: filled.pollMs }),
+        ownsStore: true,
+      }) as JobSource<unknown>;
+    };
   } else {
-    source = new GearmanSource({
+    const sourceOptions: GearmanSourceOptions = {
       gearman: fillGearmanOptions(gearman as GearmanOptions),
       clientId: options.clientId,
       prefetchMs: checkMilliseconds('prefetchMs', options.prefetchMs ?? 1, 0),
       failAs: checkFailAs(options.failAs),
-    }) as JobSource<unknown>;
+    };
+    loadSource = async () => {
+      const { GearmanSource } = await import('../gearman/gearman-code.js');
+      return new GearmanSource(sourceOptions) as JobSource<unknown>;
+    };
   }
   const { log = stderrLog } = options;
   if (log !== false && typeof log !== 'function')
     throw new InvalidOptionError('log', 'a function that takes a line, or false', log);
   logWorkerEvents(events, log, `gearshift worker ${process.pid}`);
-  const host = new WorkerHost(createLocalBackend(options), source, events, true);
-  return new Worker(host, events, () => source.description);
+  const host = new WorkerHost(createLocalBackend(options), loadSource, events, true);
+  return new Worker(host, events, () => host.source?.description ?? 'not started');
 }
 
 function checkFailAs(value: unknown): 'fail' | 'exception' {

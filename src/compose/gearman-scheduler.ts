@@ -12,9 +12,7 @@
 import type { Priority } from '../backend.js';
 import type { GearmanOptions } from '../gearman/gearman-options.js';
 import { priorityNames } from '../queue/priority.js';
-import { QueueStore } from '../queue/queue-store.js';
-import { ScheduleTicker } from '../queue/schedule-ticker.js';
-import { type ScheduleSend, slotUnique } from '../queue/sql/schedules.js';
+import type { ScheduleSend } from '../queue/sql/schedules.js';
 import { fromStored } from '../queue/stored-payload.js';
 import { randomId } from '../shared/random.js';
 import { after, cancel, every, type Timer } from '../shared/timers.js';
@@ -50,6 +48,8 @@ export async function startGearmanScheduler(options: GearmanSchedulerOptions): P
   const staleMs = checkMilliseconds('staleMs', options.staleMs ?? 10_000, 100);
   const log =
     options.log === false ? () => {} : (options.log ?? ((line: string) => process.stderr.write(`${line}\n`)));
+  // The queue file's code loads here, not with the package.
+  const { QueueStore, ScheduleTicker, slotUnique } = await import('../queue/queue-code.js');
   const store = new QueueStore(options.queue, { durability: 'process', pollMs: 1000, create: false });
   const client = createClient({ gearman: options.gearman });
   const id = randomId();

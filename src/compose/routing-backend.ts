@@ -17,15 +17,21 @@ import type {
 } from '../backend.js';
 import type { GearshiftError } from '../errors.js';
 import type { LocalBackend } from '../local/local-backend.js';
-import type { QueueBackend } from '../queue/queue-backend.js';
+
+/** A queue file's backend: it has every member that a queue file offers. */
+export type QueueSide = Backend &
+  Required<Pick<Backend, 'background' | 'finished' | 'start' | 'control' | 'schedules' | 'flows'>>;
+
+/** Whether a handle is a queue file's (`Q:<queue id>:<job id>`; the pool's never start so). */
+const isQueueHandle = (handle: string) => handle.startsWith('Q:');
 
 /** Routes a client's calls between its local pool and its queue file. */
 export class RoutingBackend implements Backend {
   readonly #pool: LocalBackend;
-  readonly #queue: QueueBackend;
+  readonly #queue: QueueSide;
   #closing: Promise<void> | undefined;
 
-  constructor(pool: LocalBackend, queue: QueueBackend) {
+  constructor(pool: LocalBackend, queue: QueueSide) {
     this.#pool = pool;
     this.#queue = queue;
   }
@@ -63,7 +69,7 @@ export class RoutingBackend implements Backend {
   }
 
   status(handle: string): Promise<JobStatus> {
-    return this.#queue.recognizes(handle) ? this.#queue.status(handle) : this.#pool.status(handle);
+    return isQueueHandle(handle) ? this.#queue.status(handle) : this.#pool.status(handle);
   }
 
   async start(): Promise<void> {

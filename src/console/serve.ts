@@ -32,7 +32,7 @@ export async function serveDashboard(
     options.authToken,
     'anyone who reaches it could act on jobs',
   );
-  const dashboard = createDashboard(options);
+  const dashboard = await createDashboard(options);
   const server = createServer((request, response) => dashboard.handle(request, response));
   const origin = await listenOn(server, host, port);
   return {

@@ -10,7 +10,7 @@ import { QueueControl } from './queue-control.js';
 import type { Durability } from './queue-options.js';
 import { defaultQueuePath, jobDefaults } from './queue-options.js';
 import { QueueSchedules } from './queue-schedules.js';
-import { QueueStore } from './queue-store.js';
+import type { QueueStore } from './queue-store.js';
 import type { Retention } from './sql/retention.js';
 import type { RunnerRow } from './sql/runners.js';
 import { State } from './stored-codes.js';
@@ -179,7 +179,12 @@ export interface OpenQueueOptions {
 }
 
 /** Opens a queue file for inspection and repair; no runner starts. */
-export function openQueue(path: string = defaultQueuePath(), options: OpenQueueOptions = {}): Queue {
+export async function openQueue(
+  path: string = defaultQueuePath(),
+  options: OpenQueueOptions = {},
+): Promise<Queue> {
   const { durability = 'process', create = true } = options;
+  // The queue file's code (SQLite's, the SQL) loads here, on first use, not with the package.
+  const { QueueStore } = await import('./queue-code.js');
   return new Queue(new QueueStore(path, { durability, pollMs: 1000, create }));
 }

@@ -228,11 +228,6 @@ export class QueueBackend implements Backend {
     }
   }
 
-  /** Whether a handle is of a queue file (so that a client with a pool too asks the right one). */
-  recognizes(handle: string): boolean {
-    return handle.startsWith('Q:');
-  }
-
   /** Resolves once the job has ended (see JobEnds); woken by the commit that ends it. */
   async finished(handle: string, signal: AbortSignal | undefined): Promise<JobStatus> {
     if (this.#closing) throw new ClientClosedError('finished() was called after the client was closed');
@@ -296,7 +291,7 @@ export class QueueBackend implements Backend {
       const source = new QueueSource({ leaseMs, retention, store: () => store, ownsStore: false });
       const events = new WorkerEvents();
       logWorkerEvents(events, stderrLog, `gearshift queue runner ${process.pid}`);
-      this.#runner = new WorkerHost(embedded.pool, source, events, false);
+      this.#runner = new WorkerHost(embedded.pool, async () => source, events, false);
       this.#runnerStarted = this.#runner.start().then(
         () => {},
         (error: unknown) => {

@@ -16,7 +16,8 @@ import type { WorkerEvents } from './worker-events.js';
 /** Runs a source's jobs on a local pool. */
 export class WorkerHost<O> implements JobHost<O> {
   readonly pool: LocalPool;
-  readonly #source: JobSource<O>;
+  readonly #loadSource: () => Promise<JobSource<O>>;
+  #loaded: JobSource<O> | undefined;
   readonly #events: WorkerEvents;
   /** Whether stopping the host closes the pool (false when a client shares it). */
   readonly #ownsPool: boolean;
@@ -37,9 +38,13 @@ export class WorkerHost<O> implements JobHost<O> {
     fail: (job, error) => this.#failed(job, error, false),
   };
 
-  constructor(pool: LocalPool, source: JobSource<O>, events: WorkerEvents, ownsPool: boolean) {
+  /**
+   * @param source loads the source of jobs (its code is loaded on first use: a process that never starts
+   * a worker does not compile it)
+   */
+  constructor(pool: LocalPool, source: () => Promise<JobSource<O>>, events: WorkerEvents, ownsPool: boolean) {
     this.pool = pool;
-    this.#source = source;
+    this.#loadSource = source;
     this.#events = events;
     this.#ownsPool = ownsPool;
   }
@@ -72,13 +77,24 @@ export class WorkerHost<O> implements JobHost<O> {
     return this.#events;
   }
 
-  /** Loads the functions module, then starts the source. */
+  /** The source, once start() has loaded it. */
+  get source(): JobSource<O> | undefined {
+    return this.#loaded;
+  }
+
+  /** The source, where only start() can have led: to a job, and so to every report about one. */
+  get #source(): JobSource<O> {
+    return this.#loaded as JobSource<O>;
+  }
+
+  /** Loads the functions module and the source, then starts the source. */
   async start(): Promise<readonly FunctionInfo[]> {
-    const functions = (await this.pool.backend.manifest()) ?? [];
+    const [functions, source] = await Promise.all([this.pool.backend.manifest(), this.#loadSource()]);
+    this.#loaded = source;
     // The pool grew (a thread found waiting on its jobs): the source may take more.
-    this.pool.backend.onCapacityGrew(() => this.#source.roomChanged());
-    await this.#source.start(this, functions);
-    return functions;
+    this.pool.backend.onCapacityGrew(() => source.roomChanged());
+    await source.start(this, functions ?? []);
+    return functions ?? [];
   }
 
   /** A job the source took: kept here, and run once its input is decoded (`run`). */
@@ -150,7 +166,7 @@ export class WorkerHost<O> implements JobHost<O> {
   async stop(graceMs: number): Promise<void> {
     this.#stopping = true;
     this.pool.backend.setHostDemand(false);
-    this.#source.stopTaking();
+    this.#loaded?.stopTaking();
     if (this.#running.size > 0 && graceMs > 0) {
       let timer: Timer | undefined;
       await Promise.race([
@@ -167,7 +183,7 @@ export class WorkerHost<O> implements JobHost<O> {
       this.#source.abandon(job);
       this.#end(job, 'abandoned');
     }
-    await this.#source.close();
+    await this.#loaded?.close();
     if (this.#ownsPool) await this.pool.backend.close();
   }
 

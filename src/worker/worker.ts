@@ -35,7 +35,7 @@ export class Worker {
     return this.#host.running;
   }
 
-  /** What it runs and for whom: "runs f, g from var/jobs.db", "runs f for 10.0.0.5:4730 as ...". */
+  /** What it runs and for whom, once started: "runs f, g from var/jobs.db", "runs f for 10.0.0.5:4730 as ...". */
   get description(): string {
     return this.#describe();
   }

@@ -1,0 +1,165 @@
+/**
+ * A backend whose code loads on first use. createClient answers at once; the queue file's code (and
+ * SQLite's), or Gearman's wire protocol, is compiled only when a job, a status or a start needs it. A
+ * process whose client never goes there does not pay for it, and neither does each worker thread whose
+ * functions module imports this package: the library's eager part is then the pool and the client.
+ * What the backend offers beyond the required members is said up front, because the client looks for
+ * it (to refuse what a backend cannot do) before anything is loaded.
+ */
+import type {
+  Backend,
+  BackgroundRequest,
+  FunctionInfo,
+  JobControl,
+  JobFlows,
+  JobListener,
+  JobSchedules,
+  JobStatus,
+  JobTicket,
+  SubmitRequest,
+} from '../backend.js';
+import { type GearshiftError, JobAbortedError } from '../errors.js';
+
+/** The optional members of Backend that the loaded backend has. */
+export interface BackendAbilities {
+  readonly background: boolean;
+  readonly start: boolean;
+  readonly finished: boolean;
+  readonly statusOfUnique: boolean;
+  readonly control: boolean;
+  readonly schedules: boolean;
+  readonly flows: boolean;
+}
+
+/** What close() and destroy() do when the backend was never loaded (it holds nothing of its own then). */
+export interface WhileUnloaded {
+  close(): Promise<void>;
+  destroy(reason: GearshiftError): Promise<void>;
+}
+
+const nothingHeld: WhileUnloaded = { close: async () => {}, destroy: async () => {} };
+
+/** Stands for a backend until its first use, then hands every call to it. */
+export class DeferredBackend implements Backend {
+  readonly #load: () => Promise<Backend>;
+  readonly #unloaded: WhileUnloaded;
+  #loading: Promise<Backend> | undefined;
+  #loaded: Backend | undefined;
+  readonly background?: (requests: readonly BackgroundRequest[]) => Promise<string[]>;
+  readonly start?: () => Promise<void>;
+  readonly finished?: (handle: string, signal: AbortSignal | undefined) => Promise<JobStatus>;
+  readonly statusOfUnique?: (unique: string) => Promise<JobStatus>;
+  readonly control?: JobControl;
+  readonly schedules?: JobSchedules;
+  readonly flows?: JobFlows;
+
+  /**
+   * @param load makes the backend, importing its code
+   * @param abilities which optional members it has (a test holds each backend to what is said here)
+   * @param unloaded what close() and destroy() do if nothing was loaded
+   */
+  constructor(load: () => Promise<Backend>, abilities: BackendAbilities, unloaded = nothingHeld) {
+    this.#load = load;
+    this.#unloaded = unloaded;
+    const backend = () => this.#backend();
+    if (abilities.background)
+      this.background = (requests) =>
+        backend().then((b) => b.background?.(requests) ?? missing('background'));
+    if (abilities.start) this.start = () => backend().then((b) => b.start?.() ?? missing('start'));
+    if (abilities.finished)
+      this.finished = (handle, signal) =>
+        backend().then((b) => b.finished?.(handle, signal) ?? missing('finished'));
+    if (abilities.statusOfUnique)
+      this.statusOfUnique = (unique) =>
+        backend().then((b) => b.statusOfUnique?.(unique) ?? missing('statusOfUnique'));
+    if (abilities.control) {
+      const control = () => backend().then((b) => b.control ?? missing('control'));
+      this.control = {
+        cancel: async (selector) => (await control()).cancel(selector),
+        retry: async (selector) => (await control()).retry(selector),
+        remove: async (selector) => (await control()).remove(selector),
+        purge: async (request) => (await control()).purge(request),
+        pause: async (functionName) => (await control()).pause(functionName),
+        resume: async (functionName) => (await control()).resume(functionName),
+        paused: async () => (await control()).paused(),
+      };
+    }
+    if (abilities.schedules) {
+      const schedules = () => backend().then((b) => b.schedules ?? missing('schedules'));
+      this.schedules = {
+        upsert: async (request) => (await schedules()).upsert(request),
+        remove: async (id) => (await schedules()).remove(id),
+        list: async () => (await schedules()).list(),
+      };
+    }
+    if (abilities.flows) {
+      const flows = () => backend().then((b) => b.flows ?? missing('flows'));
+      this.flows = {
+        flow: async (continuation, children) => (await flows()).flow(continuation, children),
+      };
+    }
+  }
+
+  manifest(): Promise<readonly FunctionInfo[] | undefined> {
+    return this.#backend().then((backend) => backend.manifest());
+  }
+
+  submit(request: SubmitRequest, listener: JobListener): JobTicket {
+    if (this.#loaded) return this.#loaded.submit(request, listener);
+    let ticket: JobTicket | undefined;
+    let detached = false;
+    this.#backend().then(
+      (backend) => {
+        if (!detached) ticket = backend.submit(request, listener);
+      },
+      (error: unknown) => {
+        if (!detached)
+          listener.fail(
+            new JobAbortedError(
+              request.functionName,
+              undefined,
+              `its backend did not load: ${String(error)}`,
+            ),
+          );
+      },
+    );
+    return {
+      detach: (reason) => {
+        detached = true;
+        ticket?.detach(reason);
+      },
+    };
+  }
+
+  status(handle: string): Promise<JobStatus> {
+    return this.#backend().then((backend) => backend.status(handle));
+  }
+
+  close(): Promise<void> {
+    if (!this.#loading) return this.#unloaded.close();
+    return this.#loading.then(
+      (backend) => backend.close(),
+      () => this.#unloaded.close(),
+    );
+  }
+
+  destroy(reason: GearshiftError): Promise<void> {
+    if (!this.#loading) return this.#unloaded.destroy(reason);
+    return this.#loading.then(
+      (backend) => backend.destroy(reason),
+      () => this.#unloaded.destroy(reason),
+    );
+  }
+
+  #backend(): Promise<Backend> {
+    this.#loading ??= this.#load().then((backend) => {
+      this.#loaded = backend;
+      return backend;
+    });
+    return this.#loading;
+  }
+}
+
+function missing(member: string): never {
+  throw new Error(`gearshift: the loaded backend has no ${member}, though it was said to`);
+}

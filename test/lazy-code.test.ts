@@ -1,0 +1,95 @@
+/**
+ * Paying only for what is used, in code: the queue file's code (and SQLite's) and Gearman's load on first
+ * use, so that a process that runs jobs on its pool, or makes a client it never uses, compiles neither.
+ * The eager part is the pool and the client; it is what every process, and every worker thread whose
+ * functions module imports the package, loads (see bench:pool's cold process row). Seen from the
+ * package as built (dist/), by a resolve hook that records each module the main thread loads.
+ */
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, describe, expect, it } from 'vitest';
+import { gearmanAbilities, queueAbilities } from '../src/compose/create-client.js';
+import type { BackendAbilities } from '../src/compose/deferred-backend.js';
+import { GearmanBackend } from '../src/gearman/gearman-code.js';
+import { fillGearmanOptions } from '../src/gearman/gearman-options.js';
+import { QueueBackend } from '../src/queue/queue-code.js';
+import { fillQueueOptions } from '../src/queue/queue-options.js';
+
+const run = promisify(execFile);
+const directory = mkdtempSync(join(tmpdir(), 'gearshift-lazy-code-'));
+afterAll(() => rmSync(directory, { recursive: true, force: true }));
+const fixtures = new URL('./fixtures/lazy-code/', import.meta.url);
+
+/** The modules a process loaded doing `part`, as URLs. */
+async function loads(part: string): Promise<string[]> {
+  const log = join(directory, `${part}.log`);
+  const { stdout } = await run(
+    process.execPath,
+    [
+      '--import',
+      new URL('record-loads.mjs', fixtures).pathname,
+      new URL('app.mjs', fixtures).pathname,
+      part,
+      directory,
+    ],
+    { env: { ...process.env, GEARSHIFT_LOAD_LOG: log }, timeout: 60_000 },
+  );
+  expect(stdout).toContain('done');
+  return readFileSync(log, 'utf8').split('\n').filter(Boolean);
+}
+
+/** The code of the package's files among those loaded. */
+const distCode = (loaded: string[]) =>
+  loaded.filter((url) => url.includes('/dist/')).map((url) => readFileSync(new URL(url), 'utf8'));
+/** Marks of the queue file's code (its schema, or SQLite) and of Gearman's wire protocol. */
+const queueMark = 'CREATE TABLE jobs';
+const gearmanMark = 'GRAB_JOB_ALL';
+const sqlite = (url: string) => url.includes('better-sqlite3') || url === 'node:sqlite';
+
+describe('code loaded on first use', () => {
+  it('a client that only runs jobs on its pool loads neither the queue file nor Gearman', async () => {
+    const loaded = await loads('pool');
+    expect(loaded.some((url) => url.endsWith('/dist/index.js'))).toBe(true);
+    const code = distCode(loaded);
+    expect(code.filter((text) => text.includes(queueMark) || text.includes(gearmanMark))).toEqual([]);
+    expect(loaded.filter(sqlite)).toEqual([]);
+  });
+
+  it('loads the queue file code with the first background job', async () => {
+    const code = distCode(await loads('background'));
+    expect(code.some((text) => text.includes(queueMark))).toBe(true);
+    expect(code.filter((text) => text.includes(gearmanMark))).toEqual([]);
+  });
+
+  it('a Gearman client made and closed, never used, loads no Gearman code', async () => {
+    const code = distCode(await loads('gearman'));
+    expect(code.filter((text) => text.includes(queueMark) || text.includes(gearmanMark))).toEqual([]);
+  });
+});
+
+describe('what a client is told a backend offers before it loads', () => {
+  const members = Object.keys(queueAbilities) as (keyof BackendAbilities)[];
+  const offers = (backend: object) =>
+    Object.fromEntries(
+      members.map((member) => [member, (backend as Record<string, unknown>)[member] !== undefined]),
+    );
+
+  it('is what QueueBackend has', async () => {
+    const backend = new QueueBackend({
+      ...fillQueueOptions({ path: join(directory, 'abilities.db') }, false),
+      runner: undefined,
+      describe: undefined,
+    });
+    expect(offers(backend)).toEqual(queueAbilities);
+    await backend.close();
+  });
+
+  it('is what GearmanBackend has', async () => {
+    const backend = new GearmanBackend(fillGearmanOptions({ servers: ['127.0.0.1:1'] }), undefined);
+    expect(offers(backend)).toEqual(gearmanAbilities);
+    await backend.close();
+  });
+});
