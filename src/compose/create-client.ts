@@ -10,12 +10,13 @@ import { FunctionSet } from '../functions/define.js';
 import { describeFunctions, toModuleUrl } from '../functions/load-module.js';
 import type { AnyFunctionSet } from '../functions/types.js';
 import { fillGearmanOptions, type GearmanOptions } from '../gearman/gearman-options.js';
+import { loadGearmanCode } from '../gearman/load-gearman-code.js';
 import { createLocalBackend, type LocalPool } from '../local/create-local-backend.js';
+import { loadQueueCode } from '../queue/load-queue-code.js';
 import { fillQueueOptions, type QueueOptions } from '../queue/queue-options.js';
 import { checkObject } from '../shared/validate.js';
 import type { TelemetryOptions } from '../telemetry/telemetry-options.js';
 import { type BackendAbilities, DeferredBackend } from './deferred-backend.js';
-
 import { type QueueSide, RoutingBackend } from './routing-backend.js';
 
 /** Options of a client: the functions it runs here, and where background jobs are kept. */
@@ -120,7 +121,7 @@ export function createClient<S extends AnyFunctionSet = AnyFunctionSet>(
     const url = functions === undefined || FunctionSet.is(functions) ? undefined : toModuleUrl(functions);
     const filled = fillGearmanOptions(gearman);
     const backend = new DeferredBackend(async () => {
-      const { GearmanBackend } = await import('../gearman/gearman-code.js');
+      const { GearmanBackend } = await loadGearmanCode();
       return new GearmanBackend(filled, url ?? set);
     }, gearmanAbilities);
     return new Client<S>(backend, options);
@@ -158,7 +159,7 @@ function queueBackend(
         : () => describeFunctions(functions);
   const backend = new DeferredBackend(
     async () => {
-      const { QueueBackend } = await import('../queue/queue-code.js');
+      const { QueueBackend } = await loadQueueCode();
       return new QueueBackend({ ...queue, runner, describe });
     },
     queueAbilities,

@@ -5,8 +5,10 @@
  */
 import { InvalidOptionError } from '../errors.js';
 import { fillGearmanOptions, type GearmanOptions } from '../gearman/gearman-options.js';
+import { loadGearmanCode } from '../gearman/load-gearman-code.js';
 import type { GearmanSourceOptions } from '../gearman/worker/gearman-source.js';
 import { createLocalBackend, type LocalPoolOptions } from '../local/create-local-backend.js';
+import { loadQueueCode } from '../queue/load-queue-code.js';
 import { fillQueueOptions, type QueueOptions } from '../queue/queue-options.js';
 import { checkMilliseconds, checkObject } from '../shared/validate.js';
 import type { JobSource } from '../worker/job-source.js';
@@ -91,7 +93,7 @@ export function createWorker(options: WorkerOptions): Worker {
     }
     const filled = fillQueueOptions(queue, true);
     loadSource = async () => {
-      const { QueueSource, QueueStore } = await import('../queue/queue-code.js');
+      const { QueueSource, QueueStore } = await loadQueueCode();
       return new QueueSource({
         leaseMs: filled.leaseMs,
         retention: filled.retention,
@@ -107,7 +109,7 @@ export function createWorker(options: WorkerOptions): Worker {
       failAs: checkFailAs(options.failAs),
     };
     loadSource = async () => {
-      const { GearmanSource } = await import('../gearman/gearman-code.js');
+      const { GearmanSource } = await loadGearmanCode();
       return new GearmanSource(sourceOptions) as JobSource<unknown>;
     };
   }

@@ -11,6 +11,7 @@
  */
 import type { Priority } from '../backend.js';
 import type { GearmanOptions } from '../gearman/gearman-options.js';
+import { loadQueueCode } from '../queue/load-queue-code.js';
 import { priorityNames } from '../queue/priority.js';
 import type { ScheduleSend } from '../queue/sql/schedules.js';
 import { fromStored } from '../queue/stored-payload.js';
@@ -49,7 +50,7 @@ export async function startGearmanScheduler(options: GearmanSchedulerOptions): P
   const log =
     options.log === false ? () => {} : (options.log ?? ((line: string) => process.stderr.write(`${line}\n`)));
   // The queue file's code loads here, not with the package.
-  const { QueueStore, ScheduleTicker, slotUnique } = await import('../queue/queue-code.js');
+  const { QueueStore, ScheduleTicker, slotUnique } = await loadQueueCode();
   const store = new QueueStore(options.queue, { durability: 'process', pollMs: 1000, create: false });
   const client = createClient({ gearman: options.gearman });
   const id = randomId();

@@ -4,10 +4,6 @@
  * pushed as server-sent events, /metrics, and the page's files.
  */
 import { existsSync, readFileSync } from 'node:fs';
-// Not for its exports: the package's eager part, reached from here as from the package's entry, is then
-// bundled in as few files as possible (esbuild splits code by which entries reach it, and this module
-// is loaded only after that part anyway). Each file a process loads costs it more than its size does.
-import '../index.js';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { JobSelector, JobState } from '../backend.js';
 import { GearshiftError, InvalidOptionError } from '../errors.js';

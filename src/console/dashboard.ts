@@ -8,6 +8,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { InvalidOptionError } from '../errors.js';
 import type { GearmanOptions } from '../gearman/gearman-options.js';
+import { importOwn } from '../shared/import-own.js';
 import type { Metrics } from './metrics.js';
 
 /** What a console shows, and who may do what with it. */
@@ -55,5 +56,8 @@ export function createDashboard(options: DashboardOptions): Promise<Dashboard> {
       secret: true,
     });
   // The console's code (and the queue file's) loads here, not with the package.
-  return import('./dashboard-handler.js').then(({ openDashboard }) => openDashboard(options, basePath));
+  return importOwn(
+    () => import('./dashboard-handler.js'),
+    new URL('./dashboard-handler.ts', import.meta.url),
+  ).then(({ openDashboard }) => openDashboard(options, basePath));
 }

@@ -6,6 +6,7 @@ import type { JobState, JobStatus } from '../backend.js';
 import { InvalidOptionError } from '../errors.js';
 import { isGone } from '../shared/local-processes.js';
 import { toStatus } from './job-status.js';
+import { loadQueueCode } from './load-queue-code.js';
 import { QueueControl } from './queue-control.js';
 import type { Durability } from './queue-options.js';
 import { defaultQueuePath, jobDefaults } from './queue-options.js';
@@ -185,6 +186,6 @@ export async function openQueue(
 ): Promise<Queue> {
   const { durability = 'process', create = true } = options;
   // The queue file's code (SQLite's, the SQL) loads here, on first use, not with the package.
-  const { QueueStore } = await import('./queue-code.js');
+  const { QueueStore } = await loadQueueCode();
   return new Queue(new QueueStore(path, { durability, pollMs: 1000, create }));
 }

@@ -4,10 +4,6 @@
  * module imports this package. One module, not one import per class: the bundle then keeps it in few
  * files, and each file a process loads costs it more than its size does.
  */
-// Not for its exports: the package's eager part, reached from here as from the package's entry, is then
-// bundled in as few files as possible (esbuild splits code by which entries reach it, and this module
-// is loaded only after that part anyway). Each file a process loads costs it more than its size does.
-import '../index.js';
 
 export { QueueBackend } from './queue-backend.js';
 export { QueueSource } from './queue-source.js';
