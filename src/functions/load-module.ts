@@ -11,7 +11,6 @@
  * A `.js` URL whose file does not exist but whose `.ts` twin does is taken to mean the twin, so
  * `new URL('./functions.js', import.meta.url)` works both from `src/` and from compiled `dist/`.
  */
-import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -160,6 +159,11 @@ function requireTypeScript(url: URL, refusal: unknown): { default?: unknown } {
 function syntaxErrorLocation(error: SyntaxError, url: URL): string | undefined {
   const fromStack = printedLocation(error.stack ?? '');
   if (fromStack) return fromStack;
+  // node:child_process required here, not imported: it loads node:net and the streams, which every
+  // process and worker thread that imports the package would load for this rare error.
+  const { spawnSync } = createRequire(import.meta.url)(
+    'node:child_process',
+  ) as typeof import('node:child_process');
   const child = spawnSync(
     process.execPath,
     ['--input-type=module', '--eval', 'await import(process.argv[1])', url.href],
