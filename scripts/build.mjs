@@ -32,8 +32,8 @@ const builtinsByRequire = {
  * The parts loaded on first use (the `import()` of queue-code, gearman-code and the console's handler)
  * also import the package's entry, in the bundle only. esbuild splits code by which entries reach it,
  * and each part reached only some of the eager modules: the eager part came in 13 files, and now comes
- * in 4. Each file a process loads costs it more than its size does (a process to its first result on
- * the pool: 227 ms against 171 ms on Node 24, medians of 15). These parts load after the entry anyway.
+ * in 4. Each file a process loads costs it more than its size does (BENCHMARKS.md, 2026-12-07). These
+ * parts load after the entry anyway.
  */
 const lazyParts = /\/src\/(queue\/queue-code|gearman\/gearman-code|console\/dashboard-handler)\.ts$/;
 const lazyPartsReachTheEntry = {
