@@ -41,7 +41,8 @@ const lazyPartsReachTheEntry = {
   setup(plugin) {
     const entry = new URL('../src/index.ts', import.meta.url).pathname;
     plugin.onLoad({ filter: lazyParts }, (args) => ({
-      contents: `import ${JSON.stringify(entry)};\n${readFileSync(args.path, 'utf8')}`,
+      // At the end, so that the part's own lines keep their numbers in stack traces (imports are hoisted).
+      contents: `${readFileSync(args.path, 'utf8')}\nimport ${JSON.stringify(entry)};\n`,
       loader: 'ts',
     }));
   },

@@ -14,6 +14,9 @@ import { createClient, createWorker } from '../src/index.js';
 import { createLocalBackend } from '../src/local/create-local-backend.js';
 import { QueueBackend } from '../src/queue/queue-backend.js';
 import { fillQueueOptions } from '../src/queue/queue-options.js';
+import type { JobSource } from '../src/worker/job-source.js';
+import { WorkerEvents } from '../src/worker/worker-events.js';
+import { WorkerHost } from '../src/worker/worker-host.js';
 import type functions from './fixtures/functions.js';
 import { gearmandInstalled, startGearmand, stopAllGearmands } from './helpers/gearmand.js';
 
@@ -90,5 +93,51 @@ describe('close() more than once settles every caller', () => {
     const backend = new GearmanBackend(fillGearmanOptions(gearman), undefined);
     await closesTwice(backend, sleepJob(backend));
     await expect(Promise.all([worker.stop(1000), worker.stop(1000)])).resolves.toHaveLength(2);
+  });
+});
+
+describe('a worker host stopped while its source still loads', () => {
+  it('never starts that source, and closes it', async () => {
+    const calls: string[] = [];
+    const record = (call: string) => () => {
+      calls.push(call);
+    };
+    // A JobSource that records what is asked of it: the host's order of calls is what is tested.
+    const source: JobSource<unknown> = {
+      description: 'a recording source',
+      keepsLimits: false,
+      start: async () => record('start')(),
+      close: async () => record('close')(),
+      stopTaking: record('stopTaking'),
+      roomChanged: () => {},
+      started: record('started'),
+      status: record('status'),
+      data: record('data'),
+      warning: record('warning'),
+      checkpoint: record('checkpoint'),
+      completed: record('completed'),
+      failed: record('failed'),
+      innocentFailure: () => 'fail',
+      abandon: record('abandon'),
+    };
+    let release: () => void = () => {};
+    const loading = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const pool = createLocalBackend({ functions: functionsModule, threads: 1 });
+    const host = new WorkerHost(
+      pool,
+      async () => {
+        await loading;
+        return source;
+      },
+      new WorkerEvents(),
+      true,
+    );
+    const starting = host.start();
+    await host.stop(0);
+    release();
+    await starting.catch(() => undefined);
+    expect(calls).toEqual(['close']);
   });
 });

@@ -11,8 +11,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
+import type { Backend, BackgroundRequest } from '../src/backend.js';
 import { gearmanAbilities, queueAbilities } from '../src/compose/create-client.js';
-import type { BackendAbilities } from '../src/compose/deferred-backend.js';
+import { type BackendAbilities, DeferredBackend } from '../src/compose/deferred-backend.js';
 import { GearmanBackend } from '../src/gearman/gearman-code.js';
 import { fillGearmanOptions } from '../src/gearman/gearman-options.js';
 import { QueueBackend } from '../src/queue/queue-code.js';
@@ -91,5 +92,53 @@ describe('what a client is told a backend offers before it loads', () => {
     const backend = new GearmanBackend(fillGearmanOptions({ servers: ['127.0.0.1:1'] }), undefined);
     expect(offers(backend)).toEqual(gearmanAbilities);
     await backend.close();
+  });
+});
+
+describe('a deferred backend', () => {
+  it('hands calls to the loaded backend in the order they were made, close() last', async () => {
+    const calls: string[] = [];
+    const call =
+      <T>(name: string, value: T) =>
+      async () => {
+        calls.push(name);
+        return value;
+      };
+    // A Backend that records what reaches it: the order the stand-in keeps is what is tested.
+    const backend: Backend = {
+      manifest: call('manifest', undefined),
+      submit: () => ({ detach: () => {} }),
+      status: async (handle) => {
+        calls.push('status');
+        return { handle, known: false, running: false, numerator: 0, denominator: 0 };
+      },
+      control: {
+        cancel: call('cancel', 0),
+        retry: call('retry', 0),
+        remove: call('remove', 0),
+        purge: call('purge', 0),
+        pause: call('pause', undefined),
+        resume: call('resume', undefined),
+        paused: call('paused', []),
+      },
+      schedules: {
+        upsert: call('upsert', undefined as never),
+        remove: call('unschedule', true),
+        list: call('list', []),
+      },
+      flows: { flow: call('flow', { handle: 'h', children: [] }) },
+      close: call('close', undefined),
+      destroy: call('destroy', undefined),
+    };
+    const deferred = new DeferredBackend(async () => backend, { ...queueAbilities });
+    const made = [
+      deferred.control?.pause('f'),
+      deferred.schedules?.list(),
+      deferred.flows?.flow({} as BackgroundRequest, []),
+      deferred.status('Q:x:1'),
+    ];
+    await deferred.close();
+    await Promise.all(made);
+    expect(calls).toEqual(['pause', 'list', 'flow', 'status', 'close']);
   });
 });

@@ -12,10 +12,16 @@ const lookEveryMs = 1000;
 /** Starts looking; `stop()` ends it. */
 export function watchForRunners(path: string, functionName: string): { stop(): void } {
   let said: 'none' | 'some' | undefined;
+  let stopped = false;
   const look = async () => {
     let runners: { pid: number; host: string }[];
     try {
       const queue = await openQueue(path, { create: false });
+      // Stopped while the file opened (the job ended): nothing more to say.
+      if (stopped) {
+        queue.close();
+        return;
+      }
       try {
         runners = queue.runners().filter((runner) => runner.functions.includes(functionName));
       } finally {
@@ -38,5 +44,10 @@ export function watchForRunners(path: string, functionName: string): { stop(): v
     }
   };
   const timer = every(lookEveryMs, look).unref();
-  return { stop: () => timer.close() };
+  return {
+    stop: () => {
+      stopped = true;
+      timer.close();
+    },
+  };
 }

@@ -61,6 +61,8 @@ export class DeferredBackend implements Backend {
   constructor(load: () => Promise<Backend>, abilities: BackendAbilities, unloaded = nothingHeld) {
     this.#load = load;
     this.#unloaded = unloaded;
+    // Each call reaches the loaded backend in the same turn as the load's other waiters, in the order
+    // made: `pause(f)` and then `close()`, neither awaited, pause first, as when nothing was deferred.
     const backend = () => this.#backend();
     if (abilities.background)
       this.background = (requests) =>
@@ -73,29 +75,31 @@ export class DeferredBackend implements Backend {
       this.statusOfUnique = (unique) =>
         backend().then((b) => b.statusOfUnique?.(unique) ?? missing('statusOfUnique'));
     if (abilities.control) {
-      const control = () => backend().then((b) => b.control ?? missing('control'));
+      const control = <R>(use: (control: JobControl) => Promise<R>) =>
+        backend().then((b) => use(b.control ?? missing('control')));
       this.control = {
-        cancel: async (selector) => (await control()).cancel(selector),
-        retry: async (selector) => (await control()).retry(selector),
-        remove: async (selector) => (await control()).remove(selector),
-        purge: async (request) => (await control()).purge(request),
-        pause: async (functionName) => (await control()).pause(functionName),
-        resume: async (functionName) => (await control()).resume(functionName),
-        paused: async () => (await control()).paused(),
+        cancel: (selector) => control((c) => c.cancel(selector)),
+        retry: (selector) => control((c) => c.retry(selector)),
+        remove: (selector) => control((c) => c.remove(selector)),
+        purge: (request) => control((c) => c.purge(request)),
+        pause: (functionName) => control((c) => c.pause(functionName)),
+        resume: (functionName) => control((c) => c.resume(functionName)),
+        paused: () => control((c) => c.paused()),
       };
     }
     if (abilities.schedules) {
-      const schedules = () => backend().then((b) => b.schedules ?? missing('schedules'));
+      const schedules = <R>(use: (schedules: JobSchedules) => Promise<R>) =>
+        backend().then((b) => use(b.schedules ?? missing('schedules')));
       this.schedules = {
-        upsert: async (request) => (await schedules()).upsert(request),
-        remove: async (id) => (await schedules()).remove(id),
-        list: async () => (await schedules()).list(),
+        upsert: (request) => schedules((s) => s.upsert(request)),
+        remove: (id) => schedules((s) => s.remove(id)),
+        list: () => schedules((s) => s.list()),
       };
     }
     if (abilities.flows) {
-      const flows = () => backend().then((b) => b.flows ?? missing('flows'));
       this.flows = {
-        flow: async (continuation, children) => (await flows()).flow(continuation, children),
+        flow: (continuation, children) =>
+          backend().then((b) => (b.flows ?? missing('flows')).flow(continuation, children)),
       };
     }
   }

@@ -7,7 +7,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { JobSelector, JobState } from '../backend.js';
 import { GearshiftError, InvalidOptionError } from '../errors.js';
-import { type FilledGearmanOptions, fillGearmanOptions } from '../gearman/gearman-options.js';
+import type { FilledGearmanOptions } from '../gearman/gearman-options.js';
 import type { Queue } from '../queue/queue-admin.js';
 import { openQueueView, type QueueView } from '../queue/queue-view.js';
 import { parseDuration } from '../shared/duration.js';
@@ -34,10 +34,16 @@ function assetsDirectory(): URL {
   return existsSync(built) ? built : new URL('./assets/', import.meta.url);
 }
 
-/** Makes the console that createDashboard checked the options of (its basePath without a trailing /). */
-export function openDashboard(options: DashboardOptions, basePath: string): Dashboard {
+/**
+ * Makes the console whose options createDashboard checked: its basePath without a trailing /, its
+ * Gearman options filled in.
+ */
+export function openDashboard(
+  options: DashboardOptions,
+  basePath: string,
+  gearman: FilledGearmanOptions | undefined,
+): Dashboard {
   const { view, queue } = options.queue === undefined ? {} : openQueueView(options.queue);
-  const gearman: FilledGearmanOptions | undefined = options.gearman && fillGearmanOptions(options.gearman);
   const metrics = createMetrics({ view, gearman });
   const readOnly = options.readOnly === true;
   const assets = assetsDirectory();

@@ -7,7 +7,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { InvalidOptionError } from '../errors.js';
-import type { GearmanOptions } from '../gearman/gearman-options.js';
+import { fillGearmanOptions, type GearmanOptions } from '../gearman/gearman-options.js';
 import { importOwn } from '../shared/import-own.js';
 import type { Metrics } from './metrics.js';
 
@@ -55,9 +55,10 @@ export function createDashboard(options: DashboardOptions): Promise<Dashboard> {
     throw new InvalidOptionError('authToken', 'a string of at least 8 characters', options.authToken, {
       secret: true,
     });
+  const gearman = options.gearman && fillGearmanOptions(options.gearman);
   // The console's code (and the queue file's) loads here, not with the package.
   return importOwn(
     () => import('./dashboard-handler.js'),
     new URL('./dashboard-handler.ts', import.meta.url),
-  ).then(({ openDashboard }) => openDashboard(options, basePath));
+  ).then(({ openDashboard }) => openDashboard(options, basePath, gearman));
 }

@@ -91,6 +91,12 @@ export class WorkerHost<O> implements JobHost<O> {
   async start(): Promise<readonly FunctionInfo[]> {
     const [functions, source] = await Promise.all([this.pool.backend.manifest(), this.#loadSource()]);
     this.#loaded = source;
+    // Stopped while it loaded (a client closed right after its first status call, say): stop() could not
+    // reach the source then, and it must not start now.
+    if (this.#stopping) {
+      await source.close();
+      return functions ?? [];
+    }
     // The pool grew (a thread found waiting on its jobs): the source may take more.
     this.pool.backend.onCapacityGrew(() => source.roomChanged());
     await source.start(this, functions ?? []);
