@@ -89,18 +89,19 @@ export class WorkerHost<O> implements JobHost<O> {
 
   /** Loads the functions module and the source, then starts the source. */
   async start(): Promise<readonly FunctionInfo[]> {
-    const [functions, source] = await Promise.all([this.pool.backend.manifest(), this.#loadSource()]);
+    const [manifest, source] = await Promise.all([this.pool.backend.manifest(), this.#loadSource()]);
+    const functions = manifest ?? [];
     this.#loaded = source;
     // Stopped while it loaded (a client closed right after its first status call, say): stop() could not
     // reach the source then, and it must not start now.
     if (this.#stopping) {
       await source.close();
-      return functions ?? [];
+      return functions;
     }
     // The pool grew (a thread found waiting on its jobs): the source may take more.
     this.pool.backend.onCapacityGrew(() => source.roomChanged());
-    await source.start(this, functions ?? []);
-    return functions ?? [];
+    await source.start(this, functions);
+    return functions;
   }
 
   /** A job the source took: kept here, and run once its input is decoded (`run`). */
