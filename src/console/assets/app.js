@@ -196,6 +196,20 @@ function selectedHandles() {
   return [...selected].filter((handle) => shown.has(handle));
 }
 
+/** A job's cells after the tick box: the text each shows, and its class. */
+function jobCells(job) {
+  return [
+    [job.handle],
+    [job.functionName],
+    [job.state],
+    [`${job.attempts} of ${job.maxAttempts}`, 'number'],
+    [job.denominator ? `${job.numerator}/${job.denominator}` : '', 'number'],
+    [time(job.createdAt)],
+    [time(job.finishedAt)],
+    [job.lastError ? `${job.lastError.code}: ${job.lastError.message}` : '', 'error'],
+  ];
+}
+
 function jobRow(job) {
   const box = el('input', {
     attrs: { type: 'checkbox', value: job.handle, 'aria-label': `select ${job.handle}` },
@@ -208,36 +222,51 @@ function jobRow(job) {
   );
   const row = el('tr', { className: 'clickable', attrs: { 'data-handle': job.handle } }, [
     el('td', {}, [box]),
-    el('td', { text: job.handle }),
-    el('td', { text: job.functionName }),
-    el('td', { text: job.state }),
-    el('td', { text: `${job.attempts} of ${job.maxAttempts}`, className: 'number' }),
-    el('td', { text: job.denominator ? `${job.numerator}/${job.denominator}` : '', className: 'number' }),
-    el('td', { text: time(job.createdAt) }),
-    el('td', { text: time(job.finishedAt) }),
-    el('td', {
-      text: job.lastError ? `${job.lastError.code}: ${job.lastError.message}` : '',
-      className: 'error',
-    }),
+    ...jobCells(job).map(([text, className]) => el('td', { text, className })),
   ]);
   row.addEventListener('click', () => showJob(job.handle));
   return row;
 }
 
+/**
+ * The list's rows for `jobs`, reusing the row already drawn for a handle (its cells updated in place):
+ * the list is drawn again each time the file changes, and a click or a tick aimed at a row must land on
+ * that row, not on one drawn in its place between the aim and the click.
+ */
+function jobRows(jobs, drawn) {
+  const byHandle = new Map([...drawn].map((row) => [row.dataset.handle, row]));
+  return jobs.map((job) => {
+    const row = byHandle.get(job.handle);
+    if (!row) return jobRow(job);
+    const cells = jobCells(job);
+    for (const [index, cell] of [...row.cells].slice(1).entries())
+      if (cell.textContent !== cells[index][0]) cell.textContent = cells[index][0];
+    row.cells[0].firstChild.hidden = view.readOnly;
+    return row;
+  });
+}
+
+/** Counts the list's requests: only the latest one's answer is drawn. */
+let jobsRequests = 0;
+
 async function loadJobs(more = false) {
   const body = $('#jobs tbody');
-  if (!more) view.cursor = undefined;
+  const request = ++jobsRequests;
+  const cursor = more ? view.cursor : undefined;
   let page;
   if (view.query)
     page = { jobs: (await api(`search?q=${encodeURIComponent(view.query)}`)).jobs, next: undefined };
   else {
     const params = new URLSearchParams({ state: view.state, limit: '50' });
     if (view.functionName) params.set('function', view.functionName);
-    if (view.cursor) params.set('cursor', view.cursor);
+    if (cursor) params.set('cursor', cursor);
     page = await api(`jobs?${params}`);
   }
-  if (!more) body.replaceChildren();
-  for (const job of page.jobs) body.append(jobRow(job));
+  // A later request (another state, a search, the file's next change) has been sent: its answer is the
+  // one to show, and this one, arriving after it, would draw the list the reader has left.
+  if (request !== jobsRequests) return;
+  if (more) body.append(...page.jobs.map(jobRow));
+  else body.replaceChildren(...jobRows(page.jobs, body.children));
   view.cursor = page.next;
   $('#more').hidden = !page.next;
   $('#no-jobs').hidden = body.children.length > 0;
