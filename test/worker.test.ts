@@ -46,7 +46,9 @@ describe('createWorker', () => {
       const handle = await gs.background('square', { n: 12 });
       await expect.poll(async () => (await gs.status(handle)).state, { timeout: 10_000 }).toBe('completed');
       expect((await gs.status(handle)).result).toBe(144);
-      await expect.poll(() => events.filter((e) => e.type === 'jobEnded').length).toBe(1);
+      await expect
+        .poll(() => events.filter((e) => e.type === 'jobEnded').length, { timeout: 10_000 })
+        .toBe(1);
       expect(events.map((e) => e.type)).toEqual(['connection', 'jobStarted', 'jobEnded']);
       expect(events[2]?.event).toMatchObject({ handle, functionName: 'square', outcome: 'completed' });
     } finally {
@@ -106,8 +108,10 @@ describe('createWorker', () => {
         expect(await gs.run('square', { n: 9 })).toBe(81);
         await server.restart();
         await expect
-          .poll(() =>
-            events.filter((e) => e.type === 'connection').map((e) => (e.event as { state: string }).state),
+          .poll(
+            () =>
+              events.filter((e) => e.type === 'connection').map((e) => (e.event as { state: string }).state),
+            { timeout: 10_000 },
           )
           .toEqual(['connected', 'disconnected', 'connected']);
         expect(await gs.run('square', { n: 3 })).toBe(9);
