@@ -321,6 +321,34 @@ describe('group commit', () => {
     await Promise.all([first, second]);
     expect(commits).toBe(1);
   });
+
+  it('answers writeThen in the flush, before what the commit wakes; a callback that throws costs no other write its answer', async () => {
+    const queue = store();
+    const heard: string[] = [];
+    const { WriteBatcher } = await import('../src/queue/write-batcher.js');
+    const batcher = new WriteBatcher(
+      queue.db,
+      (work) => queue.transaction(work, 'immediate'),
+      () => heard.push('committed'),
+      false,
+    );
+    const thrown = new Promise<unknown>((resolve) => process.once('uncaughtException', resolve));
+    batcher.writeThen(
+      () => queue.insertJobs([job()], 1000)[0],
+      () => {
+        heard.push('first answered');
+        throw new Error('a defect in a callback');
+      },
+      () => heard.push('first failed'),
+    );
+    const second = batcher.write(() => queue.insertJobs([job()], 1000)[0]);
+    batcher.flush();
+    // Synchronously: the first callback ran, then the commit hook; the promise's answer is on its way.
+    expect(heard).toEqual(['first answered', 'committed']);
+    expect(typeof (await second)).toBe('number');
+    expect(((await thrown) as Error).message).toBe('a defect in a callback');
+    expect(queue.db.prepare('SELECT count(*) FROM jobs').value()).toBe(2);
+  });
 });
 
 describe('opening a new file', () => {

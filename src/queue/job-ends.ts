@@ -1,14 +1,19 @@
 /**
  * Callers awaiting the end of background jobs of a queue file (`Client.finished`), woken by the file's
  * change signal: at once by a commit of this process (a runner here ending the job), within about a
- * millisecond by another process's, and by the signal's timer at the latest. Each wake reads, in one
- * statement, which of the awaited jobs have ended, whoever ran them.
+ * millisecond by another process's, and by the signal's timer at the latest. Each wake reads which of
+ * the awaited jobs have ended, whoever ran them; a job that had ended before its caller asked is
+ * answered at once.
  */
 import type { JobStatus } from '../backend.js';
 import { ClientClosedError, type GearshiftError } from '../errors.js';
 import { cancel, every, maxTimerMs, type Timer } from '../shared/timers.js';
 import { toStatus } from './job-status.js';
 import type { QueueStore } from './queue-store.js';
+import { State } from './stored-codes.js';
+
+/** Up to this many waited-for jobs, a wake reads each one's row instead of first asking which ended. */
+const readEachUpTo = 4;
 
 interface Waiter {
   readonly resolve: (status: JobStatus) => void;
@@ -41,6 +46,13 @@ export class JobEnds {
         reject(signal.reason);
         return;
       }
+      // Ended already (or not in the file): answered from its row, waking nobody else on the file (a
+      // wake of the change signal would send this process's runner to look for work too).
+      const ended = this.#ended(id);
+      if (ended) {
+        resolve(ended);
+        return;
+      }
       const onAbort = () => {
         this.#drop(id, waiter);
         reject(signal?.reason);
@@ -66,7 +78,6 @@ export class JobEnds {
       // Someone waits: the process must not end before the job does (the change signal's watch and
       // timer hold nothing open by themselves).
       this.#holdOpen ??= every(maxTimerMs, () => {});
-      this.#store.changes.notify();
     });
   }
 
@@ -81,17 +92,28 @@ export class JobEnds {
   #check(): void {
     const store = this.#store;
     if (this.#waiters.size === 0 || store.closed) return;
-    for (const id of store.readJobs.endedAmong([...this.#waiters.keys()])) {
+    // A few waited-for jobs (the usual case: one awaited job) are read row by row, as their statuses
+    // need; many, by one statement that picks out the ended ones first.
+    const ids = [...this.#waiters.keys()];
+    for (const id of ids.length <= readEachUpTo ? ids : store.readJobs.endedAmong(ids)) {
+      const status = this.#ended(id);
+      if (!status) continue;
       const waiters = this.#waiters.get(id);
       this.#waiters.delete(id);
-      const handle = store.handle(id);
-      const row = store.readJobs.byId(id);
-      const status: JobStatus = row
-        ? toStatus(handle, row)
-        : { handle, known: false, running: false, numerator: 0, denominator: 0 };
       for (const waiter of waiters ?? []) waiter.resolve(status);
     }
     if (this.#waiters.size === 0) this.#idle();
+  }
+
+  /** The job's status if it has ended, or is not in the file; undefined while it is queued or running. */
+  #ended(id: number): JobStatus | undefined {
+    const store = this.#store;
+    const row = store.readJobs.byId(id);
+    if (row && row.state < State.completed) return undefined;
+    const handle = store.handle(id);
+    return row
+      ? toStatus(handle, row)
+      : { handle, known: false, running: false, numerator: 0, denominator: 0 };
   }
 
   #drop(id: number, waiter: Waiter): void {

@@ -73,6 +73,11 @@ export class QueueSource implements JobSource<QueueOrigin> {
   /** Whether a write of the begins is asked for and has not run yet. */
   #beginsWriting = false;
   #claiming = false;
+  /**
+   * A claim that found fewer jobs than it wanted has just committed: the wake its own commit causes
+   * (next) finds nothing new to claim, and skips the claim it would otherwise make.
+   */
+  #claimCameShort = false;
   #stopping = false;
   #registered = false;
   #unsubscribe: (() => void) | undefined;
@@ -152,7 +157,8 @@ export class QueueSource implements JobSource<QueueOrigin> {
     this.#unsubscribe = this.#opened.changes.subscribe(() => {
       this.#checkCancellations();
       this.#schedules?.arm();
-      this.#fill();
+      if (this.#claimCameShort) this.#claimCameShort = false;
+      else this.#fill();
     });
     this.#fill();
   }
@@ -340,28 +346,31 @@ export class QueueSource implements JobSource<QueueOrigin> {
     this.#claiming = true;
     const token = randomToken();
     const { leaseMs } = this.#options;
-    this.#write(() => {
-      const now = Date.now();
-      if (now - this.#lastReap >= Math.min(1000, leaseMs)) {
-        this.#lastReap = now;
-        this.#opened.claimJobs.reapExpired(now);
-      }
-      const limits = this.#limits;
-      if (!limits)
-        return {
-          jobs: this.#opened.claimJobs.claim(this.id, token, this.#functionList, now, leaseMs, wanted),
-          roomAt: undefined,
-        };
-      return this.#opened.claimLimited.claim(
-        this.id,
-        token,
-        this.#functionList,
-        now,
-        leaseMs,
-        wanted,
-        limits,
-      );
-    }).then(
+    // Answered in the flush itself: the claimed jobs go to the pool before the listeners that the commit
+    // wakes (this runner's own among them) and before a promise's turns.
+    this.#writeThen(
+      () => {
+        const now = Date.now();
+        if (now - this.#lastReap >= Math.min(1000, leaseMs)) {
+          this.#lastReap = now;
+          this.#opened.claimJobs.reapExpired(now);
+        }
+        const limits = this.#limits;
+        if (!limits)
+          return {
+            jobs: this.#opened.claimJobs.claim(this.id, token, this.#functionList, now, leaseMs, wanted),
+            roomAt: undefined,
+          };
+        return this.#opened.claimLimited.claim(
+          this.id,
+          token,
+          this.#functionList,
+          now,
+          leaseMs,
+          wanted,
+          limits,
+        );
+      },
       (claimed) => {
         this.#claiming = false;
         if (claimed === undefined) return;
@@ -369,10 +378,10 @@ export class QueueSource implements JobSource<QueueOrigin> {
         for (const row of claimed.jobs)
           this.#run(host, row, token, starts?.get(`${row.functionName}\u0000${row.limitKey ?? ''}`));
         if (claimed.jobs.length === wanted) this.#fill();
-        else this.#scheduleNextReady(claimed.roomAt);
-      },
-      () => {
-        this.#claiming = false;
+        else {
+          this.#claimCameShort = true;
+          this.#scheduleNextReady(claimed.roomAt);
+        }
       },
     );
   }
@@ -507,14 +516,22 @@ export class QueueSource implements JobSource<QueueOrigin> {
 
   /** Queues a write; a failed write is reported as a warning and left to the lease to repair. */
   #write<T>(operation: () => T): Promise<T | undefined> {
+    return new Promise((resolve) => this.#writeThen(operation, resolve));
+  }
+
+  /** As #write, calling `then` in the flush itself (WriteBatcher.writeThen): undefined when it failed. */
+  #writeThen<T>(operation: () => T, then: (value: T | undefined) => void): void {
     const store = this.#store;
-    if (!store || store.closed) return Promise.resolve(undefined);
-    return store.runnerWrites.write(operation).catch((error: unknown) => {
+    if (!store || store.closed) {
+      then(undefined);
+      return;
+    }
+    store.runnerWrites.writeThen(operation, then, (error: unknown) => {
       process.emitWarning(
         `queue worker ${this.id}: a write to ${store.file} failed: ${String(error)}`,
         'GearshiftWarning',
       );
-      return undefined;
+      then(undefined);
     });
   }
 }

@@ -18,6 +18,20 @@ interface PendingWrite {
 
 const settled = Promise.resolve();
 
+/**
+ * Gives a write its answer. A callback that throws (a defect: see writeThen) is thrown again on its own,
+ * as an uncaught exception, so that the other writes of the batch still get theirs.
+ */
+function answer(give: () => void): void {
+  try {
+    give();
+  } catch (error) {
+    queueMicrotask(() => {
+      throw error;
+    });
+  }
+}
+
 /** Batches writes into shared transactions. */
 export class WriteBatcher {
   readonly #db: SqliteConnection;
@@ -46,14 +60,26 @@ export class WriteBatcher {
 
   /** Runs `operation` in the next shared transaction; resolves with its value once committed. */
   write<T>(operation: (db: SqliteConnection) => T): Promise<T> {
-    return new Promise<T>((resolve, reject) => {
-      this.#pending.push({ operation, resolve: resolve as (value: unknown) => void, reject });
-      if (!this.#scheduled) {
-        this.#scheduled = true;
-        if (this.#gatherForATurn) setImmediate(this.#flushNow);
-        else settled.then(this.#flushNow);
-      }
-    });
+    return new Promise<T>((resolve, reject) => this.writeThen(operation, resolve, reject));
+  }
+
+  /**
+   * Runs `operation` in the next shared transaction, and calls `committed` with its value (or `failed`)
+   * in the flush itself, as soon as the commit returns: before anything the commit wakes, and before
+   * the turns a promise's reactions take. A runner's claim answers so, and its jobs start that much
+   * sooner. The callbacks must not throw.
+   */
+  writeThen<T>(
+    operation: (db: SqliteConnection) => T,
+    committed: (value: T) => void,
+    failed: (error: unknown) => void,
+  ): void {
+    this.#pending.push({ operation, resolve: committed as (value: unknown) => void, reject: failed });
+    if (!this.#scheduled) {
+      this.#scheduled = true;
+      if (this.#gatherForATurn) setImmediate(this.#flushNow);
+      else settled.then(this.#flushNow);
+    }
   }
 
   readonly #flushNow = () => this.flush();
@@ -77,13 +103,12 @@ export class WriteBatcher {
         }
       });
     } catch (error) {
-      for (const write of writes) write.reject(error);
+      for (const write of writes) answer(() => write.reject(error));
       return;
     }
     writes.forEach((write, index) => {
       const outcome = outcomes[index] as { ok: boolean; value: unknown };
-      if (outcome.ok) write.resolve(outcome.value);
-      else write.reject(outcome.value);
+      answer(() => (outcome.ok ? write.resolve(outcome.value) : write.reject(outcome.value)));
     });
     this.#committed();
   }

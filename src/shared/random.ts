@@ -15,9 +15,22 @@ export function randomHex(bytes: number): string {
   return Buffer.from(globalThis.crypto.getRandomValues(new Uint8Array(bytes))).toString('hex');
 }
 
+/**
+ * Random words for lease tokens, drawn 256 at a time: one call of getRandomValues took 4 us in a tight
+ * loop and 26 us on a claim's way (a claim takes a token before every job it starts), where a word from
+ * the pool costs nothing.
+ */
+const tokenWords = new Uint32Array(256);
+let tokenWordsUsed = tokenWords.length;
+
 /** A random whole number from 0 up to (not including) 2^47: a lease token. */
 export function randomToken(): number {
-  const [high, low] = globalThis.crypto.getRandomValues(new Uint32Array(2)) as unknown as [number, number];
+  if (tokenWordsUsed === tokenWords.length) {
+    globalThis.crypto.getRandomValues(tokenWords);
+    tokenWordsUsed = 0;
+  }
+  const high = tokenWords[tokenWordsUsed++] as number;
+  const low = tokenWords[tokenWordsUsed++] as number;
   return (high & 0x7fff) * 2 ** 32 + low;
 }
 
