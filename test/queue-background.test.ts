@@ -185,6 +185,38 @@ describe('background jobs', () => {
     expect(lateBy).toBeLessThan(3000);
   });
 
+  it("is claimed by this process's idle runner in the commit that adds it: running when background() returns", async () => {
+    const { client } = queueClient({ pollMs: 60_000 });
+    await client.start();
+    await client.run('noop');
+    const log = join(directory, 'claimed-along');
+    const handle = await client.background('record', { log, tag: 'along', ms: 300 });
+    // No turn of the event loop since: only a claim in the same transaction can have leased it.
+    expect((await client.status(handle)).state).toBe('running');
+    await client.finished(handle);
+    expect(lines(log)).toEqual(['along']);
+  });
+
+  it('starts every job added in one turn while the runner has room, those added after its claim included', async () => {
+    // Two threads, idle; the safety-net poll once a minute. The first call's claim goes with its insert,
+    // in the transaction the second call's insert joins after it: that one must start too, long before
+    // the first job (1.5 s) ends.
+    const { client } = queueClient({ pollMs: 60_000, threads: 2 });
+    await client.start();
+    await client.runAll([client.task('noop'), client.task('noop')]);
+    const log = join(directory, 'one-turn');
+    const handles = await Promise.all(
+      ['first', 'second'].map((tag) => client.background('record', { log, tag, ms: 1500 })),
+    );
+    const started = Date.now();
+    await waitFor(async () => {
+      const states = await Promise.all(handles.map(async (handle) => (await client.status(handle)).state));
+      return states.every((state) => state === 'running');
+    }, 'both jobs to run');
+    expect(Date.now() - started).toBeLessThan(1000);
+    await Promise.all(handles.map((handle) => client.finished(handle)));
+  });
+
   it('retries a failing job with growing backoff, then keeps it dead with its reason; requeue runs it again', async () => {
     const { client, path } = queueClient();
     const marker = join(directory, 'flaky-marker');

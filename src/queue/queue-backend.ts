@@ -92,6 +92,8 @@ export class QueueBackend implements Backend {
   #store: QueueStore | undefined;
   /** This process's own worker on the file, sharing the client's pool and connection. */
   #runner: WorkerHost<QueueOrigin> | undefined;
+  /** That worker's source: it claims along with this client's writes when it has nothing running. */
+  #runnerSource: QueueSource | undefined;
   #runnerStarted: Promise<void> | undefined;
   readonly #waiting = new Map<number, WaitGroup>();
   /** Callers of finished(), once there has been one. */
@@ -161,6 +163,7 @@ export class QueueBackend implements Backend {
         this.#submitting--;
         this.#checkIdle();
       });
+    this.#runnerSource?.claimAlong(store.writes);
     return {
       detach: (reason) => {
         detached = true;
@@ -173,7 +176,9 @@ export class QueueBackend implements Backend {
     const store = this.#open();
     const jobs = requests.map((request) => this.#newJob(request, false, request));
     try {
-      const ids = await store.writes.write(() => store.insertJobs(jobs, Date.now()));
+      const written = store.writes.write(() => store.insertJobs(jobs, Date.now()));
+      this.#runnerSource?.claimAlong(store.writes);
+      const ids = await written;
       return ids.map((id) => store.handle(id));
     } catch (error) {
       throw asQueueError(store.file, error);
@@ -289,6 +294,7 @@ export class QueueBackend implements Backend {
       const { leaseMs, retention } = this.#options;
       const store = this.#store;
       const source = new QueueSource({ leaseMs, retention, store: () => store, ownsStore: false });
+      this.#runnerSource = source;
       const events = new WorkerEvents();
       logWorkerEvents(events, stderrLog, `gearshift queue runner ${process.pid}`);
       this.#runner = new WorkerHost(embedded.pool, async () => source, events, false);

@@ -30,6 +30,7 @@ import { operatorCancel } from './sql/control-jobs.js';
 import type { Retention } from './sql/retention.js';
 import { EventKind } from './stored-codes.js';
 import { fromStored, toStored } from './stored-payload.js';
+import type { WriteBatcher } from './write-batcher.js';
 
 /** How a queue source behaves. */
 export interface QueueSourceOptions {
@@ -74,8 +75,8 @@ export class QueueSource implements JobSource<QueueOrigin> {
   #beginsWriting = false;
   #claiming = false;
   /**
-   * A claim that found fewer jobs than it wanted has just committed: the wake its own commit causes
-   * (next) finds nothing new to claim, and skips the claim it would otherwise make.
+   * A claim that found fewer jobs than it wanted, and was the last write of its transaction, has just
+   * committed: the wake its commit causes (next) would find nothing new to claim, and skips the claim.
    */
   #claimCameShort = false;
   #stopping = false;
@@ -207,8 +208,9 @@ export class QueueSource implements JobSource<QueueOrigin> {
   }
 
   roomChanged(): void {
-    // On the next turn: after the write about the job that ended is queued.
-    setImmediate(() => this.#fill());
+    // At once: the write about the job that ended (its end, or its giving back) is queued already, and
+    // the claim joins its transaction.
+    this.#fill();
   }
 
   started(job: HostedJob<QueueOrigin>): void {
@@ -336,8 +338,20 @@ export class QueueSource implements JobSource<QueueOrigin> {
     return Math.min(maxClaimAhead, Math.ceil(host.capacity * factor));
   }
 
-  /** Claims more jobs when enough room is free, in one write with whatever else is pending. */
-  #fill(): void {
+  /**
+   * Claims in the next transaction of `writes`, after what was asked of it before (the jobs this
+   * process's client is adding): a runner of this process with nothing running takes them in the commit
+   * that adds them, instead of after that commit's wake and a transaction of its own.
+   */
+  claimAlong(writes: WriteBatcher): void {
+    if (this.#host?.running === 0) this.#fill(writes);
+  }
+
+  /**
+   * Claims more jobs when enough room is free, in one write with whatever else is pending (in `writes`:
+   * this runner's own batches, unless claimAlong says otherwise).
+   */
+  #fill(writes?: WriteBatcher): void {
     const host = this.#host;
     if (!host || this.#stopping || this.#claiming || this.#functions.size === 0) return;
     const ahead = this.#claimAhead(host);
@@ -371,7 +385,7 @@ export class QueueSource implements JobSource<QueueOrigin> {
           limits,
         );
       },
-      (claimed) => {
+      (claimed, last) => {
         this.#claiming = false;
         if (claimed === undefined) return;
         const starts = this.#claimStarts(claimed.jobs, token);
@@ -379,10 +393,12 @@ export class QueueSource implements JobSource<QueueOrigin> {
           this.#run(host, row, token, starts?.get(`${row.functionName}\u0000${row.limitKey ?? ''}`));
         if (claimed.jobs.length === wanted) this.#fill();
         else {
-          this.#claimCameShort = true;
+          // A write after it in the same transaction (a job added, or given back) may have made work.
+          this.#claimCameShort = last === true;
           this.#scheduleNextReady(claimed.roomAt);
         }
       },
+      writes,
     );
   }
 
@@ -519,14 +535,21 @@ export class QueueSource implements JobSource<QueueOrigin> {
     return new Promise((resolve) => this.#writeThen(operation, resolve));
   }
 
-  /** As #write, calling `then` in the flush itself (WriteBatcher.writeThen): undefined when it failed. */
-  #writeThen<T>(operation: () => T, then: (value: T | undefined) => void): void {
+  /**
+   * As #write, calling `then` in the flush itself (WriteBatcher.writeThen): undefined when it failed.
+   * `writes`: the batches to join, this runner's own by default.
+   */
+  #writeThen<T>(
+    operation: () => T,
+    then: (value: T | undefined, last?: boolean) => void,
+    writes = this.#store?.runnerWrites,
+  ): void {
     const store = this.#store;
     if (!store || store.closed) {
       then(undefined);
       return;
     }
-    store.runnerWrites.writeThen(operation, then, (error: unknown) => {
+    (writes ?? store.runnerWrites).writeThen(operation, then, (error: unknown) => {
       process.emitWarning(
         `queue worker ${this.id}: a write to ${store.file} failed: ${String(error)}`,
         'GearshiftWarning',

@@ -12,7 +12,7 @@ import type { SqliteConnection } from './sqlite/sqlite-connection.js';
 
 interface PendingWrite {
   readonly operation: (db: SqliteConnection) => unknown;
-  readonly resolve: (value: unknown) => void;
+  readonly resolve: (value: unknown, last: boolean) => void;
   readonly reject: (error: unknown) => void;
 }
 
@@ -67,14 +67,19 @@ export class WriteBatcher {
    * Runs `operation` in the next shared transaction, and calls `committed` with its value (or `failed`)
    * in the flush itself, as soon as the commit returns: before anything the commit wakes, and before
    * the turns a promise's reactions take. A runner's claim answers so, and its jobs start that much
-   * sooner. The callbacks must not throw.
+   * sooner. `last`: whether it was the last write of its transaction (none after it saw what it did).
+   * The callbacks must not throw.
    */
   writeThen<T>(
     operation: (db: SqliteConnection) => T,
-    committed: (value: T) => void,
+    committed: (value: T, last: boolean) => void,
     failed: (error: unknown) => void,
   ): void {
-    this.#pending.push({ operation, resolve: committed as (value: unknown) => void, reject: failed });
+    this.#pending.push({
+      operation,
+      resolve: committed as (value: unknown, last: boolean) => void,
+      reject: failed,
+    });
     if (!this.#scheduled) {
       this.#scheduled = true;
       if (this.#gatherForATurn) setImmediate(this.#flushNow);
@@ -108,7 +113,8 @@ export class WriteBatcher {
     }
     writes.forEach((write, index) => {
       const outcome = outcomes[index] as { ok: boolean; value: unknown };
-      answer(() => (outcome.ok ? write.resolve(outcome.value) : write.reject(outcome.value)));
+      const last = index === writes.length - 1;
+      answer(() => (outcome.ok ? write.resolve(outcome.value, last) : write.reject(outcome.value)));
     });
     this.#committed();
   }
