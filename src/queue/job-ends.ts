@@ -78,6 +78,9 @@ export class JobEnds {
       // Someone waits: the process must not end before the job does (the change signal's watch and
       // timer hold nothing open by themselves).
       this.#holdOpen ??= every(maxTimerMs, () => {});
+      // Read again now that the signal is watched: the first subscriber's watch counts what was
+      // committed before it as seen, and the job may have ended between the read above and then.
+      this.#settle(id);
     });
   }
 
@@ -95,13 +98,16 @@ export class JobEnds {
     // A few waited-for jobs (the usual case: one awaited job) are read row by row, as their statuses
     // need; many, by one statement that picks out the ended ones first.
     const ids = [...this.#waiters.keys()];
-    for (const id of ids.length <= readEachUpTo ? ids : store.readJobs.endedAmong(ids)) {
-      const status = this.#ended(id);
-      if (!status) continue;
-      const waiters = this.#waiters.get(id);
-      this.#waiters.delete(id);
-      for (const waiter of waiters ?? []) waiter.resolve(status);
-    }
+    for (const id of ids.length <= readEachUpTo ? ids : store.readJobs.endedAmong(ids)) this.#settle(id);
+  }
+
+  /** Answers the callers waiting on one job if it has ended (and lets the signal go when none is left). */
+  #settle(id: number): void {
+    const status = this.#ended(id);
+    if (!status) return;
+    const waiters = this.#waiters.get(id);
+    this.#waiters.delete(id);
+    for (const waiter of waiters ?? []) waiter.resolve(status);
     if (this.#waiters.size === 0) this.#idle();
   }
 

@@ -155,6 +155,9 @@ export class QueueSource implements JobSource<QueueOrigin> {
         );
     });
     this.#schedules.arm();
+    // A claim along with a client's insert, made while this start was under way, said nothing of the
+    // wakes to come.
+    this.#claimCameShort = false;
     this.#unsubscribe = this.#opened.changes.subscribe(() => {
       this.#checkCancellations();
       this.#schedules?.arm();
@@ -386,11 +389,16 @@ export class QueueSource implements JobSource<QueueOrigin> {
         );
       },
       (claimed, last) => {
-        this.#claiming = false;
-        if (claimed === undefined) return;
+        if (claimed === undefined) {
+          this.#claiming = false;
+          return;
+        }
         const starts = this.#claimStarts(claimed.jobs, token);
+        // Still claiming while the jobs are handed over: one that ends at once (refused for its input)
+        // frees room, and a claim then would count none of the others, not yet accepted.
         for (const row of claimed.jobs)
           this.#run(host, row, token, starts?.get(`${row.functionName}\u0000${row.limitKey ?? ''}`));
+        this.#claiming = false;
         if (claimed.jobs.length === wanted) this.#fill();
         else {
           // A write after it in the same transaction (a job added, or given back) may have made work.

@@ -241,18 +241,25 @@ function jobRows(jobs, drawn) {
     const cells = jobCells(job);
     for (const [index, cell] of [...row.cells].slice(1).entries())
       if (cell.textContent !== cells[index][0]) cell.textContent = cells[index][0];
-    row.cells[0].firstChild.hidden = view.readOnly;
+    const box = row.cells[0].firstChild;
+    box.hidden = view.readOnly;
+    box.checked = selected.has(job.handle);
     return row;
   });
 }
 
-/** Counts the list's requests: only the latest one's answer is drawn. */
-let jobsRequests = 0;
+/** Counts the requests for a list from its start: only the latest one's answer is drawn. */
+let listRequests = 0;
 
 async function loadJobs(more = false) {
   const body = $('#jobs tbody');
-  const request = ++jobsRequests;
+  // A list from its start forgets the last one's place at once, and "More" is hidden until an answer
+  // is drawn: it must not page the list the reader left, nor ask twice for one page. "More" counts no
+  // request of its own: a list asked for from its start after it makes its answer stale.
+  const request = more ? listRequests : ++listRequests;
   const cursor = more ? view.cursor : undefined;
+  if (!more) view.cursor = undefined;
+  $('#more').hidden = true;
   let page;
   if (view.query)
     page = { jobs: (await api(`search?q=${encodeURIComponent(view.query)}`)).jobs, next: undefined };
@@ -262,9 +269,9 @@ async function loadJobs(more = false) {
     if (cursor) params.set('cursor', cursor);
     page = await api(`jobs?${params}`);
   }
-  // A later request (another state, a search, the file's next change) has been sent: its answer is the
-  // one to show, and this one, arriving after it, would draw the list the reader has left.
-  if (request !== jobsRequests) return;
+  // A list asked for since (another state, a search, the file's next change): its answer is the one to
+  // show, and this one, arriving after it, would draw (or add to) the list the reader has left.
+  if (request !== listRequests) return;
   if (more) body.append(...page.jobs.map(jobRow));
   else body.replaceChildren(...jobRows(page.jobs, body.children));
   view.cursor = page.next;
