@@ -550,7 +550,7 @@ export class QueueSource implements JobSource<QueueOrigin> {
   #writeThen<T>(
     operation: () => T,
     then: (value: T | undefined, last?: boolean) => void,
-    writes = this.#store?.runnerWrites,
+    writes?: WriteBatcher,
   ): void {
     const store = this.#store;
     if (!store || store.closed) {

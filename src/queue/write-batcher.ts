@@ -19,17 +19,13 @@ interface PendingWrite {
 const settled = Promise.resolve();
 
 /**
- * Gives a write its answer. A callback that throws (a defect: see writeThen) is thrown again on its own,
- * as an uncaught exception, so that the other writes of the batch still get theirs.
+ * What a write's callback threw (a defect: see writeThen), thrown again on its own as an uncaught
+ * exception, so that the other writes of the batch still get their answers.
  */
-function answer(give: () => void): void {
-  try {
-    give();
-  } catch (error) {
-    queueMicrotask(() => {
-      throw error;
-    });
-  }
+function throwAlone(error: unknown): void {
+  queueMicrotask(() => {
+    throw error;
+  });
 }
 
 /** Batches writes into shared transactions. */
@@ -108,13 +104,22 @@ export class WriteBatcher {
         }
       });
     } catch (error) {
-      for (const write of writes) answer(() => write.reject(error));
+      for (const write of writes)
+        try {
+          write.reject(error);
+        } catch (thrown) {
+          throwAlone(thrown);
+        }
       return;
     }
     writes.forEach((write, index) => {
       const outcome = outcomes[index] as { ok: boolean; value: unknown };
-      const last = index === writes.length - 1;
-      answer(() => (outcome.ok ? write.resolve(outcome.value, last) : write.reject(outcome.value)));
+      try {
+        if (outcome.ok) write.resolve(outcome.value, index === writes.length - 1);
+        else write.reject(outcome.value);
+      } catch (thrown) {
+        throwAlone(thrown);
+      }
     });
     this.#committed();
   }
