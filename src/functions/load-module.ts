@@ -17,7 +17,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { FunctionInfo } from '../backend.js';
 import { FunctionsModuleError } from '../errors.js';
 import { FunctionSet } from './define.js';
-import { allowTypeScriptImports } from './typescript-imports.js';
+import { allowTypeScriptImports, isTypeScriptModule } from './typescript-imports.js';
 
 const loaded = new Map<string, Promise<FunctionSet>>();
 
@@ -47,8 +47,6 @@ export function toModuleUrl(location: string | URL): URL {
     ? new URL(location)
     : pathToFileURL(location);
 }
-
-const typeScriptExtension = /\.[cm]?ts$/;
 
 async function importFunctions(location: string): Promise<FunctionSet> {
   const url = resolveExisting(location);
@@ -114,7 +112,7 @@ const strippingRefusals = new Set([
 ]);
 
 async function importModule(url: URL): Promise<{ default?: unknown }> {
-  const typeScript = typeScriptExtension.test(url.pathname);
+  const typeScript = isTypeScriptModule(url);
   if (typeScript) allowTypeScriptImports();
   try {
     return await import(url.href);

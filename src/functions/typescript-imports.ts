@@ -21,10 +21,15 @@ type RegisterHooks = (hooks: {
   resolve(specifier: string, context: ResolveContext, nextResolve: NextResolve): unknown;
 }) => unknown;
 
-const typeScriptParent = /\.[cm]?ts$/;
+const typeScriptFile = /\.[cm]?ts$/;
 const relativeJavaScript = /^\.{1,2}\/.*\.[cm]?js$/;
 
 let registered = false;
+
+/** Whether a module's file is TypeScript (`.ts`, `.mts`, `.cts`), which Node or tsx must compile. */
+export function isTypeScriptModule(url: URL): boolean {
+  return typeScriptFile.test(url.pathname);
+}
 
 /**
  * Whether this Node runs TypeScript by itself (type stripping, on by default from Node 22.18 and 23.6)
@@ -70,7 +75,7 @@ function typeScriptTwin(
   error: unknown,
 ): string | undefined {
   if ((error as { code?: unknown }).code !== 'ERR_MODULE_NOT_FOUND') return undefined;
-  if (parentURL === undefined || !typeScriptParent.test(new URL(parentURL).pathname)) return undefined;
+  if (parentURL === undefined || !isTypeScriptModule(new URL(parentURL))) return undefined;
   return relativeJavaScript.test(specifier) ? specifier.replace(/\.([cm]?)js$/, '.$1ts') : undefined;
 }
 

@@ -18,7 +18,7 @@ import {
 import type { Piscina } from 'piscina';
 import type { FunctionInfo } from '../backend.js';
 import { FunctionsModuleError } from '../errors.js';
-import { nodeStripsTypes } from '../functions/typescript-imports.js';
+import { isTypeScriptModule, nodeStripsTypes } from '../functions/typescript-imports.js';
 import { deserializeError, serializeError } from '../payload/remote-error.js';
 import { IdleLatch } from '../shared/idle-latch.js';
 import type { Crash, Executor, ExecutorReports } from './executor.js';
@@ -33,6 +33,7 @@ import {
   type ThreadData,
   type ThreadReport,
 } from './messages.js';
+import { guardThreadsThatStripTypes } from './wasm-wrapper-guard.js';
 
 /** A live thread: its Worker, and once it has said so, the port its batches and reports travel on. */
 interface ThreadLink {
@@ -224,6 +225,7 @@ export class ThreadExecutor implements Executor {
       abortChannel: this.#channelName,
       handlePrefix: this.#handlePrefix,
     };
+    if (fromSource || isTypeScriptModule(functionsModule)) guardThreadsThatStripTypes();
     this.#channel = new BroadcastChannel(this.#channelName);
     this.#refer();
     const pool = new (piscina())({
