@@ -11,13 +11,12 @@
  * A `.js` URL whose file does not exist but whose `.ts` twin does is taken to mean the twin, so
  * `new URL('./functions.js', import.meta.url)` works both from `src/` and from compiled `dist/`.
  */
-import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { FunctionInfo } from '../backend.js';
 import { FunctionsModuleError } from '../errors.js';
 import { FunctionSet } from './define.js';
-import { allowTypeScriptImports, isTypeScriptModule } from './typescript-imports.js';
+import { allowTypeScriptImports, existingModuleFile, isTypeScriptModule } from './typescript-imports.js';
 
 const loaded = new Map<string, Promise<FunctionSet>>();
 
@@ -93,11 +92,9 @@ function resolveExisting(location: string): URL {
       `is not a file (got a ${url.protocol} URL); give a path or a file URL`,
     );
   }
-  const path = fileURLToPath(url);
-  if (existsSync(path)) return url;
-  const twin = path.replace(/\.([cm]?)js$/, '.$1ts');
-  if (twin !== path && existsSync(twin)) return pathToFileURL(twin);
-  throw new FunctionsModuleError(location, `was not found (no file at ${path})`);
+  const existing = existingModuleFile(url);
+  if (existing) return existing;
+  throw new FunctionsModuleError(location, `was not found (no file at ${fileURLToPath(url)})`);
 }
 
 /**

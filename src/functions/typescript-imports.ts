@@ -10,7 +10,9 @@
  * This file imports nothing relative, so that a thread can register the hook before it loads anything
  * written in TypeScript (the package's own sources, when run from them).
  */
+import { existsSync } from 'node:fs';
 import nodeModule from 'node:module';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
 /** The slice of `module.registerHooks` (Node 22.15+, 23.5+) this file uses. */
 interface ResolveContext {
@@ -31,13 +33,38 @@ export function isTypeScriptModule(url: URL): boolean {
   return typeScriptFile.test(url.pathname);
 }
 
+/** A `.js`, `.mjs` or `.cjs` name's TypeScript twin (`.ts`, `.mts`, `.cts`); the name itself otherwise. */
+export function typeScriptTwinOf(name: string): string {
+  return name.replace(/\.([cm]?)js$/, '.$1ts');
+}
+
 /**
- * Whether this Node runs TypeScript by itself (type stripping, on by default from Node 22.18 and 23.6)
- * and can take the resolve hook. Where it cannot, TypeScript modules go through tsx instead.
+ * The file a module location loads: the file itself where it exists, else its TypeScript twin where
+ * that exists (`functions.js` written, only `functions.ts` there, as TypeScript's convention has it);
+ * undefined when neither does, or for a location that is not a file.
+ */
+export function existingModuleFile(url: URL): URL | undefined {
+  if (url.protocol !== 'file:') return undefined;
+  const path = fileURLToPath(url);
+  if (existsSync(path)) return url;
+  const twin = typeScriptTwinOf(path);
+  return twin !== path && existsSync(twin) ? pathToFileURL(twin) : undefined;
+}
+
+/**
+ * Whether this Node strips types at all (Amaro, on by default from Node 22.18 and 23.6; earlier 22s
+ * behind --experimental-strip-types), whether or not it can take the resolve hook.
+ */
+export function typeStrippingOn(): boolean {
+  return Boolean((process.features as { typescript?: unknown }).typescript);
+}
+
+/**
+ * Whether this Node runs TypeScript by itself (type stripping) and can take the resolve hook. Where it
+ * cannot, TypeScript modules go through tsx instead.
  */
 export function nodeStripsTypes(): boolean {
-  const features = process.features as { typescript?: unknown };
-  return Boolean(features.typescript) && typeof registerHooksOf() === 'function';
+  return typeStrippingOn() && typeof registerHooksOf() === 'function';
 }
 
 /**
@@ -76,7 +103,7 @@ function typeScriptTwin(
 ): string | undefined {
   if ((error as { code?: unknown }).code !== 'ERR_MODULE_NOT_FOUND') return undefined;
   if (parentURL === undefined || !isTypeScriptModule(new URL(parentURL))) return undefined;
-  return relativeJavaScript.test(specifier) ? specifier.replace(/\.([cm]?)js$/, '.$1ts') : undefined;
+  return relativeJavaScript.test(specifier) ? typeScriptTwinOf(specifier) : undefined;
 }
 
 function registerHooksOf(): RegisterHooks | undefined {

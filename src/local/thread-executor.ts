@@ -18,7 +18,7 @@ import {
 import type { Piscina } from 'piscina';
 import type { FunctionInfo } from '../backend.js';
 import { FunctionsModuleError } from '../errors.js';
-import { isTypeScriptModule, nodeStripsTypes } from '../functions/typescript-imports.js';
+import { existingModuleFile, isTypeScriptModule, nodeStripsTypes } from '../functions/typescript-imports.js';
 import { deserializeError, serializeError } from '../payload/remote-error.js';
 import { IdleLatch } from '../shared/idle-latch.js';
 import type { Crash, Executor, ExecutorReports } from './executor.js';
@@ -225,7 +225,9 @@ export class ThreadExecutor implements Executor {
       abortChannel: this.#channelName,
       handlePrefix: this.#handlePrefix,
     };
-    if (fromSource || isTypeScriptModule(functionsModule)) guardThreadsThatStripTypes();
+    // The file a thread will load: `functions.js` may stand for its `functions.ts` twin.
+    const loaded = existingModuleFile(functionsModule) ?? functionsModule;
+    if (fromSource || isTypeScriptModule(loaded)) guardThreadsThatStripTypes();
     this.#channel = new BroadcastChannel(this.#channelName);
     this.#refer();
     const pool = new (piscina())({
