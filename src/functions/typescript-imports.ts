@@ -34,7 +34,7 @@ export function isTypeScriptModule(url: URL): boolean {
 }
 
 /** A `.js`, `.mjs` or `.cjs` name's TypeScript twin (`.ts`, `.mts`, `.cts`); the name itself otherwise. */
-export function typeScriptTwinOf(name: string): string {
+function typeScriptTwinOf(name: string): string {
   return name.replace(/\.([cm]?)js$/, '.$1ts');
 }
 
