@@ -48,11 +48,42 @@ const lazyPartsReachTheEntry = {
   },
 };
 
+/**
+ * `gearshift/functions` also imports, in the bundle only, what the threads' entry imports: a worker
+ * thread loads both, and esbuild would otherwise split their shared code into one more file (each file a
+ * thread loads costs it more than its size). What the entry then brings that a functions module does not
+ * use, the thread had loaded already.
+ */
+const threadEntry = new URL('../src/local/thread-entry.ts', import.meta.url).pathname;
+const functionsEntryReachesTheThreads = {
+  name: 'functions-entry-reaches-the-threads',
+  setup(plugin) {
+    // Its value imports: its own modules (as their .ts files) and Node's built-ins.
+    const imports = [
+      ...readFileSync(threadEntry, 'utf8').matchAll(/^import (?!type )[^;]*? from '([^']+)';$/gms),
+    ].map(([, path]) =>
+      path.startsWith('node:')
+        ? path
+        : new URL(path.replace(/\.js$/, '.ts'), `file://${threadEntry}`).pathname,
+    );
+    plugin.onLoad({ filter: /\/src\/functions\/entry\.ts$/ }, (args) => ({
+      contents: `${readFileSync(args.path, 'utf8')}\n${imports.map((path) => `import ${JSON.stringify(path)};`).join('\n')}\n`,
+      loader: 'ts',
+    }));
+  },
+};
+
 rmSync(new URL('../dist', import.meta.url), { recursive: true, force: true });
 await build({
   absWorkingDir: new URL('..', import.meta.url).pathname,
   // Flat: a chunk finds `./thread-entry.js` beside it, as src/local/thread-executor.ts does in src.
-  entryPoints: { index: 'src/index.ts', 'thread-entry': 'src/local/thread-entry.ts', cli: 'src/cli/main.ts' },
+  entryPoints: {
+    index: 'src/index.ts',
+    // `gearshift/functions`: a functions module's imports without the client's and the pool's code.
+    functions: 'src/functions/entry.ts',
+    'thread-entry': 'src/local/thread-entry.ts',
+    cli: 'src/cli/main.ts',
+  },
   outdir: 'dist',
   bundle: true,
   splitting: true,
@@ -61,7 +92,7 @@ await build({
   target: 'node20',
   packages: 'external',
   sourcemap: true,
-  plugins: [builtinsByRequire, lazyPartsReachTheEntry],
+  plugins: [builtinsByRequire, lazyPartsReachTheEntry, functionsEntryReachesTheThreads],
   banner: {
     js: "import { createRequire as __gearshiftCreateRequire } from 'node:module'; const __gearshiftRequire = __gearshiftCreateRequire(import.meta.url);",
   },

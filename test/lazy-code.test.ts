@@ -24,15 +24,15 @@ const directory = mkdtempSync(join(tmpdir(), 'gearshift-lazy-code-'));
 afterAll(() => rmSync(directory, { recursive: true, force: true }));
 const fixtures = new URL('./fixtures/lazy-code/', import.meta.url);
 
-/** The modules a process loaded doing `part`, as URLs. */
-async function loads(part: string): Promise<string[]> {
+/** The modules a process loaded doing `part` (of `app`, a fixture), as URLs. */
+async function loads(part: string, app = 'app.mjs'): Promise<string[]> {
   const log = join(directory, `${part}.log`);
   const { stdout } = await run(
     process.execPath,
     [
       '--import',
       new URL('record-loads.mjs', fixtures).pathname,
-      new URL('app.mjs', fixtures).pathname,
+      new URL(app, fixtures).pathname,
       part,
       directory,
     ],
@@ -68,6 +68,25 @@ describe('code loaded on first use', () => {
   it('a Gearman client made and closed, never used, loads no Gearman code', async () => {
     const code = distCode(await loads('gearman'));
     expect(code.filter((text) => text.includes(queueMark) || text.includes(gearmanMark))).toEqual([]);
+  });
+
+  it('a functions module that imports gearshift/functions loads no client, pool or worker code', async () => {
+    // What each worker thread loads for such a module, on top of its own entry.
+    const loaded = await loads('functions-module', 'functions-module.mjs');
+    expect(loaded.some((url) => url.endsWith('/dist/functions.js'))).toBe(true);
+    expect(loaded.filter((url) => url.endsWith('/dist/index.js'))).toEqual([]);
+    const code = distCode(loaded);
+    // As esbuild writes a class: `var Client = class {`.
+    expect(code.filter((text) => /\b(Client|ThreadExecutor|WorkerHost) = class\b/.test(text))).toEqual([]);
+  });
+});
+
+describe('gearshift/functions', () => {
+  it('exports the very objects gearshift exports under the same names', async () => {
+    const light: Record<string, unknown> = await import('gearshift/functions');
+    const full: Record<string, unknown> = await import('gearshift');
+    expect(Object.keys(light).length).toBeGreaterThan(10);
+    for (const [name, value] of Object.entries(light)) expect(full[name], name).toBe(value);
   });
 });
 

@@ -1,6 +1,6 @@
 // The functions module of the fresh-process benchmarks: plain JavaScript, as a compiled app has it.
 import { connect } from 'node:net';
-import { defineFunctions } from 'gearshift';
+import { defineFunctions } from 'gearshift/functions';
 
 export default defineFunctions({
   inc: (n) => n + 1,

@@ -1,5 +1,5 @@
 // functions.ts: the job functions, one module for every backend
-import { defineFunctions } from 'gearshift';
+import { defineFunctions } from 'gearshift/functions';
 
 export default defineFunctions({
   async salesReport(input: { dbPath: string }, job) {
