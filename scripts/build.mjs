@@ -3,7 +3,7 @@
 // Gearman's, the console's), and its type declarations from tsc. A few files instead of eighty modules:
 // a process imports the library in about a third of the time, and so does each worker thread whose
 // functions module imports it (measured with `npm run bench:pool`, "cold process").
-import { cpSync, readFileSync, rmSync } from 'node:fs';
+import { cpSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { build } from 'esbuild';
 
 /**
@@ -52,20 +52,27 @@ const lazyPartsReachTheEntry = {
  * `gearshift/functions` also imports, in the bundle only, what the threads' entry imports: a worker
  * thread loads both, and esbuild would otherwise split their shared code into one more file (each file a
  * thread loads costs it more than its size). What the entry then brings that a functions module does not
- * use, the thread had loaded already.
+ * use, the thread had loaded already. A built-in that only the threads' entry imports is left out: the
+ * two entries would then share it as a file of its own.
  */
 const threadEntry = new URL('../src/local/thread-entry.ts', import.meta.url).pathname;
 const functionsEntryReachesTheThreads = {
   name: 'functions-entry-reaches-the-threads',
   setup(plugin) {
-    // Its value imports: its own modules (as their .ts files) and Node's built-ins.
+    const src = new URL('../src/', import.meta.url).pathname;
+    const otherSources = readdirSync(src, { recursive: true })
+      .filter((file) => file.endsWith('.ts') && `${src}${file}` !== threadEntry)
+      .map((file) => readFileSync(`${src}${file}`, 'utf8'));
     const imports = [
-      ...readFileSync(threadEntry, 'utf8').matchAll(/^import (?!type )[^;]*? from '([^']+)';$/gms),
-    ].map(([, path]) =>
-      path.startsWith('node:')
-        ? path
-        : new URL(path.replace(/\.js$/, '.ts'), `file://${threadEntry}`).pathname,
-    );
+      ...readFileSync(threadEntry, 'utf8').matchAll(/^import (?!type )[^;]*? from '([^']+)';/gm),
+    ]
+      .map(([, path]) => path)
+      .filter((path) => !path.startsWith('node:') || otherSources.some((text) => text.includes(`'${path}'`)))
+      .map((path) =>
+        path.startsWith('node:')
+          ? path
+          : new URL(path.replace(/\.js$/, '.ts'), `file://${threadEntry}`).pathname,
+      );
     plugin.onLoad({ filter: /\/src\/functions\/entry\.ts$/ }, (args) => ({
       contents: `${readFileSync(args.path, 'utf8')}\n${imports.map((path) => `import ${JSON.stringify(path)};`).join('\n')}\n`,
       loader: 'ts',

@@ -88,6 +88,16 @@ describe('gearshift/functions', () => {
     expect(Object.keys(light).length).toBeGreaterThan(10);
     for (const [name, value] of Object.entries(light)) expect(full[name], name).toBe(value);
   });
+
+  it('brings a worker thread no file its own entry has not loaded', () => {
+    const dist = new URL('../dist/', import.meta.url);
+    const chunksOf = (file: string) =>
+      [...readFileSync(new URL(file, dist), 'utf8').matchAll(/(?:from|import) "\.\/([^"]+)"/g)].map(
+        ([, chunk]) => chunk,
+      );
+    const threadFiles = chunksOf('thread-entry.js');
+    expect(chunksOf('functions.js').filter((chunk) => !threadFiles.includes(chunk))).toEqual([]);
+  });
 });
 
 describe('what a client is told a backend offers before it loads', () => {

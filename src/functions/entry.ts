@@ -1,5 +1,5 @@
 /**
- * `gearshift/functions`: what a functions module needs, and nothing that runs jobs. Every worker thread
+ * `gearshift/functions`: what a functions module needs, without the client, the pool or the worker. Every worker thread
  * loads the functions module, and a module that imports `gearshift` makes each thread load the client,
  * the pool and the worker's code too (155 KB it never runs). Importing `defineFunctions` from here
  * instead keeps a thread's start to the code it uses. The objects are the very ones `gearshift` exports:
