@@ -617,9 +617,8 @@ export class Client<S extends AnyFunctionSet = AnyFunctionSet> {
         'background jobs need a queue file or a Gearman server; this client has neither (queue: false, or a backend without background jobs)',
       );
     }
-    const requests = await this.#backgroundRequests(jobs, (index) =>
-      many ? `jobs[${index}].options` : 'options',
-    );
+    const checked = this.#backgroundRequests(jobs, (index) => (many ? `jobs[${index}].options` : 'options'));
+    const requests = Array.isArray(checked) ? checked : await checked;
     const span = this.#tracing?.send(requests.map((request) => request.functionName));
     if (!span) return backend.background(requests);
     const traced = requests.map((request) => ({ ...request, traceparent: span.traceparent }));
@@ -634,13 +633,22 @@ export class Client<S extends AnyFunctionSet = AnyFunctionSet> {
     }
   }
 
-  /** Checks background jobs as a backend takes them; `where(index)` names a job's options in errors. */
-  async #backgroundRequests(
+  /**
+   * Checks background jobs as a backend takes them; `where(index)` names a job's options in errors. At
+   * once when the functions are known (a serial caller then waits no microtask more per job), after
+   * they are loaded otherwise.
+   */
+  #backgroundRequests(
     jobs: readonly BackgroundJob[],
     where: (index: number) => string,
-  ): Promise<BackgroundRequest[]> {
+  ): BackgroundRequest[] | Promise<BackgroundRequest[]> {
     if (this.#lifecycle !== 'open') throw this.#closedError(String(jobs[0]?.functionName ?? 'background'));
-    if (this.#functions === undefined) await this.#loadFunctions();
+    if (this.#functions === undefined)
+      return this.#loadFunctions().then(() => this.#checkedBackground(jobs, where));
+    return this.#checkedBackground(jobs, where);
+  }
+
+  #checkedBackground(jobs: readonly BackgroundJob[], where: (index: number) => string): BackgroundRequest[] {
     const now = Date.now();
     return jobs.map((job, index): BackgroundRequest => {
       const { functionName, input } = job;

@@ -190,10 +190,6 @@ export class ServerLink {
       );
       return;
     }
-    if (this.#waiting.length === 0) {
-      cancel(this.#timer);
-      this.#timer = undefined;
-    }
     if (packet.type === PacketTypes.ERROR) {
       const { code, text } = packet.args;
       if (extensions.has(head.type) && isUnknownCommand(code, text)) {
@@ -216,9 +212,17 @@ export class ServerLink {
     );
   }
 
+  /**
+   * Runs each second while requests were out: stopped here, at the first tick that finds none waiting,
+   * rather than at each answer (a serial caller would make and clear a timer per request).
+   */
   #checkTimeouts(): void {
     const head = this.#waiting.peek();
-    if (!head) return;
+    if (!head) {
+      cancel(this.#timer);
+      this.#timer = undefined;
+      return;
+    }
     if (Date.now() - head.sentAt > this.#options.requestTimeoutMs) {
       this.#connection?.close(
         new GearmanConnectionError(
