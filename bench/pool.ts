@@ -233,21 +233,24 @@ console.log(
 const coldPairs = 15;
 type ColdSide = 'piscina' | 'gearshift';
 /**
- * Runs died of a signal, run again and counted: raw piscina require()s its ES task file in each thread,
- * and Node 22 and 24 abort the process when a thread is terminated during that load (the pool's close
- * can do it; src/local/thread-loader.cjs says why gearshift's threads import() instead).
+ * Raw piscina's runs that died of a signal, run again (up to three times a measurement) and counted:
+ * piscina require()s its ES task file in each thread, and Node 22 and 24 abort the process when a
+ * thread is terminated during that load (the pool's close can do it; src/local/thread-loader.cjs says
+ * why gearshift's threads import() instead). A gearshift run that dies ends the benchmark.
  */
-const coldDeaths: Record<ColdSide, string[]> = { piscina: [], gearshift: [] };
+const piscinaDeaths: string[] = [];
 const processMs = async (side: ColdSide): Promise<number> => {
-  for (;;) {
+  for (let attempt = 1; ; attempt++) {
     const started = performance.now();
     try {
-      await exec(process.execPath, [fileURLToPath(new URL(`./cold/${side}.js`, import.meta.url))]);
+      await exec(process.execPath, [fileURLToPath(new URL(`./cold/${side}.js`, import.meta.url))], {
+        timeout: 60_000,
+      });
       return performance.now() - started;
     } catch (error) {
       const { signal } = error as { signal?: string | null };
-      if (!signal) throw error;
-      coldDeaths[side].push(signal);
+      if (side === 'gearshift' || !signal || attempt === 3) throw error;
+      piscinaDeaths.push(signal);
     }
   }
 };
@@ -261,14 +264,12 @@ for (let pair = 0; pair < coldPairs; pair++) {
 const coldPiscina = median(coldProcess.piscina);
 const coldGearshift = median(coldProcess.gearshift);
 const coldRatio = median(coldProcess.gearshift.map((ms, pair) => ms / (coldProcess.piscina[pair] as number)));
-const deaths = (side: ColdSide) =>
-  coldDeaths[side].length > 0
-    ? `   (${coldDeaths[side].length} died, run again: ${coldDeaths[side].join(', ')})`
-    : '';
+const deaths =
+  piscinaDeaths.length > 0 ? `   (${piscinaDeaths.length} died, run again: ${piscinaDeaths.join(', ')})` : '';
 console.log(`cold process to first result, whole process (median of ${coldPairs} alternated pairs)`);
-console.log(`  raw piscina         ${coldPiscina.toFixed(0).padStart(10)} ms${deaths('piscina')}`);
+console.log(`  raw piscina         ${coldPiscina.toFixed(0).padStart(10)} ms${deaths}`);
 console.log(
-  `  gearshift           ${coldGearshift.toFixed(0).padStart(10)} ms   ${coldRatio.toFixed(2)}x of piscina's, pair by pair  (target at most 1.3x)${deaths('gearshift')}\n`,
+  `  gearshift           ${coldGearshift.toFixed(0).padStart(10)} ms   ${coldRatio.toFixed(2)}x of piscina's, pair by pair  (target at most 1.3x)\n`,
 );
 
 // 9. Who loads a TypeScript functions module: a pool of one thread starting and loading one (a module

@@ -170,4 +170,30 @@ describe('a deferred backend', () => {
     await Promise.all(made);
     expect(calls).toEqual(['pause', 'list', 'flow', 'status', 'close']);
   });
+
+  it('keeps that order for a background job made the moment the backend loads', async () => {
+    const sent: string[] = [];
+    const backend = {
+      manifest: async () => undefined,
+      submit: () => ({ detach: () => {} }),
+      background: async (requests: readonly BackgroundRequest[]) => {
+        sent.push(...requests.map((request) => request.functionName));
+        return requests.map(() => 'h');
+      },
+    } as unknown as Backend;
+    let loaded: (backend: Backend) => void = () => {};
+    const load = new Promise<Backend>((resolve) => {
+      loaded = resolve;
+    });
+    const deferred = new DeferredBackend(() => load, { ...queueAbilities });
+    const first = deferred.background?.([{ functionName: 'first' } as BackgroundRequest]);
+    // Runs after the deferred backend has seen the load, before the calls that waited on it: a job made
+    // here may not overtake them.
+    const second = load.then(() => deferred.background?.([{ functionName: 'second' } as BackgroundRequest]));
+    loaded(backend);
+    await Promise.all([first, second]);
+    // Once nothing waits, a job goes at once.
+    await deferred.background?.([{ functionName: 'third' } as BackgroundRequest]);
+    expect(sent).toEqual(['first', 'second', 'third']);
+  });
 });

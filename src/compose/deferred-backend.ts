@@ -45,6 +45,8 @@ export class DeferredBackend implements Backend {
   readonly #unloaded: WhileUnloaded;
   #loading: Promise<Backend> | undefined;
   #loaded: Backend | undefined;
+  /** Calls made through `#later` whose turn has not come yet. */
+  #queued = 0;
   readonly background?: (requests: readonly BackgroundRequest[]) => Promise<string[]>;
   readonly start?: () => Promise<void>;
   readonly finished?: (handle: string, signal: AbortSignal | undefined) => Promise<JobStatus>;
@@ -63,24 +65,25 @@ export class DeferredBackend implements Backend {
     this.#unloaded = unloaded;
     // Each call reaches the loaded backend in the same turn as the load's other waiters, in the order
     // made: `pause(f)` and then `close()`, neither awaited, pause first, as when nothing was deferred.
-    const backend = () => this.#backend();
-    // Once loaded, a background job goes to the backend in the caller's turn: a serial caller's job
-    // would otherwise wait a microtask more, every time.
+    // Once loaded and no earlier call still waits, a background job goes to the backend in the caller's
+    // turn: a serial caller's job would otherwise wait a microtask more, every time.
     if (abilities.background)
-      this.background = (requests) =>
-        this.#loaded
-          ? (this.#loaded.background?.(requests) ?? missing('background'))
-          : backend().then((b) => b.background?.(requests) ?? missing('background'));
-    if (abilities.start) this.start = () => backend().then((b) => b.start?.() ?? missing('start'));
+      this.background = (requests) => {
+        const loaded = this.#ready();
+        return loaded
+          ? (loaded.background?.(requests) ?? missing('background'))
+          : this.#later((b) => b.background?.(requests) ?? missing('background'));
+      };
+    if (abilities.start) this.start = () => this.#later((b) => b.start?.() ?? missing('start'));
     if (abilities.finished)
       this.finished = (handle, signal) =>
-        backend().then((b) => b.finished?.(handle, signal) ?? missing('finished'));
+        this.#later((b) => b.finished?.(handle, signal) ?? missing('finished'));
     if (abilities.statusOfUnique)
       this.statusOfUnique = (unique) =>
-        backend().then((b) => b.statusOfUnique?.(unique) ?? missing('statusOfUnique'));
+        this.#later((b) => b.statusOfUnique?.(unique) ?? missing('statusOfUnique'));
     if (abilities.control) {
       const control = <R>(use: (control: JobControl) => Promise<R>) =>
-        backend().then((b) => use(b.control ?? missing('control')));
+        this.#later((b) => use(b.control ?? missing('control')));
       this.control = {
         cancel: (selector) => control((c) => c.cancel(selector)),
         retry: (selector) => control((c) => c.retry(selector)),
@@ -93,7 +96,7 @@ export class DeferredBackend implements Backend {
     }
     if (abilities.schedules) {
       const schedules = <R>(use: (schedules: JobSchedules) => Promise<R>) =>
-        backend().then((b) => use(b.schedules ?? missing('schedules')));
+        this.#later((b) => use(b.schedules ?? missing('schedules')));
       this.schedules = {
         upsert: (request) => schedules((s) => s.upsert(request)),
         remove: (id) => schedules((s) => s.remove(id)),
@@ -103,20 +106,21 @@ export class DeferredBackend implements Backend {
     if (abilities.flows) {
       this.flows = {
         flow: (continuation, children) =>
-          backend().then((b) => (b.flows ?? missing('flows')).flow(continuation, children)),
+          this.#later((b) => (b.flows ?? missing('flows')).flow(continuation, children)),
       };
     }
   }
 
   manifest(): Promise<readonly FunctionInfo[] | undefined> {
-    return this.#backend().then((backend) => backend.manifest());
+    return this.#later((backend) => backend.manifest());
   }
 
   submit(request: SubmitRequest, listener: JobListener): JobTicket {
-    if (this.#loaded) return this.#loaded.submit(request, listener);
+    const loaded = this.#ready();
+    if (loaded) return loaded.submit(request, listener);
     let ticket: JobTicket | undefined;
     let detached = false;
-    this.#backend().then(
+    this.#later(
       (backend) => {
         if (!detached) ticket = backend.submit(request, listener);
       },
@@ -140,7 +144,7 @@ export class DeferredBackend implements Backend {
   }
 
   status(handle: string): Promise<JobStatus> {
-    return this.#backend().then((backend) => backend.status(handle));
+    return this.#later((backend) => backend.status(handle));
   }
 
   close(): Promise<void> {
@@ -157,6 +161,27 @@ export class DeferredBackend implements Backend {
       (backend) => backend.destroy(reason),
       () => this.#unloaded.destroy(reason),
     );
+  }
+
+  /** Calls `use` with the backend once it has loaded, after every call made before this one. */
+  #later<R>(use: (backend: Backend) => R, failed?: (error: unknown) => R): Promise<Awaited<R>> {
+    this.#queued++;
+    return this.#backend().then(
+      (backend) => {
+        this.#queued--;
+        return use(backend);
+      },
+      (error: unknown) => {
+        this.#queued--;
+        if (failed) return failed(error);
+        throw error;
+      },
+    ) as Promise<Awaited<R>>;
+  }
+
+  /** The backend, once it has loaded and no call made before still waits for it: the next may go at once. */
+  #ready(): Backend | undefined {
+    return this.#queued === 0 ? this.#loaded : undefined;
   }
 
   #backend(): Promise<Backend> {
