@@ -10,7 +10,7 @@ import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import type { Backend } from '../src/backend.js';
 import { GearmanBackend } from '../src/gearman/client/gearman-backend.js';
 import { fillGearmanOptions } from '../src/gearman/gearman-options.js';
-import { createClient, createWorker } from '../src/index.js';
+import { createClient, createWorker, GearmanAdmin, parseServerAddress } from '../src/index.js';
 import { createLocalBackend } from '../src/local/create-local-backend.js';
 import { QueueBackend } from '../src/queue/queue-backend.js';
 import { fillQueueOptions } from '../src/queue/queue-options.js';
@@ -93,6 +93,28 @@ describe('close() more than once settles every caller', () => {
     const backend = new GearmanBackend(fillGearmanOptions(gearman), undefined);
     await closesTwice(backend, sleepJob(backend));
     await expect(Promise.all([worker.stop(1000), worker.stop(1000)])).resolves.toHaveLength(2);
+  });
+});
+
+describe('a Gearman client closed while it connects', () => {
+  it.runIf(gearmandInstalled)('fails what waited, and leaves no connection open on the server', async () => {
+    const server = await startGearmand();
+    const admin = new GearmanAdmin(parseServerAddress(server.address), {
+      connectTimeoutMs: 2000,
+      keepAliveMs: 0,
+      tls: undefined,
+      requestTimeoutMs: 2000,
+    });
+    // Each admin command comes on a connection of its own, which gearmand lists with any the client left.
+    const before = (await admin.workers()).length;
+    const client = createClient({ gearman: { servers: [server.address] } });
+    const job = client.background('nobody_serves_this', 1);
+    await new Promise((resolve) => setImmediate(resolve));
+    await client.close();
+    await expect(job).rejects.toThrow();
+    // The socket the client was opening: closed once it opened, not left for the process's life.
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect((await admin.workers()).length).toBe(before);
   });
 });
 

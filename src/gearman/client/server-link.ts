@@ -134,6 +134,11 @@ export class ServerLink {
     }).then(
       (connection) => {
         this.#opening = false;
+        // Closed while it connected: what waited was failed then, and the socket must not outlive it.
+        if (this.#closing) {
+          connection.close();
+          return;
+        }
         this.#connection = connection;
         this.#held = true; // a new socket holds the process open until told otherwise
         this.#failures = 0;
