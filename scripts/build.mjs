@@ -1,5 +1,5 @@
-// npm run build: the package's JavaScript as three bundles (the library, the worker threads' entry and
-// the CLI) that share chunks, and the parts the library loads on first use (the queue file's code,
+// npm run build: the package's JavaScript as four bundles (the library, `gearshift/functions` for
+// functions modules, the worker threads' entry and the CLI) that share chunks, and the parts the library loads on first use (the queue file's code,
 // Gearman's, the console's), and its type declarations from tsc. A few files instead of eighty modules:
 // a process imports the library in about a third of the time, and so does each worker thread whose
 // functions module imports it (measured with `npm run bench:pool`, "cold process").
