@@ -22,6 +22,21 @@ describe('inline mode (threads: 0)', () => {
     await gs.close();
   });
 
+  it('lets timers in between synchronous jobs: a long run of them does not hold the event loop', async () => {
+    const gs = createClient({ functions, threads: 0 });
+    let ended = 0;
+    let endedWhenTheTimerFired: number | undefined;
+    setTimeout(() => {
+      endedWhenTheTimerFired = ended;
+    }, 0);
+    const jobs = 60;
+    await Promise.all(Array.from({ length: jobs }, () => gs.run('spin', 2).then(() => ended++)));
+    // A few start on microtasks in the turn that submitted them; then the loop turns and the timer runs.
+    expect(endedWhenTheTimerFired).toBeDefined();
+    expect(endedWhenTheTimerFired).toBeLessThan(jobs / 2);
+    await gs.close();
+  });
+
   it('runs the same module by URL as threads do', async () => {
     const gs = createClient({
       functions: new URL('./fixtures/inline-functions.js', import.meta.url),

@@ -25,9 +25,16 @@ export interface InlineExecutorOptions {
   readonly maxConcurrency: number;
 }
 
+/** Batches started on a microtask in one turn of the event loop; the rest wait for the next turn. */
+const batchesPerTurn = 8;
+/** A resolved promise: its then() is a microtask without the AsyncResource that queueMicrotask() makes. */
+const settled = Promise.resolve();
+
 /** Runs batches in the caller's thread. */
 export class InlineExecutor implements Executor {
   readonly #lanes: Lanes;
+  /** Batches started on a microtask since the event loop last turned. */
+  #startedThisTurn = 0;
   /** Batches in progress across turns of this thread's event loop (their jobs await something). */
   #awaiting = 0;
   readonly #functions: FunctionSet | URL;
@@ -85,20 +92,34 @@ export class InlineExecutor implements Executor {
   }
 
   run(batch: number, jobs: readonly JobMessage[]): void {
-    // Started on a later turn, as in a thread: the caller's synchronous code runs first. The inputs are
-    // already private copies (the client takes one at submit), as a thread's would be.
+    // Started later, as in a thread: the caller's synchronous code runs first. The inputs are already
+    // private copies (the client takes one at submit), as a thread's would be.
     this.#lanes.take([threadId]);
-    setImmediate(async () => {
-      this.#reports.begun(batch, threadId);
-      const running = this.#runner.run(this.#load(), jobs);
-      if (running) {
-        this.#awaiting++;
-        await running;
-        this.#awaiting--;
-      }
-      this.#lanes.release(threadId);
-      this.#reports.ended(batch, undefined);
-    });
+    const start = () => void this.#start(batch, jobs);
+    // On a microtask while few have started this turn of the event loop: a job that came in a socket's
+    // read then answers in the same turn, where a setImmediate would have cost the loop a second pass
+    // per job (a classic Gearman worker did 20,000 jobs in 2,654 to 2,827 ms against 2,757 to 2,925).
+    // Past that, on a later turn: a long run of synchronous jobs must still let timers and I/O in.
+    if (this.#startedThisTurn < batchesPerTurn) {
+      if (this.#startedThisTurn++ === 0) setImmediate(this.#turned);
+      settled.then(start);
+    } else setImmediate(start);
+  }
+
+  readonly #turned = () => {
+    this.#startedThisTurn = 0;
+  };
+
+  async #start(batch: number, jobs: readonly JobMessage[]): Promise<void> {
+    this.#reports.begun(batch, threadId);
+    const running = this.#runner.run(this.#load(), jobs);
+    if (running) {
+      this.#awaiting++;
+      await running;
+      this.#awaiting--;
+    }
+    this.#lanes.release(threadId);
+    this.#reports.ended(batch, undefined);
   }
 
   keepAlive(): void {
