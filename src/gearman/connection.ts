@@ -35,6 +35,8 @@ export class GearmanConnection {
   readonly #handlers: ConnectionHandlers;
   readonly #socket: Socket;
   #closed = false;
+  /** Takes the bytes of one read from the socket. */
+  readonly #read: (chunk: Buffer) => void;
   /** Packets sent in this pass of the event loop and not yet written. */
   #pending: Buffer[] = [];
 
@@ -60,7 +62,7 @@ export class GearmanConnection {
         ? '; it ended before any answer, as when the server requires a client certificate and none was ' +
           'given (gearman.tls cert and key)'
         : '';
-    socket.on('data', (chunk: Buffer) => {
+    this.#read = (chunk: Buffer) => {
       heard = true;
       if (this.#closed) return;
       let packets: Packet[];
@@ -75,7 +77,7 @@ export class GearmanConnection {
         if (this.#closed) return;
         this.#handlers.packet(packet);
       }
-    });
+    };
     socket.on('error', (error: NodeJS.ErrnoException) => {
       const why = `failed: ${error.code ?? error.message}${heard ? '' : hint}`;
       failure ??= new GearmanConnectionError(server.label, why, error);
@@ -97,8 +99,16 @@ export class GearmanConnection {
     options: ConnectionOptions,
     handlers: ConnectionHandlers,
   ): Promise<GearmanConnection> {
-    const socket = await openSocket(server, options);
-    return new GearmanConnection(server, socket, options.maxPacketBytes, handlers);
+    // Bytes read before the connection exists (none from a job server that only ever answers) wait for it.
+    let connection: GearmanConnection | undefined;
+    const early: Buffer[] = [];
+    const socket = await openSocket(server, options, (chunk) => {
+      if (connection) connection.#read(chunk);
+      else early.push(chunk);
+    });
+    connection = new GearmanConnection(server, socket, options.maxPacketBytes, handlers);
+    for (const chunk of early) connection.#read(chunk);
+    return connection;
   }
 
   get closed(): boolean {
