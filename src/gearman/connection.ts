@@ -99,16 +99,22 @@ export class GearmanConnection {
     options: ConnectionOptions,
     handlers: ConnectionHandlers,
   ): Promise<GearmanConnection> {
-    // Bytes read before the connection exists (none from a job server that only ever answers) wait for it.
+    // Bytes read before the connection exists (none from a job server, which only ever answers) wait,
+    // and reach it a turn later, as a stream's buffered bytes would: a packet in them may close the
+    // connection, which its owner must hear after open() has given it the connection, not before.
     let connection: GearmanConnection | undefined;
     const early: Buffer[] = [];
     const socket = await openSocket(server, options, (chunk) => {
-      if (connection) connection.#read(chunk);
+      if (connection && early.length === 0) connection.#read(chunk);
       else early.push(chunk);
     });
-    connection = new GearmanConnection(server, socket, options.maxPacketBytes, handlers);
-    for (const chunk of early) connection.#read(chunk);
-    return connection;
+    const opened = new GearmanConnection(server, socket, options.maxPacketBytes, handlers);
+    connection = opened;
+    if (early.length > 0)
+      setImmediate(() => {
+        for (const chunk of early.splice(0)) opened.#read(chunk);
+      });
+    return opened;
   }
 
   get closed(): boolean {
