@@ -12,7 +12,13 @@
  * Beside each, in the same run and harness, the same job done by a bare node:net worker or client (the
  * floor: framed by hand, no checks, as bench/floor/gearman.mjs does it). The difference between the two
  * is gearshift's own JavaScript per job.
+ *
+ * Answers reach gearshift's connections through their `onread` callback, as a kernel read would, and the
+ * floor's bare sockets as 'data' events straight to their listener: neither goes through a readable
+ * stream, so the stream's cost per read, which the real floor pays and gearshift no longer does (its TCP
+ * connections read through `onread` since 2026-12-07), is in none of these figures.
  */
+import { createRequire, syncBuiltinESMExports } from 'node:module';
 import { connect, createServer, Socket } from 'node:net';
 import { createClient, createWorker } from '../src/index.js';
 
@@ -65,12 +71,39 @@ function answeredWrite(this: Socket, chunk: Uint8Array | string, ...rest: unknow
   }
   if (replies.length > 0) {
     const data = Buffer.concat(replies);
-    setImmediate(() => this.emit('data', data));
+    setImmediate(() => read(this, data));
   }
   return true;
 }
 const realWrite = Socket.prototype.write as unknown as typeof answeredWrite;
 Socket.prototype.write = answeredWrite as unknown as Socket['write'];
+
+/**
+ * The `onread` callback of each socket opened with one (gearshift's TCP connections read that way), to
+ * hand it the answers as its reads would be.
+ */
+type ReadCallback = (bytes: number, buffer: Uint8Array) => unknown;
+const readers = new WeakMap<Socket, ReadCallback>();
+const nodeNet = createRequire(import.meta.url)('node:net') as typeof import('node:net');
+const realConnect = nodeNet.connect;
+nodeNet.connect = ((...args: Parameters<typeof realConnect>) => {
+  const socket = realConnect(...args);
+  const onread = (args[0] as { onread?: { callback: ReadCallback } }).onread;
+  if (onread) readers.set(socket, onread.callback);
+  return socket;
+}) as typeof realConnect;
+// So that the package's `import('node:net')` gets the wrapper too.
+syncBuiltinESMExports();
+
+/**
+ * Hands `data` to a socket as a read: to its `onread` callback (as if the kernel had filled its buffer
+ * with it), or as a 'data' event.
+ */
+function read(socket: Socket, data: Buffer): void {
+  const callback = readers.get(socket);
+  if (callback) callback(data.length, data);
+  else socket.emit('data', data);
+}
 
 /**
  * After a warm-up round, the median over rounds of `roundMs` of the process's CPU time (user and system)
