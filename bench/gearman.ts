@@ -6,16 +6,17 @@
  * `gearshift work bench/functions.ts --gearman ... --threads 1` (or `--threads 0`, with or without
  * `--prefetch-ms 0`), or `php bench/php/worker.php`, all serving the same tiny job (n => n + 1); and, as
  * the floor under any Node library, a client and worker written with node:net and nothing else
- * (`bench/floor/gearman.mjs`). Each side runs a warm-up round (5,000 jobs, see warmUp), then the measured
- * round; the PHP and floor clients time their own loop (their start-up is not counted); each figure is
- * the better of two measurements, so that one unlucky moment does not decide a ratio. Two rows measure
+ * (`bench/floor/gearman.mjs`). Every side's client is a process of its own (gearshift's is
+ * `bench/gearshift-client.mjs`, on the built package, as an application runs it), which runs a warm-up
+ * round (5,000 jobs, see warmUp), then times its measured round (its start-up is not counted); each
+ * figure is the better of two measurements, so that one unlucky moment does not decide a ratio. Two rows measure
  * the client alone: serial runs against a PHP worker on every side, and background submissions (no
  * worker).
  */
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { cpus } from 'node:os';
 import { promisify } from 'node:util';
-import { type Client, createClient, GearmanAdmin, parseServerAddress } from '../src/index.js';
+import { GearmanAdmin, parseServerAddress } from '../src/index.js';
 import { gearmandPrograms, startGearmand, type TestGearmand } from '../test/helpers/gearmand.js';
 
 const exec = promisify(execFile);
@@ -24,6 +25,7 @@ const functionsModule = new URL('./functions.ts', import.meta.url).pathname;
 const phpWorker = new URL('./php/worker.php', import.meta.url).pathname;
 const phpClient = new URL('./php/client.php', import.meta.url).pathname;
 const floorProgram = new URL('./floor/gearman.mjs', import.meta.url).pathname;
+const gearshiftClient = new URL('./gearshift-client.mjs', import.meta.url).pathname;
 const npmProgram = new URL('./npm-gearman/peer.cjs', import.meta.url).pathname;
 const serialJobs = 5000;
 const manyJobs = 20_000;
@@ -62,6 +64,8 @@ const workerOptions: Record<GearshiftSide, string[]> = {
   'gearshift-classic': ['--threads', '0', '--prefetch-ms', '0'],
 };
 
+const isGearshift = (side: Side): side is GearshiftSide => side in workerOptions;
+
 /** An npm side's library, and whether TCP_NODELAY is forced on its sockets. */
 function npmLibraryOf(side: NpmSide): { library: string; noDelay: string[] } {
   const [library, noDelay] = side.slice('npm:'.length).split('+');
@@ -81,7 +85,7 @@ function programCommand(side: ProgramSide, role: 'client' | 'worker'): [string, 
 /** Starts worker processes of one side and waits until gearmand lists them all. */
 async function startWorkers(side: Side, server: TestGearmand, count: number): Promise<ChildProcess[]> {
   const children = Array.from({ length: count }, () => {
-    if (side === 'gearshift' || side === 'gearshift-inline' || side === 'gearshift-classic')
+    if (isGearshift(side))
       return spawn(
         process.execPath,
         [cli, 'work', functionsModule, '--gearman', server.address, ...workerOptions[side]],
@@ -121,45 +125,19 @@ async function measure(
   const server = await startGearmand();
   const children = mode === 'background' ? [] : await startWorkers(workerSide, server, workers);
   try {
-    const ms =
-      side === 'gearshift' || side === 'gearshift-inline' || side === 'gearshift-classic'
-        ? await gearshift(server, mode, count)
-        : await program(side, server, mode, count);
-    return (count / ms) * 1000;
+    return (count / (await clientRound(side, server, mode, count))) * 1000;
   } finally {
     for (const child of children) child.kill('SIGKILL');
     await server.stop();
   }
 }
 
-async function gearshift(server: TestGearmand, mode: Mode, count: number): Promise<number> {
-  const gs = createClient({ gearman: { servers: [server.address] } });
-  try {
-    await roundOf(gs, mode, warmUp(count));
-    const started = performance.now();
-    await roundOf(gs, mode, count);
-    return performance.now() - started;
-  } finally {
-    await gs.destroy();
-  }
-}
-
-/** Runs `count` jobs of the mode, checking every result. */
-async function roundOf(gs: Client, mode: Mode, count: number): Promise<void> {
-  if (mode === 'serial') {
-    for (let n = 0; n < count; n++) if ((await gs.run('inc', n)) !== n + 1) throw new Error('wrong result');
-  } else if (mode === 'tasks') {
-    const results = await gs.runAll(Array.from({ length: count }, (_, n) => gs.task('inc', n)));
-    if (!results.every((result, n) => result.ok && result.result === n + 1)) throw new Error('wrong result');
-  } else {
-    // Nobody serves this name: the jobs stay queued in gearmand, as background jobs waiting for workers do.
-    for (let n = 0; n < count; n++) await gs.background('inc_queued', n);
-  }
-}
-
-/** Runs a program side's client, which times its own measured round (not its start-up). */
-async function program(side: ProgramSide, server: TestGearmand, mode: Mode, count: number): Promise<number> {
-  const [command, script] = programCommand(side, 'client');
+/** Runs a side's client, which times its own measured round (not its start-up). */
+async function clientRound(side: Side, server: TestGearmand, mode: Mode, count: number): Promise<number> {
+  // Every gearshift side's client is the default one: the sides differ in their workers.
+  const [command, script] = isGearshift(side)
+    ? [process.execPath, [gearshiftClient]]
+    : programCommand(side, 'client');
   const args = ['127.0.0.1', String(server.port), 'inc', mode, String(count), String(warmUp(count))];
   const noDelay = side.startsWith('npm:') ? npmLibraryOf(side as NpmSide).noDelay : [];
   const { stdout } = await exec(command, [...script, ...args, ...noDelay], { timeout: 300_000 });

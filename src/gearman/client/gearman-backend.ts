@@ -213,7 +213,7 @@ export class GearmanBackend implements Backend {
   /** Foreground jobs in flight with a unique, by function and unique: callers join rather than submit again. */
   readonly #coalesced = new Map<string, ForegroundJob>();
   readonly #inFlight = new Set<ForegroundJob>();
-  /** Which server has a background job, by handle (the most recent ones). */
+  /** Which server has a background job, by handle (the most recent ones), when there are several. */
   readonly #handleServers = new BoundedMap<string, ServerLink>(rememberedHandles);
   /** Submissions waiting to try the servers again (waitForServerMs), and how to fail each one now. */
   readonly #waits = new Map<Timer, (reason: GearshiftError) => void>();
@@ -452,7 +452,7 @@ export class GearmanBackend implements Backend {
         answer: PacketTypes.JOB_CREATED,
         answered: (packet) => {
           const { handle } = (packet as Packet<8>).args;
-          this.#handleServers.set(handle, link);
+          if (this.#links.length > 1) this.#handleServers.set(handle, link);
           resolve(handle);
         },
         failed: (error, sent) => {
@@ -537,6 +537,8 @@ export class GearmanBackend implements Backend {
   }
 
   #linkOf(handle: string): ServerLink | undefined {
+    // A lone server has every job: nothing is remembered then (a map entry per background job, saved).
+    if (this.#links.length === 1) return this.#links[0];
     return this.#handleServers.get(handle) ?? this.#links.find((link) => link.jobs.has(handle));
   }
 
