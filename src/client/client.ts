@@ -620,7 +620,8 @@ export class Client<S extends AnyFunctionSet = AnyFunctionSet> {
     const checked = this.#backgroundRequests(jobs, (index) => (many ? `jobs[${index}].options` : 'options'));
     const requests = Array.isArray(checked) ? checked : await checked;
     const span = this.#tracing?.send(requests.map((request) => request.functionName));
-    if (!span) return backend.background(requests);
+    // Awaited rather than returned: an async function that returns a promise takes two turns more.
+    if (!span) return await backend.background(requests);
     const traced = requests.map((request) => ({ ...request, traceparent: span.traceparent }));
     try {
       const handles = await backend.background(traced);
