@@ -56,7 +56,7 @@ type GearshiftSide = 'gearshift' | 'gearshift-inline' | 'gearshift-classic';
 const npmLibraries = ['gearman', 'node-gearman', 'gearmanode', 'abraxas'] as const;
 type NpmSide = `npm:${(typeof npmLibraries)[number]}${'' | '+nodelay'}`;
 /** Sides whose client and worker are programs of their own, timing their own rounds. */
-type ProgramSide = 'floor' | 'floor-thread' | 'php' | NpmSide;
+type ProgramSide = 'floor' | 'floor-thread' | 'floor-unique' | 'php' | NpmSide;
 /** The `gearshift work` options of each gearshift side. */
 const workerOptions: Record<GearshiftSide, string[]> = {
   gearshift: ['--threads', '1'],
@@ -67,15 +67,21 @@ const workerOptions: Record<GearshiftSide, string[]> = {
 const isGearshift = (side: Side): side is GearshiftSide => side in workerOptions;
 
 /** An npm side's library, and whether TCP_NODELAY is forced on its sockets. */
-function npmLibraryOf(side: NpmSide): { library: string; noDelay: string[] } {
+function npmLibraryOf(side: NpmSide): { library: string; noDelay: boolean } {
   const [library, noDelay] = side.slice('npm:'.length).split('+');
-  return { library: library as string, noDelay: noDelay ? ['nodelay'] : [] };
+  return { library: library as string, noDelay: noDelay !== undefined };
+}
+
+/** What a program side takes after the common arguments: TCP_NODELAY forced, or the floor's random uniques. */
+function variantArgs(side: Side): string[] {
+  if (side === 'floor-unique') return ['unique'];
+  return side.startsWith('npm:') && npmLibraryOf(side as NpmSide).noDelay ? ['nodelay'] : [];
 }
 
 /** The command that runs a program side's client or worker, before its own arguments. */
 function programCommand(side: ProgramSide, role: 'client' | 'worker'): [string, string[]] {
   if (side === 'php') return ['php', [role === 'client' ? phpClient : phpWorker]];
-  if (side === 'floor') return [process.execPath, [floorProgram, role]];
+  if (side === 'floor' || side === 'floor-unique') return [process.execPath, [floorProgram, role]];
   // The floor's worker with each job computed on a worker thread; its client is the floor's own.
   if (side === 'floor-thread')
     return [process.execPath, [floorProgram, role === 'worker' ? 'worker-thread' : 'client']];
@@ -92,8 +98,7 @@ async function startWorkers(side: Side, server: TestGearmand, count: number): Pr
         { stdio: 'ignore' },
       );
     const [command, args] = programCommand(side, 'worker');
-    const noDelay = side.startsWith('npm:') ? npmLibraryOf(side as NpmSide).noDelay : [];
-    return spawn(command, [...args, '127.0.0.1', String(server.port), 'inc', ...noDelay], {
+    return spawn(command, [...args, '127.0.0.1', String(server.port), 'inc', ...variantArgs(side)], {
       stdio: 'ignore',
     });
   });
@@ -139,8 +144,7 @@ async function clientRound(side: Side, server: TestGearmand, mode: Mode, count: 
     ? [process.execPath, [gearshiftClient]]
     : programCommand(side, 'client');
   const args = ['127.0.0.1', String(server.port), 'inc', mode, String(count), String(warmUp(count))];
-  const noDelay = side.startsWith('npm:') ? npmLibraryOf(side as NpmSide).noDelay : [];
-  const { stdout } = await exec(command, [...script, ...args, ...noDelay], { timeout: 300_000 });
+  const { stdout } = await exec(command, [...script, ...args, ...variantArgs(side)], { timeout: 300_000 });
   // The last line: a library may log before it.
   const last = stdout.trim().split('\n').at(-1) ?? '';
   const { ms, count: checked } = JSON.parse(last) as { ms: number; count: number };
@@ -273,7 +277,14 @@ const stallsOnNagle = (side: Side) =>
   side.startsWith('npm:') && !side.endsWith('+nodelay') && side !== 'npm:abraxas';
 const nagleJobs = 200;
 /** The sides of the npm tables. */
-type TableSide = 'gearshift' | 'gearshift-inline' | 'floor' | 'floor-thread' | 'php' | NpmSide;
+type TableSide =
+  | 'gearshift'
+  | 'gearshift-inline'
+  | 'floor'
+  | 'floor-thread'
+  | 'floor-unique'
+  | 'php'
+  | NpmSide;
 const sideName = (side: TableSide) =>
   side.startsWith('npm:')
     ? side.slice('npm:'.length).replace('+nodelay', ' +TCP_NODELAY')
@@ -282,6 +293,7 @@ const sideName = (side: TableSide) =>
         'gearshift-inline': 'gearshift --threads 0',
         floor: 'node:net floor',
         'floor-thread': 'node:net floor, on a thread',
+        'floor-unique': 'node:net floor, random uniques',
         php: 'PHP',
       }[side as Exclude<TableSide, NpmSide>];
 const npmTables: {
@@ -311,7 +323,9 @@ const npmTables: {
     role: 'client',
     mode: 'background',
     count: manyJobs,
-    sides: ['gearshift', 'floor', 'php', ...npmSides],
+    // The floor sends no unique; gearshift's client and libgearman's (PHP's) send a random one per job,
+    // which gearmand's persistent queues need. The floor with one says what that costs on this machine.
+    sides: ['gearshift', 'floor', 'floor-unique', 'php', ...npmSides],
   },
 ];
 console.log(

@@ -7,16 +7,19 @@
 //       worker thread, sent and answered on a MessagePort: the floor under a worker that keeps its
 //       jobs off its main thread (gearshift's default, so that a job that hangs or crashes can be
 //       stopped without taking the connection down)
-//   node gearman.mjs client <host> <port> <function> <serial|tasks|background> <count> <warm-up count>
+//   node gearman.mjs client <host> <port> <function> <serial|tasks|background> <count> <warm-up count> [unique]
+//       with `unique`, each background job carries a random unique (a UUID), as libgearman's clients send
+//       and gearmand's persistent queues need; without, the empty one
 //
 // The client takes the same arguments as bench/php/client.php and prints the same {"ms", "count"}: it
 // times only its measured round. The worker grabs a job only when it has none (as libgearman's do, and
 // gearshift's with --prefetch-ms 0), sending PRE_SLEEP right behind each grab, as gearshift's does.
+import { randomUUID } from 'node:crypto';
 import { connect } from 'node:net';
 import { MessageChannel, Worker } from 'node:worker_threads';
 import { printTimedRound } from '../timed-round.mjs';
 
-const [role, host, port, functionName, mode, count, warmUp] = process.argv.slice(2);
+const [role, host, port, functionName, mode, count, warmUp, variant] = process.argv.slice(2);
 const REQ = Buffer.from('\0REQ', 'latin1');
 const type = {
   CAN_DO: 1,
@@ -134,9 +137,9 @@ async function client() {
     }
   });
   /** Submits a job; `created` is called with its handle as soon as the answer is read. */
-  const submit = (kind, name, n, created) => {
+  const submit = (kind, name, n, created, unique = '') => {
     createdQueue.push(created);
-    socket.write(packet(kind, name, '', String(n)));
+    socket.write(packet(kind, name, unique, String(n)));
   };
   // The completion is registered with the handle, before the rest of the same read is looked at: a
   // fast worker's WORK_COMPLETE may come in one chunk with the JOB_CREATED.
@@ -145,7 +148,15 @@ async function client() {
       submit(type.SUBMIT_JOB, functionName, n, (handle) => completions.set(handle, resolve)),
     );
   const background = (n) =>
-    new Promise((resolve) => submit(type.SUBMIT_JOB_BG, `${functionName}_queued`, n, resolve));
+    new Promise((resolve) =>
+      submit(
+        type.SUBMIT_JOB_BG,
+        `${functionName}_queued`,
+        n,
+        resolve,
+        variant === 'unique' ? randomUUID() : '',
+      ),
+    );
   async function roundOf(jobs) {
     let right = 0;
     if (mode === 'serial') for (let n = 0; n < jobs; n++) right += (await run(n)) === n + 1 ? 1 : 0;
