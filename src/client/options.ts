@@ -146,7 +146,9 @@ function catchUpCount(value: unknown): number {
 export interface RunAllOptions<R = unknown> {
   /**
    * At most this many of the set's jobs in flight at once; the others wait in the client, as the task
-   * descriptions given, so that memory stays bounded however large the set.
+   * descriptions given, so that memory stays bounded however large the set. A window set here is kept
+   * full (the next job starts as one ends); the default one is refilled 64 jobs at a time (between 960
+   * and 1,024 in flight), so that a Gearman client sends them in one write.
    * @default 1024
    */
   readonly concurrency?: number;

@@ -26,6 +26,8 @@ export interface TaskSetOptions<R> {
   readonly functionNames: readonly string[];
   /** At most this many tasks in flight at once. */
   readonly concurrency: number;
+  /** Tasks are started again once this many of the window's places are free (1: as each task ends). */
+  readonly refill: number;
   readonly signal: AbortSignal | undefined;
   readonly on: JobEventHandlers<TaskEvent<R>> | undefined;
 }
@@ -122,7 +124,7 @@ export class TaskSet<T extends readonly TaskResult[], R = unknown>
     this.#active.delete(index);
     this.#remaining--;
     if (this.#remaining === 0) this.#finish();
-    else this.#launch();
+    else if (this.#options.concurrency - this.#active.size >= this.#options.refill) this.#launch();
   }
 
   #abort(reason: unknown): void {
