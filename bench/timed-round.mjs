@@ -1,4 +1,5 @@
-// The measured round of a client program of bench:gearman (the node:net floor's, the npm libraries'):
+// The measured round of a client program of bench:gearman (gearshift's, the node:net floor's, the npm
+// libraries'):
 // a warm-up round, then the timed one, printed as the {"ms", "count"} line bench/gearman.ts reads.
 // `roundOf(jobs)` runs that many jobs and resolves with how many were answered right.
 

@@ -324,6 +324,8 @@ describe('bad Gearman timing options', () => {
 describe.skipIf(!gearmandInstalled)('bad input on the Gearman wire', () => {
   const limit = 1024 * 1024;
   let gs: Fns;
+  /** A client without the functions module: it takes any name, as gearmand does. */
+  let loose: Loose;
   let worker: Worker;
   let real: string;
   /** The client that met the last bad bytes: it must serve on, through the real server beside them. */
@@ -336,9 +338,11 @@ describe.skipIf(!gearmandInstalled)('bad input on the Gearman wire', () => {
     worker = createWorker({ functions: functionsModule, gearman, threads: 1 });
     await worker.start();
     gs = createClient<typeof functions>({ functions: functionsModule, gearman });
+    loose = createClient({ gearman });
   });
   afterAll(async () => {
     await gs.destroy();
+    await loose.destroy();
     await worker.destroy();
     await Promise.all(fakes.map((fake) => fake.close()));
     await stopAllGearmands();
@@ -400,6 +404,18 @@ describe.skipIf(!gearmandInstalled)('bad input on the Gearman wire', () => {
         message: /repeat: result is 2097154 bytes, more than the 1048576/,
       },
       {
+        input: 'a function name with a NUL, through a client that takes any name',
+        send: () => loose.run('ec\0ho', 1),
+        error: InvalidOptionError,
+        message: /functionName.*without NUL characters/,
+      },
+      {
+        input: 'a background job of a function name with a NUL',
+        send: () => loose.background('ec\0ho', 1),
+        error: InvalidOptionError,
+        message: /functionName.*without NUL characters/,
+      },
+      {
         input: 'a frame header that announces 4 GiB',
         send: async () => (await fake(header('\0RES', 27, 0xffffffff))).run('echo', 1),
         error: GearmanProtocolError,
@@ -433,6 +449,14 @@ describe.skipIf(!gearmandInstalled)('bad input on the Gearman wire', () => {
       expect(worker.running).toBe(0);
     },
   );
+
+  it("a closed client's status() of a handle fails at once rather than waiting for its lone server", async () => {
+    const closed = createClient({ gearman: { servers: [real] } });
+    const handle = await closed.background('echo', 1);
+    await closed.close();
+    await expect(closed.status(handle)).rejects.toThrow(GearmanConnectionError);
+    await expect(closed.status('H:elsewhere:1')).rejects.toThrow(/was closed by this client/);
+  });
 
   it('JSON with __proto__ keys crosses the wire as a plain key, and pollutes no prototype', async () => {
     const input = JSON.parse('{"__proto__": {"polluted": true}, "a": 1}') as Record<string, unknown>;

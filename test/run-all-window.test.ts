@@ -52,6 +52,13 @@ describe('runAll window', () => {
     expect(seen[1087]).toBeGreaterThan(seen[1024] as number);
   });
 
+  it('starts the last tasks of a set once there is room for all of them, not a whole step', async () => {
+    // 1,030 tasks: 6 wait for the window, and start once 6 places are free (at 1,018 in flight).
+    const seen = await inFlightAtEachStart(1030);
+    expect(seen[1024]).toBeGreaterThan(960);
+    expect(seen[1024]).toBeLessThanOrEqual(1018);
+  });
+
   it('keeps a window the caller sets full: the next task starts as soon as one ends', async () => {
     const seen = await inFlightAtEachStart(40, 8);
     expect(Math.max(...seen)).toBeLessThanOrEqual(7);

@@ -562,9 +562,7 @@ export class Client<S extends AnyFunctionSet = AnyFunctionSet> {
     let options = noOptions as RunOptions<R>;
     let refusal: GearshiftError | undefined;
     try {
-      if (typeof functionName !== 'string' || functionName.length === 0) {
-        throw new InvalidOptionError('functionName', 'a non-empty string', functionName);
-      }
+      checkFunctionName(functionName);
       if (rawOptions !== undefined)
         options = checkRunOptions(rawOptions, task === undefined ? 'options' : `tasks[${task}].options`);
     } catch (error) {
@@ -661,9 +659,7 @@ export class Client<S extends AnyFunctionSet = AnyFunctionSet> {
     const now = Date.now();
     return jobs.map((job, index): BackgroundRequest => {
       const { functionName, input } = job;
-      if (typeof functionName !== 'string' || functionName.length === 0) {
-        throw new InvalidOptionError('functionName', 'a non-empty string', functionName);
-      }
+      checkFunctionName(functionName);
       // Named only when there are options to check: a bulk call of jobs without any names none.
       const options =
         job.options === undefined
@@ -737,6 +733,15 @@ function privateCopy(functionName: string, payload: PayloadMode, input: unknown)
   const checked = checkedInput(functionName, payload, input);
   if (payload === 'bytes') return typeof input === 'string' ? checked : Buffer.from(checked as Buffer);
   return typeof checked === 'object' && checked !== null ? structuredClone(checked) : checked;
+}
+
+/**
+ * Refuses a function name that no backend could carry: empty, not a string, or with a NUL (the Gearman
+ * protocol's separator, which would otherwise fail the job only once its packet is encoded).
+ */
+function checkFunctionName(functionName: unknown): asserts functionName is string {
+  if (typeof functionName !== 'string' || functionName.length === 0 || functionName.includes('\0'))
+    throw new InvalidOptionError('functionName', 'a non-empty string without NUL characters', functionName);
 }
 
 /** Checks an input against its function's payload mode: bytes become a Buffer, JSON must be plain data. */

@@ -26,7 +26,10 @@ export interface TaskSetOptions<R> {
   readonly functionNames: readonly string[];
   /** At most this many tasks in flight at once. */
   readonly concurrency: number;
-  /** Tasks are started again once this many of the window's places are free (1: as each task ends). */
+  /**
+   * Tasks are started again once this many of the window's places are free (1: as each task ends), or
+   * once there is room for every task still to start.
+   */
   readonly refill: number;
   readonly signal: AbortSignal | undefined;
   readonly on: JobEventHandlers<TaskEvent<R>> | undefined;
@@ -124,7 +127,11 @@ export class TaskSet<T extends readonly TaskResult[], R = unknown>
     this.#active.delete(index);
     this.#remaining--;
     if (this.#remaining === 0) this.#finish();
-    else if (this.#options.concurrency - this.#active.size >= this.#options.refill) this.#launch();
+    else {
+      // Room for a whole step, or for every task still to start when fewer are left.
+      const step = Math.min(this.#options.refill, this.#results.length - this.#next);
+      if (this.#options.concurrency - this.#active.size >= step) this.#launch();
+    }
   }
 
   #abort(reason: unknown): void {

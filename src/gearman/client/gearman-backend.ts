@@ -46,7 +46,7 @@ import { type LinkJob, ServerLink, type Waiting } from './server-link.js';
 
 /** How often a job whose caller counts a timeout is asked about (GET_STATUS) until it starts. */
 const startPollMs = 25;
-/** Handles of background jobs remembered, to know which server to ask about them. */
+/** Handles of background jobs remembered, to know which server to ask about them (when there are several). */
 const rememberedHandles = 10_000;
 /** How often a submission that waits for a server (waitForServerMs) tries again. */
 const waitPollMs = 100;
@@ -447,7 +447,7 @@ export class GearmanBackend implements Backend {
   ): void {
     const link = this.#pick(request.unique, tried);
     if (!link) {
-      const again = () => this.#submitBackground(request, waitUntil, resolve, reject, tried, cause);
+      const again = () => this.#retryBackground(request, waitUntil, resolve, reject, tried, cause);
       if (!this.#waitForServer(tried, waitUntil, again, reject)) reject(this.#noServer(tried, cause));
       return;
     }
@@ -473,7 +473,7 @@ export class GearmanBackend implements Backend {
       },
       failed: (error, sent) => {
         if (!sent || error.code === 'ERR_CONNECTION')
-          this.#submitBackground(request, waitUntil, resolve, reject, tried, error);
+          this.#retryBackground(request, waitUntil, resolve, reject, tried, error);
         else reject(error);
       },
     };
@@ -482,6 +482,25 @@ export class GearmanBackend implements Backend {
       // SUBMIT_JOB_EPOCH takes seconds, and has no priority of its own (gearmand queues it as normal).
       const epoch = String(Math.max(0, Math.ceil(runAt / 1000)));
       link.request(PacketTypes.SUBMIT_JOB_EPOCH, { functionName, unique, epoch }, data, answer);
+    }
+  }
+
+  /**
+   * Submits again, from a timer or a server's failure: what the submission throws goes to its caller, not
+   * to whoever called back (a timer, or a link failing every request it holds).
+   */
+  #retryBackground(
+    request: BackgroundRequest,
+    waitUntil: number,
+    resolve: (handle: string) => void,
+    reject: (error: unknown) => void,
+    tried: Set<ServerLink>,
+    cause: GearshiftError | undefined,
+  ): void {
+    try {
+      this.#submitBackground(request, waitUntil, resolve, reject, tried, cause);
+    } catch (error) {
+      reject(error);
     }
   }
 

@@ -98,6 +98,11 @@ export class ServerLink {
       waiting?.failed(this.#unsupported(type), true);
       return;
     }
+    // Closed by its client: nothing will open it again, so a request would wait for ever.
+    if (this.#closing) {
+      waiting?.failed(new GearmanConnectionError(this.server.label, 'was closed by this client'), false);
+      return;
+    }
     const outgoing: Outgoing = { type, args, data, waiting };
     if (this.#connection && !this.#connection.closed) this.#send(this.#connection, outgoing);
     else {
