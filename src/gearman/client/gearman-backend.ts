@@ -276,24 +276,10 @@ export class GearmanBackend implements Backend {
 
   background(requests: readonly BackgroundRequest[]): Promise<string[]> {
     const waitUntil = this.#waitUntil();
-    // One job, the common call, with one promise and no turn of Promise.all's.
+    // One job, the common call, without Promise.all's own promise and its turns.
     if (requests.length === 1)
-      return new Promise((resolve, reject) =>
-        this.#submitBackground(
-          requests[0] as BackgroundRequest,
-          waitUntil,
-          (handle) => resolve([handle]),
-          reject,
-        ),
-      );
-    return Promise.all(
-      requests.map(
-        (request) =>
-          new Promise<string>((resolve, reject) =>
-            this.#submitBackground(request, waitUntil, resolve, reject),
-          ),
-      ),
-    );
+      return this.#submitBackground(requests[0] as BackgroundRequest, waitUntil).then((handle) => [handle]);
+    return Promise.all(requests.map((request) => this.#submitBackground(request, waitUntil)));
   }
 
   async status(handle: string): Promise<JobStatus> {
@@ -436,72 +422,53 @@ export class GearmanBackend implements Backend {
     ]);
   }
 
-  /** Submits a background job to a server, and to the next when one fails it; `resolve` hears its handle. */
   #submitBackground(
     request: BackgroundRequest,
     waitUntil: number,
-    resolve: (handle: string) => void,
-    reject: (error: unknown) => void,
     tried = new Set<ServerLink>(),
     cause?: GearshiftError,
-  ): void {
-    const link = this.#pick(request.unique, tried);
-    if (!link) {
-      const again = () => this.#retryBackground(request, waitUntil, resolve, reject, tried, cause);
-      if (!this.#waitForServer(tried, waitUntil, again, reject)) reject(this.#noServer(tried, cause));
-      return;
-    }
-    tried.add(link);
-    // Without a unique of its own, a job gets a random one (as libgearman's clients do): gearmand's
-    // persistent queues key their rows by function and unique, so jobs sharing the empty unique would
-    // overwrite each other there and all but one be lost on a restart. A traced job's carries its trace.
-    const { functionName, priority, runAt, traceparent } = request;
-    const unique = request.unique ?? (traceparent === undefined ? randomId() : traceUnique(traceparent));
-    let data: Buffer;
-    try {
-      data = this.#encode(functionName, request.input, request.payload);
-    } catch (error) {
-      reject(error);
-      return;
-    }
-    const answer: Waiting = {
-      answer: PacketTypes.JOB_CREATED,
-      answered: (packet) => {
-        const { handle } = (packet as Packet<8>).args;
-        if (this.#links.length > 1) this.#handleServers.set(handle, link);
-        resolve(handle);
-      },
-      failed: (error, sent) => {
-        if (!sent || error.code === 'ERR_CONNECTION')
-          this.#retryBackground(request, waitUntil, resolve, reject, tried, error);
-        else reject(error);
-      },
-    };
-    if (runAt === undefined) link.request(backgroundTypes[priority], { functionName, unique }, data, answer);
-    else {
-      // SUBMIT_JOB_EPOCH takes seconds, and has no priority of its own (gearmand queues it as normal).
-      const epoch = String(Math.max(0, Math.ceil(runAt / 1000)));
-      link.request(PacketTypes.SUBMIT_JOB_EPOCH, { functionName, unique, epoch }, data, answer);
-    }
-  }
-
-  /**
-   * Submits again, from a timer or a server's failure: what the submission throws goes to its caller, not
-   * to whoever called back (a timer, or a link failing every request it holds).
-   */
-  #retryBackground(
-    request: BackgroundRequest,
-    waitUntil: number,
-    resolve: (handle: string) => void,
-    reject: (error: unknown) => void,
-    tried: Set<ServerLink>,
-    cause: GearshiftError | undefined,
-  ): void {
-    try {
-      this.#submitBackground(request, waitUntil, resolve, reject, tried, cause);
-    } catch (error) {
-      reject(error);
-    }
+  ): Promise<string> {
+    return new Promise((resolve, reject) => {
+      const link = this.#pick(request.unique, tried);
+      if (!link) {
+        const again = () => this.#submitBackground(request, waitUntil, tried, cause).then(resolve, reject);
+        if (!this.#waitForServer(tried, waitUntil, again, reject)) reject(this.#noServer(tried, cause));
+        return;
+      }
+      tried.add(link);
+      // Without a unique of its own, a job gets a random one (as libgearman's clients do): gearmand's
+      // persistent queues key their rows by function and unique, so jobs sharing the empty unique would
+      // overwrite each other there and all but one be lost on a restart. A traced job's carries its trace.
+      const { functionName, priority, runAt, traceparent } = request;
+      const unique = request.unique ?? (traceparent === undefined ? randomId() : traceUnique(traceparent));
+      let data: Buffer;
+      try {
+        data = this.#encode(functionName, request.input, request.payload);
+      } catch (error) {
+        reject(error);
+        return;
+      }
+      const answer: Waiting = {
+        answer: PacketTypes.JOB_CREATED,
+        answered: (packet) => {
+          const { handle } = (packet as Packet<8>).args;
+          if (this.#links.length > 1) this.#handleServers.set(handle, link);
+          resolve(handle);
+        },
+        failed: (error, sent) => {
+          if (!sent || error.code === 'ERR_CONNECTION')
+            this.#submitBackground(request, waitUntil, tried, error).then(resolve, reject);
+          else reject(error);
+        },
+      };
+      if (runAt === undefined)
+        link.request(backgroundTypes[priority], { functionName, unique }, data, answer);
+      else {
+        // SUBMIT_JOB_EPOCH takes seconds, and has no priority of its own (gearmand queues it as normal).
+        const epoch = String(Math.max(0, Math.ceil(runAt / 1000)));
+        link.request(PacketTypes.SUBMIT_JOB_EPOCH, { functionName, unique, epoch }, data, answer);
+      }
+    });
   }
 
   /** Sends a request that is answered by one packet, and resolves with it. */
