@@ -422,25 +422,32 @@ export class GearmanBackend implements Backend {
     ]);
   }
 
+  /**
+   * Submits a background job, to the next server when one fails. Without a unique of its own, a job gets
+   * a random one (as libgearman's clients do): gearmand's persistent queues key their rows by function
+   * and unique, so jobs sharing the empty unique would overwrite each other there and all but one be lost
+   * on a restart. A traced job's carries its trace. The unique is chosen once: a submission tried again
+   * after a connection failed, which may have reached the server, joins the job it made there, if that
+   * job still waits, instead of queueing a second one.
+   */
   #submitBackground(
     request: BackgroundRequest,
     waitUntil: number,
+    unique = request.unique ??
+      (request.traceparent === undefined ? randomId() : traceUnique(request.traceparent)),
     tried = new Set<ServerLink>(),
     cause?: GearshiftError,
   ): Promise<string> {
     return new Promise((resolve, reject) => {
       const link = this.#pick(request.unique, tried);
       if (!link) {
-        const again = () => this.#submitBackground(request, waitUntil, tried, cause).then(resolve, reject);
+        const again = () =>
+          this.#submitBackground(request, waitUntil, unique, tried, cause).then(resolve, reject);
         if (!this.#waitForServer(tried, waitUntil, again, reject)) reject(this.#noServer(tried, cause));
         return;
       }
       tried.add(link);
-      // Without a unique of its own, a job gets a random one (as libgearman's clients do): gearmand's
-      // persistent queues key their rows by function and unique, so jobs sharing the empty unique would
-      // overwrite each other there and all but one be lost on a restart. A traced job's carries its trace.
-      const { functionName, priority, runAt, traceparent } = request;
-      const unique = request.unique ?? (traceparent === undefined ? randomId() : traceUnique(traceparent));
+      const { functionName, priority, runAt } = request;
       let data: Buffer;
       try {
         data = this.#encode(functionName, request.input, request.payload);
@@ -457,7 +464,7 @@ export class GearmanBackend implements Backend {
         },
         failed: (error, sent) => {
           if (!sent || error.code === 'ERR_CONNECTION')
-            this.#submitBackground(request, waitUntil, tried, error).then(resolve, reject);
+            this.#submitBackground(request, waitUntil, unique, tried, error).then(resolve, reject);
           else reject(error);
         },
       };
