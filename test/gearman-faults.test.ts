@@ -68,6 +68,11 @@ function admin(address: string): GearmanAdmin {
   });
 }
 
+/** How many `echo` jobs gearmand at `address` holds, queued or running. */
+async function queued(address: string): Promise<number> {
+  return (await admin(address).status()).find((line) => line.functionName === 'echo')?.total ?? 0;
+}
+
 /** Polls until `check` holds (or fails after 20 s, saying what it waited for). */
 async function until(what: string, check: () => boolean | Promise<boolean>): Promise<void> {
   const deadline = Date.now() + 20_000;
@@ -254,8 +259,6 @@ describe.skipIf(!gearmandInstalled)('Gearman faults, against real gearmand proce
     const [one, two] = await Promise.all([startGearmand(), startGearmand()]);
     const caller = client({ servers: [one.address, two.address], ...quick });
     await caller.backgroundAll(Array.from({ length: 10 }, () => caller.backgroundJob('echo', 'spread')));
-    const queued = async (address: string) =>
-      (await admin(address).status()).find((line) => line.functionName === 'echo')?.total ?? 0;
     expect([await queued(one.address), await queued(two.address)]).toEqual([5, 5]);
 
     for (let round = 0; round < 4; round++) await caller.background('echo', 'same', { unique: 'one-key' });
@@ -282,6 +285,39 @@ describe.skipIf(!gearmandInstalled)('Gearman faults, against real gearmand proce
     const error = await alone.run('add', { a: 1, b: 1 }).catch((reason: unknown) => reason);
     expect(error).toBeInstanceOf(GearmanConnectionError);
     expect((error as Error).message).toMatch(/300 ms/);
+  });
+
+  it('a client whose process stalls past requestTimeoutMs reads the answers that came meanwhile, and keeps its connection', async () => {
+    const server = await startGearmand();
+    const caller = client({ servers: [server.address], ...quick, requestTimeoutMs: 300 });
+    // No worker has the function: the jobs stay queued, where gearmand counts them.
+    await caller.background('echo', 'the connection is open');
+    const submitted = caller.background('echo', 'submitted before the stall');
+    // A synchronous task holds the process for three times requestTimeoutMs.
+    for (const until = Date.now() + 900; Date.now() < until; );
+    await expect(submitted).resolves.toMatch(/^H:/);
+    expect(await queued(server.address)).toBe(2);
+  });
+
+  it('a worker whose process stalls past requestTimeoutMs, a grab unanswered, keeps its connection', async () => {
+    const server = await startGearmand();
+    const gearman = { servers: [server.address], ...quick, requestTimeoutMs: 300 };
+    const stalling = createWorker({ functions: functionsModule, gearman, threads: 1 });
+    workers.push(stalling);
+    const states: string[] = [];
+    stalling.on('connection', (event) => {
+      // Once connected, the worker sends its first grab; right behind it, the process stalls for three
+      // times requestTimeoutMs (a long synchronous task), while gearmand's answer comes.
+      if (states.length === 0)
+        queueMicrotask(() => {
+          for (const until = Date.now() + 900; Date.now() < until; );
+        });
+      states.push(event.state);
+    });
+    await stalling.start();
+    const caller = client({ servers: [server.address], ...quick });
+    expect(await caller.run('add', { a: 1, b: 1 })).toBe(2);
+    expect(states).toEqual(['connected']);
   });
 
   it('a peer that is not a Gearman server: a GearmanProtocolError, and the process goes on', async () => {

@@ -40,6 +40,13 @@ export interface Waiting {
   failed(error: GearshiftError, sent: boolean): void;
 }
 
+/** A request sent and not yet answered. */
+interface WaitingRequest {
+  readonly waiting: Waiting;
+  readonly type: PacketType;
+  readonly sentAt: number;
+}
+
 interface Outgoing {
   readonly type: PacketType;
   readonly args: Record<string, string>;
@@ -58,14 +65,12 @@ export class ServerLink {
   /** Requests to send once the connection is open. */
   #outbox: Outgoing[] = [];
   /** Requests sent and not yet answered, oldest first, with their type and when they were sent. */
-  readonly #waiting = new Fifo<{
-    readonly waiting: Waiting;
-    readonly type: PacketType;
-    readonly sentAt: number;
-  }>();
+  readonly #waiting = new Fifo<WaitingRequest>();
   /** Extension packets this server refused as unknown: asked again, they fail at once. */
   readonly #refused = new Set<PacketType>();
   #timer: Timer | undefined;
+  /** The oldest request, when the last tick found it late (see #checkTimeouts). */
+  #late: WaitingRequest | undefined;
   #failures = 0;
   #downUntil = 0;
   #closing = false;
@@ -224,16 +229,23 @@ export class ServerLink {
 
   /**
    * Runs each second while requests were out: stopped here, at the first tick that finds none waiting,
-   * rather than at each answer (a serial caller would make and clear a timer per request).
+   * rather than at each answer (a serial caller would make and clear a timer per request). A request
+   * found late is given up at the next tick, if it still waits: a tick that comes after this process
+   * itself stalled (a long synchronous task, a debugger, a suspended machine) runs before the loop reads
+   * the answers that came meanwhile, and would otherwise drop a connection that works.
    */
   #checkTimeouts(): void {
     const head = this.#waiting.peek();
     if (!head) {
       cancel(this.#timer);
       this.#timer = undefined;
+      this.#late = undefined;
       return;
     }
-    if (Date.now() - head.sentAt > this.#options.requestTimeoutMs) {
+    const late = Date.now() - head.sentAt > this.#options.requestTimeoutMs;
+    const lateBefore = this.#late === head;
+    this.#late = late ? head : undefined;
+    if (late && lateBefore) {
       this.#connection?.close(
         new GearmanConnectionError(
           this.server.label,
@@ -247,6 +259,7 @@ export class ServerLink {
     this.#connection = undefined;
     cancel(this.#timer);
     this.#timer = undefined;
+    this.#late = undefined;
     const reason = error ?? new GearmanConnectionError(this.server.label, 'was closed by this client');
     if (error && wasOpen && !this.#closing) this.#backOff();
     // Requests sent and unanswered may have reached the server; those still in the outbox did not.
