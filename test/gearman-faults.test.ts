@@ -289,28 +289,29 @@ describe.skipIf(!gearmandInstalled)('Gearman faults, against real gearmand proce
 
   it('a client whose process stalls past requestTimeoutMs reads the answers that came meanwhile, and keeps its connection', async () => {
     const server = await startGearmand();
-    const caller = client({ servers: [server.address], ...quick, requestTimeoutMs: 300 });
+    const caller = client({ servers: [server.address], ...quick, requestTimeoutMs: 500 });
     // No worker has the function: the jobs stay queued, where gearmand counts them.
     await caller.background('echo', 'the connection is open');
     const submitted = caller.background('echo', 'submitted before the stall');
     // A synchronous task holds the process for three times requestTimeoutMs.
-    for (const until = Date.now() + 900; Date.now() < until; );
+    for (const until = Date.now() + 1500; Date.now() < until; );
     await expect(submitted).resolves.toMatch(/^H:/);
     expect(await queued(server.address)).toBe(2);
   });
 
   it('a worker whose process stalls past requestTimeoutMs, a grab unanswered, keeps its connection', async () => {
     const server = await startGearmand();
-    const gearman = { servers: [server.address], ...quick, requestTimeoutMs: 300 };
+    const gearman = { servers: [server.address], ...quick, requestTimeoutMs: 500 };
     const stalling = createWorker({ functions: functionsModule, gearman, threads: 1 });
     workers.push(stalling);
     const states: string[] = [];
     stalling.on('connection', (event) => {
-      // Once connected, the worker sends its first grab; right behind it, the process stalls for three
-      // times requestTimeoutMs (a long synchronous task), while gearmand's answer comes.
+      // Once connected, the worker sends a grab (the probe of which grab packet the server knows, before it
+      // registers); right behind it, the process stalls for three times requestTimeoutMs (a long
+      // synchronous task), while gearmand's answer comes.
       if (states.length === 0)
         queueMicrotask(() => {
-          for (const until = Date.now() + 900; Date.now() < until; );
+          for (const until = Date.now() + 1500; Date.now() < until; );
         });
       states.push(event.state);
     });

@@ -15,20 +15,31 @@ const headerBytes = 12;
 const JOB_CREATED = 8;
 
 const relays: Server[] = [];
+const sockets = new Set<Socket>();
 afterEach(async () => {
+  for (const socket of sockets) socket.destroy();
+  sockets.clear();
   await Promise.all(relays.splice(0).map((relay) => new Promise((resolve) => relay.close(resolve))));
   await stopAllGearmands();
 });
 
+/** What a relay did: connections taken, and connections cut. */
+interface RelayCounts {
+  connections: number;
+  cuts: number;
+}
+
 /**
  * A loopback relay to `port` that forwards every packet, except that on its first connection it cuts
- * both sides at the first JOB_CREATED, which the client therefore never gets. Resolves with its port.
+ * both sides at the first JOB_CREATED, which the client therefore never gets. Resolves with its port
+ * and its counts.
  */
-async function cutAtFirstJobCreated(port: number): Promise<number> {
-  let cuts = 0;
+async function cutAtFirstJobCreated(port: number): Promise<{ port: number; counts: RelayCounts }> {
+  const counts: RelayCounts = { connections: 0, cuts: 0 };
   const relay = createServer((client: Socket) => {
     const server = createConnection({ host: '127.0.0.1', port });
-    const cutHere = cuts === 0;
+    const cutHere = counts.connections++ === 0;
+    sockets.add(client).add(server);
     let pending = Buffer.alloc(0);
     client.on('data', (chunk) => server.write(chunk));
     server.on('data', (chunk) => {
@@ -37,7 +48,7 @@ async function cutAtFirstJobCreated(port: number): Promise<number> {
         const size = headerBytes + pending.readUInt32BE(8);
         if (pending.length < size) return;
         if (cutHere && pending.readUInt32BE(4) === JOB_CREATED) {
-          cuts++;
+          counts.cuts++;
           client.destroy();
           server.destroy();
           return;
@@ -58,20 +69,22 @@ async function cutAtFirstJobCreated(port: number): Promise<number> {
   await new Promise<void>((resolve) => relay.listen(0, '127.0.0.1', resolve));
   const address = relay.address();
   if (typeof address !== 'object' || !address) throw new Error('the relay has no port');
-  return address.port;
+  return { port: address.port, counts };
 }
 
 describe.skipIf(!gearmandInstalled)('a background submission sent again after its connection broke', () => {
   it('keeps its unique, so gearmand holds one job, not two', async () => {
     const gearmand = await startGearmand();
-    const relayPort = await cutAtFirstJobCreated(gearmand.port);
+    const relay = await cutAtFirstJobCreated(gearmand.port);
     const client = createClient({
-      gearman: { servers: [`127.0.0.1:${relayPort}`], retryMs: 20, waitForServerMs: 5000 },
+      gearman: { servers: [`127.0.0.1:${relay.port}`], retryMs: 20, waitForServerMs: 5000 },
     });
     try {
       // No worker has the function: the job stays queued, where gearmand counts it.
       const handle = await client.background('nobodyRunsThis', { n: 1 });
       expect(handle).toMatch(/^H:/);
+      // The first connection was cut at its JOB_CREATED, and the submission went again on a second.
+      expect(relay.counts).toEqual({ connections: 2, cuts: 1 });
       const admin = new GearmanAdmin(
         parseServerAddress(gearmand.address),
         fillGearmanOptions({ servers: gearmand.address }),

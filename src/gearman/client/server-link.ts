@@ -69,8 +69,8 @@ export class ServerLink {
   /** Extension packets this server refused as unknown: asked again, they fail at once. */
   readonly #refused = new Set<PacketType>();
   #timer: Timer | undefined;
-  /** The oldest request, when the last tick found it late (see #checkTimeouts). */
-  #late: WaitingRequest | undefined;
+  /** When the last tick of #timer ran, undefined before its first. */
+  #lastCheck: number | undefined;
   #failures = 0;
   #downUntil = 0;
   #closing = false;
@@ -229,23 +229,23 @@ export class ServerLink {
 
   /**
    * Runs each second while requests were out: stopped here, at the first tick that finds none waiting,
-   * rather than at each answer (a serial caller would make and clear a timer per request). A request
-   * found late is given up at the next tick, if it still waits: a tick that comes after this process
-   * itself stalled (a long synchronous task, a debugger, a suspended machine) runs before the loop reads
-   * the answers that came meanwhile, and would otherwise drop a connection that works.
+   * rather than at each answer (a serial caller would make and clear a timer per request). The server
+   * is given up when the oldest request still waiting was late already at the tick before: a tick that
+   * comes after this process itself stalled (a long synchronous task, a debugger, a suspended machine)
+   * runs before the loop reads the answers that came meanwhile, so lateness is judged only as of a tick
+   * after which the loop has had a turn to read them.
    */
   #checkTimeouts(): void {
     const head = this.#waiting.peek();
     if (!head) {
       cancel(this.#timer);
       this.#timer = undefined;
-      this.#late = undefined;
+      this.#lastCheck = undefined;
       return;
     }
-    const late = Date.now() - head.sentAt > this.#options.requestTimeoutMs;
-    const lateBefore = this.#late === head;
-    this.#late = late ? head : undefined;
-    if (late && lateBefore) {
+    const lastCheck = this.#lastCheck;
+    this.#lastCheck = Date.now();
+    if (lastCheck !== undefined && lastCheck - head.sentAt > this.#options.requestTimeoutMs) {
       this.#connection?.close(
         new GearmanConnectionError(
           this.server.label,
@@ -259,7 +259,7 @@ export class ServerLink {
     this.#connection = undefined;
     cancel(this.#timer);
     this.#timer = undefined;
-    this.#late = undefined;
+    this.#lastCheck = undefined;
     const reason = error ?? new GearmanConnectionError(this.server.label, 'was closed by this client');
     if (error && wasOpen && !this.#closing) this.#backOff();
     // Requests sent and unanswered may have reached the server; those still in the outbox did not.

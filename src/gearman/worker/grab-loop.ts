@@ -342,27 +342,27 @@ export class GrabLoop {
   /**
    * A server that owes a grab its answer for longer than requestTimeoutMs is taken for gone: its
    * connection is closed and opened again. TCP alone would take many minutes to say so when the link
-   * died with our packets unacknowledged (keepalive only covers an idle connection). What is owed late
-   * is judged at the next tick, if it is still owed: a tick that comes after this process itself stalled
-   * (a job run on this thread, a debugger, a suspended machine) runs before the loop reads the answers
-   * that came meanwhile, and would otherwise drop a connection that works, and the jobs it holds.
+   * died with our packets unacknowledged (keepalive only covers an idle connection). Lateness is judged
+   * as of the tick before: a tick that comes after this process itself stalled (a job run on this
+   * thread, a debugger, a suspended machine) runs before the loop reads the answers that came
+   * meanwhile, and would otherwise drop a connection that works, and the jobs it holds.
    */
   #watch(connection: GearmanConnection): void {
     cancel(this.#watchdog);
     const limit = this.#options.requestTimeoutMs;
-    /** When what the last tick found late was asked for. */
-    let lateSince: number | undefined;
+    /** When the last tick ran, undefined before the first. */
+    let lastCheck: number | undefined;
     this.#watchdog = every(Math.min(limit, 1000), () => {
-      const now = Date.now();
-      const [owed, since] =
-        this.#grabbing > 0 && now - this.#owedSince > limit
-          ? ['a grab', this.#owedSince]
-          : this.#echoSince !== undefined && now - this.#echoSince > limit
-            ? ['its registration', this.#echoSince]
-            : [undefined, undefined];
-      const lateBefore = since !== undefined && since === lateSince;
-      lateSince = since;
-      if (owed && lateBefore) {
+      const then = lastCheck;
+      lastCheck = Date.now();
+      if (then === undefined) return;
+      const owed =
+        this.#grabbing > 0 && then - this.#owedSince > limit
+          ? 'a grab'
+          : this.#echoSince !== undefined && then - this.#echoSince > limit
+            ? 'its registration'
+            : undefined;
+      if (owed) {
         connection.close(
           new GearmanConnectionError(
             this.server.label,
