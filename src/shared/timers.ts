@@ -38,6 +38,21 @@ export function every(ms: number, callback: () => void): Timer {
   return ms <= maxTimerMs ? setInterval(callback, ms) : new LongInterval(ms, callback);
 }
 
+/**
+ * Calls `callback` every `ms` milliseconds from the second tick on, with the time (Date.now()) of the
+ * tick before, until closed. A deadline judged as of the tick before is judged after the loop has had a
+ * turn to read its sockets: a tick that comes after this process itself stalled (a long synchronous
+ * task, a debugger, a suspended machine) runs before the answers that came meanwhile are read.
+ */
+export function everyAfterTurn(ms: number, callback: (previousTick: number) => void): Timer {
+  let previousTick: number | undefined;
+  return every(ms, () => {
+    const then = previousTick;
+    previousTick = Date.now();
+    if (then !== undefined) callback(then);
+  });
+}
+
 /** Cancels a timer, if there is one. */
 export function cancel(timer: Timer | undefined): void {
   timer?.close();

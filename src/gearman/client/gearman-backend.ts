@@ -428,7 +428,7 @@ export class GearmanBackend implements Backend {
    * and unique, so jobs sharing the empty unique would overwrite each other there and all but one be lost
    * on a restart. A traced job's carries its trace. The unique is chosen once: a submission tried again
    * after a connection failed, which may have reached the server, joins the job it made there, if that
-   * job still waits, instead of queueing a second one.
+   * job has not ended, instead of queueing a second one.
    */
   #submitBackground(
     request: BackgroundRequest,

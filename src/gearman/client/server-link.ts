@@ -13,7 +13,7 @@ import {
 } from '../../errors.js';
 import { backoffDelay } from '../../shared/backoff.js';
 import { Fifo } from '../../shared/fifo.js';
-import { cancel, every, type Timer } from '../../shared/timers.js';
+import { cancel, everyAfterTurn, type Timer } from '../../shared/timers.js';
 import { GearmanConnection } from '../connection.js';
 import type { FilledGearmanOptions } from '../gearman-options.js';
 import type { ArgumentsOf, Packet } from '../protocol/packet-codec.js';
@@ -69,8 +69,6 @@ export class ServerLink {
   /** Extension packets this server refused as unknown: asked again, they fail at once. */
   readonly #refused = new Set<PacketType>();
   #timer: Timer | undefined;
-  /** When the last tick of #timer ran, undefined before its first. */
-  #lastCheck: number | undefined;
   #failures = 0;
   #downUntil = 0;
   #closing = false;
@@ -176,7 +174,9 @@ export class ServerLink {
     connection.send(outgoing.type, outgoing.args as never, outgoing.data);
     if (outgoing.waiting) {
       this.#waiting.push({ waiting: outgoing.waiting, type: outgoing.type, sentAt: Date.now() });
-      this.#timer ??= every(Math.min(this.#options.requestTimeoutMs, 1000), () => this.#checkTimeouts());
+      this.#timer ??= everyAfterTurn(Math.min(this.#options.requestTimeoutMs, 1000), (then) =>
+        this.#checkTimeouts(then),
+      );
       this.#timer.unref();
     }
   }
@@ -230,22 +230,17 @@ export class ServerLink {
   /**
    * Runs each second while requests were out: stopped here, at the first tick that finds none waiting,
    * rather than at each answer (a serial caller would make and clear a timer per request). The server
-   * is given up when the oldest request still waiting was late already at the tick before: a tick that
-   * comes after this process itself stalled (a long synchronous task, a debugger, a suspended machine)
-   * runs before the loop reads the answers that came meanwhile, so lateness is judged only as of a tick
-   * after which the loop has had a turn to read them.
+   * is given up when the oldest request still waiting was late already at the tick before (`then`),
+   * after which the loop has had a turn to read answers (see everyAfterTurn).
    */
-  #checkTimeouts(): void {
+  #checkTimeouts(then: number): void {
     const head = this.#waiting.peek();
     if (!head) {
       cancel(this.#timer);
       this.#timer = undefined;
-      this.#lastCheck = undefined;
       return;
     }
-    const lastCheck = this.#lastCheck;
-    this.#lastCheck = Date.now();
-    if (lastCheck !== undefined && lastCheck - head.sentAt > this.#options.requestTimeoutMs) {
+    if (then - head.sentAt > this.#options.requestTimeoutMs) {
       this.#connection?.close(
         new GearmanConnectionError(
           this.server.label,
@@ -259,7 +254,6 @@ export class ServerLink {
     this.#connection = undefined;
     cancel(this.#timer);
     this.#timer = undefined;
-    this.#lastCheck = undefined;
     const reason = error ?? new GearmanConnectionError(this.server.label, 'was closed by this client');
     if (error && wasOpen && !this.#closing) this.#backOff();
     // Requests sent and unanswered may have reached the server; those still in the outbox did not.

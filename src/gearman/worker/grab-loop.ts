@@ -7,7 +7,7 @@
  */
 import { GearmanConnectionError, GearmanProtocolError } from '../../errors.js';
 import { backoffDelay } from '../../shared/backoff.js';
-import { after, cancel, every, maxTimerMs, type Timer } from '../../shared/timers.js';
+import { after, cancel, everyAfterTurn, maxTimerMs, type Timer } from '../../shared/timers.js';
 import { GearmanConnection } from '../connection.js';
 import type { FilledGearmanOptions } from '../gearman-options.js';
 import type { ArgumentsOf, Packet } from '../protocol/packet-codec.js';
@@ -343,19 +343,14 @@ export class GrabLoop {
    * A server that owes a grab its answer for longer than requestTimeoutMs is taken for gone: its
    * connection is closed and opened again. TCP alone would take many minutes to say so when the link
    * died with our packets unacknowledged (keepalive only covers an idle connection). Lateness is judged
-   * as of the tick before: a tick that comes after this process itself stalled (a job run on this
-   * thread, a debugger, a suspended machine) runs before the loop reads the answers that came
-   * meanwhile, and would otherwise drop a connection that works, and the jobs it holds.
+   * as of the tick before (see everyAfterTurn): after a stall of this process (a job run on this
+   * thread, say), a tick runs before the answers that came meanwhile are read, and would otherwise drop
+   * a connection that works, and the jobs it holds.
    */
   #watch(connection: GearmanConnection): void {
     cancel(this.#watchdog);
     const limit = this.#options.requestTimeoutMs;
-    /** When the last tick ran, undefined before the first. */
-    let lastCheck: number | undefined;
-    this.#watchdog = every(Math.min(limit, 1000), () => {
-      const then = lastCheck;
-      lastCheck = Date.now();
-      if (then === undefined) return;
+    this.#watchdog = everyAfterTurn(Math.min(limit, 1000), (then) => {
       const owed =
         this.#grabbing > 0 && then - this.#owedSince > limit
           ? 'a grab'
