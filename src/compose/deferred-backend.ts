@@ -76,8 +76,14 @@ export class DeferredBackend implements Backend {
       };
     if (abilities.start) this.start = () => this.#later((b) => b.start?.() ?? missing('start'));
     if (abilities.finished)
-      this.finished = (handle, signal) =>
-        this.#later((b) => b.finished?.(handle, signal) ?? missing('finished'));
+      this.finished = (handle, signal) => {
+        // Loaded: the caller gets the backend's own promise, resumed as soon as the job's end is told,
+        // not two microtasks after (behind whatever the same commit woke).
+        const loaded = this.#ready();
+        return loaded
+          ? (loaded.finished?.(handle, signal) ?? missing('finished'))
+          : this.#later((b) => b.finished?.(handle, signal) ?? missing('finished'));
+      };
     if (abilities.statusOfUnique)
       this.statusOfUnique = (unique) =>
         this.#later((b) => b.statusOfUnique?.(unique) ?? missing('statusOfUnique'));

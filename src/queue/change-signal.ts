@@ -42,6 +42,11 @@ export class ChangeSignal {
     };
   }
 
+  /** Whether it has listeners now (and so watches the file, and has counted what was committed as seen). */
+  get watching(): boolean {
+    return this.#listeners.size > 0;
+  }
+
   /** Something changed: listeners are called once, on the next microtask, however often this is called. */
   notify(): void {
     if (this.#firing) return;

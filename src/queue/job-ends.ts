@@ -1,9 +1,9 @@
 /**
- * Callers awaiting the end of background jobs of a queue file (`Client.finished`), woken by the file's
- * change signal: at once by a commit of this process (a runner here ending the job), within about a
- * millisecond by another process's, and by the signal's timer at the latest. Each wake reads which of
- * the awaited jobs have ended, whoever ran them; a job that had ended before its caller asked is
- * answered at once.
+ * Callers awaiting the end of background jobs of a queue file (`Client.finished`). A job that a runner
+ * of this process ends is answered in the flush of the commit that ends it (QueueStore.jobEnded). Any
+ * other end is seen on the file's change signal: within about a millisecond of another process's commit,
+ * and on the signal's timer at the latest; each such wake reads which of the awaited jobs have ended. A
+ * job that had ended before its caller asked is answered at once.
  */
 import type { JobStatus } from '../backend.js';
 import { ClientClosedError, type GearshiftError } from '../errors.js';
@@ -74,13 +74,17 @@ export class JobEnds {
         this.#waiters.set(id, waiters);
       }
       waiters.add(waiter);
-      this.#unsubscribe ??= this.#store.changes.subscribe(() => this.#check());
       // Someone waits: the process must not end before the job does (the change signal's watch and
       // timer hold nothing open by themselves).
       this.#holdOpen ??= every(maxTimerMs, () => {});
-      // Read again now that the signal is watched: the first subscriber's watch counts what was
-      // committed before it as seen, and the job may have ended between the read above and then.
-      this.#settle(id);
+      if (this.#unsubscribe) return;
+      const watched = this.#store.changes.watching;
+      this.#unsubscribe = this.#store.changes.subscribe(() => this.#check());
+      this.#store.onJobEnded(this.#endedHere);
+      // A signal that starts watching now counts what was committed before as seen: the job may have
+      // ended (in another process) between the read above and then, so it is read again. A signal that
+      // watched already (this process's runner listens too) will still tell of such a commit.
+      if (!watched) this.#settle(id);
     });
   }
 
@@ -91,6 +95,11 @@ export class JobEnds {
     this.#idle();
     for (const waiters of waiting) for (const waiter of waiters) waiter.reject(reason);
   }
+
+  /** A runner of this process ended job `id` (and its commit returned just now). */
+  readonly #endedHere = (id: number): void => {
+    if (this.#waiters.has(id)) this.#settle(id);
+  };
 
   #check(): void {
     const store = this.#store;
@@ -133,6 +142,7 @@ export class JobEnds {
   #idle(): void {
     this.#unsubscribe?.();
     this.#unsubscribe = undefined;
+    this.#store.onJobEnded(undefined);
     cancel(this.#holdOpen);
     this.#holdOpen = undefined;
   }

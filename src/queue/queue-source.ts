@@ -85,6 +85,8 @@ export class QueueSource implements JobSource<QueueOrigin> {
   #upkeep: RunnerUpkeep | undefined;
   #schedules: ScheduleTicker | undefined;
   #readyTimer: Timer | undefined;
+  /** The look for the next ready time, waiting for the end of the turn of the claim that came up short. */
+  #readyLook: NodeJS.Immediate | undefined;
   #progressTimer: Timer | undefined;
   #beginTimer: Timer | undefined;
   #lastProgressFlush = 0;
@@ -269,9 +271,9 @@ export class QueueSource implements JobSource<QueueOrigin> {
     const stored = toStored(result, job.info.payload);
     const begunAt = this.#unwrittenBegin(job);
     this.#begun(job.origin, Date.now());
-    void this.#write(() => {
+    this.#writeEnd(job, () => {
       if (progress) this.#opened.settle.progress(row.id, token, ...progress);
-      this.#fenced(job, this.#opened.settle.complete(row, token, stored, Date.now(), begunAt));
+      return this.#opened.settle.complete(row, token, stored, Date.now(), begunAt);
     });
   }
 
@@ -284,9 +286,7 @@ export class QueueSource implements JobSource<QueueOrigin> {
     const stored = JSON.stringify(jobErrorToData(error));
     const begunAt = this.#unwrittenBegin(job);
     this.#begun(job.origin, now);
-    void this.#write(() =>
-      this.#fenced(job, this.#opened.settle.fail(row, token, state, runAt, stored, now, begunAt)),
-    );
+    this.#writeEnd(job, () => this.#opened.settle.fail(row, token, state, runAt, stored, now, begunAt));
   }
 
   /** Not its own failure: the job goes back to the queue with its attempt given back. */
@@ -309,6 +309,7 @@ export class QueueSource implements JobSource<QueueOrigin> {
     this.#unsubscribe?.();
     this.#unsubscribe = undefined;
     cancel(this.#readyTimer);
+    clearImmediate(this.#readyLook);
     this.#schedules?.stop();
   }
 
@@ -403,7 +404,7 @@ export class QueueSource implements JobSource<QueueOrigin> {
         else {
           // A write after it in the same transaction (a job added, or given back) may have made work.
           this.#claimCameShort = last === true;
-          this.#scheduleNextReady(claimed.roomAt);
+          this.#lookForNextReady(claimed.roomAt);
         }
       },
       writes,
@@ -462,6 +463,20 @@ export class QueueSource implements JobSource<QueueOrigin> {
     this.#readyTimer.unref();
   }
 
+  /**
+   * #scheduleNextReady at the end of this turn, for a claim that came up short. Its look is a read of the
+   * file of its own: in the claim's answer, it came before the claimed jobs started and before the
+   * callers that the same commit answers resumed (a caller of finished() whose job's end the claim
+   * joined). The latest claim's `roomAt` counts.
+   */
+  #lookForNextReady(roomAt: number | undefined): void {
+    clearImmediate(this.#readyLook);
+    this.#readyLook = setImmediate(() => {
+      this.#readyLook = undefined;
+      if (!this.#stopping && !this.#opened.closed) this.#scheduleNextReady(roomAt);
+    });
+  }
+
   /** Aborts the jobs whose callers stopped waiting (a foreground job's timeout or abort). */
   #checkCancellations(): void {
     const host = this.#host;
@@ -491,9 +506,21 @@ export class QueueSource implements JobSource<QueueOrigin> {
     );
   }
 
-  /** A settling write that changed nothing: the lease was lost meanwhile (the job ended here anyway). */
-  #fenced(job: HostedJob<QueueOrigin>, changed: boolean): void {
-    if (changed) return;
+  /**
+   * Queues the write of a job's end (`operation`: whether the runner still held the job), and tells a
+   * caller of this process awaiting it in the flush of its commit (QueueStore.jobEnded), rather than on
+   * the change signal's wake, which came a microtask later, after the runner's own listener.
+   */
+  #writeEnd(job: HostedJob<QueueOrigin>, operation: () => boolean): void {
+    this.#writeThen(operation, (written) => {
+      if (written === undefined) return;
+      if (written) this.#opened.jobEnded(job.origin.row.id);
+      else this.#fenced(job);
+    });
+  }
+
+  /** Says that the end of a job was not written: its lease was lost meanwhile (it ended here anyway). */
+  #fenced(job: HostedJob<QueueOrigin>): void {
     process.emitWarning(
       `queue worker ${this.id}: the end of ${job.handle} (${job.info.name}) was not written: its lease is another worker's now`,
       'GearshiftWarning',

@@ -64,6 +64,8 @@ export class QueueStore {
   readonly flows: ReturnType<typeof prepareFlows>;
   readonly #dataVersion: SqliteStatement;
   #closed = false;
+  /** Who hears of the jobs this process's runner ends (JobEnds, while someone awaits a job). */
+  #endListener: ((id: number) => void) | undefined;
 
   constructor(file: string, options: StoreOptions) {
     this.db = openQueueFile(file, options.durability, options.create ?? true);
@@ -122,6 +124,20 @@ export class QueueStore {
    */
   otherCommits(): number {
     return this.#dataVersion.value() as number;
+  }
+
+  /**
+   * Listens for the jobs a runner of this process ends, told in the flush of the commit that ended each
+   * (before the change signal's listeners and a promise's turns); undefined stops listening. One listener:
+   * the client's JobEnds.
+   */
+  onJobEnded(listener: ((id: number) => void) | undefined): void {
+    this.#endListener = listener;
+  }
+
+  /** A runner of this process committed the end of job `id` (completed, or failed, perhaps for another attempt). */
+  jobEnded(id: number): void {
+    this.#endListener?.(id);
   }
 
   /** A job's handle: `Q:<queue id>:<job id>`. */
