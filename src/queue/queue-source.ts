@@ -366,9 +366,12 @@ export class QueueSource implements JobSource<QueueOrigin> {
     const { leaseMs } = this.#options;
     // Answered in the flush itself: the claimed jobs go to the pool before the listeners that the commit
     // wakes (this runner's own among them) and before a promise's turns.
+    // When the claim looked: the next ready time is looked for from then (see #scheduleNextReady).
+    let lookedAt = 0;
     this.#writeThen(
       () => {
         const now = Date.now();
+        lookedAt = now;
         if (now - this.#lastReap >= Math.min(1000, leaseMs)) {
           this.#lastReap = now;
           this.#opened.claimJobs.reapExpired(now);
@@ -404,7 +407,7 @@ export class QueueSource implements JobSource<QueueOrigin> {
         else {
           // A write after it in the same transaction (a job added, or given back) may have made work.
           this.#claimCameShort = last === true;
-          this.#lookForNextReady(claimed.roomAt);
+          this.#lookForNextReady(claimed.roomAt, lookedAt);
         }
       },
       writes,
@@ -451,12 +454,13 @@ export class QueueSource implements JobSource<QueueOrigin> {
   /**
    * Wakes up when the next scheduled job becomes ready, or when a limited group that ran out of starts
    * gets one back (`roomAt`). The change signal covers the rest: a job queued, or one ending anywhere,
-   * which gives its group a place.
+   * which gives its group a place. `lookedAt`: when the claim that came up short looked for ready jobs;
+   * a job that became ready since then is found too, and claimed at once (by now, the clock has gone on).
    */
-  #scheduleNextReady(roomAt?: number): void {
+  #scheduleNextReady(roomAt: number | undefined, lookedAt: number): void {
     cancel(this.#readyTimer);
     const now = Date.now();
-    const ready = this.#opened.claimJobs.nextReadyAt(this.#functionList, now);
+    const ready = this.#opened.claimJobs.nextReadyAt(this.#functionList, lookedAt);
     const next = ready === null ? roomAt : roomAt === undefined ? ready : Math.min(ready, roomAt);
     if (next === undefined) return;
     this.#readyTimer = after(Math.max(0, next - now), () => this.#fill());
@@ -467,13 +471,13 @@ export class QueueSource implements JobSource<QueueOrigin> {
    * #scheduleNextReady at the end of this turn, for a claim that came up short. Its look is a read of the
    * file of its own: in the claim's answer, it came before the claimed jobs started and before the
    * callers that the same commit answers resumed (a caller of finished() whose job's end the claim
-   * joined). The latest claim's `roomAt` counts.
+   * joined). The latest claim's `roomAt` and time count.
    */
-  #lookForNextReady(roomAt: number | undefined): void {
+  #lookForNextReady(roomAt: number | undefined, lookedAt: number): void {
     clearImmediate(this.#readyLook);
     this.#readyLook = setImmediate(() => {
       this.#readyLook = undefined;
-      if (!this.#stopping && !this.#opened.closed) this.#scheduleNextReady(roomAt);
+      if (!this.#stopping && !this.#opened.closed) this.#scheduleNextReady(roomAt, lookedAt);
     });
   }
 

@@ -84,6 +84,12 @@ export function prepareClaimJobs(db: SqliteConnection, counts: CountChanges) {
        AND function NOT IN (SELECT function FROM function_flags)
      ORDER BY priority, run_at, id LIMIT :limit`,
   );
+  // Whether any job at all is ready, whatever its function: one probe of the ready jobs' index, without
+  // the look's list of functions and filter of paused ones. A runner that ends a job claims in the same
+  // transaction, and with nothing queued its look found nothing, in 50 to 60 us on a job's way.
+  const anyReady = db.prepare(
+    `SELECT EXISTS (SELECT 1 FROM jobs WHERE state = ${State.queued} AND run_at <= :now)`,
+  );
   const lease = db.prepare(
     `UPDATE jobs SET ${leaseColumns} WHERE id IN (SELECT value FROM json_each(:ids)) RETURNING ${claimedColumns}`,
   );
@@ -100,7 +106,7 @@ export function prepareClaimJobs(db: SqliteConnection, counts: CountChanges) {
 
   /** The next `limit` ready jobs of these functions, in the order they should run. */
   const look = (functions: string, now: number, limit: number): ReadyJob[] =>
-    ready.all({ functions, now, limit }) as ReadyJob[];
+    anyReady.value({ now }) ? (ready.all({ functions, now, limit }) as ReadyJob[]) : [];
   /** Leases these jobs (found ready in this transaction) to `owner` under `token` until `until`. */
   const leaseJobs = (owner: string, token: number, until: number, jobs: readonly ReadyJob[]): ClaimedJob[] =>
     jobs.length === 0
