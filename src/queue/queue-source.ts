@@ -364,10 +364,10 @@ export class QueueSource implements JobSource<QueueOrigin> {
     this.#claiming = true;
     const token = randomToken();
     const { leaseMs } = this.#options;
-    // Answered in the flush itself: the claimed jobs go to the pool before the listeners that the commit
-    // wakes (this runner's own among them) and before a promise's turns.
     // When the claim looked: the next ready time is looked for from then (see #scheduleNextReady).
     let lookedAt = 0;
+    // Answered in the flush itself: the claimed jobs go to the pool before the listeners that the commit
+    // wakes (this runner's own among them) and before a promise's turns.
     this.#writeThen(
       () => {
         const now = Date.now();
